@@ -1,0 +1,180 @@
+"""Settings from the environment and an optional `.env` file.
+
+Everything is validated at start-up; a bad value becomes one `SettingsError` line that names the
+variable and how to fix it, which the CLI prints instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+VAR_DIR = Path("var")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one line meant for a person."""
+
+
+class Environment(str, Enum):
+    development = "development"
+    production = "production"
+
+
+# How to fix each setting, shown when it is malformed.
+_HINTS: dict[str, str] = {
+    "SLACK_API_URL": "use an http(s) URL ending in /api/, e.g. https://slack.com/api/",
+    "DATABASE_URL": "use e.g. sqlite:///var/hearth.db or postgresql://user@host:5432/hearth",
+    "ARCHIVE_URL": "use a folder path (e.g. var/archive) or s3://bucket/prefix",
+    "HEARTH_ENCRYPTION_KEY": "generate one with `hearth keygen`; several keys may be given comma-separated, newest first",
+    "HEARTH_TIMEZONE": "use an IANA zone name such as Europe/Berlin or UTC",
+    "HEARTH_TEMPLATES_DIR": "point it at an existing folder of .j2 templates, or unset it",
+    "HEARTH_MODERATOR_CHANNEL": "use the channel id (C…/G…) of a private channel, or unset it",
+    "HEARTH_ENV": "use development or production",
+    "HEARTH_ADMINS": "use comma-separated Slack user ids, e.g. U0123,U0456",
+    "HEARTH_LOG_LEVEL": "use DEBUG, INFO, WARNING or ERROR",
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True, frozen=True
+    )
+
+    SLACK_BOT_TOKEN: str | None = None
+    SLACK_SIGNING_SECRET: str | None = None
+    SLACK_APP_TOKEN: str | None = None
+    SLACK_CLIENT_ID: str | None = None
+    SLACK_CLIENT_SECRET: str | None = None
+    SLACK_API_URL: str = DEFAULT_SLACK_API_URL
+    DATABASE_URL: str = f"sqlite:///{VAR_DIR / 'hearth.db'}"
+    ARCHIVE_URL: str = str(VAR_DIR / "archive")
+    HEARTH_ENCRYPTION_KEY: str | None = None
+    HEARTH_MODERATOR_CHANNEL: str | None = None
+    HEARTH_TIMEZONE: str = "UTC"
+    HEARTH_TEMPLATES_DIR: Path | None = None
+    HEARTH_ENV: Environment = Environment.development
+    HEARTH_ADMINS: str = Field(default="", description="extra Hearth admins besides workspace admins")
+    HEARTH_LOG_LEVEL: str = "INFO"
+
+    @field_validator("SLACK_BOT_TOKEN")
+    @classmethod
+    def _bot_token(cls, v: str | None) -> str | None:
+        if v and not v.startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return v or None
+
+    @field_validator("SLACK_APP_TOKEN")
+    @classmethod
+    def _app_token(cls, v: str | None) -> str | None:
+        if v and not v.startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return v or None
+
+    @field_validator("SLACK_API_URL")
+    @classmethod
+    def _api_url(cls, v: str) -> str:
+        parsed = urlparse(v)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("is not an http(s) URL")
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _database_url(cls, v: str) -> str:
+        scheme = urlparse(v).scheme.split("+")[0]
+        if scheme not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError("must be an sqlite:// or postgresql:// URL")
+        return v
+
+    @field_validator("ARCHIVE_URL")
+    @classmethod
+    def _archive_url(cls, v: str) -> str:
+        parsed = urlparse(v)
+        if parsed.scheme == "s3" and not parsed.netloc:
+            raise ValueError("names no bucket")
+        if parsed.scheme not in ("", "s3", "file"):
+            raise ValueError(f"has an unsupported scheme {parsed.scheme!r}")
+        return v
+
+    @field_validator("HEARTH_TIMEZONE")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} is not a known time zone") from None
+        return v
+
+    @field_validator("HEARTH_TEMPLATES_DIR")
+    @classmethod
+    def _templates_dir(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_dir():
+            raise ValueError(f"{v} is not a folder")
+        return v
+
+    @field_validator("HEARTH_MODERATOR_CHANNEL")
+    @classmethod
+    def _moderator_channel(cls, v: str | None) -> str | None:
+        if v and not (v[0] in "CG" and v[1:].isalnum()):
+            raise ValueError("is not a channel id")
+        return v or None
+
+    @field_validator("HEARTH_LOG_LEVEL")
+    @classmethod
+    def _log_level(cls, v: str) -> str:
+        if v.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("is not a log level")
+        return v.upper()
+
+    # ---- derived views -------------------------------------------------------------------
+    @property
+    def admins(self) -> frozenset[str]:
+        return frozenset(u.strip() for u in self.HEARTH_ADMINS.split(",") if u.strip())
+
+    @property
+    def oauth_enabled(self) -> bool:
+        return bool(self.SLACK_CLIENT_ID and self.SLACK_CLIENT_SECRET)
+
+    @property
+    def has_slack_credentials(self) -> bool:
+        return bool(self.SLACK_BOT_TOKEN or self.oauth_enabled)
+
+    @property
+    def is_production(self) -> bool:
+        return self.HEARTH_ENV is Environment.production
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.HEARTH_TIMEZONE)
+
+    def require(self, *names: str, why: str) -> None:
+        """Fail with one line when a setting needed for `why` is missing."""
+        for name in names:
+            if not getattr(self, name):
+                raise SettingsError(f"{name} is not set: {why}. Set it in the environment or in .env.")
+
+
+def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
+    """Read settings, turning validation errors into one readable `SettingsError` line."""
+    try:
+        settings = Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else "settings"
+        reason = str(err["msg"]).removeprefix("Value error, ")
+        reason = reason[:1].lower() + reason[1:]
+        hint = _HINTS.get(name, "check its value")
+        raise SettingsError(f"{name} {reason}; {hint}.") from None
+    if settings.is_production:
+        settings.require("HEARTH_ENCRYPTION_KEY", why="production keeps tokens and reports encrypted with it")
+    if settings.SLACK_CLIENT_ID and not settings.SLACK_CLIENT_SECRET:
+        raise SettingsError("SLACK_CLIENT_SECRET is not set while SLACK_CLIENT_ID is; set both for OAuth or neither.")
+    return settings

@@ -1,0 +1,28 @@
+"""Events API idempotency: Slack retries an event (X-Slack-Retry-Num) until it sees a 200 in time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+
+from storage.db import Database
+from storage.models import SlackEvent, utcnow
+
+
+def first_sighting(db: Database, event_id: str, team_id: str | None) -> bool:
+    """Record `event_id`; False when it was already recorded (a retry or a duplicate delivery)."""
+    try:
+        with db.session() as s:
+            s.add(SlackEvent(event_id=event_id, team_id=team_id))
+        return True
+    except IntegrityError:
+        return False
+
+
+def forget_before(db: Database, cutoff: datetime | None = None) -> int:
+    """Drop ids older than Slack's retry horizon (retries stop within an hour)."""
+    cutoff = cutoff or utcnow() - timedelta(days=1)
+    with db.session() as s:
+        return s.execute(delete(SlackEvent).where(SlackEvent.received_at < cutoff)).rowcount

@@ -1,0 +1,118 @@
+"""Shared fixtures: a migrated database (SQLite, or PostgreSQL via HEARTH_TEST_DATABASE_URL).
+
+One database per test session, migrated once with Alembic; every table is emptied after each test.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy.engine import make_url
+
+from storage import migrate
+from storage.db import Database, normalise_url
+
+PG_URL = os.environ.get("HEARTH_TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> Iterator[str]:
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'hearth-test.db'}"
+        return
+    # A fresh database per run, so parallel runs and leftovers never collide.
+    admin_url = normalise_url(PG_URL)
+    name = f"hearth_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_db(database_url) -> Iterator[Database]:
+    db = Database(database_url)
+    migrate.upgrade(db)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def db(migrated_db: Database) -> Iterator[Database]:
+    yield migrated_db
+    _empty_all_tables(migrated_db)
+
+
+def _empty_all_tables(db: Database) -> None:
+    # Every table the migrations made (not only those on Base), children first, except Alembic's record.
+    reflected = MetaData()
+    reflected.reflect(db.engine)
+    tables = [t.name for t in reversed(reflected.sorted_tables) if t.name != "alembic_version"]
+    with db.engine.begin() as conn:
+        if db.is_sqlite:
+            for name in tables:
+                conn.execute(text(f'DELETE FROM "{name}"'))
+        else:
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in tables) + " RESTART IDENTITY CASCADE"))
+
+
+# ---- the real app over HTTP, talking to the Slack simulator ---------------------------------------------
+
+SIGNING_SECRET = "test-signing-secret"
+
+
+@pytest.fixture
+def simulator():
+    from slack_app.simulator import SlackSimulator, demo_workspace
+
+    with SlackSimulator(demo_workspace(), rate_limits=False) as sim:
+        yield sim
+
+
+@pytest.fixture
+def app_settings(simulator, database_url, tmp_path):
+    from slack_app.settings import load_settings
+    from storage.crypto import generate_key
+
+    return load_settings(
+        env_file=None,
+        SLACK_BOT_TOKEN=simulator.bot_token,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=simulator.base_url,
+        DATABASE_URL=database_url,
+        ARCHIVE_URL=str(tmp_path / "archive"),
+        HEARTH_ENCRYPTION_KEY=generate_key(),
+        HEARTH_MODERATOR_CHANNEL="GMODS",
+    )
+
+
+@pytest.fixture
+def hearth(app_settings, db):
+    from slack_app.app import build_app, build_services
+
+    return build_app(app_settings, services=build_services(app_settings, db=db))
+
+
+@pytest.fixture
+def server(hearth):
+    from slack_app.server import start_in_thread
+
+    running = start_in_thread(hearth)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def driver(server, simulator):
+    from slack_app.simulator import SlackDriver
+
+    return SlackDriver(server.events_url, SIGNING_SECRET, simulator)

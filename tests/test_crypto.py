@@ -1,0 +1,121 @@
+"""Encryption at rest: round trips, tamper and wrong-key detection, rotation, and how keys are loaded."""
+
+import base64
+import logging
+import stat
+
+import pytest
+
+from slack_app.settings import SettingsError
+from storage.crypto import Crypto, DecryptionError, generate_key, load_crypto
+
+SECRET = "my challenge this week is asking for help"
+
+
+def test_round_trip_of_text_and_bytes_without_leaking_plaintext():
+    crypto = Crypto([generate_key()])
+    token = crypto.encrypt(SECRET)
+    assert SECRET not in token and token != crypto.encrypt(SECRET)  # randomised
+    assert crypto.decrypt(token) == SECRET
+    assert crypto.decrypt(crypto.encrypt("ünïcødé ✓")) == "ünïcødé ✓"
+    blob = bytes(range(256))
+    assert crypto.decrypt_bytes(crypto.encrypt_bytes(blob)) == blob
+
+
+def test_tampered_token_is_rejected():
+    crypto = Crypto([generate_key()])
+    raw = bytearray(base64.urlsafe_b64decode(crypto.encrypt(SECRET)))
+    raw[-40] ^= 0x01  # flip one bit of the ciphertext
+    with pytest.raises(DecryptionError):
+        crypto.decrypt(base64.urlsafe_b64encode(bytes(raw)).decode())
+    for garbage in ("", "not a token", "xoxb-plain-token", "ü"):
+        with pytest.raises(DecryptionError):
+            crypto.decrypt(garbage)
+
+
+def test_wrong_key_fails_and_the_error_does_not_show_the_data():
+    token = Crypto([generate_key()]).encrypt(SECRET)
+    with pytest.raises(DecryptionError) as info:
+        Crypto([generate_key()]).decrypt(token)
+    assert SECRET not in str(info.value) and token not in str(info.value)
+
+
+def test_rotation_moves_tokens_to_the_newest_key():
+    old, new = generate_key(), generate_key()
+    before = Crypto([old]).encrypt(SECRET)
+    both = Crypto([new, old])
+    assert both.decrypt(before) == SECRET  # old key still decrypts
+    assert both.needs_rotation(before)
+
+    rotated = both.rotate(before)
+    assert not both.needs_rotation(rotated)
+    assert Crypto([new]).decrypt(rotated) == SECRET
+    with pytest.raises(DecryptionError):
+        Crypto([old]).decrypt(rotated)
+    assert not both.needs_rotation(both.encrypt(SECRET))  # new data uses the first key
+    with pytest.raises(DecryptionError):
+        Crypto([new]).rotate(before)  # a key that is gone cannot be rotated from
+
+
+def test_setting_with_several_keys_newest_first():
+    old, new = generate_key(), generate_key()
+    token = Crypto([old]).encrypt(SECRET)
+    crypto = load_crypto(f" {new} , {old} ", production=True)
+    assert crypto.key_count == 2 and crypto.decrypt(token) == SECRET
+    assert Crypto([new]).decrypt(crypto.encrypt(SECRET)) == SECRET
+    assert new not in repr(crypto)
+
+
+@pytest.mark.parametrize("setting", ["not-a-key", "c2hvcnQ=", f"{generate_key()},broken"])
+def test_malformed_key_is_one_line_with_the_fix(setting):
+    with pytest.raises(SettingsError) as info:
+        load_crypto(setting, production=True)
+    message = str(info.value)
+    assert message.startswith("HEARTH_ENCRYPTION_KEY is not a valid key")
+    assert "hearth keygen" in message and "\n" not in message
+    assert "broken" not in message and "not-a-key" not in message  # key material is never echoed
+
+
+@pytest.mark.parametrize("setting", [None, "", " , "])
+def test_production_without_a_key_refuses_to_start(setting, tmp_path):
+    with pytest.raises(SettingsError) as info:
+        load_crypto(setting, production=True, dev_key_path=tmp_path / "dev.key")
+    assert str(info.value) == (
+        "HEARTH_ENCRYPTION_KEY is not set: production keeps tokens and reports encrypted with it. "
+        "Generate one with `hearth keygen`."
+    )
+    assert not (tmp_path / "dev.key").exists()
+
+
+def test_development_key_is_created_once_private_and_reused(tmp_path, caplog):
+    path = tmp_path / "var" / "hearth-dev.key"
+    with caplog.at_level(logging.WARNING, logger="hearth.crypto"):
+        first = load_crypto(None, production=False, dev_key_path=path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert list(path.parent.iterdir()) == [path]  # no temp file left behind
+    warnings = [r for r in caplog.records if r.name == "hearth.crypto" and r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "development only" in warnings[0].getMessage() and "production" in warnings[0].getMessage()
+    key = path.read_text()
+    assert key.strip() not in warnings[0].getMessage()
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hearth.crypto"):
+        second = load_crypto("", production=False, dev_key_path=path)
+    assert path.read_text() == key  # reused, not regenerated
+    assert second.decrypt(first.encrypt(SECRET)) == SECRET
+    assert not [r for r in caplog.records if r.name == "hearth.crypto"]  # said once per process
+
+
+def test_configured_key_wins_over_the_development_key(tmp_path):
+    key = generate_key()
+    crypto = load_crypto(key, production=False, dev_key_path=tmp_path / "dev.key")
+    assert Crypto([key]).decrypt(crypto.encrypt(SECRET)) == SECRET
+    assert not (tmp_path / "dev.key").exists()
+
+
+def test_broken_development_key_file_names_the_file(tmp_path):
+    path = tmp_path / "dev.key"
+    path.write_text("garbage\n")
+    with pytest.raises(SettingsError, match="development key file .*dev.key is not a valid key"):
+        load_crypto(None, production=False, dev_key_path=path)

@@ -1,0 +1,32 @@
+from sqlalchemy import inspect, select
+
+from storage import migrate
+from storage.models import Member, Workspace
+
+
+def test_migrations_reach_head_and_create_the_foundation_tables(db):
+    assert migrate.is_up_to_date(db)
+    tables = set(inspect(db.engine).get_table_names())
+    assert {"workspace", "member", "slack_event", "slack_installations", "slack_bots", "slack_oauth_states"} <= tables
+
+
+def test_session_commits_on_success_and_rolls_back_on_error(db):
+    with db.session() as s:
+        s.add(Workspace(team_id="T1", settings={"a": 1}))
+    try:
+        with db.session() as s:
+            s.add(Member(team_id="T1", user_id="U1"))
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    with db.session() as s:
+        assert s.scalar(select(Workspace.settings).where(Workspace.team_id == "T1")) == {"a": 1}
+        assert s.scalars(select(Member)).all() == []
+
+
+def test_ping_reports_reachability(db, tmp_path):
+    assert db.ping()
+    from storage.db import Database
+
+    unreachable = Database("postgresql://nobody@127.0.0.1:1/none")
+    assert not unreachable.ping()
