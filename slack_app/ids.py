@@ -1,0 +1,23 @@
+"""Named ids for Slack commands, shortcuts, views and actions, namespaced by workflow."""
+
+from enum import StrEnum
+
+
+class Command(StrEnum):
+    CHECKIN = "/checkin"
+    REPORT = "/report"
+    BUDDIES = "/buddies"
+    HEARTH = "/hearth"
+
+
+class Shortcut(StrEnum):
+    REPORT_GLOBAL = "report.global"
+    REPORT_MESSAGE = "report.message"
+
+
+class View(StrEnum):
+    HEARTH_HELP = "hearth.help"
+
+
+class Action(StrEnum):
+    HOME_OPEN_HELP = "home.open_help"

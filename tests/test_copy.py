@@ -1,0 +1,184 @@
+"""Copy: overridable, sandboxed templates whose member-supplied values can never ping or inject."""
+
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from jinja2.exceptions import UndefinedError
+from jinja2.sandbox import SecurityError
+from markupsafe import Markup
+
+from slack_app import blocks
+from slack_app.copy import Copy, MissingTemplate, channel, format_date, format_time, mention
+
+BUILT_IN = Path(__file__).resolve().parents[1] / "slack_app" / "templates"
+WJ = blocks.WORD_JOINER
+
+# The foundation templates, each with the context its callers give it.
+SAMPLES = {
+    "home_welcome.j2": {"user_id": "U0123ABC"},
+    "help.j2": {},
+    "not_ready.j2": {"command": "/buddies", "admins": ["U0ADMIN1", "U0ADMIN2"]},
+    "no_tokens.j2": {},
+    "unknown_action.j2": {},
+    "error.j2": {"ref": "E42"},
+}
+
+
+def copy_with(tmp_path: Path, **templates: str) -> Copy:
+    for name, source in templates.items():
+        (tmp_path / f"{name}.j2").write_text(source)
+    return Copy(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def strict() -> Copy:
+    return Copy(None, strict=True)  # our own templates must only use what their callers pass
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_foundation_templates_render_within_slacks_limits(strict, name):
+    text = strict.render(name, **SAMPLES[name])
+    assert text and text == text.strip()
+    assert len(text) <= blocks.SECTION_TEXT
+    blocks.home([blocks.section(text)])  # fits a section: no truncation, valid Block Kit
+    assert blocks.section(text)["text"]["text"] == text
+
+
+def test_every_built_in_template_compiles():
+    env = Copy(None).env
+    names = [p.name for p in BUILT_IN.glob("*.j2")]
+    assert set(SAMPLES) <= set(names)
+    for name in names:
+        env.get_template(name)
+
+
+def test_templates_with_optional_context_render_without_it(strict):
+    assert "Thanks for trying `/report`!" in strict.render("not_ready.j2", command="/report", admins=[])
+    assert "workspace admins" in strict.render("not_ready.j2", command="/report", admins=[])
+    assert "<@U0ADMIN1>, <@U0ADMIN2> can switch it on" in strict.render("not_ready.j2", **SAMPLES["not_ready.j2"])
+    assert "`/nope`" in strict.render("unknown_action.j2", command="/nope")
+    assert "expired" in strict.render("unknown_action.j2", command=None)
+    assert "reference" not in strict.render("error.j2", ref=None)
+
+
+def test_no_tokens_is_two_lines_for_the_terminal():
+    lines = Copy(None).text("no_tokens.j2").splitlines()
+    assert len(lines) == 2
+    assert "manifest.yml" in lines[0] and "https://api.slack.com/apps?new_app=1" in lines[0]
+    assert all(var in lines[0] for var in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"))
+    assert "hearth simulate" in lines[1]
+
+
+def test_help_and_home_name_every_command():
+    copy = Copy(None)
+    for text in (copy.render("help.j2"), copy.render("home_welcome.j2", user_id="U1X")):
+        assert all(command in text for command in ("/checkin", "/buddies", "/report"))
+    assert "anonymous" in copy.render("home_welcome.j2", user_id="U1X")
+
+
+# ---- overrides -------------------------------------------------------------------------------------------
+
+def test_a_community_template_overrides_the_built_in_one(tmp_path):
+    copy = copy_with(tmp_path, help="Hallo! Tippe `/checkin`.")
+    assert copy.render("help.j2") == "Hallo! Tippe `/checkin`."
+    assert "Thanks for trying" in copy.render("not_ready.j2", command="/buddies")  # the rest stay built in
+
+
+def test_a_missing_template_names_itself_and_where_it_was_looked_for(tmp_path):
+    with pytest.raises(MissingTemplate, match=r"'nope\.j2'.*" + str(tmp_path)):
+        Copy(tmp_path).render("nope.j2")
+    with pytest.raises(LookupError, match="built-in"):
+        Copy(None).render("nope.j2")
+
+
+@pytest.mark.parametrize("broken", ["{% if %}Hallo", "{{ ''.__class__.__mro__ }}"])
+def test_a_broken_community_template_falls_back_to_the_built_in_wording(tmp_path, caplog, broken):
+    copy = copy_with(tmp_path, help=broken)
+    assert copy.render("help.j2") == Copy(None).render("help.j2")
+    assert "copy.override_failed template=help.j2" in caplog.text
+
+
+# ---- sandbox ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("source", [
+    "{{ ''.__class__.__mro__ }}",
+    "{{ cycler.__init__.__globals__ }}",
+    "{{ items.append(1) }}",  # immutable: a template cannot change what it is given
+])
+def test_override_templates_cannot_reach_python_internals(tmp_path, source):
+    copy = copy_with(tmp_path, evil=source)
+    with pytest.raises(SecurityError):
+        copy.render("evil.j2", items=[])
+
+
+# ---- escaping --------------------------------------------------------------------------------------------
+
+def test_member_values_render_harmlessly_while_template_mrkdwn_works(tmp_path):
+    copy = copy_with(tmp_path, t="*{{ user_id|mention }}* in {{ channel_id|channel }} said: {{ note }} <!here>")
+    text = copy.render("t.j2", user_id="U0123", channel_id="C0456", note="<!channel> @here <@U9> <https://x|y>")
+    assert text == (f"*<@U0123>* in <#C0456> said: &lt;!channel&gt; @{WJ}here &lt;@U9&gt; "
+                    "&lt;https://x|y&gt; <!here>")
+
+
+def test_escaping_holds_through_concatenation_join_and_filters(tmp_path):
+    copy = copy_with(tmp_path, t="{{ ('*' ~ (u|mention) ~ '* ' ~ note) }}|{{ notes|join(', ') }}|{{ note|upper }}")
+    text = copy.render("t.j2", u="U1", note="it's \"<@U2>\" @channel", notes=["a&b", "<c>"])
+    assert text == (f"*<@U1>* it's \"&lt;@U2&gt;\" @{WJ}channel|a&amp;b, &lt;c&gt;|"
+                    f"IT'S \"&lt;@U2&gt;\" @{WJ}CHANNEL")
+
+
+@pytest.fixture(scope="module")
+def echo(tmp_path_factory) -> Copy:
+    folder = tmp_path_factory.mktemp("echo")
+    (folder / "echo.j2").write_text("{{ value }}")
+    return Copy(folder)
+
+
+@given(st.text())
+def test_any_value_renders_exactly_as_escape_member_text(echo, value):
+    assert echo.render("echo.j2", value=value) == blocks.escape_member_text(value).strip()
+
+
+def test_markup_values_none_and_numbers(tmp_path):
+    copy = copy_with(tmp_path, t="{{ when }}·{{ nothing }}·{{ n }}")
+    assert copy.render("t.j2", when=Markup("<!date^1700000000^{date}|14 Nov>"), nothing=None, n=3) == (
+        "<!date^1700000000^{date}|14 Nov>··3")
+
+
+def test_plain_text_shows_values_as_typed(tmp_path):
+    copy = copy_with(tmp_path, t="Snooze: {{ note }}")
+    assert copy.text("t.j2", note="a < b & c > d") == "Snooze: a < b & c > d"
+    assert copy.render("t.j2", note="a < b & c > d") == "Snooze: a &lt; b &amp; c &gt; d"
+
+
+def test_undefined_values_are_blank_unless_strict(tmp_path):
+    copy_with(tmp_path, t="Hi {{ missing }}!")
+    assert Copy(tmp_path).render("t.j2") == "Hi !"
+    with pytest.raises(UndefinedError):
+        Copy(tmp_path, strict=True).render("t.j2")
+
+
+# ---- filters ---------------------------------------------------------------------------------------------
+
+def test_mention_and_channel_accept_ids_only():
+    assert mention("U0123") == "<@U0123>" and mention("W0123") == "<@W0123>"
+    assert channel("C0123") == "<#C0123>" and channel("G0123") == "<#G0123>"
+    for bad in ("alice", "<!channel>", "U12>", "", None):
+        with pytest.raises(ValueError, match="user id"):
+            mention(bad)
+    for bad in ("general", "D0123", "C1 <!here>"):
+        with pytest.raises(ValueError, match="channel id"):
+            channel(bad)
+
+
+def test_date_and_time_on_the_readers_calendar(tmp_path):
+    late = datetime(2025, 3, 3, 23, 30, tzinfo=timezone.utc)
+    assert format_date(late) == "Mon 3 Mar 2025" and format_time(late) == "23:30"
+    assert format_date(late, "Asia/Tokyo") == "Tue 4 Mar 2025" and format_time(late, "Asia/Tokyo") == "08:30"
+    assert format_time(datetime(2025, 3, 3, 23, 30), "Europe/Berlin") == "00:30"  # naive means UTC
+    assert format_date(date(2025, 12, 25)) == "Thu 25 Dec 2025"
+    copy = copy_with(tmp_path, t="{{ at|date(tz) }} at {{ at|time(tz) }}")
+    assert copy.render("t.j2", at=late, tz="America/New_York") == "Mon 3 Mar 2025 at 18:30"
