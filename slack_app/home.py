@@ -1,0 +1,34 @@
+"""App Home use case: the member's home tab, a welcome followed by each workflow's section."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from slack_app import blocks
+from slack_app.slack_port import SlackPort
+from storage import members
+
+if TYPE_CHECKING:
+    from slack_app.app import Services
+
+Section = Callable[["Services", SlackPort, str, str], list[dict]]
+
+
+def _sections() -> list[Section]:
+    # Imported here: workflow modules republish the home through `show`, so they import this module.
+    from slack_app.checkins import home as checkins_home
+
+    return [checkins_home.section]
+
+
+def view(services: Services, slack: SlackPort, team_id: str, user_id: str) -> dict:
+    parts = [blocks.section(services.copy.render("home_welcome.j2", user_id=user_id))]
+    for section in _sections():
+        parts += section(services, slack, team_id, user_id)
+    return blocks.home(parts)
+
+
+def show(services: Services, slack: SlackPort, team_id: str, user_id: str) -> None:
+    members.remember(services.db, team_id, user_id)
+    slack.publish_home(user_id, view(services, slack, team_id, user_id))

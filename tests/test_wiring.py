@@ -1,0 +1,181 @@
+"""Signed requests through the real app (HTTP mode, waitress) into the Slack simulator."""
+
+import json
+import time
+import urllib.request
+
+import pytest
+
+from slack_app.simulator import wait_for
+from tests.conftest import SIGNING_SECRET
+
+
+def get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+# ---- health ------------------------------------------------------------------------------------------
+
+def test_healthz_reports_a_reachable_database(server):
+    status, body = get(server.url + "/healthz")
+    assert status == 200
+    assert json.loads(body) == {"status": "ok", "database": "reachable"}
+
+
+def test_healthz_is_503_when_the_database_is_unreachable(app_settings, db):
+    from slack_app.app import Hearth, Services, build_app
+    from slack_app.server import start_in_thread
+    from storage.db import Database
+
+    hearth = build_app(app_settings, services=_services(app_settings, db))
+    broken = Hearth(hearth.bolt, Services(**{**vars(hearth.services), "db": Database("postgresql://x@127.0.0.1:1/x")}),
+                    hearth.oauth_flow)
+    running = start_in_thread(broken)
+    try:
+        status, body = get(running.url + "/healthz")
+    finally:
+        running.stop()
+    assert status == 503
+    assert json.loads(body)["database"] == "unreachable"
+
+
+def _services(settings, db):
+    from slack_app.app import build_services
+
+    return build_services(settings, db=db)
+
+
+# ---- request screening -------------------------------------------------------------------------------
+
+COMMAND = "command=%2Fhearth&text=&user_id=UALICE&team_id=T0HEARTH&channel_id=CGENERAL&trigger_id=1.2.3"
+
+
+def test_unsigned_request_is_401(driver, simulator):
+    resp = driver.post_raw(COMMAND, content_type="application/x-www-form-urlencoded", sign=False)
+    assert resp.status == 401
+    assert simulator.calls == [] or all(c.method == "auth.test" for c in simulator.calls)
+
+
+def test_wrongly_signed_request_is_401(driver):
+    resp = driver.post_raw(COMMAND, content_type="application/x-www-form-urlencoded", secret="not-the-secret")
+    assert resp.status == 401
+
+
+def test_stale_request_is_401(driver):
+    resp = driver.post_raw(COMMAND, content_type="application/x-www-form-urlencoded",
+                           timestamp=int(time.time()) - 6 * 60)
+    assert resp.status == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("{not json", "application/json"),
+        ("[1, 2]", "application/json"),
+        ('{"type": "event_callback", "event": "x"}', "application/json"),
+        ("payload=notjson", "application/x-www-form-urlencoded"),
+        ("payload=%5B%5D", "application/x-www-form-urlencoded"),
+        ("hello=world", "application/x-www-form-urlencoded"),
+        ("{}", "text/plain"),
+        ("", "application/json"),
+    ],
+)
+def test_malformed_signed_request_is_400_never_500(driver, body, content_type):
+    resp = driver.post_raw(body, content_type=content_type)
+    assert resp.status == 400
+
+
+@pytest.mark.parametrize("headers", [
+    {"X-Slack-Signature": "v0=abc"},  # no timestamp at all
+    {"X-Slack-Request-Timestamp": "yesterday", "X-Slack-Signature": "v0=abc"},
+])
+def test_missing_or_malformed_timestamp_is_401_never_500(driver, headers):
+    resp = driver.post_raw(COMMAND, content_type="application/x-www-form-urlencoded", sign=False, headers=headers)
+    assert resp.status == 401
+
+
+def test_a_body_that_is_not_utf8_is_400(driver):
+    resp = driver.post_raw(b"command=%2Fhearth&text=\xff\xfe", content_type="application/x-www-form-urlencoded",
+                           sign=False, headers=_signed_bytes_headers(b"command=%2Fhearth&text=\xff\xfe"))
+    assert resp.status == 400
+
+
+def _signed_bytes_headers(raw: bytes) -> dict:
+    # The driver signs text; Slack's signature is over the raw bytes, which is what a forger controls.
+    import hashlib
+    import hmac
+
+    ts = str(int(time.time()))
+    digest = hmac.new(SIGNING_SECRET.encode(), b"v0:" + ts.encode() + b":" + raw, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": "v0=" + digest}
+
+
+def test_url_verification_echoes_the_challenge(driver):
+    resp = driver.url_verification("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
+    assert resp.status == 200
+    assert "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in resp.body_text
+
+
+# ---- listeners ---------------------------------------------------------------------------------------
+
+def test_hearth_command_answers_with_help_privately(driver):
+    resp = driver.command("UALICE", "/hearth", text="help")
+    assert resp.status == 200
+    assert resp.json["response_type"] == "ephemeral"
+    assert "/checkin" in resp.json["text"]
+
+
+@pytest.mark.parametrize("command", ["/checkin", "/report", "/buddies"])
+def test_a_workflow_not_set_up_yet_gets_a_kind_note(driver, command):
+    resp = driver.command("UBOB", command)
+    assert resp.status == 200
+    assert resp.json["response_type"] == "ephemeral"
+    assert resp.json["text"]
+
+
+def test_app_home_opened_publishes_the_home_tab(driver, simulator, db):
+    from storage import members
+
+    resp = driver.app_home_opened("UALICE")
+    assert resp.status == 200
+    assert wait_for(lambda: simulator.home("UALICE") is not None)
+    home = simulator.home("UALICE")
+    assert home["type"] == "home"
+    assert "checkin.home" in [b.get("block_id") for b in home["blocks"]]  # each workflow's section is in it
+    assert members.get(db, "T0HEARTH", "UALICE") is not None
+
+
+def test_event_retries_run_once(driver, simulator):
+    first = driver.app_home_opened("UBOB")
+    assert first.status == 200
+    assert wait_for(lambda: len(simulator.calls_for("views.publish")) == 1)
+    event_id = first.event_id if hasattr(first, "event_id") else None
+    assert event_id, "the driver reports the event_id it sent"
+    for retry in (1, 2, 3):
+        again = driver.event({"type": "app_home_opened", "user": "UBOB", "channel": "DBOB", "tab": "home"},
+                             event_id=event_id, retry_num=retry)
+        assert again.status == 200
+    time.sleep(0.3)  # give a wrongly re-run listener the chance to publish again
+    assert len(simulator.calls_for("views.publish")) == 1
+
+
+def test_member_joined_channel_remembers_the_member(driver, db):
+    from storage import members
+
+    assert driver.member_joined_channel("UCARMEN", "CCIRCLE").status == 200
+    assert wait_for(lambda: members.get(db, "T0HEARTH", "UCARMEN") is not None)
+
+
+def test_unknown_action_is_acknowledged_and_answered_kindly(driver, simulator):
+    resp = driver.block_action("UALICE", "nobody.knows.this", value="x", channel="CGENERAL")
+    assert resp.status == 200
+    assert wait_for(lambda: len(simulator.response_url_posts()) == 1)
+
+
+def test_unknown_view_submission_and_shortcut_are_acknowledged(driver, simulator):
+    assert driver.global_shortcut("UALICE", "nobody.knows.this").status == 200
+    assert driver.message_shortcut("UALICE", "nobody.knows.either", "CGENERAL", "1700000000.000100").status == 200
