@@ -1,0 +1,167 @@
+"""Shared parts of the delivery benchmarks: a simulator with N members, a scratch database, worker
+processes, and counting what Slack received by dedupe key."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from slack_app.simulator import SlackSimulator, User, demo_workspace
+from storage import migrate, outbox
+from storage.db import Database, normalise_url
+
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results"
+TEAM = "T0HEARTH"
+POSTS_PER_MINUTE = 600  # the simulator's workspace-wide chat.postMessage ceiling (Slack: "several hundred")
+PG_ADMIN = os.environ.get("HEARTH_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def workspace(members: int):
+    ws = demo_workspace()
+    for i in range(members):
+        ws.add_user(User(f"UM{i:05d}", f"member{i}", f"Member {i}"))
+    return ws
+
+
+@contextmanager
+def scratch_database(kind: str):
+    """A migrated, empty database: an SQLite file, or a fresh PostgreSQL database dropped afterwards."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Database(f"sqlite:///{tmp}/bench.db")
+            migrate.upgrade(db)
+            yield db
+            db.dispose()
+        return
+    admin_url = normalise_url(PG_ADMIN)
+    name = f"hearth_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    db = Database(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
+    try:
+        migrate.upgrade(db)
+        yield db
+    finally:
+        db.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def slack_latency(sim: SlackSimulator, members: int, *, latency: float, scale: float) -> None:
+    """Make the simulator answer like Slack does (about `latency` s per call at Slack's speed, so
+    latency / scale in the benchmark's compressed time)."""
+    for method, calls in (("chat.postMessage", 2 * members), ("conversations.open", 2000),
+                          ("conversations.history", 2000)):
+        for _ in range(calls):
+            sim.delay_next(method, latency / scale)
+
+
+def enqueue_fanout(db: Database, members: int) -> None:
+    """One campaign: a DM to each member, written in one transaction as a workflow would."""
+    with db.session() as s:
+        outbox.enqueue_many(s, [dict(team_id=TEAM, kind="bench.dm", target=f"UM{i:05d}",
+                                     payload={"text": f"Hello member {i}"}, dedupe_key=f"bench:dm:{i}")
+                                for i in range(members)])
+
+
+def start_worker(db: Database, sim: SlackSimulator, *, scale: float, name: str, threads: int = 8,
+                 lease: float = 60.0) -> subprocess.Popen:
+    """A worker process (bench/_worker.py: the DeliveryWorker with Slack's limits × scale)."""
+    cmd = [sys.executable, str(BENCH / "_worker.py"), "--database-url", db.url, "--api-url", sim.base_url,
+           "--token", sim.bot_token, "--scale", str(scale), "--threads", str(threads), "--lease", str(lease),
+           "--id", name]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stop_worker(proc: subprocess.Popen, *, kill: bool = False) -> dict:
+    """Stop a worker (SIGTERM: it finishes the rows in hand; SIGKILL: it dies on the spot); its counters."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+    out, _err = proc.communicate(timeout=60)
+    lines = [line for line in (out or "").splitlines() if line.startswith("{")]
+    return json.loads(lines[-1]) if lines else {}
+
+
+def unfinished(db: Database) -> int:
+    with db.session() as s:
+        return outbox.unfinished(s)
+
+
+def wait_drained(db: Database, procs, timeout: float, progress=None) -> float:  # noqa: ANN001
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        left = unfinished(db)
+        if progress:
+            progress(left)
+        if left == 0:
+            return time.monotonic() - started
+        for p in procs:
+            if p.poll() is not None and p.returncode not in (0, -signal.SIGKILL, -signal.SIGTERM):
+                raise RuntimeError(f"worker exited with {p.returncode}: {p.stderr.read()[-2000:]}")
+        time.sleep(0.2)
+    raise TimeoutError(f"{unfinished(db)} rows still unfinished after {timeout:.0f} s")
+
+
+def count(sim: SlackSimulator, members: int, *, scale: float) -> dict:
+    """Duplicates, missing and the achieved rate, from what the simulator received."""
+    calls = sim.calls_for("chat.postMessage")
+    ok = [c for c in calls if c.ok]
+    keys = Counter(c.params["metadata"]["event_payload"]["key"] for c in ok)
+    expected = {f"bench:dm:{i}" for i in range(members)}
+    times = sorted(c.at for c in ok)
+    span = times[-1] - times[0] if len(times) > 1 else 0.0
+    allowed = POSTS_PER_MINUTE / 60 * scale
+    achieved = (len(times) - 1) / span if span else 0.0
+    return {
+        "messages": members,
+        "delivered_distinct": len(set(keys) & expected),
+        "duplicates": sum(n - 1 for n in keys.values() if n > 1),
+        "missing": len(expected - set(keys)),
+        "http_429": sum(1 for c in calls if c.status == 429),
+        "post_calls": len(calls),
+        "history_calls": len(sim.calls_for("conversations.history")),
+        "open_calls": len(sim.calls_for("conversations.open")),
+        "allowed_per_s": round(allowed, 2),
+        "achieved_per_s": round(achieved, 2),
+        "ratio": round(achieved / allowed, 3) if allowed else None,
+        "max_in_any_60s_window_scaled": _max_window(times, 60 / scale),
+        "allowed_in_60s_window_scaled": int(POSTS_PER_MINUTE),
+        "send_span_s": round(span, 1),
+    }
+
+
+def _max_window(times: list[float], width: float) -> int:
+    best, j = 0, 0
+    for i, t in enumerate(times):
+        while times[j] <= t - width:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
+
+
+def write(name: str, result: dict, command: str) -> None:
+    result = {"benchmark": name, "command": command, "machine": f"{platform.node()} {platform.machine()}, "
+              f"{os.cpu_count()} CPUs, Python {platform.python_version()}", **result}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    width = max(len(k) for k in result)
+    print(f"\n{name}")
+    for k, v in result.items():
+        print(f"  {k.ljust(width)}  {v}")
+    print(f"  -> {RESULTS / (name + '.json')}")

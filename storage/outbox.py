@@ -1,0 +1,321 @@
+"""The outbox: every message a workflow causes, stored with the change that caused it, sent by the worker.
+
+Workflows call `enqueue` (or `enqueue_many`) INSIDE their own `db.session()` transaction, so the change
+and the messages it causes commit or roll back together:
+
+    with db.session() as session:
+        round_ = open_round(session, program)                       # the state change
+        for member in members:
+            outbox.enqueue(session, team_id=program.team_id, kind="checkin.prompt", target=member.user_id,
+                           payload={"text": "…", "blocks": [...]},
+                           dedupe_key=outbox.key("checkin", round_.id, member.user_id, "prompt"))
+
+A dedupe key names one message of one campaign to one recipient at one step; enqueueing the same key
+again is ignored (insert-or-ignore), so a job or handler that runs twice causes each message once.
+
+`target`: a conversation id (C…, G…, D…); a user id (U…/W…) for a DM; or a list of 2–8 user ids for a
+group DM, which the worker opens first.
+
+`payload` (JSON):
+    text         str, required — the message (and notification) text
+    blocks       list, optional — Block Kit blocks
+    thread_ts    str, optional — reply in this thread of the target conversation
+    thread_of    str, optional — reply in the thread of the message another row (this dedupe key, same team)
+                 sent, once that row is sent; its conversation is used. Name a top-level message.
+    update_of    str, optional — instead of posting, chat.update the message another row sent
+
+The rest of this module is the worker's side: claims with leases (FOR UPDATE SKIP LOCKED on
+PostgreSQL), fenced state changes (each one only succeeds while the caller still holds the row's lease),
+and the operators' views (status counts, failed rows, retry).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from storage.models import OutboxMessage, utcnow
+
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+STATUSES = (PENDING, SENDING, SENT, FAILED)
+UNFINISHED = (PENDING, SENDING)
+MAX_GROUP_DM = 8
+
+T = OutboxMessage
+TT = OutboxMessage.__table__  # Core statements on the hot path: no ORM bookkeeping per row
+C = TT.c
+
+
+def key(*parts: object) -> str:
+    """A dedupe key from its parts, e.g. key("checkin", round_id, user_id, "prompt")."""
+    text = ":".join(str(p) for p in parts)
+    if not text or len(text) > 200:
+        raise ValueError("a dedupe key is 1 to 200 characters")
+    return text
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """A snapshot of one outbox row (what the worker and the operators' commands work with)."""
+
+    id: int
+    team_id: str
+    kind: str
+    target: str
+    payload: dict
+    dedupe_key: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    lease_owner: str | None
+    lease_until: datetime | None
+    sent_channel: str | None
+    sent_ts: str | None
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+_COLUMNS = [getattr(T, f.name) for f in fields(OutboxRow)]
+_CORE_COLUMNS = [TT.c[f.name] for f in fields(OutboxRow)]
+
+
+def _row(r: Any) -> OutboxRow:
+    values = dict(r._mapping) if hasattr(r, "_mapping") else {f.name: getattr(r, f.name) for f in fields(OutboxRow)}
+    for name in ("next_attempt_at", "lease_until", "created_at", "sent_at"):
+        values[name] = aware(values[name])
+    return OutboxRow(**{f.name: values[f.name] for f in fields(OutboxRow)})
+
+
+def aware(dt: datetime | None) -> datetime | None:
+    """SQLite gives back naive datetimes; every time Hearth stores is UTC."""
+    return dt.replace(tzinfo=timezone.utc) if dt is not None and dt.tzinfo is None else dt
+
+
+# ---- what workflows call ----------------------------------------------------------------------------------
+
+def enqueue(session: Session, *, team_id: str, kind: str, target: str | Sequence[str], payload: dict,
+            dedupe_key: str, not_before: datetime | None = None) -> None:
+    """Add one message to the outbox in the caller's transaction; a known dedupe key is ignored."""
+    enqueue_many(session, [dict(team_id=team_id, kind=kind, target=target, payload=payload,
+                                dedupe_key=dedupe_key, not_before=not_before)])
+
+
+def enqueue_many(session: Session, messages: Iterable[dict[str, Any]], *, chunk: int = 1000) -> int:
+    """Add many messages (dicts of `enqueue`'s arguments) in the caller's transaction.
+
+    Returns how many were new (known dedupe keys are ignored)."""
+    now = utcnow()
+    rows = [_validated(m, now) for m in messages]
+    added = 0
+    for start in range(0, len(rows), chunk):
+        batch = rows[start:start + chunk]
+        added += len(session.execute(_insert_ignore(session).values(batch).returning(T.id)).all())
+    return added
+
+
+def _insert_ignore(session: Session):  # noqa: ANN202 - a dialect Insert
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(T.__table__).on_conflict_do_nothing(index_elements=["team_id", "dedupe_key"])
+
+
+def _validated(m: dict[str, Any], now: datetime) -> dict[str, Any]:
+    team_id, kind, dedupe_key, payload = m["team_id"], m["kind"], m["dedupe_key"], m["payload"]
+    target = m["target"]
+    if not (team_id and kind and dedupe_key) or len(dedupe_key) > 200 or len(kind) > 64:
+        raise ValueError("team_id, kind (≤ 64) and dedupe_key (≤ 200) are required")
+    if not isinstance(target, str):
+        people = sorted(set(target))
+        if not 1 <= len(people) <= MAX_GROUP_DM or not all(isinstance(u, str) and u for u in people):
+            raise ValueError("a group DM target is 1 to 8 user ids")
+        target = ",".join(people)
+    if not target:
+        raise ValueError("target is required")
+    if not isinstance(payload, dict) or not isinstance(payload.get("text"), str) or not payload["text"]:
+        raise ValueError("payload needs a non-empty text (Slack's fallback and notification text)")
+    if "blocks" in payload and payload["blocks"] is not None and not isinstance(payload["blocks"], list):
+        raise ValueError("payload blocks must be a list")
+    if payload.get("thread_of") and payload.get("update_of"):
+        raise ValueError("a message either replies in a thread (thread_of) or updates one (update_of)")
+    not_before = m.get("not_before")
+    if not_before is not None and not_before.tzinfo is None:
+        raise ValueError("not_before must be timezone-aware")
+    return dict(team_id=team_id, kind=kind, target=target, payload=payload, dedupe_key=dedupe_key,
+                status=PENDING, attempts=0, created_at=now,
+                next_attempt_at=not_before.astimezone(timezone.utc) if not_before else now)
+
+
+def find(session: Session, team_id: str, dedupe_key: str) -> OutboxRow | None:
+    """The row of a dedupe key (e.g. to read the channel and ts a message was sent as)."""
+    r = session.execute(select(*_COLUMNS).where(T.team_id == team_id, T.dedupe_key == dedupe_key)).first()
+    return _row(r) if r else None
+
+
+# ---- the worker's side --------------------------------------------------------------------------------
+
+def claim(session: Session, *, worker_id: str, limit: int, lease: float, now: datetime | None = None,
+          exclude_teams: Sequence[str] = ()) -> list[OutboxRow]:
+    """Lease up to `limit` due rows to `worker_id`: pending rows whose time has come, and `sending` rows
+    whose lease expired (their worker died or gave up unsure: they are reconciled before any resend).
+
+    PostgreSQL: the rows are picked with FOR UPDATE SKIP LOCKED, so concurrent claimers never pick the
+    same row and never wait for each other; SQLite: one UPDATE, which SQLite serialises."""
+    now = now or utcnow()
+    due = (
+        select(C.id)
+        .where(C.status.in_(UNFINISHED), C.next_attempt_at <= now,
+               or_(C.lease_until.is_(None), C.lease_until <= now))
+        .order_by(C.next_attempt_at, C.id)
+        .limit(limit)
+    )
+    if exclude_teams:  # workspaces this worker knows are held back (a 429's Retry-After)
+        due = due.where(C.team_id.not_in(list(exclude_teams)))
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    stmt = (
+        update(TT)
+        .where(C.id.in_(due.scalar_subquery()))
+        .values(lease_owner=worker_id, lease_until=now + timedelta(seconds=lease))
+        .returning(*_CORE_COLUMNS)
+    )
+    rows = [_row(r) for r in session.execute(stmt)]
+    return sorted(rows, key=lambda r: (r.next_attempt_at, r.id))
+
+
+def _fenced(session: Session, row_id: int, worker_id: str, statuses: Sequence[str], **values: Any) -> bool:
+    """Change a row only while `worker_id` still holds its lease (and it is in one of `statuses`)."""
+    result = session.execute(
+        update(TT).where(C.id == row_id, C.lease_owner == worker_id, C.status.in_(statuses)).values(**values))
+    return result.rowcount == 1
+
+
+def begin_send(session: Session, row_id: int, worker_id: str, *, lease: float, channel: str | None = None,
+               now: datetime | None = None) -> bool:
+    """Mark the row `sending` (to be committed BEFORE the Slack call); False if the lease was lost."""
+    now = now or utcnow()
+    values: dict[str, Any] = {"status": SENDING, "lease_until": now + timedelta(seconds=lease)}
+    if channel:
+        values["sent_channel"] = channel
+    return _fenced(session, row_id, worker_id, UNFINISHED, **values)
+
+
+def record_channel(session: Session, row_id: int, worker_id: str, channel: str) -> bool:
+    """Remember the conversation a group DM was opened as, before anything is posted into it."""
+    return _fenced(session, row_id, worker_id, UNFINISHED, sent_channel=channel)
+
+
+def mark_sent(session: Session, row_id: int, worker_id: str, *, channel: str, ts: str,
+              now: datetime | None = None) -> bool:
+    return _fenced(session, row_id, worker_id, (SENDING,), status=SENT, sent_channel=channel, sent_ts=ts,
+                   sent_at=now or utcnow(), lease_owner=None, lease_until=None, last_error=None)
+
+
+def mark_failed(session: Session, row_id: int, worker_id: str, error: str, *, attempts_used: int = 0) -> bool:
+    """A permanent failure: kept, with Slack's error code, for admins to see (and retry once fixed)."""
+    return _fenced(session, row_id, worker_id, UNFINISHED, status=FAILED, last_error=error[:64],
+                   attempts=C.attempts + attempts_used, lease_owner=None, lease_until=None)
+
+
+def release(session: Session, row_id: int, worker_id: str, *, at: datetime, error: str | None = None,
+            attempts_used: int = 0, uncertain: bool = False) -> bool:
+    """Give the row back, to be tried again at `at`.
+
+    `uncertain`: the message may have been delivered (a timeout, a 5xx, a crash): the row stays `sending`
+    with no owner and a lease ending at `at`, so whoever claims it next reconciles before resending."""
+    values: dict[str, Any] = {"lease_owner": None, "attempts": C.attempts + attempts_used}
+    if error:
+        values["last_error"] = error[:64]
+    if uncertain:
+        values.update(status=SENDING, lease_until=at)
+    else:
+        values.update(status=PENDING, next_attempt_at=at, lease_until=None)
+    return _fenced(session, row_id, worker_id, UNFINISHED, **values)
+
+
+def next_due(session: Session) -> datetime | None:
+    """When the earliest unfinished row can next be claimed (None when nothing is left to do)."""
+    claimable_at = case((T.lease_until > T.next_attempt_at, T.lease_until), else_=T.next_attempt_at)
+    return aware(session.scalar(select(func.min(claimable_at)).where(T.status.in_(UNFINISHED))))
+
+
+def unfinished(session: Session, team_id: str | None = None) -> int:
+    stmt = select(func.count()).select_from(T).where(T.status.in_(UNFINISHED))
+    if team_id:
+        stmt = stmt.where(T.team_id == team_id)
+    return session.scalar(stmt) or 0
+
+
+# ---- operators ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    counts: dict[str, int]                  # status -> rows
+    oldest_pending: datetime | None         # created_at of the oldest unfinished row
+    failed_by_error: dict[str, int]         # Slack error code -> failed rows
+
+    def oldest_pending_age(self, now: datetime | None = None) -> float | None:
+        if self.oldest_pending is None:
+            return None
+        return ((now or utcnow()) - self.oldest_pending).total_seconds()
+
+
+def status(session: Session, team_id: str | None = None) -> OutboxStatus:
+    scope = [T.team_id == team_id] if team_id else []
+    counts = {s: 0 for s in STATUSES}
+    for st, n in session.execute(select(T.status, func.count()).where(*scope).group_by(T.status)):
+        counts[st] = n
+    oldest = session.scalar(select(func.min(T.created_at)).where(T.status.in_(UNFINISHED), *scope))
+    failed = {err or "unknown": n for err, n in session.execute(
+        select(T.last_error, func.count()).where(T.status == FAILED, *scope).group_by(T.last_error))}
+    return OutboxStatus(counts, aware(oldest), dict(sorted(failed.items(), key=lambda kv: -kv[1])))
+
+
+def failed(session: Session, *, team_id: str | None = None, kind: str | None = None, limit: int = 100,
+           ) -> list[OutboxRow]:
+    """Failed rows, newest first: what admins see (error codes, targets, kinds — the payload stays put)."""
+    stmt = select(*_COLUMNS).where(T.status == FAILED, *_filters(team_id, kind)).order_by(T.id.desc()).limit(limit)
+    return [_row(r) for r in session.execute(stmt)]
+
+
+def failed_ids(session: Session, *, team_id: str | None = None, kind: str | None = None,
+               error: str | None = None) -> list[int]:
+    stmt = select(T.id).where(T.status == FAILED, *_filters(team_id, kind)).order_by(T.id)
+    if error:
+        stmt = stmt.where(T.last_error == error)
+    return list(session.scalars(stmt))
+
+
+def retry_failed(session: Session, ids: Iterable[int], *, now: datetime | None = None) -> int:
+    """Send failed rows again (after an admin fixed the cause): back to pending with a fresh attempt budget."""
+    ids = list(ids)
+    if not ids:
+        return 0
+    result = session.execute(
+        update(TT).where(C.id.in_(ids), C.status == FAILED)
+        .values(status=PENDING, attempts=0, next_attempt_at=now or utcnow(), lease_owner=None, lease_until=None,
+                last_error=None))
+    return result.rowcount or 0
+
+
+def _filters(team_id: str | None, kind: str | None) -> list:
+    out = []
+    if team_id:
+        out.append(T.team_id == team_id)
+    if kind:
+        out.append(T.kind == kind)
+    return out
+
+
+__all__ = [
+    "PENDING", "SENDING", "SENT", "FAILED", "OutboxRow", "OutboxStatus", "key", "enqueue", "enqueue_many",
+    "find", "claim", "begin_send", "record_channel", "mark_sent", "mark_failed", "release", "next_due",
+    "unfinished", "status", "failed", "failed_ids", "retry_failed",
+]
