@@ -1,0 +1,175 @@
+"""What App Home shows about check-ins, and the operators' status of each circle.
+
+`section()` returns the check-in blocks of a member's App Home; `slack_app.home` places them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from slack_app.checkins import rules, usecases, views
+from slack_app.slack_port import SlackPort
+from storage import checkins as repo
+from storage.checkins import CheckinCircle, RoundStatus
+from storage.models import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from slack_app.app import Services
+
+OFFERS_FROM_LAST = timedelta(weeks=8)
+RECENT_ROUNDS = 6
+
+
+@dataclass(frozen=True)
+class CircleCard:
+    circle_id: int
+    channel_id: str
+    opted_out: bool
+    round_id: int | None  # the open round, if any
+    closes_at: datetime | None
+    checked_in: bool
+    facilitating: bool
+    streak: int
+
+
+@dataclass(frozen=True)
+class PastCheckin:
+    channel_id: str
+    opened_at: datetime
+    text: repo.CheckinText
+
+
+@dataclass(frozen=True)
+class OfferCard:
+    user_id: str
+    channel_id: str
+    offer: str
+
+
+@dataclass(frozen=True)
+class RoundStats:
+    number: int
+    members: int
+    checked_in: int
+
+    @property
+    def rate(self) -> int:
+        return rules.participation_rate(self.members, self.checked_in)
+
+
+@dataclass(frozen=True)
+class CircleStats:
+    channel_id: str
+    enabled: bool
+    problem: str | None
+    rounds: list[RoundStats]  # newest first
+
+
+@dataclass(frozen=True)
+class HomeData:
+    user_id: str
+    circles: list[CircleCard]
+    past: list[PastCheckin]
+    offers: list[OfferCard]
+    paused: bool
+    snoozed_until: datetime | None
+    admin: list[CircleStats] | None  # only for admins
+
+
+def home_data(services: Services, team_id: str, user_id: str, *, admin: bool,
+              now: datetime | None = None) -> HomeData:
+    now = now or utcnow()
+    with services.db.session() as s:
+        circle_ids = repo.circle_ids_of_member(s, team_id, user_id)
+        circles = [s.get(CheckinCircle, cid) for cid in circle_ids]
+        channel_of = {c.id: c.channel_id for c in circles}
+        opted = {cid for cid in circle_ids if user_id in repo.opted_out(s, cid)}
+        cards = [_card(s, c, user_id, c.id in opted, now) for c in circles]
+        past = [PastCheckin(channel_of[r.circle_id], r.opens_at, repo.read_checkin(services.crypto, c))
+                for c, r in repo.checkins_of_member(s, user_id, circle_ids)]
+        offers = [OfferCard(c.user_id, channel_of[r.circle_id], repo.read_checkin(services.crypto, c).offer or "")
+                  for c, r in repo.offers_in_circles(s, circle_ids, since=now - OFFERS_FROM_LAST)
+                  if c.user_id != user_id and rules.offer_is_browsable(rules.Sharing(c.sharing))]
+        state = repo.member_state(s, team_id, user_id)
+        snoozed = state.snoozed_until if state and state.snoozed_until and state.snoozed_until > now else None
+        stats = [_stats(s, c) for c in repo.circles(s, team_id)] if admin else None
+    return HomeData(user_id, cards, past, offers, bool(state and state.paused), snoozed, stats)
+
+
+def _card(s: Session, circle: CheckinCircle, user_id: str, opted_out: bool, now: datetime) -> CircleCard:
+    history = repo.took_part(s, circle.id, user_id)
+    current = repo.current_round(s, circle.id)
+    is_open = current is not None and current.status == RoundStatus.OPEN and current.closes_at > now
+    closed = [flag for r, flag in history if r.status == RoundStatus.CLOSED]
+    checked_in = is_open and repo.checkin(s, current.id, user_id) is not None
+    return CircleCard(
+        circle_id=circle.id, channel_id=circle.channel_id, opted_out=opted_out,
+        round_id=current.id if is_open else None, closes_at=current.closes_at if is_open else None,
+        checked_in=checked_in, facilitating=is_open and current.facilitator_id == user_id,
+        streak=rules.streak(closed, open_round_checked_in=checked_in),
+    )
+
+
+def _stats(s: Session, circle: CheckinCircle) -> CircleStats:
+    rounds = []
+    for r in repo.rounds_of(s, circle.id, limit=RECENT_ROUNDS):
+        if r.status == RoundStatus.PENDING:
+            continue
+        members = sum(1 for p in repo.participants(s, r.id) if p.left_at is None)
+        rounds.append(RoundStats(r.number, members, len(repo.checkins_of_round(s, r.id))))
+    return CircleStats(circle.channel_id, circle.enabled, circle.problem, rounds)
+
+
+def section(services: Services, slack: SlackPort, team_id: str, user_id: str) -> list[dict]:
+    """The check-in blocks of this member's App Home (admins also see participation per circle)."""
+    admin = usecases.is_admin(services, slack, user_id)
+    return views.home_blocks(services.copy, home_data(services, team_id, user_id, admin=admin))
+
+
+def publish(services: Services, slack: SlackPort, team_id: str, user_id: str) -> None:
+    """Republish App Home after a check-in change."""
+    from slack_app import home as app_home
+
+    app_home.show(services, slack, team_id, user_id)
+
+
+# ---- operators ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CircleStatus:
+    channel_id: str
+    enabled: bool
+    cadence: str
+    weekday: int
+    local_time: str
+    timezone: str
+    window: str
+    sharing: str
+    rotate: bool
+    next_open_at: datetime | None
+    problem: str | None
+    round_number: int | None
+    round_status: str | None
+    closes_at: datetime | None
+    participants: int
+    checked_in: int
+
+
+def circle_status(services: Services, team_id: str) -> list[CircleStatus]:
+    out = []
+    with services.db.session() as s:
+        for c in repo.circles(s, team_id):
+            current = repo.current_round(s, c.id)
+            members = [p for p in repo.participants(s, current.id) if p.left_at is None] if current else []
+            out.append(CircleStatus(
+                c.channel_id, c.enabled, c.cadence, c.weekday, c.local_time, c.timezone,
+                rules.format_duration(c.window), c.sharing, c.rotate_facilitator, c.next_open_at, c.problem,
+                current.number if current else None, current.status if current else None,
+                current.closes_at if current else None, len(members),
+                len(repo.checkins_of_round(s, current.id)) if current else 0,
+            ))
+    return out

@@ -1,0 +1,71 @@
+"""A short check-in round acted out for `hearth simulate`: set up, open, check in, help, remind, close.
+
+Every step goes through the real app (signed requests from the driver) or the use cases the scheduler
+would call, and the outbox is drained by a real delivery worker, so what is printed is what Slack saw.
+"""
+
+from __future__ import annotations
+
+from slack_app.checkins import rounds
+from slack_app.checkins.ids import CheckinAction, CheckinBlock
+from slack_app.delivery.ports import single_workspace
+from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
+from storage import checkins as repo
+
+CIRCLE = "CCIRCLE"
+
+
+def scenario_checkins(driver, simulator, hearth) -> list[str]:  # noqa: ANN001 - SlackDriver, SlackSimulator, Hearth
+    services = hearth.services
+    team_id = simulator.workspace.team_id
+    ports = single_workspace(simulator.bot_token, simulator.base_url)
+    worker = DeliveryWorker(services.db, ports, options=WorkerOptions(threads=1))
+    lines: list[str] = []
+    seen = len(simulator.transcript())
+
+    def step(title: str) -> None:
+        nonlocal seen
+        worker.drain(timeout=30)
+        simulator_lines = simulator.transcript()
+        lines.append(f"▸ {title}")
+        lines.extend(f"    {line}" for line in simulator_lines[seen:])
+        seen = len(simulator_lines)
+
+    def wait_for_view(user: str) -> dict:
+        return driver.as_member(user).latest_view()
+
+    alice, bob, dev, emi = (driver.as_member(u) for u in ("UALICE", "UBOB", "UDEV", "UEMI"))
+
+    alice.command("/hearth", channel=CIRCLE)
+    wait_for_view("UALICE")
+    alice.submit({CheckinBlock.SETTINGS_TIMEZONE: "Europe/Berlin"})
+    step("Alice (an admin) turns on weekly check-ins for #gratitude-circle with /hearth")
+
+    opened = rounds.open_round(services, ports(team_id), team_id, CIRCLE)
+    step(f"A round opens: the prompt in the channel, {opened.invited} invitations by DM, a guide for the facilitator")
+
+    bob.click(CheckinAction.OPEN_MODAL)
+    bob.submit({CheckinBlock.GRATITUDE: "my sister's visit", CheckinBlock.CHALLENGE: "finding a quieter flat",
+                CheckinBlock.OFFER: "Spanish conversation practice", CheckinBlock.SHARING: "named"})
+    step("Bob checks in from his invitation and shares in the thread under his name")
+
+    emi.command("/checkin", channel="CGENERAL")
+    wait_for_view("UEMI")
+    emi.submit({CheckinBlock.GRATITUDE: "the first warm evening", CheckinBlock.SHARING: "anonymous"})
+    step("Emi checks in with /checkin, without her name")
+
+    dev.click(CheckinAction.OFFER_HELP)
+    step("Dev offers help under Bob's challenge; Bob is asked privately")
+
+    bob.click(CheckinAction.ACCEPT_HELP)
+    step("Bob accepts; Hearth opens a group DM introducing the two")
+
+    with services.db.session() as s:
+        round_ = s.get(repo.CheckinRound, opened.round_id)
+        remind_at, closes_at = round_.remind_at, round_.closes_at
+    rounds.remind_due(services, ports, now=remind_at)
+    step("A day before closing, one gentle reminder to those who have not checked in")
+
+    rounds.close_due(services, now=closes_at)
+    step("The round closes: counts only in the thread, and the next facilitator is named")
+    return lines

@@ -1,0 +1,436 @@
+"""Check-in use cases: circle settings, the check-in modal, sharing, peer help and members' preferences.
+Rounds (open, remind, close) live in `rounds`.
+
+Each use case is one or a few short transactions that store a change together with the messages it
+causes (outbox rows, sent later by the delivery worker). Slack is called directly only to learn things
+(is the bot in the channel, is this person an admin) and never inside a transaction. Logs carry ids
+and counts, never names or what anyone wrote.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
+
+from slack_app.checkins import audience, rounds, rules, views
+from slack_app.checkins.ids import FIELD_BLOCKS, SETTINGS_FIELD_BLOCKS, CheckinBlock
+from slack_app.checkins.rounds import KIND, round_key, schedule_of
+from slack_app.checkins.rules import Sharing
+from slack_app.slack_port import SlackError, SlackPort
+from storage import checkins as repo
+from storage import outbox
+from storage.checkins import CheckinCircle, CheckinRound, OfferStatus, RoundStatus
+from storage.models import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from slack_app.app import Services
+
+log = logging.getLogger("hearth.checkins")
+
+
+# ---- circles --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SettingsInput:
+    cadence: str = "weekly"
+    day: str = "mon"
+    local_time: str = "10:00"
+    tz: str | None = None  # the workspace's HEARTH_TIMEZONE when not given
+    window: str = "48h"
+    remind_before: str | None = None
+    sharing: str = Sharing.NAMED.value
+    rotate: bool = True
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class EnableResult:
+    circle_id: int | None
+    errors: dict[str, str]
+    next_open_at: datetime | None = None
+    problem: str | None = None  # Slack says Hearth cannot post there yet (the admin is told the fix)
+    created: bool = False
+
+
+def enable_circle(services: Services, team_id: str, channel_id: str, given: SettingsInput, *,
+                  by: str | None = None, now: datetime | None = None) -> EnableResult:
+    """Turn check-ins on (or update them) for a channel; settings errors come back per field.
+
+    Slack is not asked anything here, so the settings modal can answer within Slack's 3 seconds;
+    `confirm_circle` checks the channel afterwards."""
+    now = now or utcnow()
+    tz = given.tz or services.settings.HEARTH_TIMEZONE
+    anchor = now.astimezone(ZoneInfo(tz)).date() if rules.is_time_zone(tz) else now.date()
+    parsed, errors = rules.validate_settings(
+        cadence=given.cadence, day=given.day, local_time=given.local_time, tz=tz, window=given.window,
+        remind_before=given.remind_before, sharing=given.sharing, rotate_facilitator=given.rotate, anchor=anchor)
+    if not channel_id or channel_id[0] not in "CG":
+        errors["channel"] = "bad_channel"
+    if errors or parsed is None:
+        return EnableResult(None, errors)
+    with services.db.session() as s:
+        circle = repo.circle(s, team_id, channel_id)
+        created = circle is None
+        if circle is None:
+            circle = CheckinCircle(team_id=team_id, channel_id=channel_id, anchor_date=anchor)
+            s.add(circle)
+        elif circle.cadence != parsed.schedule.cadence.value:
+            circle.anchor_date = anchor  # a new rhythm counts its weeks from now
+        _apply_settings(circle, parsed, enabled=given.enabled)
+        circle.created_by = by or circle.created_by
+        circle.next_open_at = rules.next_open(schedule_of(circle), now) if given.enabled else None
+        s.flush()
+        result = EnableResult(circle.id, {}, circle.next_open_at, circle.problem, created)
+    log.info("checkins.circle_saved circle=%s enabled=%s", result.circle_id, given.enabled)
+    return result
+
+
+def confirm_circle(services: Services, slack: SlackPort, circle_id: int, *, by: str | None = None) -> str | None:
+    """Check Hearth can post in the circle's channel; tell the admin who saved the settings (by DM) how
+    it went and, if needed, the fix. Returns the problem, if any."""
+    with services.db.session() as s:
+        channel_id = s.get(CheckinCircle, circle_id).channel_id
+    try:
+        problem = audience.channel_problem(slack, channel_id)
+    except SlackError as exc:  # Slack busy: the first opening checks again
+        log.info("checkins.confirm_deferred circle=%s error=%s", circle_id, exc.error)
+        problem = None
+    with services.db.session() as s:
+        circle = s.get(CheckinCircle, circle_id)
+        circle.problem = problem
+        if by:
+            outbox.enqueue(s, team_id=circle.team_id, kind=f"{KIND}.settings", target=by,
+                           payload=views.settings_saved(services.copy, circle, problem),
+                           dedupe_key=outbox.key(KIND, "settings", circle_id, circle.updated_at.isoformat(), by))
+    if problem:
+        log.warning("checkins.circle_problem circle=%s problem=%s", circle_id, problem)
+    return problem
+
+
+def _apply_settings(circle: CheckinCircle, parsed: rules.CircleSettings, *, enabled: bool) -> None:
+    schedule = parsed.schedule
+    circle.enabled = enabled
+    circle.cadence = schedule.cadence.value
+    circle.weekday = schedule.weekday
+    circle.local_time = schedule.local_time.strftime("%H:%M")
+    circle.timezone = schedule.tz
+    circle.window_minutes = int(schedule.window.total_seconds() // 60)
+    circle.remind_before_minutes = int(schedule.remind_before.total_seconds() // 60)
+    circle.sharing = parsed.sharing.value
+    circle.rotate_facilitator = parsed.rotate_facilitator
+
+
+def disable_circle(services: Services, team_id: str, channel_id: str) -> bool:
+    with services.db.session() as s:
+        circle = repo.circle(s, team_id, channel_id)
+        if circle is None:
+            return False
+        circle.enabled = False
+        circle.next_open_at = None
+        return True
+
+
+# ---- the check-in modal ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Plan:
+    """What to show a member who asked to check in: a modal, or a short private note."""
+
+    view: dict | None = None
+    note: str | None = None
+
+
+def start_checkin(services: Services, team_id: str, user_id: str, *, round_id: int | None = None,
+                  now: datetime | None = None) -> Plan:
+    """`/checkin` (round_id None: the member's open rounds) or a "Check in" button (that round)."""
+    now = now or utcnow()
+    copy = services.copy
+    with services.db.session() as s:
+        if round_id is not None:
+            round_ = s.get(CheckinRound, round_id)
+            circle = s.get(CheckinCircle, round_.circle_id) if round_ else None
+            if round_ is None or circle is None or circle.team_id != team_id:
+                return Plan(view=views.notice_modal(copy, "round_missing"))
+            if round_.status != RoundStatus.OPEN or round_.closes_at <= now:
+                return Plan(view=views.notice_modal(copy, "round_closed"))
+            repo.add_participant(s, round_id, user_id, invited=False)  # someone who joined mid-round
+            return Plan(view=_checkin_modal(services, s, circle, round_, user_id))
+        open_rounds = [(r, c) for r, c in repo.open_rounds_for(s, team_id, user_id) if r.closes_at > now]
+        if not open_rounds:
+            state = repo.member_state(s, team_id, user_id)
+            return Plan(note=copy.render("checkin_no_open_round.j2", paused=bool(state and state.paused)))
+        if len(open_rounds) == 1:
+            round_, circle = open_rounds[0]
+            return Plan(view=_checkin_modal(services, s, circle, round_, user_id))
+        return Plan(view=views.pick_circle_modal(copy, [(r.id, c.channel_id) for r, c in open_rounds]))
+
+
+def checkin_modal_for(services: Services, team_id: str, user_id: str, round_id: int, *,
+                      now: datetime | None = None) -> dict:
+    """After "which circle?": the check-in modal of the chosen round (or a notice when it just closed)."""
+    return start_checkin(services, team_id, user_id, round_id=round_id, now=now).view or {}
+
+
+def _allowed_sharing(circle: CheckinCircle, round_: CheckinRound) -> list[Sharing]:
+    allowed = rules.allowed_sharing(Sharing(circle.sharing))
+    if round_.facilitator_id is None:  # nobody to read facilitator-only check-ins
+        allowed = [m for m in allowed if m is not Sharing.FACILITATOR] or [Sharing.ANONYMOUS]
+    return allowed
+
+
+def _checkin_modal(services: Services, s: Session, circle: CheckinCircle, round_: CheckinRound,
+                   user_id: str) -> dict:
+    existing = repo.checkin(s, round_.id, user_id)
+    text = repo.read_checkin(services.crypto, existing) if existing else None
+    return views.checkin_modal(services.copy, circle, round_, text, existing.sharing if existing else None,
+                               _allowed_sharing(circle, round_))
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    errors: dict[str, str] | None = None  # block_id -> message, for response_action "errors"
+    view: dict | None = None  # the thank-you view, for response_action "update"
+
+
+def submit_checkin(services: Services, team_id: str, user_id: str, round_id: int, values: dict,
+                   *, now: datetime | None = None) -> SubmitResult:
+    """Store (or edit) a check-in and share it as chosen; errors are shown inline in the modal."""
+    now = now or utcnow()
+    copy = services.copy
+    for attempt in range(2):  # a double submission may race to insert the same check-in
+        try:
+            with services.db.session() as s:
+                round_ = s.get(CheckinRound, round_id)
+                circle = s.get(CheckinCircle, round_.circle_id) if round_ else None
+                if round_ is None or circle is None or circle.team_id != team_id:
+                    return SubmitResult(errors={CheckinBlock.GRATITUDE: views.error_text(copy, "round_missing")})
+                if round_.status != RoundStatus.OPEN or round_.closes_at <= now:
+                    return SubmitResult(errors={CheckinBlock.GRATITUDE: views.error_text(copy, "round_closed")})
+                answers, errors = rules.validate_checkin(
+                    values.get(CheckinBlock.GRATITUDE), values.get(CheckinBlock.CHALLENGE),
+                    values.get(CheckinBlock.OFFER), values.get(CheckinBlock.SHARING),
+                    _allowed_sharing(circle, round_))
+                if errors or answers is None:
+                    return SubmitResult(errors={FIELD_BLOCKS[f]: views.error_text(copy, code, field=f)
+                                                for f, code in errors.items()})
+                return _store_and_share(services, s, circle, round_, user_id, answers, now)
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _share_key(round_id: int, public_id: str, where: str, version: int | None = None) -> str:
+    """Keys of a check-in's messages: the thread post or the facilitator's DM, and one per later edit."""
+    return outbox.key(KIND, round_id, public_id, where, *([f"v{version}"] if version else []))
+
+
+def _store_and_share(services: Services, s: Session, circle: CheckinCircle, round_: CheckinRound, user_id: str,
+                     answers: rules.CheckinAnswers, now: datetime) -> SubmitResult:
+    before = repo.checkin(s, round_.id, user_id)
+    if before is not None:
+        old = repo.read_checkin(services.crypto, before)
+        if (old.gratitude, old.challenge, old.offer, before.sharing) == (
+                answers.gratitude, answers.challenge, answers.offer, answers.sharing.value):
+            return SubmitResult(view=views.thanks_modal(services.copy, round_, edited=True))  # nothing new
+    previous_sharing = Sharing(before.sharing) if before else None
+    row, created = repo.save_checkin(s, services.crypto, round_.id, user_id, gratitude=answers.gratitude,
+                                     challenge=answers.challenge, offer=answers.offer, sharing=answers.sharing.value)
+    repo.add_participant(s, round_.id, user_id, invited=False)
+    text = repo.CheckinText(answers.gratitude, answers.challenge, answers.offer)
+    _share(services, s, circle, round_, row, text, previous_sharing)
+    log.info("checkins.submitted round=%s checkin=%s new=%s sharing=%s", round_.id, row.id, created, row.sharing)
+    return SubmitResult(view=views.thanks_modal(services.copy, round_, edited=not created))
+
+
+def _share(services: Services, s: Session, circle: CheckinCircle, round_: CheckinRound, row: repo.Checkin,
+           text: repo.CheckinText, previous: Sharing | None) -> None:
+    """Post the check-in in the round's thread, or send it to the facilitator; an edit updates the message."""
+    team_id, copy = circle.team_id, services.copy
+    sharing = Sharing(row.sharing)
+    thread_key = _share_key(round_.id, row.public_id, "thread")
+    in_thread = outbox.find(s, team_id, thread_key) is not None
+    if rules.is_shared_in_thread(sharing):
+        payload = views.share_message(copy, row, text, named=sharing is Sharing.NAMED)
+        if in_thread:
+            payload, key = {**payload, "update_of": thread_key}, _share_key(round_.id, row.public_id, "thread",
+                                                                             row.version)
+        else:
+            payload, key = {**payload, "thread_of": round_key(round_.id)}, thread_key
+        outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.share", target=circle.channel_id, payload=payload,
+                       dedupe_key=key)
+        return
+    if in_thread:  # moved from the thread to the facilitator only: take it out of the thread
+        outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.share", target=circle.channel_id,
+                       payload={**views.withdrawn_share(copy), "update_of": thread_key},
+                       dedupe_key=_share_key(round_.id, row.public_id, "thread", row.version))
+    facilitator = round_.facilitator_id
+    if facilitator is None or facilitator == row.user_id:
+        return  # the facilitator's own check-in needs no copy for themselves
+    dm_key = _share_key(round_.id, row.public_id, "facilitator")
+    payload = views.facilitator_share(copy, circle, row, text, _snooze_offer(s, team_id, facilitator))
+    if outbox.find(s, team_id, dm_key) is not None:
+        payload, key = {**payload, "update_of": dm_key}, _share_key(round_.id, row.public_id, "facilitator",
+                                                                     row.version)
+    else:
+        key = dm_key
+    outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.share", target=facilitator, payload=payload, dedupe_key=key)
+
+
+def _snooze_offer(s: Session, team_id: str, user_id: str) -> views.Snooze:
+    record = repo.workspace_members(s, team_id, [user_id]).get(user_id)
+    return rounds.snooze_offer(utcnow(), record.tz if record else None)
+
+
+# ---- peer help ------------------------------------------------------------------------------------------
+
+def offer_help(services: Services, team_id: str, helper_id: str, checkin_public_id: str) -> str:
+    """"I can help": ask the challenge's owner privately; returns the note shown to the helper."""
+    try:
+        outcome = _offer_help(services, team_id, helper_id, checkin_public_id)
+    except IntegrityError:  # the same helper's double click, racing itself
+        outcome = "already"
+    return services.copy.render("checkin_help_note.j2", outcome=outcome)
+
+
+def _offer_help(services: Services, team_id: str, helper_id: str, checkin_public_id: str) -> str:
+    with services.db.session() as s:
+        row = repo.checkin_by_public_id(s, checkin_public_id)
+        round_ = s.get(CheckinRound, row.round_id) if row else None
+        circle = s.get(CheckinCircle, round_.circle_id) if round_ else None
+        if row is None or circle is None or circle.team_id != team_id or not row.has_challenge:
+            return "missing"
+        if row.user_id == helper_id:
+            return "own"
+        offer, created = repo.add_help_offer(s, row.id, helper_id)
+        if not created:
+            return "already"
+        challenge = repo.read_checkin(services.crypto, row).challenge or ""
+        outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.help", target=row.user_id,
+                       payload=views.help_request(services.copy, circle, offer, helper_id, challenge,
+                                                  named=row.sharing == Sharing.NAMED.value,
+                                                  snooze=_snooze_offer(s, team_id, row.user_id)),
+                       dedupe_key=outbox.key(KIND, "help", offer.public_id, "ask"))
+        log.info("checkins.help_offered round=%s checkin=%s offer=%s", round_.id, row.id, offer.id)
+        return "sent"
+
+
+@dataclass(frozen=True)
+class HelpAnswer:
+    """What replaces the owner's DM after they answered, and whether that worked."""
+
+    message: dict
+    accepted: bool = False
+
+
+def answer_help(services: Services, team_id: str, owner_id: str, offer_public_id: str, *, accept: bool,
+                now: datetime | None = None) -> HelpAnswer:
+    """The owner accepts (Hearth opens a group DM introducing the two) or declines (nobody is told)."""
+    now = now or utcnow()
+    copy = services.copy
+    with services.db.session() as s:
+        offer = repo.help_offer(s, offer_public_id)
+        row = s.get(repo.Checkin, offer.checkin_id) if offer else None
+        if offer is None or row is None or row.user_id != owner_id:
+            return HelpAnswer(views.help_answered(copy, "missing", None))
+        if offer.status != OfferStatus.OFFERED:  # a second click, or the other button after the first
+            return HelpAnswer(views.help_answered(copy, offer.status, offer.helper_id),
+                              offer.status == OfferStatus.ACCEPTED)
+        offer.status = OfferStatus.ACCEPTED if accept else OfferStatus.DECLINED
+        offer.decided_at = now
+        if accept:
+            challenge = repo.read_checkin(services.crypto, row).challenge or ""
+            outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.help", target=[owner_id, offer.helper_id],
+                           payload=views.help_intro(copy, owner_id, offer.helper_id, challenge),
+                           dedupe_key=outbox.key(KIND, "help", offer.public_id, "intro"))
+        log.info("checkins.help_answered offer=%s accepted=%s", offer.id, accept)
+        return HelpAnswer(views.help_answered(copy, offer.status, offer.helper_id), accept)
+
+
+# ---- pause, resume, snooze, opt out ---------------------------------------------------------------------
+
+def pause(services: Services, team_id: str, user_id: str) -> str:
+    with services.db.session() as s:
+        repo.member_state(s, team_id, user_id, create=True).paused = True
+    log.info("checkins.paused user=%s", user_id)
+    return services.copy.render("checkin_preference.j2", change="paused")
+
+
+def resume(services: Services, team_id: str, user_id: str) -> str:
+    """Back from a pause or snooze, and back in every circle the member had opted out of."""
+    with services.db.session() as s:
+        state = repo.member_state(s, team_id, user_id, create=True)
+        state.paused = False
+        state.snoozed_until = None
+        rejoined = repo.opt_back_in(s, user_id, [c.id for c in repo.circles(s, team_id)])
+    log.info("checkins.resumed user=%s circles_rejoined=%s", user_id, rejoined)
+    return services.copy.render("checkin_preference.j2", change="resumed")
+
+
+def snooze(services: Services, team_id: str, user_id: str, until_text: str, *, now: datetime | None = None) -> str:
+    """"Snooze until …" from a DM: the button carries the instant it offered (ISO 8601)."""
+    now = now or utcnow()
+    try:
+        until = datetime.fromisoformat(until_text)
+    except (TypeError, ValueError):
+        until = None
+    if until is None or until.tzinfo is None or until <= now:  # an old or odd button: the usual span from today
+        until = rules.snooze_until(now, "UTC")
+    with services.db.session() as s:
+        repo.member_state(s, team_id, user_id, create=True).snoozed_until = until
+    log.info("checkins.snoozed user=%s", user_id)
+    return services.copy.render("checkin_preference.j2", change="snoozed", until=views.slack_date(until, "{date_long}"))
+
+
+def opt_out(services: Services, team_id: str, user_id: str, circle_id: int) -> str:
+    with services.db.session() as s:
+        circle = s.get(CheckinCircle, circle_id)
+        if circle is None or circle.team_id != team_id:
+            return services.copy.render("checkin_preference.j2", change="missing")
+        repo.opt_out(s, circle_id, user_id)
+        channel_id = circle.channel_id
+    log.info("checkins.opted_out user=%s circle=%s", user_id, circle_id)
+    return services.copy.render("checkin_preference.j2", change="opted_out", channel_id=channel_id)
+
+
+# ---- admins ---------------------------------------------------------------------------------------------
+
+def is_admin(services: Services, slack: SlackPort, user_id: str) -> bool:
+    """Workspace admins and owners (Slack says), or people listed in HEARTH_ADMINS."""
+    if user_id in services.settings.admins:
+        return True
+    try:
+        info = slack.user_info(user_id)
+    except SlackError:
+        return False
+    return rules.is_admin(user_id, is_workspace_admin=info.is_admin, is_owner=info.is_owner,
+                          configured=services.settings.admins)
+
+
+def open_settings(services: Services, slack: SlackPort, team_id: str, user_id: str, channel_id: str | None,
+                  trigger_id: str) -> bool:
+    """`/hearth` for an admin: the settings modal of the channel it was typed in. False for non-admins."""
+    if not is_admin(services, slack, user_id):
+        return False
+    with services.db.session() as s:
+        circle = repo.circle(s, team_id, channel_id) if channel_id else None
+        view = views.settings_modal(services.copy, circle, channel_id, services.settings.HEARTH_TIMEZONE)
+    slack.open_view(trigger_id, view)
+    return True
+
+
+def save_settings(services: Services, team_id: str, user_id: str, values: dict) -> tuple[int | None, dict]:
+    """The settings modal's submission (the modal is only ever opened for admins): the circle id, or
+    block_id -> message for inline errors. No Slack call, so the ack is quick."""
+    result = enable_circle(services, team_id, values.get(CheckinBlock.SETTINGS_CHANNEL) or "",
+                           views.read_settings(values), by=user_id)
+    errors = {SETTINGS_FIELD_BLOCKS[f]: views.error_text(services.copy, code, field=f)
+              for f, code in result.errors.items()}
+    return result.circle_id, errors

@@ -1,0 +1,441 @@
+"""Check-in tables and their repository functions.
+
+Circles (a channel with check-ins), rounds, who was part of a round, check-ins, help offers and each
+member's pause/snooze/opt-out state. What members write (gratitude, challenge, offer) is encrypted
+with `storage.crypto` before it reaches a column and decrypted only when shown back to people.
+
+Functions take the caller's session, so a use case stores a change and the messages it causes
+(outbox rows) in one transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Protocol
+
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from storage.models import Base, Member, utcnow
+
+
+class Cipher(Protocol):
+    def encrypt(self, text: str) -> str: ...
+    def decrypt(self, token: str) -> str: ...
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on every database (SQLite hands back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value, dialect):  # noqa: ANN001, ANN201
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class RoundStatus:
+    PENDING = "pending"  # due, but the channel message could not be posted yet (bot not in channel, …)
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class OfferStatus:
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+class CheckinCircle(Base):
+    """A channel whose members check in on a steady rhythm."""
+
+    __tablename__ = "checkin_circle"
+    __table_args__ = (UniqueConstraint("team_id", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    cadence: Mapped[str] = mapped_column(String(16))
+    weekday: Mapped[int]
+    local_time: Mapped[str] = mapped_column(String(5))  # HH:MM on the circle's clock
+    timezone: Mapped[str] = mapped_column(String(64))
+    window_minutes: Mapped[int]
+    remind_before_minutes: Mapped[int]
+    sharing: Mapped[str] = mapped_column(String(16))
+    rotate_facilitator: Mapped[bool] = mapped_column(default=True)
+    anchor_date: Mapped[date]
+    next_facilitator_id: Mapped[str | None] = mapped_column(String(32))  # chosen when the last round closed
+    next_open_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    problem: Mapped[str | None] = mapped_column(String(64))  # a Slack error code admins were told about
+    created_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def window(self) -> timedelta:
+        return timedelta(minutes=self.window_minutes)
+
+    @property
+    def remind_before(self) -> timedelta:
+        return timedelta(minutes=self.remind_before_minutes)
+
+
+class CheckinRound(Base):
+    __tablename__ = "checkin_round"
+    __table_args__ = (UniqueConstraint("circle_id", "number"), Index("ix_checkin_round_status", "status"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    circle_id: Mapped[int] = mapped_column(ForeignKey("checkin_circle.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    remind_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    facilitator_id: Mapped[str | None] = mapped_column(String(32))
+    channel_ts: Mapped[str | None] = mapped_column(String(32))  # the round's message: the thread to share in
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CheckinParticipant(Base):
+    """Someone who belonged to a round's circle: invited at opening, or joined while it was open."""
+
+    __tablename__ = "checkin_participant"
+    __table_args__ = (UniqueConstraint("round_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("checkin_round.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(32), index=True)
+    invited: Mapped[bool] = mapped_column(default=False)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Checkin(Base):
+    __tablename__ = "checkin"
+    __table_args__ = (UniqueConstraint("round_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("checkin_round.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(32), index=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)  # in buttons: reveals nobody
+    gratitude: Mapped[str] = mapped_column(Text)  # encrypted
+    challenge: Mapped[str | None] = mapped_column(Text)  # encrypted
+    offer: Mapped[str | None] = mapped_column(Text)  # encrypted
+    has_challenge: Mapped[bool] = mapped_column(default=False)  # for counts without decrypting
+    has_offer: Mapped[bool] = mapped_column(default=False)
+    sharing: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(default=1)  # bumps on every edit; keys the share message
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class HelpOffer(Base):
+    """A peer's "I can help" under a challenge, and whether its owner accepted."""
+
+    __tablename__ = "checkin_help_offer"
+    __table_args__ = (UniqueConstraint("checkin_id", "helper_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checkin_id: Mapped[int] = mapped_column(ForeignKey("checkin.id", ondelete="CASCADE"))
+    helper_id: Mapped[str] = mapped_column(String(32))
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=OfferStatus.OFFERED)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CheckinMemberState(Base):
+    """A member's check-in pause (until resumed) or snooze (until a date), across their circles."""
+
+    __tablename__ = "checkin_member_state"
+    __table_args__ = (UniqueConstraint("team_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    paused: Mapped[bool] = mapped_column(default=False)
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CheckinOptOut(Base):
+    """A member who left one circle's check-ins (they stay in the channel)."""
+
+    __tablename__ = "checkin_opt_out"
+    __table_args__ = (UniqueConstraint("circle_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    circle_id: Mapped[int] = mapped_column(ForeignKey("checkin_circle.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def new_public_id() -> str:
+    return secrets.token_hex(8)
+
+
+# ---- circles --------------------------------------------------------------------------------------------
+
+def circle(s: Session, team_id: str, channel_id: str) -> CheckinCircle | None:
+    return s.scalar(select(CheckinCircle).where(CheckinCircle.team_id == team_id,
+                                                CheckinCircle.channel_id == channel_id))
+
+
+def circles(s: Session, team_id: str, *, enabled_only: bool = False) -> list[CheckinCircle]:
+    query = select(CheckinCircle).where(CheckinCircle.team_id == team_id)
+    if enabled_only:
+        query = query.where(CheckinCircle.enabled.is_(True))
+    return list(s.scalars(query.order_by(CheckinCircle.id)))
+
+
+def enabled_circles(s: Session) -> list[CheckinCircle]:
+    """Every enabled circle of every workspace (the scheduler's job source)."""
+    return list(s.scalars(select(CheckinCircle).where(CheckinCircle.enabled.is_(True)).order_by(CheckinCircle.id)))
+
+
+def circles_due(s: Session, now: datetime) -> list[CheckinCircle]:
+    return list(s.scalars(select(CheckinCircle).where(
+        CheckinCircle.enabled.is_(True), CheckinCircle.next_open_at <= now).order_by(CheckinCircle.id)))
+
+
+# ---- rounds ---------------------------------------------------------------------------------------------
+
+def current_round(s: Session, circle_id: int) -> CheckinRound | None:
+    """The round that is open or waiting to be posted; a circle has at most one."""
+    return s.scalar(select(CheckinRound).where(
+        CheckinRound.circle_id == circle_id,
+        CheckinRound.status.in_((RoundStatus.OPEN, RoundStatus.PENDING))).order_by(CheckinRound.number.desc()))
+
+
+def new_round(s: Session, circle_id: int, *, opens_at: datetime, remind_at: datetime, closes_at: datetime,
+              facilitator_id: str | None) -> CheckinRound:
+    number = (s.scalar(select(func.max(CheckinRound.number)).where(CheckinRound.circle_id == circle_id)) or 0) + 1
+    row = CheckinRound(circle_id=circle_id, number=number, status=RoundStatus.PENDING, opens_at=opens_at,
+                       remind_at=remind_at, closes_at=closes_at, facilitator_id=facilitator_id)
+    s.add(row)
+    s.flush()
+    return row
+
+
+def facilitator_history(s: Session, circle_id: int) -> list[str]:
+    return list(s.scalars(select(CheckinRound.facilitator_id).where(
+        CheckinRound.circle_id == circle_id, CheckinRound.facilitator_id.is_not(None)).order_by(CheckinRound.number)))
+
+
+def rounds_of(s: Session, circle_id: int, *, limit: int = 10) -> list[CheckinRound]:
+    """The newest rounds first."""
+    return list(s.scalars(select(CheckinRound).where(CheckinRound.circle_id == circle_id)
+                          .order_by(CheckinRound.number.desc()).limit(limit)))
+
+
+def rounds_to_remind(s: Session, now: datetime) -> list[CheckinRound]:
+    return list(s.scalars(select(CheckinRound).where(
+        CheckinRound.status == RoundStatus.OPEN, CheckinRound.reminded_at.is_(None),
+        CheckinRound.remind_at <= now, CheckinRound.closes_at > now).order_by(CheckinRound.id)))
+
+
+def rounds_to_close(s: Session, now: datetime) -> list[CheckinRound]:
+    """Open rounds past their closing time. A pending round waits for its channel to be fixed instead."""
+    return list(s.scalars(select(CheckinRound).where(
+        CheckinRound.status == RoundStatus.OPEN, CheckinRound.closes_at <= now).order_by(CheckinRound.id)))
+
+
+def pending_rounds(s: Session) -> list[CheckinRound]:
+    return list(s.scalars(select(CheckinRound).where(CheckinRound.status == RoundStatus.PENDING)
+                          .order_by(CheckinRound.id)))
+
+
+def open_rounds_for(s: Session, team_id: str, user_id: str) -> list[tuple[CheckinRound, CheckinCircle]]:
+    """Open rounds the member belongs to (and has not left)."""
+    rows = s.execute(
+        select(CheckinRound, CheckinCircle)
+        .join(CheckinCircle, CheckinCircle.id == CheckinRound.circle_id)
+        .join(CheckinParticipant, CheckinParticipant.round_id == CheckinRound.id)
+        .where(CheckinCircle.team_id == team_id, CheckinRound.status == RoundStatus.OPEN,
+               CheckinParticipant.user_id == user_id, CheckinParticipant.left_at.is_(None))
+        .order_by(CheckinRound.id))
+    return [(r, c) for r, c in rows]
+
+
+# ---- participants ---------------------------------------------------------------------------------------
+
+def participants(s: Session, round_id: int) -> list[CheckinParticipant]:
+    return list(s.scalars(select(CheckinParticipant).where(CheckinParticipant.round_id == round_id)
+                          .order_by(CheckinParticipant.user_id)))
+
+
+def participant(s: Session, round_id: int, user_id: str) -> CheckinParticipant | None:
+    return s.scalar(select(CheckinParticipant).where(CheckinParticipant.round_id == round_id,
+                                                     CheckinParticipant.user_id == user_id))
+
+
+def add_participant(s: Session, round_id: int, user_id: str, *, invited: bool) -> CheckinParticipant:
+    row = participant(s, round_id, user_id)
+    if row is None:
+        row = CheckinParticipant(round_id=round_id, user_id=user_id, invited=invited)
+        s.add(row)
+        s.flush()
+    elif row.left_at is not None:
+        row.left_at = None  # came back while the round was open
+    return row
+
+
+def circle_ids_of_member(s: Session, team_id: str, user_id: str) -> list[int]:
+    """Circles the member took part in at least once, or opted out of."""
+    joined = select(CheckinRound.circle_id).join(
+        CheckinParticipant, CheckinParticipant.round_id == CheckinRound.id).where(
+        CheckinParticipant.user_id == user_id)
+    opted = select(CheckinOptOut.circle_id).where(CheckinOptOut.user_id == user_id)
+    return list(s.scalars(select(CheckinCircle.id).where(
+        CheckinCircle.team_id == team_id, CheckinCircle.id.in_(joined.union(opted).scalar_subquery()))
+        .order_by(CheckinCircle.id)))
+
+
+# ---- check-ins ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CheckinText:
+    gratitude: str
+    challenge: str | None
+    offer: str | None
+
+
+def checkin(s: Session, round_id: int, user_id: str) -> Checkin | None:
+    return s.scalar(select(Checkin).where(Checkin.round_id == round_id, Checkin.user_id == user_id))
+
+
+def checkin_by_public_id(s: Session, public_id: str) -> Checkin | None:
+    return s.scalar(select(Checkin).where(Checkin.public_id == public_id))
+
+
+def checkins_of_round(s: Session, round_id: int) -> list[Checkin]:
+    return list(s.scalars(select(Checkin).where(Checkin.round_id == round_id).order_by(Checkin.id)))
+
+
+def save_checkin(s: Session, cipher: Cipher, round_id: int, user_id: str, *, gratitude: str,
+                 challenge: str | None, offer: str | None, sharing: str) -> tuple[Checkin, bool]:
+    """Store (encrypted) or replace the member's check-in of a round; True when it is new."""
+    row = checkin(s, round_id, user_id)
+    created = row is None
+    if row is None:
+        row = Checkin(round_id=round_id, user_id=user_id, public_id=new_public_id(), version=1)
+        s.add(row)
+    else:
+        row.version += 1
+    row.gratitude = cipher.encrypt(gratitude)
+    row.challenge = cipher.encrypt(challenge) if challenge else None
+    row.offer = cipher.encrypt(offer) if offer else None
+    row.has_challenge = bool(challenge)
+    row.has_offer = bool(offer)
+    row.sharing = sharing
+    row.updated_at = utcnow()
+    s.flush()
+    return row, created
+
+
+def read_checkin(cipher: Cipher, row: Checkin) -> CheckinText:
+    return CheckinText(
+        gratitude=cipher.decrypt(row.gratitude),
+        challenge=cipher.decrypt(row.challenge) if row.challenge else None,
+        offer=cipher.decrypt(row.offer) if row.offer else None,
+    )
+
+
+def checkins_of_member(s: Session, user_id: str, circle_ids: list[int], *, limit: int = 5
+                       ) -> list[tuple[Checkin, CheckinRound]]:
+    rows = s.execute(select(Checkin, CheckinRound).join(CheckinRound, CheckinRound.id == Checkin.round_id)
+                     .where(Checkin.user_id == user_id, CheckinRound.circle_id.in_(circle_ids))
+                     .order_by(CheckinRound.opens_at.desc()).limit(limit))
+    return [(c, r) for c, r in rows]
+
+
+def offers_in_circles(s: Session, circle_ids: list[int], *, since: datetime, limit: int = 20
+                      ) -> list[tuple[Checkin, CheckinRound]]:
+    """Recent check-ins that offer something, newest first (the caller keeps only browsable ones)."""
+    rows = s.execute(select(Checkin, CheckinRound).join(CheckinRound, CheckinRound.id == Checkin.round_id)
+                     .where(CheckinRound.circle_id.in_(circle_ids), Checkin.has_offer.is_(True),
+                            CheckinRound.opens_at >= since)
+                     .order_by(CheckinRound.opens_at.desc(), Checkin.id.desc()).limit(limit))
+    return [(c, r) for c, r in rows]
+
+
+def took_part(s: Session, circle_id: int, user_id: str, *, limit: int = 52) -> list[tuple[CheckinRound, bool]]:
+    """The member's rounds in a circle (oldest first) and whether they checked in to each."""
+    rows = s.execute(
+        select(CheckinRound, Checkin.id)
+        .join(CheckinParticipant, CheckinParticipant.round_id == CheckinRound.id)
+        .outerjoin(Checkin, (Checkin.round_id == CheckinRound.id) & (Checkin.user_id == user_id))
+        .where(CheckinRound.circle_id == circle_id, CheckinParticipant.user_id == user_id)
+        .order_by(CheckinRound.number.desc()).limit(limit))
+    return [(r, checkin_id is not None) for r, checkin_id in reversed(list(rows))]
+
+
+# ---- help offers ----------------------------------------------------------------------------------------
+
+def help_offer(s: Session, public_id: str) -> HelpOffer | None:
+    return s.scalar(select(HelpOffer).where(HelpOffer.public_id == public_id))
+
+
+def add_help_offer(s: Session, checkin_id: int, helper_id: str) -> tuple[HelpOffer, bool]:
+    row = s.scalar(select(HelpOffer).where(HelpOffer.checkin_id == checkin_id, HelpOffer.helper_id == helper_id))
+    if row is not None:
+        return row, False
+    row = HelpOffer(checkin_id=checkin_id, helper_id=helper_id, public_id=new_public_id(),
+                    status=OfferStatus.OFFERED)
+    s.add(row)
+    s.flush()
+    return row, True
+
+
+def help_offers_of_round(s: Session, round_id: int) -> list[HelpOffer]:
+    return list(s.scalars(select(HelpOffer).join(Checkin, Checkin.id == HelpOffer.checkin_id)
+                          .where(Checkin.round_id == round_id).order_by(HelpOffer.id)))
+
+
+# ---- member state ---------------------------------------------------------------------------------------
+
+def member_state(s: Session, team_id: str, user_id: str, *, create: bool = False) -> CheckinMemberState | None:
+    row = s.scalar(select(CheckinMemberState).where(CheckinMemberState.team_id == team_id,
+                                                    CheckinMemberState.user_id == user_id))
+    if row is None and create:
+        row = CheckinMemberState(team_id=team_id, user_id=user_id, paused=False)
+        s.add(row)
+        s.flush()
+    return row
+
+
+def member_states(s: Session, team_id: str, user_ids: list[str]) -> dict[str, CheckinMemberState]:
+    rows = s.scalars(select(CheckinMemberState).where(CheckinMemberState.team_id == team_id,
+                                                      CheckinMemberState.user_id.in_(user_ids)))
+    return {r.user_id: r for r in rows}
+
+
+def workspace_members(s: Session, team_id: str, user_ids: list[str]) -> dict[str, Member]:
+    """Hearth's record of these people (bot/deleted flags and a workspace-wide opt-out), where it has one."""
+    rows = s.scalars(select(Member).where(Member.team_id == team_id, Member.user_id.in_(user_ids)))
+    return {m.user_id: m for m in rows}
+
+
+def opted_out(s: Session, circle_id: int) -> set[str]:
+    return set(s.scalars(select(CheckinOptOut.user_id).where(CheckinOptOut.circle_id == circle_id)))
+
+
+def opt_out(s: Session, circle_id: int, user_id: str) -> None:
+    if s.scalar(select(CheckinOptOut).where(CheckinOptOut.circle_id == circle_id,
+                                            CheckinOptOut.user_id == user_id)) is None:
+        s.add(CheckinOptOut(circle_id=circle_id, user_id=user_id))
+
+
+def opt_back_in(s: Session, user_id: str, circle_ids: list[int]) -> int:
+    rows = list(s.scalars(select(CheckinOptOut).where(CheckinOptOut.user_id == user_id,
+                                                      CheckinOptOut.circle_id.in_(circle_ids))))
+    for row in rows:
+        s.delete(row)
+    return len(rows)
