@@ -20,7 +20,7 @@ from slack_app.blocks import (
     validate_view,
 )
 
-SPECS = (Path(__file__).resolve().parents[1] / ".." / "shared" / "slack-specs").resolve()
+SPECS = Path(__file__).resolve().parent / "slack_specs"  # vendored: see its SOURCES.md
 PAYLOADS = SPECS / "payloads" / "bolt-python"
 EXAMPLES = sorted((SPECS / "block-kit" / "examples-python-slack-sdk").glob("*.json"))
 

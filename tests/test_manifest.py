@@ -15,7 +15,7 @@ from slack_app import ids, manifest
 from slack_app.manifest import MANIFEST_PATH, bot_scopes, dump, http_variant, load_manifest
 
 REPO = Path(__file__).resolve().parents[1]
-SPECS = (REPO / ".." / "shared" / "slack-specs" / "manifest").resolve()
+SPECS = REPO / "tests" / "slack_specs" / "manifest"  # vendored: see tests/slack_specs/SOURCES.md
 SCHEMA_DIR = SPECS / "slackapi-manifest-schema"
 # manifest.schema.json refers to the versioned schemas by their published URLs; serve them from disk.
 PUBLISHED = "https://raw.githubusercontent.com/slackapi/manifest-schema/v0.5.0/schemas/"
