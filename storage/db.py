@@ -27,7 +27,8 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
-        kwargs: dict = {"echo": echo, "pool_pre_ping": True}
+        # hide_parameters: a database error that reaches a log must not carry what members wrote.
+        kwargs: dict = {"echo": echo, "pool_pre_ping": True, "hide_parameters": True}
         if self.is_sqlite:
             # Bolt runs listeners on worker threads; SQLite serialises writers, so wait rather than fail.
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
