@@ -24,6 +24,7 @@ PUBLISHED = "https://raw.githubusercontent.com/slackapi/manifest-schema/v0.5.0/s
 EVENT_SCOPES = {
     "app_home_opened": set(),
     "member_joined_channel": {"channels:read", "groups:read"},
+    "member_left_channel": {"channels:read", "groups:read"},
     "app_uninstalled": set(),
     "tokens_revoked": set(),
 }
@@ -176,6 +177,15 @@ def test_every_bot_event_has_the_scopes_it_needs():
     assert set(events) == set(EVENT_SCOPES)
     for event in events:
         assert EVENT_SCOPES[event] <= bot_scopes(), event
+
+
+def test_every_event_a_handler_listens_to_is_subscribed():
+    # A listener for an event the manifest does not subscribe to would silently never run.
+    listened = set()
+    for module in (REPO / "handlers").glob("*.py"):
+        listened |= set(re.findall(r"@app\.event\(\s*\"([a-z_]+)\"", module.read_text()))
+    assert listened, "no event listeners found: has the handlers layout changed?"
+    assert listened <= set(load_manifest()["settings"]["event_subscriptions"]["bot_events"])
 
 
 def test_bot_scopes_reads_a_given_manifest():
