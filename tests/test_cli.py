@@ -87,7 +87,7 @@ def test_simulate_tells_the_whole_story_on_the_embedded_defaults(tmp_path):
     out = result.stdout
     for expected in ("App Home of Alice updated", "only Alice sees: *Hearth* helps", "refused: HTTP 401",
                      "(0 extra App Home publishes)", "modal opened for Alice: Check-in settings",
-                     "#gratitude-circle (in thread)  Hearth: *<@UBOB> checked in*", "group DM (Bob, Dev)",
+                     "#gratitude-circle (in thread)  Hearth: *@Bob checked in*", "group DM (Bob, Dev)",
                      "2 checked in · 1 challenge shared · 1 offer of help · 1 accepted"):
         assert expected in out, expected
     assert (tmp_path / "var" / "simulate.db").exists()  # the embedded default: SQLite under ./var/

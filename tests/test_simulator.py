@@ -432,6 +432,13 @@ def test_transcript_says_what_each_person_saw(sim):
     ]
 
 
+def test_transcript_shows_mentions_channels_and_dates_as_members_read_them(sim):
+    client = client_for(sim)
+    client.chat_postMessage(channel="CCIRCLE", text="Hi <@UBOB>, see <#CGENERAL> and <#CCIRCLE|circle> until "
+                            "<!date^1796217136^{date_short_pretty}|Wed 02 Dec> &lt;3 <!here>")
+    assert sim.transcript() == ["#gratitude-circle  Hearth: Hi @Bob, see #general and #circle until Wed 02 Dec <3 @here"]
+
+
 # ---- the pure rate limiter ------------------------------------------------------------------------------
 
 def test_a_tier_allows_its_burst_then_answers_retry_after_until_refilled(clock):

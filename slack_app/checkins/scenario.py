@@ -6,11 +6,15 @@ would call, and the outbox is drained by a real delivery worker, so what is prin
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from slack_app.checkins import rounds
 from slack_app.checkins.ids import CheckinAction, CheckinBlock
 from slack_app.delivery.ports import single_workspace
 from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
+from slack_app.simulator.driver import wait_for
 from storage import checkins as repo
+from storage.models import OutboxMessage
 
 CIRCLE = "CCIRCLE"
 
@@ -39,6 +43,7 @@ def scenario_checkins(driver, simulator, hearth) -> list[str]:  # noqa: ANN001 -
     alice.command("/hearth", channel=CIRCLE)
     wait_for_view("UALICE")
     alice.submit({CheckinBlock.SETTINGS_TIMEZONE: "Europe/Berlin"})
+    wait_for(lambda: _queued(services, "checkin.settings"))  # the confirmation is queued just after the ack
     step("Alice (an admin) turns on weekly check-ins for #gratitude-circle with /hearth")
 
     opened = rounds.open_round(services, ports(team_id), team_id, CIRCLE)
@@ -69,3 +74,8 @@ def scenario_checkins(driver, simulator, hearth) -> list[str]:  # noqa: ANN001 -
     rounds.close_due(services, now=closes_at)
     step("The round closes: counts only in the thread, and the next facilitator is named")
     return lines
+
+
+def _queued(services, kind: str) -> bool:  # noqa: ANN001
+    with services.db.session() as s:
+        return s.scalar(select(OutboxMessage.id).where(OutboxMessage.kind == kind).limit(1)) is not None

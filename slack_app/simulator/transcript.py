@@ -54,10 +54,28 @@ def render(seen: Sequence[Seen], workspace: Workspace) -> list[str]:
     return [render_line(s, workspace) for s in seen]
 
 
+_SPECIAL = re.compile(r"<([@#!])([^>|]+)(?:\|([^>]*))?>")
+
+
+def as_displayed(text: str, ws: Workspace) -> str:
+    """Slack's markup as a member reads it: <@U1> is @Alice, <#C1> is #general, a date its fallback."""
+
+    def show(m: re.Match) -> str:
+        sigil, ref, label = m.groups()
+        if sigil == "@":
+            return "@" + _name(ws, ref)
+        if sigil == "#":
+            channel = ws.channels.get(ref)
+            return "#" + (label or (channel.name if channel else ref))
+        return label if label is not None else "@" + ref.split("^")[0]  # <!date^…|fallback>, <!here>
+
+    return _SPECIAL.sub(show, text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def render_line(s: Seen, ws: Workspace) -> str:
     bot = ws.users[ws.bot_user_id].first_name if ws.bot_user_id in ws.users else "App"
     who = _name(ws, s.user)
-    text = shorten(s.text)
+    text = shorten(as_displayed(s.text, ws))
     if s.kind in ("message", "edit"):
         edited = " (edited)" if s.kind == "edit" else ""
         thread = " (in thread)" if s.in_thread else ""
