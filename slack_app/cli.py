@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from contextlib import contextmanager
 
@@ -63,6 +64,9 @@ def _background(hearth):  # noqa: ANN001
     """The delivery worker and (while this instance leads) the scheduler run beside the listeners."""
     from slack_app.runtime import start_background
 
+    # SIGTERM (systemd, Docker, Kubernetes) unwinds like Ctrl-C, so the worker finishes the rows in hand and
+    # the scheduler's leadership is released at once instead of after a lease.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     background = start_background(hearth.services)
     try:
         yield background

@@ -140,5 +140,7 @@ def test_serve_answers_signed_requests_and_rejects_unsigned_ones(tmp_path, simul
     finally:
         proc.terminate()
         output = proc.communicate(timeout=10)[0]
+    assert proc.returncode == 0  # SIGTERM is a clean stop
+    assert "delivery.stopped" in output and "leader.released" in output  # the worker and the scheduler let go
     assert "zebra-quartz" not in output  # logs never carry what members typed
     assert "Traceback" not in output
