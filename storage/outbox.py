@@ -214,8 +214,10 @@ def record_channel(session: Session, row_id: int, worker_id: str, channel: str) 
 
 def mark_sent(session: Session, row_id: int, worker_id: str, *, channel: str, ts: str,
               now: datetime | None = None) -> bool:
+    """Record where the message went. Its words are dropped: Slack holds them now, and the outbox must not
+    become a second, unencrypted copy of what members wrote (the key, channel and ts are all later steps need)."""
     return _fenced(session, row_id, worker_id, (SENDING,), status=SENT, sent_channel=channel, sent_ts=ts,
-                   sent_at=now or utcnow(), lease_owner=None, lease_until=None, last_error=None)
+                   sent_at=now or utcnow(), lease_owner=None, lease_until=None, last_error=None, payload={})
 
 
 def mark_failed(session: Session, row_id: int, worker_id: str, error: str, *, attempts_used: int = 0) -> bool:

@@ -116,6 +116,7 @@ def test_state_changes_are_fenced_by_the_lease(db):
         sent = outbox.find(s, "T1", "k0")
     assert (sent.status, sent.sent_channel, sent.sent_ts, sent.lease_owner) == ("sent", "D1", "1.1", None)
     assert sent.sent_at is not None
+    assert sent.payload == {}  # the words live in Slack now, not in a second unencrypted copy
 
 
 def test_an_expired_sending_row_is_claimed_again_for_reconciliation(db):
