@@ -1,6 +1,6 @@
-"""SQLAlchemy 2.x typed models of the foundation.
+"""SQLAlchemy 2.x typed models of the foundation, delivery and scheduling.
 
-Workflow issues add their own tables in their own modules and migrations. Columns that hold
+Workflows add their own tables in their own modules (e.g. `storage.checkins`) and migrations. Columns that hold
 member content are encrypted by `storage.crypto` before they reach this layer.
 """
 
@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, String, UniqueConstraint
+from sqlalchemy import (JSON, Column, DateTime, Double, Float, Index, LargeBinary, String, Table, Unicode,
+                        UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -57,9 +58,7 @@ class SlackEvent(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
-# ---- delivery and scheduling (issue 3) -----------------------------------------------------------------
-
-from sqlalchemy import Column, Double, Float, Index, LargeBinary, Table, Unicode  # noqa: E402
+# ---- delivery and scheduling -----------------------------------------------------------------------------
 
 
 class OutboxMessage(Base):

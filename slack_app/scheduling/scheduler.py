@@ -94,8 +94,6 @@ class HearthScheduler:
             self._scheduler = scheduler
             try:
                 jobfns.rerun_orphans(self.env)
-                with self.db.session() as session:
-                    jobruns.prune(session)
                 self.sync()
                 scheduler.add_job(jobfns.SYNC, IntervalTrigger(seconds=self.sync_every), id=SYNC_JOB_ID,
                                   name=SYNC_JOB_ID, replace_existing=True)

@@ -1,0 +1,29 @@
+"""Hourly housekeeping drops event ids and job runs that can no longer guard against anything."""
+
+from datetime import timedelta
+
+from slack_app.scheduling import registry
+from slack_app.scheduling.registry import JobContext
+from storage import events
+from storage.models import JobRun, SlackEvent, utcnow
+
+
+def test_housekeeping_is_a_scheduled_job_that_forgets_only_what_is_old(db):
+    registry.discover()
+    assert "housekeeping.prune" in {spec.id for spec in registry.desired_jobs(db)[0]}
+
+    now = utcnow()
+    assert events.first_sighting(db, "EvRECENT", "T1")
+    with db.session() as s:
+        s.add(SlackEvent(event_id="EvOLD", team_id="T1", received_at=now - timedelta(days=2)))
+        for job_id, age, status in [("old", 100, "done"), ("recent", 10, "done"), ("stuck", 100, "running")]:
+            s.add(JobRun(job_id=job_id, occurrence=now - timedelta(days=age), action="a", params={},
+                         status=status, owner="o"))
+
+    result = registry.get_action("housekeeping.prune")(JobContext(db=db, params={}))
+
+    assert result == {"event_ids": 1, "job_runs": 1}
+    assert not events.first_sighting(db, "EvRECENT", "T1")  # still a retry within the horizon
+    assert events.first_sighting(db, "EvOLD", "T1")  # forgotten
+    with db.session() as s:
+        assert sorted(r.job_id for r in s.query(JobRun)) == ["recent", "stuck"]  # a running one is never dropped
