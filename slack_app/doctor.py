@@ -72,6 +72,9 @@ def _database(settings: Settings) -> Check:
                 return Check("Database", False, "not reachable", "check DATABASE_URL and that the server runs")
             current, head = migrate.current_revision(db), migrate.head_revision()
             if current != head:
+                if db.is_sqlite:  # start-up upgrades SQLite itself: nothing is wrong yet
+                    return Check("Database", True, f"SQLite at schema {current or 'none'}; "
+                                 f"`hearth run`/`serve` upgrades it to {head} when it starts")
                 return Check("Database", False, f"schema at {current or 'none'}, newest is {head}",
                              "run `hearth db upgrade`")
             return Check("Database", True, f"reachable, schema {current}")

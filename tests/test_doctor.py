@@ -1,8 +1,13 @@
 """`hearth doctor` against the simulator: each failure names its fix."""
 
+import uuid
+
+import pytest
+
 from slack_app.doctor import run_checks
 from slack_app.manifest import bot_scopes
 from slack_app.settings import load_settings
+from tests.conftest import PG_URL
 
 
 def settings_for(simulator, tmp_path, database_url, **overrides):
@@ -51,3 +56,28 @@ def test_unreachable_database_and_unwritable_archive_are_reported(simulator, tmp
     assert not checks["Database"].ok and checks["Database"].fix
     assert not checks["Archive"].ok and checks["Archive"].fix
     assert all("Traceback" not in c.line() for c in checks.values())
+
+
+def test_an_unmigrated_sqlite_database_is_upgraded_at_start_up_so_doctor_passes_it(simulator, tmp_path):
+    fresh_sqlite = f"sqlite:///{tmp_path / 'fresh.db'}"
+    check = by_name(run_checks(settings_for(simulator, tmp_path, fresh_sqlite)))["Database"]
+    assert check.ok and "upgrades it" in check.detail  # start-up migrates SQLite by itself
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL-only: runs in the PostgreSQL pass")
+def test_an_unmigrated_postgresql_database_names_the_upgrade_command(simulator, tmp_path, database_url):
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    empty = f"hearth_doctor_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{empty}"'))
+    try:
+        url = make_url(database_url).set(database=empty).render_as_string(hide_password=False)
+        check = by_name(run_checks(settings_for(simulator, tmp_path, url)))["Database"]
+        assert not check.ok and check.fix == "run `hearth db upgrade`"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{empty}" WITH (FORCE)'))
+        admin.dispose()
