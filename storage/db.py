@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
@@ -28,7 +29,8 @@ class Database:
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         # hide_parameters: a database error that reaches a log must not carry what members wrote.
-        kwargs: dict = {"echo": echo, "pool_pre_ping": True, "hide_parameters": True}
+        # pool_pre_ping: survive a PostgreSQL restart; an SQLite file has no connection to lose.
+        kwargs: dict = {"echo": echo, "pool_pre_ping": not self.is_sqlite, "hide_parameters": True}
         if self.is_sqlite:
             # Bolt runs listeners on worker threads; SQLite serialises writers, so wait rather than fail.
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
@@ -36,10 +38,14 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite lets one writer in at a time and makes the others poll with growing sleeps (up to 100 ms),
+        # so busy threads spend most of their time asleep. Queueing this process's units of work on a lock
+        # hands the database over the moment it is free. (Other processes still meet busy_timeout.)
+        self._sqlite_turn = threading.RLock() if self.is_sqlite else nullcontext()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
+        with self._sqlite_turn, self._sessions() as session, session.begin():
             yield session
 
     def ping(self) -> bool:
