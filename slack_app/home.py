@@ -26,6 +26,8 @@ def view(services: Services, slack: SlackPort, team_id: str, user_id: str) -> di
     parts = [blocks.section(services.copy.render("home_welcome.j2", user_id=user_id))]
     for section in _sections():
         parts += section(services, slack, team_id, user_id)
+    if len(parts) > blocks.VIEW_BLOCKS:  # a very busy member or admin: Slack refuses a home over 100 blocks
+        parts = parts[: blocks.VIEW_BLOCKS - 1] + [blocks.context(services.copy.render("home_more.j2"))]
     return blocks.home(parts)
 
 

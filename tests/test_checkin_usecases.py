@@ -466,6 +466,19 @@ def test_home_blocks_are_valid_and_offer_resume_when_paused(services, slack):
     assert "checkin.resume" in str(blocks)
 
 
+def test_an_admin_with_very_many_circles_still_gets_a_home_slack_accepts(services, slack):
+    from slack_app import home as app_home
+
+    for i in range(120):  # 120 circles: a participation line each for the admin, beyond 100 blocks
+        channel = f"CMANY{i:03d}"
+        slack.add_channel(channel, ["UADMIN", "UBOT"])
+        enable(services, channel=channel)
+    app_home.show(services, slack, TEAM, "UADMIN")
+    [published] = slack.calls("views.publish")
+    shown = published["view"]["blocks"]
+    assert len(shown) == 100 and "more than fits" in str(shown[-1])
+
+
 # ---- words and limits -----------------------------------------------------------------------------------
 
 def test_every_view_and_message_fits_slacks_limits(services, slack):
