@@ -1,6 +1,6 @@
 """Benchmark: one DM to each of 10,000 members through the simulator enforcing Slack's limits.
 
-    .venv/bin/python bench/fanout.py [--members 10000] [--scale 20] [--db sqlite|postgresql] [--threads 8]
+    .venv/bin/python bench/fanout.py [--members 10000] [--scale 10] [--db sqlite|postgresql] [--threads 8]
 
 Reports the achieved chat.postMessage rate as a fraction of the allowed rate (target >= 0.9), duplicates
 (target 0) and missing (target 0), counted from the calls the simulator received, by dedupe key.
@@ -20,7 +20,7 @@ from slack_app.simulator import SlackSimulator
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--members", type=int, default=10_000)
-    ap.add_argument("--scale", type=float, default=20.0, help="the simulator's (and Hearth's) rate-limit scale")
+    ap.add_argument("--scale", type=float, default=bench.SCALE, help="the simulator's (and Hearth's) rate-limit scale")
     ap.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--latency", type=float, default=0.1,

@@ -1,6 +1,6 @@
 """Benchmark: the 10,000-member fan-out while the worker is killed with SIGKILL three times and restarted.
 
-    .venv/bin/python bench/fanout_crash.py [--members 10000] [--scale 20] [--kills 3] [--lease 5] [--seed N]
+    .venv/bin/python bench/fanout_crash.py [--members 10000] [--scale 10] [--kills 3] [--lease 5] [--seed N]
 
 The worker is a separate process; at three random instants it is killed with SIGKILL (no clean-up: rows
 may be claimed, or `sending` with the message already in Slack) and a new worker is started at once.
@@ -27,7 +27,7 @@ from storage.models import OutboxMessage
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--members", type=int, default=10_000)
-    ap.add_argument("--scale", type=float, default=20.0)
+    ap.add_argument("--scale", type=float, default=bench.SCALE)
     ap.add_argument("--kills", type=int, default=3)
     ap.add_argument("--lease", type=float, default=5.0, help="seconds before a dead worker's rows are taken over")
     ap.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")

@@ -1,6 +1,6 @@
 """Benchmark: two worker instances on one PostgreSQL share a 10,000-member fan-out.
 
-    .venv/bin/python bench/two_instances.py [--members 10000] [--scale 20] [--threads 8]
+    .venv/bin/python bench/two_instances.py [--members 10000] [--scale 10] [--threads 8]
 
 Two worker processes (as two `hearth serve`/`hearth worker` instances would run) claim rows with
 FOR UPDATE SKIP LOCKED and pace through the shared rate buckets. Reports double sends (target 0),
@@ -21,7 +21,7 @@ from slack_app.simulator import SlackSimulator
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--members", type=int, default=10_000)
-    ap.add_argument("--scale", type=float, default=20.0)
+    ap.add_argument("--scale", type=float, default=bench.SCALE)
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--latency", type=float, default=0.1,
                     help="Slack's answer time at real speed, in seconds (divided by --scale in the run)")
