@@ -6,6 +6,8 @@ The demo workspace's #gratitude-circle (CCIRCLE) holds Alice (admin), Bob, Dev, 
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from slack_app.checkins import rounds, usecases
@@ -71,7 +73,9 @@ def open_round(hearth, slack, deliver, channel=CIRCLE):
     return result
 
 
-def test_a_whole_round_from_setup_to_summary(driver, simulator, hearth, slack, deliver):
+def test_a_whole_round_from_setup_to_summary(driver, simulator, hearth, slack, deliver, caplog):
+    caplog.set_level(logging.INFO)  # what production logs (Slack's libraries are kept at INFO and above) …
+    caplog.set_level(logging.DEBUG, logger="hearth")  # … and all of Hearth's own, debug included
     # 1. setup: an admin enables check-ins with /hearth; a member only gets a polite refusal
     refused = driver.as_member("UBOB").command("/hearth", channel=CIRCLE)
     assert refused.status == 200
@@ -146,6 +150,12 @@ def test_a_whole_round_from_setup_to_summary(driver, simulator, hearth, slack, d
     [closed_prompt] = [m for m in simulator.messages(CIRCLE) if m["ts"] == prompt["ts"]]
     assert "closed" in closed_prompt["text"]
     assert "actions" not in [b["type"] for b in closed_prompt.get("blocks") or []]
+
+    # Nothing anyone wrote, nor anyone's name, reached a log line.
+    logged = caplog.text
+    assert "checkins.submitted" in logged  # the flow did log …
+    for words in ("my sister", "finding a flat", "Spanish lessons", "this circle", "Bob Miller", "Alice Weber"):
+        assert words not in logged, words  # … ids and counts only
 
 
 def hearth_outbox_count(hearth, kind):

@@ -318,7 +318,7 @@ def _offer_help(services: Services, team_id: str, helper_id: str, checkin_public
                                                   named=row.sharing == Sharing.NAMED.value,
                                                   snooze=_snooze_offer(s, team_id, row.user_id)),
                        dedupe_key=outbox.key(KIND, "help", offer.public_id, "ask"))
-        log.info("checkins.help_offered round=%s checkin=%s offer=%s", round_.id, row.id, offer.id)
+        log.info("checkins.help_offered round=%s checkin=%s offer_id=%s", round_.id, row.id, offer.id)
         return "sent"
 
 
@@ -350,7 +350,7 @@ def answer_help(services: Services, team_id: str, owner_id: str, offer_public_id
             outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.help", target=[owner_id, offer.helper_id],
                            payload=views.help_intro(copy, owner_id, offer.helper_id, challenge),
                            dedupe_key=outbox.key(KIND, "help", offer.public_id, "intro"))
-        log.info("checkins.help_answered offer=%s accepted=%s", offer.id, accept)
+        log.info("checkins.help_answered offer_id=%s accepted=%s", offer.id, accept)
         return HelpAnswer(views.help_answered(copy, offer.status, offer.helper_id), accept)
 
 
