@@ -71,7 +71,7 @@ def register(app: App) -> None:
 
     @app.view(CheckinView.PICK_CIRCLE.value)
     def on_pick_circle(ack, body, view, context):  # noqa: ANN001
-        values = blocks.read_state(view["state"]["values"])
+        values = blocks.view_answers(view)
         round_id = int(values.get(CheckinBlock.CIRCLE) or 0)
         ack(response_action="update",
             view=usecases.checkin_modal_for(context["services"], context["team_id"], body["user"]["id"], round_id))
@@ -81,7 +81,7 @@ def register(app: App) -> None:
         user_id = body["user"]["id"]
         result = usecases.submit_checkin(context["services"], context["team_id"], user_id,
                                          int(_metadata(view).get("round_id") or 0),
-                                         blocks.read_state(view["state"]["values"]))
+                                         blocks.view_answers(view))
         if result.errors:
             ack(response_action="errors", errors=result.errors)
             return
@@ -124,7 +124,7 @@ def register(app: App) -> None:
     def on_settings(ack, body, view, context):  # noqa: ANN001
         services, user_id = context["services"], body["user"]["id"]
         circle_id, errors = usecases.save_settings(services, context["team_id"], user_id,
-                                                   blocks.read_state(view["state"]["values"]))
+                                                   blocks.view_answers(view))
         if errors or circle_id is None:
             ack(response_action="errors", errors=errors)
             return

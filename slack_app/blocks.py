@@ -390,6 +390,11 @@ _SELECTED: Final[dict[str, str]] = {
 }
 
 
+def view_answers(view: Mapping[str, Any]) -> dict[str, object]:
+    """`read_state` of a submitted view; a view without inputs may arrive without `state`."""
+    return read_state((view.get("state") or {}).get("values") or {})
+
+
 def read_state(values: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict[str, object]:
     """A view's `state.values` as {block_id: answer}.
 

@@ -77,8 +77,42 @@ def _check_form_body(text: str) -> None:
             raise BadRequest(400, "payload is not JSON") from None
         if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
             raise BadRequest(400, "payload has no type")
-    elif "command" not in form and "ssl_check" not in form:
+        _check_interaction(payload)
+    elif "command" in form:
+        if not form.get("user_id", [""])[0]:
+            raise BadRequest(400, "command has no user")
+    elif "ssl_check" not in form:
         raise BadRequest(400, "neither a command nor a payload")
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _check_interaction(payload: dict) -> None:
+    """The parts of an interaction listeners rely on, present with the types Slack gives them; so a signed
+    but malformed payload is a 400 here rather than an exception inside a listener (a 500)."""
+    user = payload.get("user")
+    if not isinstance(user, dict) or not _is_text(user.get("id")):
+        raise BadRequest(400, "payload has no user")
+    kind = payload["type"]
+    if kind in ("view_submission", "view_closed"):
+        view = payload.get("view")
+        if not isinstance(view, dict) or not _is_text(view.get("callback_id")):
+            raise BadRequest(400, "payload has no view")
+        state = view.get("state") or {}  # a view without inputs may come with no state at all
+        values = state.get("values", {}) if isinstance(state, dict) else None
+        if not isinstance(values, dict) or not all(
+                isinstance(block, dict) and all(isinstance(element, dict) for element in block.values())
+                for block in values.values()):
+            raise BadRequest(400, "view state is malformed")
+    elif kind == "block_actions":
+        actions = payload.get("actions")
+        if not isinstance(actions, list) or not actions or not all(
+                isinstance(a, dict) and _is_text(a.get("action_id")) for a in actions):
+            raise BadRequest(400, "payload has no actions")
+    elif kind in ("shortcut", "message_action") and not _is_text(payload.get("callback_id")):
+        raise BadRequest(400, "shortcut has no callback id")
 
 
 def make_wsgi(hearth: Hearth) -> Callable:

@@ -2,7 +2,9 @@
 
 import json
 import time
+import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -87,6 +89,46 @@ def test_stale_request_is_401(driver):
 def test_malformed_signed_request_is_400_never_500(driver, body, content_type):
     resp = driver.post_raw(body, content_type=content_type)
     assert resp.status == 400
+
+
+def _interaction(**fields):
+    base = {"type": "view_submission", "team": {"id": "T0HEARTH"}, "user": {"id": "UALICE"}, "api_app_id": "A1",
+            "view": {"id": "V1", "type": "modal", "callback_id": "checkin.settings", "state": {"values": {}}}}
+    return "payload=" + urllib.parse.quote(json.dumps({**base, **fields}))
+
+
+@pytest.mark.parametrize("body", [
+    _interaction(user="UALICE"),                                             # user is not an object
+    _interaction(user={}),                                                   # no user id
+    _interaction(view={"id": "V1", "callback_id": "checkin.submit", "state": "x"}),
+    _interaction(view={"id": "V1", "callback_id": "checkin.submit", "state": {"values": []}}),
+    _interaction(view={"id": "V1", "callback_id": "checkin.submit", "state": {"values": {"b": "x"}}}),
+    _interaction(view="V1"),
+    _interaction(type="view_closed", view={"id": "V1"}),                    # no callback id
+    _interaction(type="block_actions", actions=[]),
+    _interaction(type="block_actions", actions=[{"value": "1"}]),           # no action id
+    _interaction(type="shortcut", callback_id=None),
+    "command=%2Fcheckin&text=&team_id=T0HEARTH",                             # a command from nobody
+])
+def test_signed_but_malformed_interactions_are_400_never_500(driver, body):
+    resp = driver.post_raw(body, content_type="application/x-www-form-urlencoded")
+    assert resp.status == 400
+
+
+def test_every_real_slack_interaction_sample_passes_the_shape_screen():
+    from slack_app.web import _check_interaction
+
+    samples = Path(__file__).parent / "slack_specs" / "payloads" / "bolt-python" / "variants"
+    checked = 0
+    for kind in ("block_actions", "view_submission", "view_closed", "global_shortcut", "message_shortcut",
+                 "block_suggestion"):
+        for variant in json.loads((samples / f"{kind}.json").read_text()):
+            payload = variant["payload"]
+            if "api_app_id" not in payload:
+                continue  # a fragment from a bolt-python unit test, not a payload Slack sends
+            _check_interaction(payload)  # raises BadRequest if we would refuse what Slack sends
+            checked += 1
+    assert checked >= 10
 
 
 @pytest.mark.parametrize("headers", [
