@@ -305,13 +305,6 @@ def test_one_reminder_only_to_members_still_here_who_have_not_checked_in():
     assert rules.reminder_targets(participants, NOW) == ["UA"]
 
 
-def test_admins_are_workspace_admins_owners_or_listed():
-    assert rules.is_admin("UA", is_workspace_admin=True, is_owner=False, configured=())
-    assert rules.is_admin("UA", is_workspace_admin=False, is_owner=True, configured=())
-    assert rules.is_admin("UA", is_workspace_admin=False, is_owner=False, configured={"UA"})
-    assert not rules.is_admin("UB", is_workspace_admin=False, is_owner=False, configured={"UA"})
-
-
 # ---- counts and streaks ---------------------------------------------------------------------------------
 
 def test_summary_counts_only():

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from slack_app.checkins import rules, usecases, views
+from slack_app.checkins import rules, views
 from slack_app.slack_port import SlackPort
 from storage import checkins as repo
 from storage.checkins import CheckinCircle, RoundStatus
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from slack_app.app import Services
+    from slack_app.home import Viewer
 
 OFFERS_FROM_LAST = timedelta(weeks=8)
 RECENT_ROUNDS = 6
@@ -124,10 +125,10 @@ def _stats(s: Session, circle: CheckinCircle) -> CircleStats:
     return CircleStats(circle.channel_id, circle.enabled, circle.problem, rounds)
 
 
-def section(services: Services, slack: SlackPort, team_id: str, user_id: str) -> list[dict]:
+def section(viewer: Viewer) -> list[dict]:
     """The check-in blocks of this member's App Home (admins also see participation per circle)."""
-    admin = usecases.is_admin(services, slack, user_id)
-    return views.home_blocks(services.copy, home_data(services, team_id, user_id, admin=admin))
+    data = home_data(viewer.services, viewer.team_id, viewer.user_id, admin=viewer.is_admin)
+    return views.home_blocks(viewer.services.copy, data)
 
 
 def publish(services: Services, slack: SlackPort, team_id: str, user_id: str) -> None:

@@ -253,10 +253,6 @@ def reminder_targets(participants: Iterable[Participant], now: datetime) -> list
     )
 
 
-def is_admin(user_id: str, *, is_workspace_admin: bool, is_owner: bool, configured: Iterable[str]) -> bool:
-    return is_workspace_admin or is_owner or user_id in set(configured)
-
-
 # ---- check-in input -------------------------------------------------------------------------------------
 
 LIMITS = {"gratitude": 1000, "challenge": 1000, "offer": 300}

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
+from slack_app.admins import is_admin
 from slack_app.checkins import audience, rounds, rules, views
 from slack_app.checkins.ids import FIELD_BLOCKS, SETTINGS_FIELD_BLOCKS, CheckinBlock
 from slack_app.checkins.rounds import KIND, round_key, schedule_of
@@ -401,18 +402,6 @@ def opt_out(services: Services, team_id: str, user_id: str, circle_id: int) -> s
 
 
 # ---- admins ---------------------------------------------------------------------------------------------
-
-def is_admin(services: Services, slack: SlackPort, user_id: str) -> bool:
-    """Workspace admins and owners (Slack says), or people listed in HEARTH_ADMINS."""
-    if user_id in services.settings.admins:
-        return True
-    try:
-        info = slack.user_info(user_id)
-    except SlackError:
-        return False
-    return rules.is_admin(user_id, is_workspace_admin=info.is_admin, is_owner=info.is_owner,
-                          configured=services.settings.admins)
-
 
 def open_settings(services: Services, slack: SlackPort, team_id: str, user_id: str, channel_id: str | None,
                   trigger_id: str) -> bool:

@@ -1,0 +1,26 @@
+"""Who counts as a Hearth admin: workspace admins and owners (Slack says so), and anyone in HEARTH_ADMINS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from slack_app.slack_port import SlackError, SlackPort
+
+if TYPE_CHECKING:
+    from slack_app.app import Services
+
+
+def counts_as_admin(user_id: str, *, is_workspace_admin: bool, is_owner: bool, configured: Iterable[str]) -> bool:
+    return is_workspace_admin or is_owner or user_id in set(configured)
+
+
+def is_admin(services: Services, slack: SlackPort, user_id: str) -> bool:
+    if user_id in services.settings.admins:
+        return True  # no Slack call needed
+    try:
+        info = slack.user_info(user_id)
+    except SlackError:
+        return False  # when Slack cannot say, nobody gets admin powers by default
+    return counts_as_admin(user_id, is_workspace_admin=info.is_admin, is_owner=info.is_owner,
+                           configured=services.settings.admins)
