@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from slack_app.simulator import SlackSimulator, User, demo_workspace
+from slack_app.simulator.ratelimit import most_in_window
 from storage import migrate, outbox
 from storage.db import Database, normalise_url
 
@@ -144,19 +145,11 @@ def count(sim: SlackSimulator, members: int, *, scale: float) -> dict:
         "allowed_per_s": round(allowed, 2),
         "achieved_per_s": round(achieved, 2),
         "ratio": round(achieved / allowed, 3) if allowed else None,
-        "max_in_any_60s_window_scaled": _max_window(times, 60 / scale),
+        "max_in_any_60s_window_scaled": most_in_window(times, 60 / scale),
         "allowed_in_60s_window_scaled": int(POSTS_PER_MINUTE),
         "send_span_s": round(span, 1),
     }
 
-
-def _max_window(times: list[float], width: float) -> int:
-    best, j = 0, 0
-    for i, t in enumerate(times):
-        while times[j] <= t - width:
-            j += 1
-        best = max(best, i - j + 1)
-    return best
 
 
 def write(name: str, result: dict, command: str) -> None:

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slack_app.delivery import pacing, rules
+from slack_app.simulator.ratelimit import most_in_window
 from slack_app.delivery.pacing import Rate, SlackLimits
 from slack_app.delivery.rules import Verdict
 
@@ -20,16 +21,6 @@ def grants(calls: list[float], rate: Rate, max_wait: float, tat: float = 0.0) ->
             out.append(g.at)
             tat = g.tat
     return out
-
-
-def most_in_window(times: list[float], width: float) -> int:
-    times = sorted(times)
-    best, j = 0, 0
-    for i, t in enumerate(times):
-        while times[j] <= t - width:
-            j += 1
-        best = max(best, i - j + 1)
-    return best
 
 
 rates = st.builds(Rate, count=st.floats(1, 1000), per=st.sampled_from([1.0, 60.0]), burst=st.integers(1, 10))

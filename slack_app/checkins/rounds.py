@@ -358,6 +358,6 @@ def _close(services: Services, round_id: int, now: datetime) -> CloseResult | No
         outbox.enqueue(s, team_id=circle.team_id, kind=f"{KIND}.round", target=circle.channel_id,
                        payload={**views.round_closed_message(copy, circle, round_), "update_of": round_key(round_id)},
                        dedupe_key=outbox.key(KIND, round_id, "round", "closed"))
-    log.info("checkins.round_closed round=%s checked_in=%s challenges=%s offered=%s accepted=%s",
+    log.info("checkins.round_closed round=%s checked_in=%s asks_shared=%s help_offers=%s help_accepted=%s",
              round_id, summary.checked_in, summary.challenges_shared, summary.help_offered, summary.help_accepted)
     return CloseResult("closed", round_id, summary, following)

@@ -351,7 +351,7 @@ def answer_help(services: Services, team_id: str, owner_id: str, offer_public_id
             outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.help", target=[owner_id, offer.helper_id],
                            payload=views.help_intro(copy, owner_id, offer.helper_id, challenge),
                            dedupe_key=outbox.key(KIND, "help", offer.public_id, "intro"))
-        log.info("checkins.help_answered offer_id=%s accepted=%s", offer.id, accept)
+        log.info("checkins.help_decided offer_id=%s accepted=%s", offer.id, accept)
         return HelpAnswer(views.help_answered(copy, offer.status, offer.helper_id), accept)
 
 

@@ -104,3 +104,14 @@ class RateLimiter:
         if bucket is None:
             bucket = self._buckets[key] = TokenBucket(limit, self.scale, now)
         return bucket
+
+
+def most_in_window(times: list[float], width: float) -> int:
+    """The most calls at any `width`-second window of `times`: what a rate limit over that window saw."""
+    times = sorted(times)
+    best, j = 0, 0
+    for i, t in enumerate(times):
+        while times[j] <= t - width:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
