@@ -151,7 +151,6 @@ def count(sim: SlackSimulator, members: int, *, scale: float) -> dict:
     }
 
 
-
 def write(name: str, result: dict, command: str) -> None:
     result = {"benchmark": name, "command": command, "machine": f"{platform.node()} {platform.machine()}, "
               f"{os.cpu_count()} CPUs, Python {platform.python_version()}", **result}
