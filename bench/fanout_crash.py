@@ -16,7 +16,6 @@ import sys
 import time
 
 import _common as bench
-
 from sqlalchemy import select
 
 from slack_app.simulator import SlackSimulator

@@ -10,13 +10,13 @@ import signal
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
 from slack_app.cli_support import friendly
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def register(main: click.Group) -> None:
@@ -177,7 +177,7 @@ def jobs_list() -> None:
               "at the leader's next sync", "never") for s in waiting]
     widths = [max(len(str(r[i])) for r in rows + [("JOB", "SCHEDULE", "NEXT RUN", "LAST RUN")]) for i in range(4)]
     for row in [("JOB", "SCHEDULE", "NEXT RUN", "LAST RUN"), *rows]:
-        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
     click.echo(f"\n{len(stored)} scheduled" + (f", {len(waiting)} waiting for the leader" if waiting else "") + ".")
 
 

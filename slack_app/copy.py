@@ -16,14 +16,22 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime, tzinfo
 from datetime import date as Date
-from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import (BaseLoader, ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefined, TemplateError,
-                    TemplateNotFound, Undefined)
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    Undefined,
+)
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
@@ -137,4 +145,4 @@ def _local(value: datetime, tz: str | tzinfo | None) -> datetime:
     if tz is None:
         return value
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(zone)
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(zone)

@@ -6,15 +6,26 @@ member content are encrypted by `storage.crypto` before they reach this layer.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from sqlalchemy import (JSON, Column, DateTime, Double, Float, Index, LargeBinary, String, Table, Unicode,
-                        UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Double,
+    Float,
+    Index,
+    LargeBinary,
+    String,
+    Table,
+    Unicode,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):

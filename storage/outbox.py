@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, or_, select, update
@@ -94,7 +94,7 @@ def _row(r: Any) -> OutboxRow:
 
 def aware(dt: datetime | None) -> datetime | None:
     """SQLite gives back naive datetimes; every time Hearth stores is UTC."""
-    return dt.replace(tzinfo=timezone.utc) if dt is not None and dt.tzinfo is None else dt
+    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
 
 
 # ---- what workflows call ----------------------------------------------------------------------------------
@@ -150,7 +150,7 @@ def _validated(m: dict[str, Any], now: datetime) -> dict[str, Any]:
         raise ValueError("not_before must be timezone-aware")
     return dict(team_id=team_id, kind=kind, target=target, payload=payload, dedupe_key=dedupe_key,
                 status=PENDING, attempts=0, created_at=now,
-                next_attempt_at=not_before.astimezone(timezone.utc) if not_before else now)
+                next_attempt_at=not_before.astimezone(UTC) if not_before else now)
 
 
 def find(session: Session, team_id: str, dedupe_key: str) -> OutboxRow | None:

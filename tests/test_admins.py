@@ -51,7 +51,7 @@ def fail_some(db, errors):
                                 for i in range(len(errors))])
     with db.session() as s:
         rows = outbox.claim(s, worker_id="w", limit=len(errors), lease=60)
-        for row, error in zip(rows, errors):
+        for row, error in zip(rows, errors, strict=True):
             assert outbox.mark_failed(s, row.id, "w", error)
 
 

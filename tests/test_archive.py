@@ -14,9 +14,9 @@ from botocore.stub import Stubber
 from slack_app.settings import SettingsError
 from storage.archive import (
     ArchiveConflict,
-    ArchiveError,
     ArchiveCorrupt,
     ArchivedObject,
+    ArchiveError,
     ArchiveNotFound,
     FolderArchive,
     InvalidKey,

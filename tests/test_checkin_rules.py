@@ -1,7 +1,7 @@
 """The pure rules of check-ins: rotation fairness, schedules across daylight-saving changes, validation,
 audiences, counts and streaks."""
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from slack_app.checkins import rules
 from slack_app.checkins.rules import Cadence, Participant, Person, Schedule, Sharing
 
-UTC = timezone.utc
+UTC = UTC
 PEOPLE = [f"U{i:02d}" for i in range(12)]
 
 

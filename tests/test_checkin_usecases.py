@@ -6,7 +6,7 @@ transcript (what was asked of Slack directly) and the check-in tables.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +19,7 @@ from storage.models import OutboxMessage
 
 TEAM = "T0FAKE"
 CIRCLE = "CCIRCLE"
-NOW = datetime(2024, 6, 3, 8, 0, tzinfo=timezone.utc)  # Monday 10:00 in Berlin
+NOW = datetime(2024, 6, 3, 8, 0, tzinfo=UTC)  # Monday 10:00 in Berlin
 HUMANS = ["UANA", "UBEN", "UCAS", "UDIA"]
 
 
@@ -83,7 +83,7 @@ def submit(services, user, round_id, now=NOW + timedelta(hours=1), **kw):
 def test_enabling_stores_the_settings_and_the_next_opening_in_the_circle_time_zone(services):
     result = enable(services, day="tue", local_time="09:30", window="36h")
     assert result.created
-    assert result.next_open_at == datetime(2024, 6, 4, 7, 30, tzinfo=timezone.utc)  # Tue 09:30 Berlin (CEST)
+    assert result.next_open_at == datetime(2024, 6, 4, 7, 30, tzinfo=UTC)  # Tue 09:30 Berlin (CEST)
     with services.db.session() as s:
         circle = repo.circle(s, TEAM, CIRCLE)
         assert (circle.cadence, circle.weekday, circle.local_time, circle.timezone) == ("weekly", 1, "09:30",
@@ -222,12 +222,12 @@ def test_facilitators_rotate_fairly_across_rounds(services, slack):
 
 def test_a_scheduled_opening_notes_the_next_one_across_a_daylight_saving_change(services, slack):
     enable(services)  # Mondays 10:00 Europe/Berlin
-    autumn = datetime(2024, 10, 21, 8, 0, tzinfo=timezone.utc)  # Monday 10:00 CEST
+    autumn = datetime(2024, 10, 21, 8, 0, tzinfo=UTC)  # Monday 10:00 CEST
     with services.db.session() as s:
         circle_id = repo.circle(s, TEAM, CIRCLE).id
     assert rounds.open_scheduled(services, slack, circle_id, now=autumn).status == "opened"
     with services.db.session() as s:
-        assert repo.circle(s, TEAM, CIRCLE).next_open_at == datetime(2024, 10, 28, 9, 0, tzinfo=timezone.utc)
+        assert repo.circle(s, TEAM, CIRCLE).next_open_at == datetime(2024, 10, 28, 9, 0, tzinfo=UTC)
 
 
 # ---- submitting -----------------------------------------------------------------------------------------
@@ -553,9 +553,9 @@ def test_each_enabled_circle_gets_an_opening_job_on_its_own_clock_across_dayligh
     with services.db.session() as s:
         [spec] = jobs.circle_jobs(s)
     assert spec.action == "checkins.open_round" and spec.params["team_id"] == TEAM
-    fires = fire_times(trigger_for(spec.cadence), datetime(2024, 3, 20, tzinfo=timezone.utc),
-                       datetime(2024, 4, 2, tzinfo=timezone.utc))
-    assert fires == [datetime(2024, 3, 25, 9, 0, tzinfo=timezone.utc), datetime(2024, 4, 1, 8, 0, tzinfo=timezone.utc)]
+    fires = fire_times(trigger_for(spec.cadence), datetime(2024, 3, 20, tzinfo=UTC),
+                       datetime(2024, 4, 2, tzinfo=UTC))
+    assert fires == [datetime(2024, 3, 25, 9, 0, tzinfo=UTC), datetime(2024, 4, 1, 8, 0, tzinfo=UTC)]
 
 
 def test_the_registered_actions_open_remind_and_close(services, slack):

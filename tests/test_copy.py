@@ -1,6 +1,6 @@
 """Copy: overridable, sandboxed templates whose member-supplied values can never ping or inject."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -175,7 +175,7 @@ def test_mention_and_channel_accept_ids_only():
 
 
 def test_date_and_time_on_the_readers_calendar(tmp_path):
-    late = datetime(2025, 3, 3, 23, 30, tzinfo=timezone.utc)
+    late = datetime(2025, 3, 3, 23, 30, tzinfo=UTC)
     assert format_date(late) == "Mon 3 Mar 2025" and format_time(late) == "23:30"
     assert format_date(late, "Asia/Tokyo") == "Tue 4 Mar 2025" and format_time(late, "Asia/Tokyo") == "08:30"
     assert format_time(datetime(2025, 3, 3, 23, 30), "Europe/Berlin") == "00:30"  # naive means UTC

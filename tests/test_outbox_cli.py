@@ -1,6 +1,6 @@
 """Operators' commands: hearth worker --drain, jobs list / run, outbox status / retry-failed."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 import pytest
@@ -49,7 +49,7 @@ def fail(db, error, *keys):
             if r.dedupe_key in keys:
                 outbox.mark_failed(s, r.id, "w", error)
             else:
-                outbox.release(s, r.id, "w", at=datetime.now(timezone.utc))
+                outbox.release(s, r.id, "w", at=datetime.now(UTC))
 
 
 def test_outbox_status_counts_ages_and_failures(hearth_cli, db):

@@ -1,7 +1,7 @@
 """The outbox and rate buckets in the database (runs on SQLite and on PostgreSQL)."""
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import inspect, select
@@ -12,7 +12,7 @@ from storage import outbox, ratelimit
 from storage.models import Member, OutboxMessage
 from tests.conftest import PG_URL
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def put(db, n=1, team="T1", kind="test", prefix="k", **extra):

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -113,7 +113,7 @@ def test_pacing_keeps_a_burst_within_slacks_limits(db):
         assert set(delivered(sim).values()) == {1} and len(delivered(sim)) == 132
         assert stats["sent"] == 132
         circle = [c.at for c in sim.calls_for("chat.postMessage") if c.params["channel"] == "CCIRCLE"]
-        assert all(b - a >= 0.09 for a, b in zip(circle, circle[1:]))  # ~1/s per channel, scaled by 10
+        assert all(b - a >= 0.09 for a, b in zip(circle, circle[1:], strict=False))  # ~1/s per channel, scaled by 10
 
 
 def test_a_crash_between_sending_and_recording_is_reconciled_not_resent(db):
@@ -123,7 +123,7 @@ def test_a_crash_between_sending_and_recording_is_reconciled_not_resent(db):
             outbox.enqueue(s, team_id=TEAM, kind="test", target=["UCARMEN", "UDEV"], payload={"text": "hi"},
                            dedupe_key="group")
             rows = outbox.claim(s, worker_id="dead", limit=10, lease=60)
-            past = datetime.now(timezone.utc) - timedelta(minutes=5)
+            past = datetime.now(UTC) - timedelta(minutes=5)
             for r in rows:
                 outbox.begin_send(s, r.id, "dead", lease=60, now=past)
         # The dead worker's calls: "delivered" and "group" reached Slack, "lost" never did.
@@ -161,7 +161,7 @@ def test_two_workers_racing_send_every_row_once(db):
 def test_a_worker_killed_with_sigkill_and_restarted_neither_duplicates_nor_loses(db, database_url, tmp_path):
     n = 150
     with SlackSimulator(workspace(members=n), rate_limits=False) as sim:
-        for i in range(n):  # a slow Slack, so kills land mid-flight
+        for _ in range(n):  # a slow Slack, so kills land mid-flight
             sim.delay_next("chat.postMessage", 0.01)
         enqueue(db, [(f"m{i}", f"UM{i:05d}") for i in range(n)])
         env = {**{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HEARTH_", "DATABASE_URL"))},
@@ -204,7 +204,7 @@ def test_reconciliation_is_paced_and_survives_its_own_429(db, method):
         enqueue(db, [("k", "CGENERAL")])
         with db.session() as s:
             (r,) = outbox.claim(s, worker_id="dead", limit=1, lease=60)
-            outbox.begin_send(s, r.id, "dead", lease=60, now=datetime.now(timezone.utc) - timedelta(minutes=5))
+            outbox.begin_send(s, r.id, "dead", lease=60, now=datetime.now(UTC) - timedelta(minutes=5))
         sim.fail_next(method, status=429)
         stats = make_worker(db, sim).drain(20)
         assert delivered(sim) == {"k": 1} and stats["rate_limited"] == 1

@@ -1,6 +1,6 @@
 """The delivery worker against the in-memory fake port: every outcome of a row, on both databases."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from slack_app.delivery.pacing import SlackLimits
 from slack_app.delivery.worker import DeliveryWorker, WorkerOptions, delivered_key
@@ -87,7 +87,7 @@ def test_rate_limited_waits_for_retry_after_without_using_an_attempt(db):
     port.fail_next("chat.postMessage", "ratelimited", status=429, retry_after=0.3)
     enqueue(db, "k", "UANA")
     w = worker(db, port)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     stats = w.drain(10)
     r = row(db, "k")
     assert (r.status, r.attempts, stats["rate_limited"]) == ("sent", 0, 1)
@@ -121,7 +121,7 @@ def test_an_uncertain_failure_that_did_not_deliver_is_sent_once_after_checking(d
 
 def crash_while_sending(db, key):
     """A worker marked the row `sending` (committed) and died before recording the outcome."""
-    past = datetime.now(timezone.utc) - timedelta(minutes=5)
+    past = datetime.now(UTC) - timedelta(minutes=5)
     with db.session() as s:
         (r,) = outbox.claim(s, worker_id="dead", limit=1, lease=60)
         assert r.dedupe_key == key

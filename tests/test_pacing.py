@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slack_app.delivery import pacing, rules
-from slack_app.simulator.ratelimit import most_in_window
 from slack_app.delivery.pacing import Rate, SlackLimits
 from slack_app.delivery.rules import Verdict
+from slack_app.simulator.ratelimit import most_in_window
 
 
 def grants(calls: list[float], rate: Rate, max_wait: float, tat: float = 0.0) -> list[float]:

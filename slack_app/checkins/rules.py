@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -159,7 +159,7 @@ def validate_settings(
 def local_instant(day: date, at: time, tz: str) -> datetime:
     """The UTC instant of a wall-clock time. A time skipped by a spring-forward change lands an hour later
     on the same clock; a time repeated by a fall-back change means its first occurrence."""
-    return datetime.combine(day, at, tzinfo=ZoneInfo(tz)).astimezone(timezone.utc)
+    return datetime.combine(day, at, tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
 def is_round_day(schedule: Schedule, day: date) -> bool:

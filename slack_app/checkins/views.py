@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -39,7 +39,7 @@ def error_text(copy: Copy, code: str, *, field: str | None = None) -> str:
 
 def slack_date(instant: datetime, token: str = "{date_short_pretty} at {time}") -> Markup:
     """A date Slack shows in each reader's own time zone (the fallback is UTC)."""
-    utc = instant.astimezone(timezone.utc)
+    utc = instant.astimezone(UTC)
     fallback = utc.strftime("%a %d %b %H:%M UTC")
     return Markup(f"<!date^{int(utc.timestamp())}^{token}|{fallback}>")
 

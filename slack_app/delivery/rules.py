@@ -23,7 +23,7 @@ PERMANENT_ERRORS = frozenset({
     "invalid_blocks", "invalid_blocks_format", "invalid_metadata_format", "invalid_metadata_schema",
     "metadata_too_large", "metadata_must_be_sent_from_app", "message_not_found", "cant_update_message",
     "edit_window_closed", "too_many_users", "not_enough_users", "invalid_auth", "not_authed",
-    "token_revoked", "token_expired", "account_inactive", "no_permission", "missing_scope",
+    "token_revoked", "token_expired", "no_permission", "missing_scope",
     "not_allowed_token_type", "ekm_access_denied", "team_access_not_granted", "invalid_arguments",
     "invalid_arg_name", "invalid_array_arg", "invalid_charset", "invalid_form_data", "invalid_post_type",
     "missing_post_type", "method_deprecated", "deprecated_endpoint", "as_user_not_supported",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -76,7 +76,7 @@ class HearthScheduler:
             jobstores={"default": _JobStore(engine=self.db.engine, tablename=TABLE)},
             executors={"default": {"type": "threadpool", "max_workers": self._threads}},
             job_defaults={"coalesce": True, "misfire_grace_time": self.misfire_grace, "max_instances": 1},
-            timezone=timezone.utc,
+            timezone=UTC,
         )
 
     @property
@@ -159,7 +159,7 @@ class HearthScheduler:
 def stored_jobs(db) -> list[JobInfo]:  # noqa: ANN001
     """The jobs in the job store with their next run, read without starting a scheduler."""
     store = _JobStore(engine=db.engine, tablename=TABLE)
-    store.start(BackgroundScheduler(timezone=timezone.utc), "default")
+    store.start(BackgroundScheduler(timezone=UTC), "default")
     with db.session() as session:
         last = jobruns.last_runs(session)
     out = []
