@@ -1,15 +1,6 @@
-"""Bolt listeners, one module per workflow, each with `register(app)`.
+"""Bolt listeners, one module per workflow, each with `register(app)`; `slack_app.workflows` lists them.
 
-Listeners are thin: ack, parse, call a use case, answer. They reach use cases through
-`context["services"]` and Slack through `context["slack"]` (both set by `build_app`).
+Listeners are thin: ack, parse, call a use case, answer. Bolt injects `services` (slack_app.services.Services),
+`slack` (a SlackPort for this request's workspace) and `team_id` by parameter name, from the context that
+`build_app`'s middleware fills. `fallbacks` is registered last by `build_app`, whatever the list holds.
 """
-
-from slack_bolt import App
-
-from handlers import checkins, fallbacks, hearth_command, home, membership
-
-
-def register_all(app: App) -> None:
-    for module in (home, hearth_command, membership, checkins):
-        module.register(app)
-    fallbacks.register(app)  # last: Bolt takes the first listener that matches

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from slack_app.slack_port import SlackError, SlackPort
 
 if TYPE_CHECKING:
-    from slack_app.app import Services
+    from slack_app.services import Services
 
 
 def counts_as_admin(user_id: str, *, is_workspace_admin: bool, is_owner: bool, configured: Iterable[str]) -> bool:

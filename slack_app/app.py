@@ -1,43 +1,32 @@
-"""The composition root: `build_app(settings)` wires storage, Slack and the listeners.
+"""The composition root: `build_app(settings)` wires storage, Slack and every listed workflow's listeners.
 
-There is no module-level `App`; tests build as many apps as they need.
+There is no module-level `App`; tests build as many apps as they need, with any list of workflows.
+Only the entry points (CLI, web server, simulate) import this module, so it may import everything.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.oauth import OAuthFlow
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 
-import handlers
-from slack_app.copy import Copy
+from handlers import fallbacks
 from slack_app.manifest import bot_scopes
+from slack_app.services import Services, build_services
 from slack_app.settings import Settings, SettingsError
 from slack_app.slack_port import WebApiPort, make_client
-from storage import events, migrate
-from storage.archive import Archive, open_archive
-from storage.crypto import Crypto, load_crypto
+from slack_app.workflow import Workflow
+from slack_app.workflows import WORKFLOWS
+from storage import events
 from storage.db import Database
 from storage.installations import EncryptedInstallationStore, oauth_state_store
 
 log = logging.getLogger("hearth.app")
-
-
-@dataclass
-class Services:
-    """What use cases need, handed to listeners through Bolt's context as `context["services"]`."""
-
-    settings: Settings
-    db: Database
-    crypto: Crypto
-    copy: Copy
-    archive: Archive
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -54,37 +43,20 @@ class Hearth:
         self.services.db.dispose()
 
 
-def build_services(settings: Settings, db: Database | None = None) -> Services:
-    db = db or Database(settings.DATABASE_URL)
-    prepare_database(db)
-    return Services(
-        settings=settings,
-        db=db,
-        crypto=load_crypto(settings.HEARTH_ENCRYPTION_KEY, production=settings.is_production),
-        copy=Copy(settings.HEARTH_TEMPLATES_DIR),
-        archive=open_archive(settings.ARCHIVE_URL),
-    )
-
-
-def prepare_database(db: Database) -> None:
-    """SQLite is upgraded in place; a shared PostgreSQL is upgraded deliberately with `hearth db upgrade`."""
-    if db.is_sqlite:
-        migrate.upgrade(db)
-    elif not migrate.is_up_to_date(db):
-        raise SettingsError(
-            f"DATABASE_URL points at a database at revision {migrate.current_revision(db) or 'none'}, "
-            f"but this Hearth needs {migrate.head_revision()}; run `hearth db upgrade` first."
-        )
-
-
-def build_app(settings: Settings, *, services: Services | None = None) -> Hearth:
+def build_app(settings: Settings, *, services: Services | None = None,
+              workflows: Sequence[Workflow] | None = None) -> Hearth:
+    """A Bolt app serving `workflows` (default: every workflow in `slack_app.workflows`, or those of
+    `services` when given)."""
     if not settings.SLACK_SIGNING_SECRET:
         raise SettingsError("SLACK_SIGNING_SECRET is not set: Hearth cannot verify requests from Slack without it. "
                             "Copy it from your app's Basic Information page.")
     if not settings.has_slack_credentials:
         raise SettingsError("SLACK_BOT_TOKEN is not set (nor SLACK_CLIENT_ID/SLACK_CLIENT_SECRET for OAuth). "
                             "Install the app from manifest.yml and copy its bot token.")
-    services = services or build_services(settings)
+    if services is None:
+        services = build_services(settings, workflows=WORKFLOWS if workflows is None else workflows)
+    elif workflows is not None:
+        raise ValueError("give the workflows to build_services, or to build_app, not both")
     client = make_client(settings.SLACK_BOT_TOKEN, settings.SLACK_API_URL)
     oauth_flow = _oauth_flow(settings, services) if settings.oauth_enabled else None
     bolt = App(
@@ -99,7 +71,10 @@ def build_app(settings: Settings, *, services: Services | None = None) -> Hearth
     if oauth_flow:
         bolt.enable_token_revocation_listeners()
     _install_middleware(bolt, services)
-    handlers.register_all(bolt)
+    for workflow in services.workflows:
+        for register in workflow.listeners:
+            register(bolt)
+    fallbacks.register(bolt)  # last: Bolt takes the first listener that matches
     return Hearth(bolt=bolt, services=services, oauth_flow=oauth_flow)
 
 
@@ -120,13 +95,14 @@ def _oauth_flow(settings: Settings, services: Services) -> OAuthFlow:
 
 def _install_middleware(bolt: App, services: Services) -> None:
     @bolt.middleware
-    def inject_services(context, client, next):  # noqa: ANN001 - Bolt injects by parameter name
+    def inject_services(context: BoltContext, client: WebClient, next: Callable[[], BoltResponse]) -> BoltResponse:
+        """Listeners take `services` and `slack` as arguments (Bolt injects context keys by name)."""
         context["services"] = services
         context["slack"] = WebApiPort(client)
         return next()
 
     @bolt.middleware
-    def drop_event_retries(body, next):  # noqa: ANN001
+    def drop_event_retries(body: dict, next: Callable[[], BoltResponse]) -> BoltResponse:
         """Slack redelivers an event it thinks was lost; each envelope's event_id runs once."""
         if body.get("type") == "event_callback" and body.get("event_id"):
             if not events.first_sighting(services.db, body["event_id"], body.get("team_id")):

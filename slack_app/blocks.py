@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final, Literal
+from dataclasses import asdict, fields, is_dataclass
+from typing import Any, Final, Literal, TypeVar
 
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block as SdkBlock
@@ -250,7 +251,7 @@ def _option(value: str, text: str) -> dict[str, Any]:
 # ---- surfaces --------------------------------------------------------------------------------------------
 
 def modal(title: str, blocks: Sequence[Block], *, callback_id: str, submit: str | None = None,
-          close: str | None = "Cancel", private_metadata: str | Mapping[str, Any] | None = None,
+          close: str | None = "Cancel", private_metadata: str | Mapping[str, Any] | Metadata | None = None,
           notify_on_close: bool = False, external_id: str | None = None) -> Block:
     view: Block = {"type": "modal", "callback_id": _fits(callback_id, ID, "callback_id"),
                    "title": plain_text(title, TITLE), "blocks": list(blocks)}
@@ -284,7 +285,9 @@ def message(text: str, blocks: Sequence[Block] = ()) -> dict[str, Any]:
     return {"text": truncate(text, FALLBACK_TEXT), "blocks": validate_message_blocks(blocks)}
 
 
-def encode_metadata(metadata: str | Mapping[str, Any]) -> str:
+def encode_metadata(metadata: str | Mapping[str, Any] | Metadata) -> str:
+    if is_dataclass(metadata) and not isinstance(metadata, type):
+        metadata = asdict(metadata)
     encoded = metadata if isinstance(metadata, str) else json.dumps(metadata, separators=(",", ":"))
     if len(encoded) > PRIVATE_METADATA:
         raise MetadataTooLarge(f"private_metadata is {len(encoded)} characters; Slack keeps at most "
@@ -299,6 +302,42 @@ def decode_metadata(view: Mapping[str, Any]) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+class Metadata:
+    """Base of a modal's typed private_metadata: a frozen dataclass of int and str fields.
+
+    A view round-trips through the member's Slack client, so what comes back is read as untrusted input:
+    `read` gives None, never an exception, when a field is missing or of the wrong kind."""
+
+    @classmethod
+    def read(cls: type[M], view: Mapping[str, Any]) -> M | None:
+        raw = decode_metadata(view)
+        values: dict[str, Any] = {}
+        for f in fields(cls):  # type: ignore[arg-type]
+            value = raw.get(f.name)
+            if f.type in (int, "int"):
+                value = as_int(value)
+            elif f.type in (str, "str") and not isinstance(value, str):
+                value = None
+            if value is None:
+                return None
+            values[f.name] = value
+        return cls(**values)
+
+
+M = TypeVar("M", bound=Metadata)
+
+
+def as_int(value: object) -> int | None:
+    """An id a member's client sent back (option value, button value, metadata): an int, or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdecimal() and len(value) <= 18:
+        return int(value)
+    return None
 
 
 def input_errors(errors: Mapping[str, str] | None = None, /, **more: str) -> dict[str, Any]:

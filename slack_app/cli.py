@@ -1,32 +1,38 @@
-"""The `hearth` command: running, serving, simulating, checking and the schema; operations live in cli_ops/cli_checkins."""
+"""The `hearth` command: running, serving, simulating, checking and the schema.
+
+Platform operations live in `cli_ops`; each workflow brings its own commands (`slack_app.workflows`).
+Every sub-command shares one `CliContext` (`slack_app.cli_support`).
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
 import sys
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
-from slack_app import cli_checkins, cli_ops
-from slack_app.cli_support import cli_settings as _settings
-from slack_app.cli_support import configure_logging, friendly
+from slack_app import cli_ops
+from slack_app.cli_support import CliContext, configure_logging, friendly, pass_cli
 from slack_app.settings import SettingsError, load_settings
+from slack_app.workflow import Workflow
+from slack_app.workflows import WORKFLOWS
+
+if TYPE_CHECKING:
+    from slack_app.app import Hearth
+    from slack_app.runtime import Background
 
 log = logging.getLogger("hearth.cli")
 
 
-@click.group(help="Hearth: check-ins, anonymous surveys, buddy intros and safe reports for your Slack community.")
-@click.version_option(package_name="hearth")
-def main() -> None:
-    pass
-
-
-@main.command(help="Run with Socket Mode (needs SLACK_APP_TOKEN).")
+@click.command(help="Run with Socket Mode (needs SLACK_APP_TOKEN).")
 @friendly
-def run() -> None:
-    settings = _settings()
+@pass_cli
+def run(ctx: CliContext) -> None:
+    settings = ctx.settings
     if not (settings.SLACK_BOT_TOKEN or settings.SLACK_APP_TOKEN or settings.oauth_enabled):
         from slack_app.copy import Copy
 
@@ -44,12 +50,13 @@ def run() -> None:
         SocketModeHandler(hearth.bolt, settings.SLACK_APP_TOKEN).start()
 
 
-@main.command(help="Serve HTTP mode: Slack sends everything to POST /slack/events.")
+@click.command(help="Serve HTTP mode: Slack sends everything to POST /slack/events.")
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535))
 @friendly
-def serve(host: str, port: int) -> None:
-    settings = _settings()
+@pass_cli
+def serve(ctx: CliContext, host: str, port: int) -> None:
+    settings = ctx.settings
     from slack_app.app import build_app
     from slack_app.server import serve as serve_http
 
@@ -60,7 +67,7 @@ def serve(host: str, port: int) -> None:
 
 
 @contextmanager
-def _background(hearth):  # noqa: ANN001
+def _background(hearth: Hearth) -> Iterator[Background]:
     """The delivery worker and (while this instance leads) the scheduler run beside the listeners."""
     from slack_app.runtime import start_background
 
@@ -74,7 +81,7 @@ def _background(hearth):  # noqa: ANN001
         background.stop()
 
 
-@main.command(help="Try Hearth without a Slack workspace: a scripted scenario against a local Slack simulator.")
+@click.command(help="Try Hearth without a Slack workspace: a scripted scenario against a local Slack simulator.")
 @friendly
 def simulate() -> None:
     configure_logging("ERROR")  # the transcript is the output; the refused forgery is expected
@@ -84,7 +91,7 @@ def simulate() -> None:
         click.echo(line)
 
 
-@main.command(help="Check settings, database, archive, token, scopes and the moderator channel.")
+@click.command(help="Check settings, database, archive, token, scopes and the moderator channel.")
 @friendly
 def doctor() -> None:
     settings = load_settings()
@@ -99,7 +106,7 @@ def doctor() -> None:
     sys.exit(1 if failed else 0)
 
 
-@main.command(help="Print manifest.yml; with --request-url, the HTTP-mode variant.")
+@click.command(help="Print manifest.yml; with --request-url, the HTTP-mode variant.")
 @click.option("--request-url", default=None, help="Public base URL of `hearth serve`, e.g. https://hearth.example.org")
 @friendly
 def manifest(request_url: str | None) -> None:
@@ -110,41 +117,60 @@ def manifest(request_url: str | None) -> None:
     click.echo(m.dump(m.http_variant(request_url) if request_url else m.load_manifest()), nl=False)
 
 
-@main.command(help="Print a new encryption key for HEARTH_ENCRYPTION_KEY.")
+@click.command(help="Print a new encryption key for HEARTH_ENCRYPTION_KEY.")
 def keygen() -> None:
     from storage.crypto import generate_key
 
     click.echo(generate_key())
 
 
-@main.group(help="Database schema.")
+@click.group(help="Database schema.")
 def db() -> None:
     pass
 
 
 @db.command("upgrade", help="Apply migrations up to the newest schema.")
 @friendly
-def db_upgrade() -> None:
-    settings = _settings()
+@pass_cli
+def db_upgrade(ctx: CliContext) -> None:
     from storage import migrate
     from storage.db import Database
 
-    database = Database(settings.DATABASE_URL)
+    database = Database(ctx.settings.DATABASE_URL)
     migrate.upgrade(database)
     click.echo(f"database is at revision {migrate.current_revision(database)}")
 
 
 @db.command("current", help="Show the schema revision of the database.")
 @friendly
-def db_current() -> None:
-    settings = _settings()
+@pass_cli
+def db_current(ctx: CliContext) -> None:
     from storage import migrate
     from storage.db import Database
 
-    database = Database(settings.DATABASE_URL)
+    database = Database(ctx.settings.DATABASE_URL)
     current, head = migrate.current_revision(database), migrate.head_revision()
     click.echo(f"database revision {current or 'none'}; newest {head}" + ("" if current == head else " (run `hearth db upgrade`)"))
 
 
-cli_ops.register(main)
-cli_checkins.register(main)
+PLATFORM_COMMANDS: tuple[click.Command, ...] = (run, serve, simulate, doctor, manifest, keygen, db, cli_ops.worker,
+                                                cli_ops.jobs)
+
+
+def cli_for(workflows: Sequence[Workflow]) -> click.Group:
+    """The `hearth` command with the platform's commands and those of `workflows`."""
+
+    @click.group(name="hearth", help="Hearth: check-ins, anonymous surveys, buddy intros and safe reports for your "
+                                     "Slack community.")
+    @click.version_option(package_name="hearth")
+    @click.pass_context
+    def group(click_ctx: click.Context) -> None:
+        click_ctx.obj = CliContext(workflows)
+        click_ctx.call_on_close(click_ctx.obj.close)
+
+    for command in PLATFORM_COMMANDS + tuple(c for w in workflows for c in w.commands):
+        group.add_command(command)
+    return group
+
+
+main = cli_for(WORKFLOWS)

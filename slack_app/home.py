@@ -1,8 +1,7 @@
-"""App Home use case: the member's home tab, a welcome followed by each workflow's section."""
+"""App Home use case: the member's home tab, a welcome followed by each listed workflow's section."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -12,7 +11,7 @@ from slack_app.slack_port import SlackPort
 from storage import members
 
 if TYPE_CHECKING:
-    from slack_app.app import Services
+    from slack_app.services import Services
 
 
 @dataclass
@@ -29,22 +28,12 @@ class Viewer:
         return admins.is_admin(self.services, self.slack, self.user_id)
 
 
-Section = Callable[[Viewer], list[dict]]
-
-
-def _sections() -> list[Section]:
-    # Imported here: workflow modules republish the home through `show`, so they import this module.
-    from slack_app.checkins import home as checkins_home
-    from slack_app.delivery import home as delivery_home
-
-    return [checkins_home.section, delivery_home.section]
-
-
 def view(services: Services, slack: SlackPort, team_id: str, user_id: str) -> dict:
     viewer = Viewer(services, slack, team_id, user_id)
     parts = [blocks.section(services.copy.render("home_welcome.j2", user_id=user_id))]
-    for section in _sections():
-        parts += section(viewer)
+    for workflow in services.workflows:
+        if workflow.home is not None:
+            parts += workflow.home(viewer)
     if len(parts) > blocks.VIEW_BLOCKS:  # a very busy member or admin: Slack refuses a home over 100 blocks
         parts = parts[: blocks.VIEW_BLOCKS - 1] + [blocks.context(services.copy.render("home_more.j2"))]
     return blocks.home(parts)

@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storage.errors import SettingsError
+
+__all__ = ["Environment", "Settings", "SettingsError", "load_settings"]
+
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 VAR_DIR = Path("var")
-
-
-class SettingsError(Exception):
-    """A setting is missing or malformed; the message is one line meant for a person."""
 
 
 class Environment(str, Enum):

@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
-from slack_app.settings import SettingsError
+from storage.errors import SettingsError
 
 PROBE_DIR = ".hearth-probe"  # hidden: keys may not have dot-segments, so probes never show in list()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from slack_app.settings import SettingsError
+from storage.errors import SettingsError
 
 log = logging.getLogger("hearth.crypto")
 

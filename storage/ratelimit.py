@@ -1,4 +1,4 @@
-"""Shared pacing state: GCRA buckets (`slack_app.delivery.pacing`) as rows updated atomically.
+"""Shared pacing state: GCRA buckets (`storage.gcra`) as rows updated atomically.
 
 Every instance and thread reserves slots through one conditional `UPDATE … RETURNING` per key (PostgreSQL,
 and SQLite ≥ 3.35), the same arithmetic as `pacing.reserve`. The row lock of that UPDATE is held for a
@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.orm import Session
 
-from slack_app.delivery.pacing import Rate, ready_at
+from storage.gcra import Rate, ready_at
 from storage.models import RateBucket
 
 B = RateBucket.__table__

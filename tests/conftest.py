@@ -97,9 +97,11 @@ def app_settings(simulator, database_url, tmp_path):
 
 @pytest.fixture
 def hearth(app_settings, db):
-    from slack_app.app import build_app, build_services
+    from slack_app.app import build_app
+    from slack_app.services import build_services
+    from slack_app.workflows import WORKFLOWS
 
-    return build_app(app_settings, services=build_services(app_settings, db=db))
+    return build_app(app_settings, services=build_services(app_settings, db=db, workflows=WORKFLOWS))
 
 
 @pytest.fixture

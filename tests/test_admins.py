@@ -19,14 +19,15 @@ def test_admins_are_workspace_admins_owners_or_listed():
 
 @pytest.fixture
 def services(db):
-    from slack_app.app import Services
     from slack_app.copy import Copy
+    from slack_app.services import Services
     from slack_app.settings import load_settings
+    from slack_app.workflows import WORKFLOWS
     from storage.crypto import Crypto, generate_key
 
     settings = load_settings(env_file=None, DATABASE_URL=db.url, HEARTH_ADMINS="ULISTED")
     return Services(settings=settings, db=db, crypto=Crypto([generate_key()]), copy=Copy(None, strict=True),
-                    archive=None)
+                    archive=None, workflows=WORKFLOWS)
 
 
 @pytest.fixture

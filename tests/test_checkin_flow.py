@@ -286,18 +286,15 @@ def test_snooze_and_opt_out_buttons_and_pause_resume_commands(driver, simulator,
 # ---- the CLI --------------------------------------------------------------------------------------------
 
 def test_cli_enables_opens_reports_and_closes(simulator, database_url, db, tmp_path, monkeypatch):
-    import click
     from click.testing import CliRunner
 
-    from slack_app import cli_checkins
+    from slack_app.cli import main
     from storage.crypto import generate_key
 
     monkeypatch.chdir(tmp_path)  # no .env here
     env = {"SLACK_BOT_TOKEN": simulator.bot_token, "SLACK_API_URL": simulator.base_url,
            "DATABASE_URL": database_url, "HEARTH_ENCRYPTION_KEY": generate_key(),
            "ARCHIVE_URL": str(tmp_path / "archive"), "HEARTH_TIMEZONE": "Europe/Berlin"}
-    main = click.Group("hearth")
-    cli_checkins.register(main)
     runner = CliRunner()
 
     def hearth(*args):

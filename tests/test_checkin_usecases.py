@@ -6,12 +6,13 @@ transcript (what was asked of Slack directly) and the check-in tables.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from slack_app.checkins import home, rounds, usecases
+from slack_app.checkins import home, rounds, usecases, views
 from slack_app.checkins.ids import CheckinBlock
 from slack_app.fake_port import FakeSlackPort
 from storage import checkins as repo
@@ -25,14 +26,16 @@ HUMANS = ["UANA", "UBEN", "UCAS", "UDIA"]
 
 @pytest.fixture
 def services(db, tmp_path):
-    from slack_app.app import Services
     from slack_app.copy import Copy
+    from slack_app.services import Services
     from slack_app.settings import load_settings
+    from slack_app.workflows import WORKFLOWS
     from storage.crypto import Crypto, generate_key
 
     settings = load_settings(env_file=None, DATABASE_URL=db.url, HEARTH_ADMINS="UADMIN",
                              HEARTH_TIMEZONE="Europe/Berlin")
-    return Services(settings=settings, db=db, crypto=Crypto([generate_key()]), copy=Copy(None), archive=None)
+    return Services(settings=settings, db=db, crypto=Crypto([generate_key()]), copy=Copy(None), archive=None,
+                    workflows=WORKFLOWS)
 
 
 @pytest.fixture
@@ -70,12 +73,16 @@ def open_round(services, slack, channel=CIRCLE, now=NOW):
 
 
 def answers(gratitude="my neighbours", challenge=None, offer=None, sharing="named"):
-    return {CheckinBlock.GRATITUDE: gratitude, CheckinBlock.CHALLENGE: challenge, CheckinBlock.OFFER: offer,
-            CheckinBlock.SHARING: sharing}
+    """The modal's state as Slack sends it, read as the listener reads it."""
+    values = {CheckinBlock.GRATITUDE: gratitude, CheckinBlock.CHALLENGE: challenge, CheckinBlock.OFFER: offer,
+              CheckinBlock.SHARING: sharing}
+    return views.read_checkin(values)
 
 
 def submit(services, user, round_id, now=NOW + timedelta(hours=1), **kw):
-    return usecases.submit_checkin(services, TEAM, user, round_id, answers(**kw), now=now)
+    """A submission, with its errors shown on the modal's blocks as the listener shows them."""
+    result = usecases.submit_checkin(services, TEAM, user, round_id, answers(**kw), now=now)
+    return replace(result, errors=views.checkin_errors(services.copy, result.errors) if result.errors else None)
 
 
 # ---- setup ----------------------------------------------------------------------------------------------
@@ -121,10 +128,14 @@ def test_the_settings_modal_saves_a_circle(services):
               CheckinBlock.SETTINGS_TIME: "16:00", CheckinBlock.SETTINGS_TIMEZONE: "America/New_York",
               CheckinBlock.SETTINGS_WINDOW: "2d", CheckinBlock.SETTINGS_REMIND: "",
               CheckinBlock.SETTINGS_SHARING: "anonymous", CheckinBlock.SETTINGS_ROTATE: "on"}
-    circle_id, errors = usecases.save_settings(services, TEAM, "UADMIN", values)
+    def save(values):
+        result = usecases.save_settings(services, TEAM, "UADMIN", views.read_settings_channel(values),
+                                        views.read_settings(values))
+        return result.circle_id, views.settings_errors(services.copy, result.errors)
+
+    circle_id, errors = save(values)
     assert errors == {} and circle_id
-    bad = {**values, CheckinBlock.SETTINGS_TIME: "4pm"}
-    _, errors = usecases.save_settings(services, TEAM, "UADMIN", bad)
+    _, errors = save({**values, CheckinBlock.SETTINGS_TIME: "4pm"})
     assert set(errors) == {CheckinBlock.SETTINGS_TIME}
 
 
@@ -514,15 +525,16 @@ def test_every_view_and_message_fits_slacks_limits(services, slack):
 
 
 def test_a_community_can_reword_check_ins_from_its_own_templates(db, tmp_path, slack):
-    from slack_app.app import Services
     from slack_app.copy import Copy
+    from slack_app.services import Services
     from slack_app.settings import load_settings
+    from slack_app.workflows import WORKFLOWS
     from storage.crypto import Crypto, generate_key
 
     (tmp_path / "checkin_round_open.j2").write_text("¡Hora del check-in en {{ channel_id|channel }}!")
     settings = load_settings(env_file=None, DATABASE_URL=db.url, HEARTH_TEMPLATES_DIR=str(tmp_path))
     services = Services(settings=settings, db=db, crypto=Crypto([generate_key()]),
-                        copy=Copy(settings.HEARTH_TEMPLATES_DIR), archive=None)
+                        copy=Copy(settings.HEARTH_TEMPLATES_DIR), archive=None, workflows=WORKFLOWS)
     enable(services)
     open_round(services, slack)
     [prompt] = outbox(db, "checkin.round")
@@ -558,9 +570,10 @@ def test_each_enabled_circle_gets_an_opening_job_on_its_own_clock_across_dayligh
     assert fires == [datetime(2024, 3, 25, 9, 0, tzinfo=UTC), datetime(2024, 4, 1, 8, 0, tzinfo=UTC)]
 
 
-def test_the_registered_actions_open_remind_and_close(services, slack):
-    from slack_app.checkins import jobs  # noqa: F401 - registers the actions
-    from slack_app.scheduling.registry import JobContext, get_action
+def test_the_declared_actions_open_remind_and_close(services, slack):
+    from slack_app.scheduling.registry import JobBook, JobContext
+
+    get_action = JobBook(w.jobs for w in services.workflows).action
 
     circle_id = enable(services).circle_id
     ctx = JobContext(db=services.db, params={"team_id": TEAM, "circle_id": circle_id}, services=services,

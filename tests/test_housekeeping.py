@@ -2,15 +2,15 @@
 
 from datetime import timedelta
 
-from slack_app.scheduling import registry
-from slack_app.scheduling.registry import JobContext
+from slack_app.scheduling.registry import JobBook, JobContext
+from slack_app.workflows import WORKFLOWS
 from storage import events
 from storage.models import JobRun, SlackEvent, utcnow
 
 
 def test_housekeeping_is_a_scheduled_job_that_forgets_only_what_is_old(db):
-    registry.discover()
-    assert "housekeeping.prune" in {spec.id for spec in registry.desired_jobs(db)[0]}
+    book = JobBook(w.jobs for w in WORKFLOWS)
+    assert "housekeeping.prune" in {spec.id for spec in book.desired_jobs(db)[0]}
 
     now = utcnow()
     assert events.first_sighting(db, "EvRECENT", "T1")
@@ -20,7 +20,7 @@ def test_housekeeping_is_a_scheduled_job_that_forgets_only_what_is_old(db):
             s.add(JobRun(job_id=job_id, occurrence=now - timedelta(days=age), action="a", params={},
                          status=status, owner="o"))
 
-    result = registry.get_action("housekeeping.prune")(JobContext(db=db, params={}))
+    result = book.action("housekeeping.prune")(JobContext(db=db, params={}))
 
     assert result == {"event_ids": 1, "job_runs": 1}
     assert not events.first_sighting(db, "EvRECENT", "T1")  # still a retry within the horizon

@@ -24,16 +24,18 @@ def oauth_simulator():
 
 @pytest.fixture
 def oauth_app(oauth_simulator, database_url, db, tmp_path):
-    from slack_app.app import build_app, build_services
+    from slack_app.app import build_app
     from slack_app.server import start_in_thread
+    from slack_app.services import build_services
     from slack_app.settings import load_settings
+    from slack_app.workflows import WORKFLOWS
     from storage.crypto import generate_key
 
     settings = load_settings(env_file=None, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_CLIENT_ID=CLIENT_ID,
                              SLACK_CLIENT_SECRET=CLIENT_SECRET, SLACK_API_URL=oauth_simulator.base_url,
                              DATABASE_URL=database_url, ARCHIVE_URL=str(tmp_path / "archive"),
                              HEARTH_ENCRYPTION_KEY=generate_key())
-    hearth = build_app(settings, services=build_services(settings, db=db))
+    hearth = build_app(settings, services=build_services(settings, db=db, workflows=WORKFLOWS))
     running = start_in_thread(hearth)
     yield hearth, running
     running.stop()

@@ -2,16 +2,16 @@
 
 from datetime import UTC, datetime
 
-import click
 import pytest
 from click.testing import CliRunner
 
-from slack_app import cli_ops
-from slack_app.scheduling import registry
+from slack_app.cli import cli_for
 from slack_app.scheduling.cadence import Cadence
-from slack_app.scheduling.registry import JobSpec
+from slack_app.scheduling.registry import JobBook, Jobs, JobSpec
 from slack_app.scheduling.scheduler import HearthScheduler
 from slack_app.simulator import SlackSimulator, demo_workspace
+from slack_app.workflow import Workflow
+from slack_app.workflows import WORKFLOWS
 from storage import outbox
 
 TEAM = "T0HEARTH"
@@ -25,17 +25,16 @@ def hearth_cli(database_url, db, tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("ARCHIVE_URL", str(tmp_path / "archive"))
     monkeypatch.setenv("HEARTH_LOG_LEVEL", "WARNING")
-    group = click.Group("hearth")
-    cli_ops.register(group)
     runner = CliRunner()
-    return lambda *args, **kw: runner.invoke(group, list(args), catch_exceptions=False, **kw)
+
+    def invoke(*args, workflows=WORKFLOWS, **kw):
+        return runner.invoke(cli_for(workflows), list(args), catch_exceptions=False, **kw)
+
+    return invoke
 
 
-@pytest.fixture
-def clean_registry():
-    saved = registry._reset_for_tests()
-    yield
-    registry._restore_for_tests(saved)
+def demo(jobs: Jobs) -> tuple[Workflow]:
+    return (Workflow("demo", jobs=jobs),)
 
 
 def put(db, key, target="UALICE"):
@@ -102,43 +101,45 @@ def test_worker_without_a_token_says_so_in_one_line(hearth_cli):
     assert result.output.startswith("hearth: SLACK_BOT_TOKEN is not set: the worker sends messages")
 
 
-def test_jobs_list_shows_next_and_last_runs(hearth_cli, db, clean_registry):
-    assert hearth_cli("jobs", "list").output.startswith("No scheduled jobs yet")
-    registry.register_action("demo.open", lambda ctx: None)
-    registry.register_job(JobSpec("demo.open:T1:7", "demo.open", {"team_id": "T1"},
-                                  cadence=Cadence("weekly", 0, "10:00", "Europe/Berlin")))
-    waiting = hearth_cli("jobs", "list")
+def test_jobs_list_shows_next_and_last_runs(hearth_cli, db):
+    assert hearth_cli("jobs", "list", workflows=()).output.startswith("No scheduled jobs yet")
+    workflows = demo(Jobs(actions={"demo.open": lambda ctx: None},
+                          always=[JobSpec("demo.open:T1:7", "demo.open", {"team_id": "T1"},
+                                          cadence=Cadence("weekly", 0, "10:00", "Europe/Berlin"))]))
+    waiting = hearth_cli("jobs", "list", workflows=workflows)
     assert "demo.open:T1:7" in waiting.output and "at the leader's next sync" in waiting.output
-    sched = HearthScheduler(db, owner="t")
+    sched = HearthScheduler(db, JobBook(w.jobs for w in workflows), owner="t")
     sched.start()
     sched.stop()
-    result = hearth_cli("jobs", "list")
+    result = hearth_cli("jobs", "list", workflows=workflows)
     lines = result.output.splitlines()
     assert lines[0].split() == ["JOB", "SCHEDULE", "NEXT", "RUN", "LAST", "RUN"]
     assert "demo.open:T1:7" in lines[1] and "every mon 10:00 Europe/Berlin" in lines[1] and "never" in lines[1]
     assert lines[-1] == "1 scheduled."
 
 
-def test_jobs_run_runs_an_action_now_per_team_and_isolates_failures(hearth_cli, db, clean_registry, monkeypatch):
-    monkeypatch.setattr(cli_ops, "_services", cli_ops._storage_services)  # these actions need no templates
+def test_jobs_run_runs_an_action_now_per_team_and_isolates_failures(hearth_cli, db):
     ran = []
-    registry.register_action("demo.open", lambda ctx: ran.append(ctx.params))
-    registry.register_action("demo.sweep", lambda ctx: ran.append(("sweep", ctx.team_id)))
-    registry.register_action("demo.broken", lambda ctx: 1 / 0)
-    for team in ("T1", "T2"):
-        registry.register_job(JobSpec(f"demo.open:{team}:1", "demo.open", {"team_id": team, "p": 1},
-                                      cadence=Cadence("weekly", 0, "10:00")))
-    registry.register_job(JobSpec("demo.broken:T1", "demo.broken", {"team_id": "T1"}, every=60))
+    workflows = demo(Jobs(
+        actions={"demo.open": lambda ctx: ran.append(ctx.params),
+                 "demo.sweep": lambda ctx: ran.append(("sweep", ctx.team_id)),
+                 "demo.broken": lambda ctx: 1 / 0},
+        always=[*(JobSpec(f"demo.open:{team}:1", "demo.open", {"team_id": team, "p": 1},
+                          cadence=Cadence("weekly", 0, "10:00")) for team in ("T1", "T2")),
+                JobSpec("demo.broken:T1", "demo.broken", {"team_id": "T1"}, every=60)]))
 
-    result = hearth_cli("jobs", "run", "demo.open", "--team", "T2")
+    def run(*args):
+        return hearth_cli("jobs", "run", *args, workflows=workflows)
+
+    result = run("demo.open", "--team", "T2")
     assert result.exit_code == 0 and "ran 1 of 1 in" in result.output
     assert ran == [{"team_id": "T2", "p": 1}]
-    assert hearth_cli("jobs", "run", "demo.open").output.count("ran 2 of 2") == 1
-    assert hearth_cli("jobs", "run", "demo.sweep", "--team", "T9").exit_code == 0 and ran[-1] == ("sweep", "T9")
-    broken = hearth_cli("jobs", "run", "demo.broken")
+    assert run("demo.open").output.count("ran 2 of 2") == 1
+    assert run("demo.sweep", "--team", "T9").exit_code == 0 and ran[-1] == ("sweep", "T9")
+    broken = run("demo.broken")
     assert broken.exit_code == 1 and "ran 0 of 1" in broken.output
     assert "demo.broken:T1 (ZeroDivisionError)" in broken.output
-    unknown = hearth_cli("jobs", "run", "nope")
+    unknown = run("nope")
     assert unknown.exit_code == 2 and unknown.output.startswith("hearth: no scheduled action or job named 'nope'")
 
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import inspect, select
 
-from slack_app.delivery import pacing
-from slack_app.delivery.pacing import Rate
+from storage import gcra as pacing
 from storage import outbox, ratelimit
+from storage.gcra import Rate
 from storage.models import Member, OutboxMessage
 from tests.conftest import PG_URL
 

@@ -6,10 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slack_app.delivery import pacing, rules
-from slack_app.delivery.pacing import Rate, SlackLimits
+from slack_app.delivery import rules
+from slack_app.delivery.pacing import SlackLimits
 from slack_app.delivery.rules import Verdict
 from slack_app.simulator.ratelimit import most_in_window
+from storage import gcra as pacing
+from storage.gcra import Rate
 
 
 def grants(calls: list[float], rate: Rate, max_wait: float, tat: float = 0.0) -> list[float]:

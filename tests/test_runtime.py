@@ -9,31 +9,29 @@ from slack_app.delivery.pacing import SlackLimits
 from slack_app.delivery.worker import WorkerOptions
 from slack_app.fake_port import FakeSlackPort
 from slack_app.runtime import start_background
-from slack_app.scheduling import registry
-from slack_app.scheduling.registry import JobSpec
+from slack_app.scheduling.registry import Jobs, JobSpec
 from slack_app.simulator import wait_for
+from slack_app.workflow import Workflow
 from storage import outbox
 from tests.conftest import PG_URL
 
 OPTIONS = WorkerOptions(threads=2, poll_interval=0.02, limits=SlackLimits().scaled(100))
 
 
-@pytest.fixture
-def clean_registry():
-    saved = registry._reset_for_tests()
-    yield
-    registry._restore_for_tests(saved)
+def services_with(db, jobs: Jobs | None = None) -> SimpleNamespace:
+    """What start_background reads of Services: the database, settings, key, and the workflows' jobs."""
+    return SimpleNamespace(db=db, settings=None, crypto=None, workflows=(Workflow("demo", jobs=jobs or Jobs()),))
 
 
-def test_background_delivers_and_runs_jobs_until_stopped(db, clean_registry, caplog):
+def test_background_delivers_and_runs_jobs_until_stopped(db, caplog):
     port = FakeSlackPort(team_id="T1")
     port.add_user("UANA")
     ticks = []
-    registry.register_action("demo.tick", lambda ctx: ticks.append(ctx.job_id))
-    registry.register_job(JobSpec("demo.tick", "demo.tick", every=0.2))
+    jobs = Jobs(actions={"demo.tick": lambda ctx: ticks.append(ctx.job_id)},
+                always=[JobSpec("demo.tick", "demo.tick", every=0.2)])
     with db.session() as s:
         outbox.enqueue(s, team_id="T1", kind="test", target="UANA", payload={"text": "hi"}, dedupe_key="k")
-    background = start_background(SimpleNamespace(db=db, settings=None), port_for_team=lambda team: port,
+    background = start_background(services_with(db, jobs), port_for_team=lambda team: port,
                                   worker_options=OPTIONS, leader_retry_interval=0.1)
     try:
         assert wait_for(lambda: len(port.calls("chat.postMessage")) == 1)
@@ -49,9 +47,9 @@ def test_background_delivers_and_runs_jobs_until_stopped(db, clean_registry, cap
 
 
 @pytest.mark.skipif(not PG_URL, reason="PostgreSQL-only: runs in the PostgreSQL pass")
-def test_only_one_instance_schedules_and_another_takes_over(db, clean_registry):
+def test_only_one_instance_schedules_and_another_takes_over(db):
     port = FakeSlackPort(team_id="T1")
-    services = SimpleNamespace(db=db, settings=None)
+    services = services_with(db)
     first = start_background(services, port_for_team=lambda t: port, worker=False, leader_retry_interval=0.1)
     assert wait_for(lambda: first.is_leader)
     second = start_background(services, port_for_team=lambda t: port, worker=False, leader_retry_interval=0.1)

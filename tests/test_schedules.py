@@ -11,9 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slack_app.scheduling import jobs as jobfns
-from slack_app.scheduling import registry
 from slack_app.scheduling.cadence import Cadence, fire_times, latest_fire_time, trigger_for
-from slack_app.scheduling.registry import JobContext, JobSpec
+from slack_app.scheduling.registry import JobBook, JobContext, Jobs, JobSpec, UnknownAction
 from slack_app.scheduling.scheduler import HearthScheduler, _JobStore, stored_jobs
 from storage import jobruns
 
@@ -134,24 +133,24 @@ def test_each_isolates_failures_and_logs_only_ids(caplog):
     assert "item=T2 error=RuntimeError" in caplog.text and "secret" not in caplog.text
 
 
-@pytest.fixture
-def clean_registry():
-    saved = registry._reset_for_tests()
-    yield
-    registry._restore_for_tests(saved)
+def book(actions, always=(), sources=None) -> JobBook:
+    return JobBook([Jobs(actions=actions, always=always, sources=sources or {})])
 
 
-def test_unknown_actions_and_failing_sources(db, clean_registry):
-    with pytest.raises(registry.UnknownAction):
-        registry.get_action("nope")
-
+def test_unknown_actions_and_failing_sources(db):
     def broken(session):
         raise RuntimeError("db")
 
-    registry.register_job(JobSpec("s", "a", every=60))
-    registry.register_job_source("broken", broken)
-    specs, complete = registry.desired_jobs(db)
+    jobs = book({"a": lambda ctx: None}, [JobSpec("s", "a", every=60)], {"broken": broken})
+    with pytest.raises(UnknownAction):
+        jobs.action("nope")
+    specs, complete = jobs.desired_jobs(db)
     assert [s.id for s in specs] == ["s"] and not complete
+
+
+def test_two_workflows_cannot_declare_one_action():
+    with pytest.raises(ValueError, match="demo.open"):
+        JobBook([Jobs(actions={"demo.open": print}), Jobs(actions={"demo.open": print})])
 
 
 # ---- the scheduler with its persistent job store ---------------------------------------------------------
@@ -189,13 +188,12 @@ def make_past_due(db, job_id, when):
     store.update_job(job)
 
 
-def test_sync_adds_keeps_changes_and_removes_jobs(db, clean_registry):
+def test_sync_adds_keeps_changes_and_removes_jobs(db):
     programs = {"1": Cadence("weekly", 0, "10:00", "Europe/Berlin"), "2": Cadence("monthly", 2, "09:00", "UTC")}
-    registry.register_action("demo.open", Calls())
-    registry.register_job_source("demo", lambda session: [
+    jobs = book({"demo.open": Calls()}, sources={"demo": lambda session: [
         JobSpec(f"demo.open:T1:{pid}", "demo.open", {"team_id": "T1", "program": pid}, cadence=c)
-        for pid, c in programs.items()])
-    sched = HearthScheduler(db, owner="test", sync_every=3600)
+        for pid, c in programs.items()]})
+    sched = HearthScheduler(db, jobs, owner="test", sync_every=3600)
     sched.start()
     try:
         listed = {j.id: j for j in stored_jobs(db)}
@@ -215,28 +213,27 @@ def test_sync_adds_keeps_changes_and_removes_jobs(db, clean_registry):
         sched.stop()
 
 
-def test_a_restart_across_a_due_run_runs_it_exactly_once(db, clean_registry):
+def test_a_restart_across_a_due_run_runs_it_exactly_once(db):
     calls = Calls()
     cadence, occurrence = recent_cadence()
-    registry.register_action("demo.open", calls)
-    registry.register_job(JobSpec("demo.open:T1:1", "demo.open", {"team_id": "T1"}, cadence=cadence))
-    sched = HearthScheduler(db, owner="first")
+    jobs = book({"demo.open": calls}, [JobSpec("demo.open:T1:1", "demo.open", {"team_id": "T1"}, cadence=cadence)])
+    sched = HearthScheduler(db, jobs, owner="first")
     sched.start()
     sched.stop()
     assert calls.runs == []  # its next run is next week
     make_past_due(db, "demo.open:T1:1", occurrence)  # ... but it fell due while Hearth was down
 
-    second = HearthScheduler(db, owner="second")
+    second = HearthScheduler(db, jobs, owner="second")
     second.start()
     try:
         assert calls.wait(1)
     finally:
         second.stop()
-    third = HearthScheduler(db, owner="third")
+    third = HearthScheduler(db, jobs, owner="third")
     third.start()  # another restart: nothing is repeated
     third.stop()
     make_past_due(db, "demo.open:T1:1", occurrence)  # even if APScheduler had not persisted the next run
-    fourth = HearthScheduler(db, owner="fourth")
+    fourth = HearthScheduler(db, jobs, owner="fourth")
     fourth.start()
     time.sleep(0.3)
     fourth.stop()
@@ -248,16 +245,15 @@ def test_a_restart_across_a_due_run_runs_it_exactly_once(db, clean_registry):
     assert job.next_run > datetime.now(UTC) + timedelta(days=6) and job.last_status == "done"
 
 
-def test_a_run_missed_by_more_than_the_grace_period_is_skipped(db, clean_registry):
+def test_a_run_missed_by_more_than_the_grace_period_is_skipped(db):
     calls = Calls()
     cadence, occurrence = recent_cadence(minutes_ago=5)
-    registry.register_action("demo.open", calls)
-    registry.register_job(JobSpec("demo.open:T1:1", "demo.open", {"team_id": "T1"}, cadence=cadence))
-    sched = HearthScheduler(db, owner="a", misfire_grace=60)
+    jobs = book({"demo.open": calls}, [JobSpec("demo.open:T1:1", "demo.open", {"team_id": "T1"}, cadence=cadence)])
+    sched = HearthScheduler(db, jobs, owner="a", misfire_grace=60)
     sched.start()
     sched.stop()
     make_past_due(db, "demo.open:T1:1", occurrence)
-    sched = HearthScheduler(db, owner="b", misfire_grace=60)
+    sched = HearthScheduler(db, jobs, owner="b", misfire_grace=60)
     sched.start()
     time.sleep(0.3)
     sched.stop()
@@ -266,14 +262,14 @@ def test_a_run_missed_by_more_than_the_grace_period_is_skipped(db, clean_registr
     assert job.next_run > datetime.now(UTC)
 
 
-def test_an_occurrence_cut_short_by_a_dying_leader_is_run_again_by_the_next(db, clean_registry):
+def test_an_occurrence_cut_short_by_a_dying_leader_is_run_again_by_the_next(db):
     calls = Calls()
-    registry.register_action("demo.open", calls)
+    jobs = book({"demo.open": calls})
     occurrence = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     with db.session() as s:
         assert jobruns.start(s, job_id="demo.open:T1:1", occurrence=occurrence, action="demo.open",
                              params={"team_id": "T1"}, owner="dead-leader")
-    sched = HearthScheduler(db, owner="new-leader")
+    sched = HearthScheduler(db, jobs, owner="new-leader")
     sched.start()
     sched.stop()
     assert calls.runs == [("demo.open:T1:1", {"team_id": "T1"}, occurrence)]
@@ -282,12 +278,11 @@ def test_an_occurrence_cut_short_by_a_dying_leader_is_run_again_by_the_next(db, 
     assert (run.status, run.owner) == ("done", "new-leader")
 
 
-def test_the_ledger_runs_each_occurrence_once_and_records_failures(db, clean_registry):
+def test_the_ledger_runs_each_occurrence_once_and_records_failures(db):
     calls = Calls()
-    registry.register_action("demo.open", calls)
-    registry.register_action("demo.broken", lambda ctx: 1 / 0)
+    jobs = book({"demo.open": calls, "demo.broken": lambda ctx: 1 / 0})
     cadence, occurrence = recent_cadence()
-    jobfns.bind(jobfns.JobEnv(db=db, owner="me"))
+    jobfns.bind(jobfns.JobEnv(db=db, book=jobs, owner="me"))
     try:
         for _ in range(2):
             jobfns.run_scheduled("j", "demo.open", {"team_id": "T1"}, cadence.to_dict())

@@ -29,12 +29,14 @@ def test_healthz_reports_a_reachable_database(server):
 
 
 def test_healthz_is_503_when_the_database_is_unreachable(app_settings, db):
-    from slack_app.app import Hearth, Services, build_app
+    from dataclasses import replace
+
+    from slack_app.app import Hearth, build_app
     from slack_app.server import start_in_thread
     from storage.db import Database
 
     hearth = build_app(app_settings, services=_services(app_settings, db))
-    broken = Hearth(hearth.bolt, Services(**{**vars(hearth.services), "db": Database("postgresql://x@127.0.0.1:1/x")}),
+    broken = Hearth(hearth.bolt, replace(hearth.services, db=Database("postgresql://x@127.0.0.1:1/x")),
                     hearth.oauth_flow)
     running = start_in_thread(broken)
     try:
@@ -46,9 +48,10 @@ def test_healthz_is_503_when_the_database_is_unreachable(app_settings, db):
 
 
 def _services(settings, db):
-    from slack_app.app import build_services
+    from slack_app.services import build_services
+    from slack_app.workflows import WORKFLOWS
 
-    return build_services(settings, db=db)
+    return build_services(settings, db=db, workflows=WORKFLOWS)
 
 
 # ---- request screening -------------------------------------------------------------------------------

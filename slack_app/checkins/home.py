@@ -18,8 +18,8 @@ from storage.models import utcnow
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from slack_app.app import Services
     from slack_app.home import Viewer
+    from slack_app.services import Services
 
 OFFERS_FROM_LAST = timedelta(weeks=8)
 RECENT_ROUNDS = 6

@@ -1,4 +1,4 @@
-"""Scheduled check-in work, plugged into the scheduler's registry (thin: each job calls a use case).
+"""Scheduled check-in work, declared as `JOBS` for the workflow list (thin: each job calls a use case).
 
 - `checkins.open_round`: one job per enabled circle on the circle's own cadence and time zone, so a
   Monday 10:00 Europe/Berlin circle opens at 10:00 Berlin time in winter and in summer.
@@ -12,15 +12,21 @@ dedupe keys), so two runs of the same occurrence do the work once.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from slack_app.checkins import rounds
 from slack_app.scheduling.cadence import Cadence
-from slack_app.scheduling.registry import JobContext, JobSpec, register_action, register_job, register_job_source
+from slack_app.scheduling.registry import JobContext, Jobs, JobSpec
+from slack_app.services import Services
 from storage import checkins as repo
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 SWEEP_EVERY = 60.0  # seconds
 
 
-def _services(ctx: JobContext):  # noqa: ANN202 - slack_app.app.Services
+def _services(ctx: JobContext) -> Services:
     if ctx.services is None or ctx.ports is None:
         raise RuntimeError("check-in jobs run inside Hearth (hearth serve / run / worker)")
     return ctx.services
@@ -43,7 +49,7 @@ def close_due_job(ctx: JobContext) -> int:
     return rounds.close_due(_services(ctx))
 
 
-def circle_jobs(session) -> list[JobSpec]:  # noqa: ANN001 - a SQLAlchemy session
+def circle_jobs(session: Session) -> list[JobSpec]:
     """One opening job per enabled circle, on the circle's cadence."""
     return [JobSpec(id=f"checkins.open_round:{c.team_id}:{c.id}", action="checkins.open_round",
                     params={"team_id": c.team_id, "circle_id": c.id},
@@ -51,10 +57,10 @@ def circle_jobs(session) -> list[JobSpec]:  # noqa: ANN001 - a SQLAlchemy sessio
             for c in repo.enabled_circles(session)]
 
 
-register_action("checkins.open_round", open_round_job)
-register_action("checkins.open_due", open_due_job)
-register_action("checkins.remind_due", remind_due_job)
-register_action("checkins.close_due", close_due_job)
-register_job_source("checkins", circle_jobs)
-for _name in ("checkins.open_due", "checkins.remind_due", "checkins.close_due"):
-    register_job(JobSpec(id=_name, action=_name, every=SWEEP_EVERY))
+SWEEPS = ("checkins.open_due", "checkins.remind_due", "checkins.close_due")
+JOBS = Jobs(
+    actions={"checkins.open_round": open_round_job, "checkins.open_due": open_due_job,
+             "checkins.remind_due": remind_due_job, "checkins.close_due": close_due_job},
+    always=[JobSpec(id=name, action=name, every=SWEEP_EVERY) for name in SWEEPS],
+    sources={"checkins": circle_jobs},
+)

@@ -27,7 +27,7 @@ from storage.models import utcnow
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from slack_app.app import Services
+    from slack_app.services import Services
 
 log = logging.getLogger("hearth.checkins")
 

@@ -6,20 +6,27 @@ would call, and the outbox is drained by a real delivery worker, so what is prin
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import select
 
 from slack_app.checkins import rounds
 from slack_app.checkins.ids import CheckinAction, CheckinBlock
 from slack_app.delivery.ports import single_workspace
 from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
-from slack_app.simulator.driver import wait_for
+from slack_app.simulator.driver import SlackDriver, wait_for
+from slack_app.simulator.server import SlackSimulator
 from storage import checkins as repo
 from storage.models import OutboxMessage
+
+if TYPE_CHECKING:
+    from slack_app.app import Hearth
+    from slack_app.services import Services
 
 CIRCLE = "CCIRCLE"
 
 
-def scenario_checkins(driver, simulator, hearth) -> list[str]:  # noqa: ANN001 - SlackDriver, SlackSimulator, Hearth
+def scenario_checkins(driver: SlackDriver, simulator: SlackSimulator, hearth: Hearth) -> list[str]:
     services = hearth.services
     team_id = simulator.workspace.team_id
     ports = single_workspace(simulator.bot_token, simulator.base_url)
@@ -76,6 +83,6 @@ def scenario_checkins(driver, simulator, hearth) -> list[str]:  # noqa: ANN001 -
     return lines
 
 
-def _queued(services, kind: str) -> bool:  # noqa: ANN001
+def _queued(services: Services, kind: str) -> bool:
     with services.db.session() as s:
         return s.scalar(select(OutboxMessage.id).where(OutboxMessage.kind == kind).limit(1)) is not None

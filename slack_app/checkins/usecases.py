@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from slack_app.admins import is_admin
 from slack_app.checkins import audience, rounds, rules, views
-from slack_app.checkins.ids import FIELD_BLOCKS, SETTINGS_FIELD_BLOCKS, CheckinBlock
+from slack_app.checkins.inputs import CheckinForm, SettingsInput
 from slack_app.checkins.rounds import KIND, round_key, schedule_of
 from slack_app.checkins.rules import Sharing
 from slack_app.slack_port import SlackError, SlackPort
@@ -31,25 +31,12 @@ from storage.models import utcnow
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from slack_app.app import Services
+    from slack_app.services import Services
 
 log = logging.getLogger("hearth.checkins")
 
 
 # ---- circles --------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class SettingsInput:
-    cadence: str = "weekly"
-    day: str = "mon"
-    local_time: str = "10:00"
-    tz: str | None = None  # the workspace's HEARTH_TIMEZONE when not given
-    window: str = "48h"
-    remind_before: str | None = None
-    sharing: str = Sharing.NAMED.value
-    rotate: bool = True
-    enabled: bool = True
-
 
 @dataclass(frozen=True)
 class EnableResult:
@@ -196,31 +183,27 @@ def _checkin_modal(services: Services, s: Session, circle: CheckinCircle, round_
 
 @dataclass(frozen=True)
 class SubmitResult:
-    errors: dict[str, str] | None = None  # block_id -> message, for response_action "errors"
+    errors: dict[str, str] | None = None  # field -> error code ("round" when the round itself is gone)
     view: dict | None = None  # the thank-you view, for response_action "update"
 
 
-def submit_checkin(services: Services, team_id: str, user_id: str, round_id: int, values: dict,
+def submit_checkin(services: Services, team_id: str, user_id: str, round_id: int | None, form: CheckinForm,
                    *, now: datetime | None = None) -> SubmitResult:
     """Store (or edit) a check-in and share it as chosen; errors are shown inline in the modal."""
     now = now or utcnow()
-    copy = services.copy
     for attempt in range(2):  # a double submission may race to insert the same check-in
         try:
             with services.db.session() as s:
-                round_ = s.get(CheckinRound, round_id)
+                round_ = s.get(CheckinRound, round_id) if round_id is not None else None
                 circle = s.get(CheckinCircle, round_.circle_id) if round_ else None
                 if round_ is None or circle is None or circle.team_id != team_id:
-                    return SubmitResult(errors={CheckinBlock.GRATITUDE: views.error_text(copy, "round_missing")})
+                    return SubmitResult(errors={"round": "round_missing"})
                 if round_.status != RoundStatus.OPEN or round_.closes_at <= now:
-                    return SubmitResult(errors={CheckinBlock.GRATITUDE: views.error_text(copy, "round_closed")})
-                answers, errors = rules.validate_checkin(
-                    values.get(CheckinBlock.GRATITUDE), values.get(CheckinBlock.CHALLENGE),
-                    values.get(CheckinBlock.OFFER), values.get(CheckinBlock.SHARING),
-                    _allowed_sharing(circle, round_))
+                    return SubmitResult(errors={"round": "round_closed"})
+                answers, errors = rules.validate_checkin(form.gratitude, form.challenge, form.offer, form.sharing,
+                                                         _allowed_sharing(circle, round_))
                 if errors or answers is None:
-                    return SubmitResult(errors={FIELD_BLOCKS[f]: views.error_text(copy, code, field=f)
-                                                for f, code in errors.items()})
+                    return SubmitResult(errors=errors)
                 return _store_and_share(services, s, circle, round_, user_id, answers, now)
         except IntegrityError:
             if attempt:
@@ -415,11 +398,8 @@ def open_settings(services: Services, slack: SlackPort, team_id: str, user_id: s
     return True
 
 
-def save_settings(services: Services, team_id: str, user_id: str, values: dict) -> tuple[int | None, dict]:
-    """The settings modal's submission (the modal is only ever opened for admins): the circle id, or
-    block_id -> message for inline errors. No Slack call, so the ack is quick."""
-    result = enable_circle(services, team_id, values.get(CheckinBlock.SETTINGS_CHANNEL) or "",
-                           views.read_settings(values), by=user_id)
-    errors = {SETTINGS_FIELD_BLOCKS[f]: views.error_text(services.copy, code, field=f)
-              for f, code in result.errors.items()}
-    return result.circle_id, errors
+def save_settings(services: Services, team_id: str, user_id: str, channel_id: str,
+                  given: SettingsInput) -> EnableResult:
+    """The settings modal's submission (the modal is only ever opened for admins): the circle, or
+    field -> error code for inline errors. No Slack call, so the ack is quick."""
+    return enable_circle(services, team_id, channel_id, given, by=user_id)

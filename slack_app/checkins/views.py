@@ -7,7 +7,7 @@ Messages are returned as outbox payloads (`{"text": …, "blocks": […]}`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -17,12 +17,12 @@ from markupsafe import Markup
 
 from slack_app import blocks
 from slack_app.checkins import rules
-from slack_app.checkins.ids import CheckinAction, CheckinBlock, CheckinView
+from slack_app.checkins.ids import FIELD_BLOCKS, SETTINGS_FIELD_BLOCKS, CheckinAction, CheckinBlock, CheckinView
+from slack_app.checkins.inputs import CheckinForm, SettingsInput
 from slack_app.checkins.rules import Cadence, Sharing
 
 if TYPE_CHECKING:
     from slack_app.checkins.home import HomeData
-    from slack_app.checkins.usecases import SettingsInput
     from slack_app.copy import Copy
     from storage.checkins import Checkin, CheckinCircle, CheckinRound, CheckinText, HelpOffer
 
@@ -211,7 +211,45 @@ def checkin_modal(copy: Copy, circle: CheckinCircle, round_: CheckinRound, exist
     ]
     return blocks.modal(label(copy, "modal_title"), body, callback_id=CheckinView.SUBMIT,
                         submit=label(copy, "modal_submit"), close=label(copy, "modal_close"),
-                        private_metadata={"round_id": round_.id})
+                        private_metadata=CheckinMeta(round_id=round_.id))
+
+
+@dataclass(frozen=True)
+class CheckinMeta(blocks.Metadata):
+    """What the check-in modal carries through the member's client: which round it belongs to."""
+
+    round_id: int
+
+
+def read_checkin(values: Mapping[str, object]) -> CheckinForm:
+    """The check-in modal's answers as the use case's input (the rules validate them)."""
+    def text(block: CheckinBlock) -> str | None:
+        value = values.get(block)
+        return value if isinstance(value, str) else None
+
+    return CheckinForm(gratitude=text(CheckinBlock.GRATITUDE), challenge=text(CheckinBlock.CHALLENGE),
+                       offer=text(CheckinBlock.OFFER), sharing=text(CheckinBlock.SHARING))
+
+
+def read_picked_round(values: Mapping[str, object]) -> int | None:
+    """The round chosen in "which circle?" (None when the value is not one Hearth offered)."""
+    return blocks.as_int(values.get(CheckinBlock.CIRCLE))
+
+
+def checkin_errors(copy: Copy, errors: Mapping[str, str]) -> dict[str, str]:
+    """The use case's {field: code} as Slack's {block_id: message}; a problem with the round itself
+    is shown on the first field."""
+    return {FIELD_BLOCKS.get(f, CheckinBlock.GRATITUDE): error_text(copy, code, field=f if f in FIELD_BLOCKS else None)
+            for f, code in errors.items()}
+
+
+def read_settings_channel(values: Mapping[str, object]) -> str:
+    channel = values.get(CheckinBlock.SETTINGS_CHANNEL)
+    return channel if isinstance(channel, str) else ""
+
+
+def settings_errors(copy: Copy, errors: Mapping[str, str]) -> dict[str, str]:
+    return {SETTINGS_FIELD_BLOCKS[f]: error_text(copy, code, field=f) for f, code in errors.items()}
 
 
 def pick_circle_modal(copy: Copy, choices: Sequence[tuple[int, str]]) -> dict:
@@ -272,9 +310,7 @@ def settings_modal(copy: Copy, circle: CheckinCircle | None, channel_id: str | N
                         submit=label(copy, "settings_submit"))
 
 
-def read_settings(values: dict) -> SettingsInput:
-    from slack_app.checkins.usecases import SettingsInput
-
+def read_settings(values: Mapping[str, object]) -> SettingsInput:
     def get(block: CheckinBlock, default: str = "") -> str:
         value = values.get(block)
         return default if value is None else str(value)

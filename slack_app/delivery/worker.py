@@ -33,10 +33,11 @@ from datetime import UTC, datetime
 from typing import NoReturn
 
 from slack_app.delivery import rules
-from slack_app.delivery.pacing import Rate, SlackLimits
+from slack_app.delivery.pacing import SlackLimits
 from slack_app.delivery.rules import Verdict
 from slack_app.slack_port import HistoryMessage, Posted, SlackError, SlackPort
 from storage import outbox, ratelimit
+from storage.gcra import Rate
 from storage.outbox import FAILED, SENDING, SENT, OutboxRow
 
 log = logging.getLogger("hearth.delivery")

@@ -5,7 +5,7 @@ Both tables only guard against doing something twice; once nothing can repeat, t
 
 from __future__ import annotations
 
-from slack_app.scheduling.registry import JobContext, JobSpec, register_action, register_job
+from slack_app.scheduling.registry import JobContext, Jobs, JobSpec
 from storage import events, jobruns
 
 ACTION = "housekeeping.prune"
@@ -19,5 +19,4 @@ def prune(ctx: JobContext) -> dict[str, int]:
     return {"event_ids": forgotten, "job_runs": pruned}
 
 
-register_action(ACTION, prune)
-register_job(JobSpec(id=ACTION, action=ACTION, every=EVERY))
+JOBS = Jobs(actions={ACTION: prune}, always=[JobSpec(id=ACTION, action=ACTION, every=EVERY)])

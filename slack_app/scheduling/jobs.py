@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from slack_app.scheduling.cadence import Cadence, latest_fire_time, trigger_for
-from slack_app.scheduling.registry import JobContext, get_action
+from slack_app.scheduling.registry import JobBook, JobContext
 from storage import jobruns
 from storage.models import utcnow
 
@@ -27,6 +27,7 @@ SYNC = "slack_app.scheduling.jobs:sync_now"
 @dataclass
 class JobEnv:
     db: Any
+    book: JobBook                               # every workflow's actions and job sources
     services: Any = None
     ports: Any = None
     owner: str = "hearth"                       # this scheduler instance, in the ledger
@@ -49,7 +50,7 @@ def current_env() -> JobEnv | None:
 def execute(env: JobEnv, action: str, params: dict, *, job_id: str | None = None,
             occurrence: datetime | None = None) -> Any:
     """Run one action now (raises what the action raises)."""
-    fn = get_action(action)
+    fn = env.book.action(action)
     ctx = JobContext(db=env.db, params=dict(params), services=env.services, ports=env.ports, job_id=job_id,
                      occurrence=occurrence)
     started = time.perf_counter()

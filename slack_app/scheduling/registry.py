@@ -1,39 +1,28 @@
-"""Named actions and the jobs that run them: where workflows plug into the scheduler.
+"""Named actions and the jobs that run them, collected from the explicit workflow list.
 
-A workflow package registers, at import time of its `slack_app/<workflow>/jobs.py` module (imported by
-`discover()`):
+A workflow declares what it schedules as one `Jobs` value in `slack_app.workflows` (nothing registers itself
+at import time):
 
-    from slack_app.scheduling.cadence import Cadence
-    from slack_app.scheduling.registry import JobSpec, register_action, register_job, register_job_source
+    JOBS = Jobs(
+        actions={"checkins.open_round": open_round, "checkins.remind_due": remind_due},
+        always=[JobSpec(id="checkins.remind_due", action="checkins.remind_due", every=60)],
+        sources={"checkins": lambda session: [JobSpec(id=f"checkins.open_round:{c.team_id}:{c.id}", ...)
+                                              for c in enabled_circles(session)]},
+    )
 
-    def open_round(ctx):                       # thin: call the use case; ctx.occurrence is the scheduled time
-        usecases.open_scheduled(ctx.services, ctx.ports(ctx.team_id), ctx.params["circle_id"])
-
-    def remind_due(ctx):                       # a sweep: one team's failure must not stop the others
-        ctx.each(teams(ctx.db), lambda team: usecases.remind(ctx.services, team), key=lambda team: team)
-
-    register_action("checkins.open_round", open_round)
-    register_action("checkins.remind_due", remind_due)
-    register_job_source("checkins", lambda session: [
-        JobSpec(id=f"checkins.open_round:{c.team_id}:{c.id}", action="checkins.open_round",
-                params={"team_id": c.team_id, "circle_id": c.id},
-                cadence=Cadence(c.cadence, c.weekday, c.local_time, c.timezone, c.anchor_date))
-        for c in enabled_circles(session)])
-    register_job(JobSpec(id="checkins.remind_due", action="checkins.remind_due", every=60))
-
-The leader reads every source at start-up and every minute and brings APScheduler's persistent job store
-in line (adding, changing and removing jobs), so a changed cadence takes effect within a minute, and a job
-whose definition did not change keeps its stored next run time (a run that fell due while Hearth was down
-is not lost by the sync).
+Actions are thin: they call a use case (`ctx.occurrence` is the scheduled time). A sweep isolates items with
+`ctx.each` so one team's failure never stops the others. `JobBook` merges every workflow's `Jobs`; the leader
+reads every source at start-up and every minute and brings APScheduler's persistent job store in line
+(adding, changing and removing jobs), so a changed cadence takes effect within a minute, and a job whose
+definition did not change keeps its stored next run time (a run that fell due while Hearth was down is not
+lost by the sync).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
-import pkgutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -109,91 +98,61 @@ class JobContext:
 
 
 Action = Callable[[JobContext], Any]
-Source = Callable[[Any], Iterable[JobSpec]]  # (SQLAlchemy session) -> specs
-
-_actions: dict[str, Action] = {}
-_sources: dict[str, Source] = {}
+Source = Callable[[Any], Iterable[JobSpec]]  # (SQLAlchemy session) -> the jobs that should exist now
 
 
 class UnknownAction(KeyError):
     pass
 
 
-def register_action(name: str, fn: Action) -> None:
-    """Make `fn(ctx)` runnable by name from jobs and from `hearth jobs run NAME`."""
-    if not name or len(name) > 100:
-        raise ValueError("an action name is 1 to 100 characters")
-    _actions[name] = fn
+@dataclass(frozen=True)
+class Jobs:
+    """What one workflow schedules: named actions, jobs that always exist, and sources of per-program jobs."""
+
+    actions: Mapping[str, Action] = field(default_factory=dict)
+    always: Sequence[JobSpec] = ()
+    sources: Mapping[str, Source] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in self.actions:
+            if not name or len(name) > 100:
+                raise ValueError("an action name is 1 to 100 characters")
 
 
-def register_job_source(name: str, source: Source) -> None:
-    """`source(session)` returns the jobs that should exist now (e.g. one per enabled program)."""
-    _sources[name] = source
+class JobBook:
+    """Every workflow's actions and job sources, merged; what the scheduler and `hearth jobs` read."""
 
+    def __init__(self, parts: Iterable[Jobs]) -> None:
+        self._actions: dict[str, Action] = {}
+        self._sources: dict[str, Source] = {}
+        for jobs in parts:
+            for name, fn in jobs.actions.items():
+                if name in self._actions:
+                    raise ValueError(f"two workflows declare the action {name!r}")
+                self._actions[name] = fn
+            for spec in jobs.always:
+                self._sources[f"always:{spec.id}"] = lambda _session, spec=spec: [spec]
+            self._sources.update(jobs.sources)
 
-def register_job(spec: JobSpec) -> None:
-    """A job that always exists (e.g. a nightly sweep)."""
-    register_job_source(f"static:{spec.id}", lambda _session, spec=spec: [spec])
-
-
-def get_action(name: str) -> Action:
-    try:
-        return _actions[name]
-    except KeyError:
-        raise UnknownAction(name) from None
-
-
-def action_names() -> list[str]:
-    return sorted(_actions)
-
-
-def desired_jobs(db: Any) -> tuple[list[JobSpec], bool]:
-    """Every source's jobs, and whether every source answered (a failing source removes nothing)."""
-    specs: dict[str, JobSpec] = {}
-    complete = True
-    for name, source in list(_sources.items()):
+    def action(self, name: str) -> Action:
         try:
-            with db.session() as session:
-                for spec in source(session):
-                    specs[spec.id] = spec
-        except Exception as exc:
-            complete = False
-            log.error("jobs.source_failed source=%s error=%s", name, type(exc).__name__)
-    return list(specs.values()), complete
+            return self._actions[name]
+        except KeyError:
+            raise UnknownAction(name) from None
 
+    def action_names(self) -> list[str]:
+        return sorted(self._actions)
 
-def discover(package: str = "slack_app") -> list[str]:
-    """Import every `<package>.<workflow>.jobs` module, so its actions and job sources are registered."""
-    loaded = []
-    pkg = importlib.import_module(package)
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if not info.ispkg:
-            continue
-        name = f"{package}.{info.name}.jobs"
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue  # this package schedules nothing
-            log.error("jobs.module_failed module=%s error=%s", name, type(exc).__name__)
-            continue
-        except Exception as exc:  # one broken workflow must not stop the others' jobs (or delivery)
-            log.error("jobs.module_failed module=%s error=%s", name, type(exc).__name__)
-            continue
-        loaded.append(name)
-    return loaded
-
-
-def _reset_for_tests() -> tuple[dict, dict]:
-    """Empty the registry, returning what was there (tests restore it)."""
-    saved = (dict(_actions), dict(_sources))
-    _actions.clear()
-    _sources.clear()
-    return saved
-
-
-def _restore_for_tests(saved: tuple[dict, dict]) -> None:
-    _actions.clear()
-    _sources.clear()
-    _actions.update(saved[0])
-    _sources.update(saved[1])
+    def desired_jobs(self, db: Any) -> tuple[list[JobSpec], bool]:
+        """Every source's jobs, and whether every source answered (a failing source removes nothing)."""
+        specs: dict[str, JobSpec] = {}
+        complete = True
+        for name, source in self._sources.items():
+            try:
+                with db.session() as session:
+                    for spec in source(session):
+                        specs[spec.id] = spec
+            except Exception as exc:
+                complete = False
+                log.error("jobs.source_failed source=%s error=%s", name, type(exc).__name__)
+        return list(specs.values()), complete

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -22,8 +24,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from slack_app.scheduling import jobs as jobfns
 from slack_app.scheduling.cadence import trigger_for
-from slack_app.scheduling.registry import JobSpec, action_names, desired_jobs
+from slack_app.scheduling.registry import JobBook, JobSpec
 from storage import jobruns
+from storage.db import Database
+
+if TYPE_CHECKING:
+    from slack_app.services import Services
+    from slack_app.slack_port import SlackPort
 
 log = logging.getLogger("hearth.scheduler")
 
@@ -58,12 +65,14 @@ class JobInfo:
 
 
 class HearthScheduler:
-    def __init__(self, db, *, services=None, ports=None, owner: str = "hearth",  # noqa: ANN001
+    def __init__(self, db: Database, book: JobBook, *, services: Services | None = None,
+                 ports: Callable[[str], SlackPort] | None = None, owner: str = "hearth",
                  misfire_grace: int = DEFAULT_MISFIRE_GRACE, sync_every: float = 60.0, threads: int = 4) -> None:
         self.db = db
+        self.book = book
         self.misfire_grace = misfire_grace
         self.sync_every = sync_every
-        self.env = jobfns.JobEnv(db=db, services=services, ports=ports, owner=owner,
+        self.env = jobfns.JobEnv(db=db, book=book, services=services, ports=ports, owner=owner,
                                  misfire_grace=float(misfire_grace), scheduler=self)
         self._threads = threads
         self._scheduler: BackgroundScheduler | None = None
@@ -120,7 +129,7 @@ class HearthScheduler:
             scheduler = self._scheduler
             if scheduler is None:
                 return SyncResult()
-            specs, complete = desired_jobs(self.db)
+            specs, complete = self.book.desired_jobs(self.db)
             existing = {job.id: job for job in scheduler.get_jobs() if job.id != SYNC_JOB_ID}
             added = changed = removed = 0
             for spec in specs:
@@ -130,7 +139,7 @@ class HearthScheduler:
                 self._add(scheduler, spec)
                 added, changed = (added + 1, changed) if job is None else (added, changed + 1)
             if complete:
-                known = set(action_names())
+                known = set(self.book.action_names())
                 for job_id, job in existing.items():
                     if job.kwargs.get("action") not in known:
                         continue  # its workflow is not loaded here (failed to import?): not ours to judge
@@ -156,7 +165,7 @@ class HearthScheduler:
             self._scheduler.wakeup()
 
 
-def stored_jobs(db) -> list[JobInfo]:  # noqa: ANN001
+def stored_jobs(db: Database) -> list[JobInfo]:
     """The jobs in the job store with their next run, read without starting a scheduler."""
     store = _JobStore(engine=db.engine, tablename=TABLE)
     store.start(BackgroundScheduler(timezone=UTC), "default")

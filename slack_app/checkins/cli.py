@@ -5,14 +5,14 @@ Admin-facing, so its words live here; what members see lives in the templates.
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import click
 
 from slack_app.checkins import rules
-from slack_app.cli_support import friendly
+from slack_app.checkins.inputs import SettingsInput
+from slack_app.cli_support import CliContext, fail, friendly, pass_cli
 
 PROBLEM_FIXES = {
     "not_in_channel": "Hearth is not a member of that channel: type `/invite @hearth` in it.",
@@ -33,30 +33,6 @@ ERRORS = {
     "unknown_sharing": "is not one of named, anonymous, facilitator",
     "facilitator_needs_rotation": "facilitator-only sharing needs a rotating facilitator (drop --no-rotate)",
 }
-
-
-class _Context:
-    """Settings, services and a Slack port for one workspace, built on first use."""
-
-    def __init__(self) -> None:
-        from slack_app.app import build_services
-        from slack_app.cli_support import cli_settings as _settings
-        from slack_app.settings import SettingsError
-        from slack_app.slack_port import SlackError, WebApiPort, make_client
-
-        self.settings = _settings()
-        self.settings.require("SLACK_BOT_TOKEN", why="the check-in commands talk to Slack with the bot token")
-        self.services = build_services(self.settings)
-        self.slack = WebApiPort(make_client(self.settings.SLACK_BOT_TOKEN, self.settings.SLACK_API_URL))
-        try:
-            self.team_id = self.slack.auth_test().team_id
-        except SlackError as exc:
-            raise SettingsError(f"Slack refused the bot token ({exc.error}); check SLACK_BOT_TOKEN.") from None
-
-
-def _fail(message: str) -> None:
-    click.echo(f"hearth: {message}", err=True)
-    sys.exit(2)
 
 
 def _when(instant: datetime | None, tz: str) -> str:
@@ -82,17 +58,17 @@ def checkins() -> None:
 @click.option("--sharing", default="named", show_default=True, help="named, anonymous or facilitator")
 @click.option("--rotate/--no-rotate", default=True, show_default=True, help="rotating facilitator")
 @friendly
-def enable(channel: str, cadence: str, day: str, local_time: str, tz: str | None, window: str,
+@pass_cli
+def enable(ctx: CliContext, channel: str, cadence: str, day: str, local_time: str, tz: str | None, window: str,
            remind_before: str | None, sharing: str, rotate: bool) -> None:
     from slack_app.checkins import usecases
 
-    ctx = _Context()
-    given = usecases.SettingsInput(cadence=cadence, day=day, local_time=local_time, tz=tz, window=window,
+    given = SettingsInput(cadence=cadence, day=day, local_time=local_time, tz=tz, window=window,
                                    remind_before=remind_before, sharing=sharing, rotate=rotate)
     result = usecases.enable_circle(ctx.services, ctx.team_id, channel, given)
     if result.errors or result.circle_id is None:
         field, code = next(iter(result.errors.items()))
-        _fail(f"--{FIELD_NAMES.get(field, field)} {ERRORS.get(code, code)}.")
+        fail(f"--{FIELD_NAMES.get(field, field)} {ERRORS.get(code, code)}.")
     problem = usecases.confirm_circle(ctx.services, ctx.slack, result.circle_id)
     zone = tz or ctx.settings.HEARTH_TIMEZONE
     verb = "on" if result.created else "updated"
@@ -105,31 +81,31 @@ def enable(channel: str, cadence: str, day: str, local_time: str, tz: str | None
 @checkins.command(help="Turn check-ins off for a channel (history is kept).")
 @click.option("--channel", required=True)
 @friendly
-def disable(channel: str) -> None:
+@pass_cli
+def disable(ctx: CliContext, channel: str) -> None:
     from slack_app.checkins import usecases
 
-    ctx = _Context()
     if not usecases.disable_circle(ctx.services, ctx.team_id, channel):
-        _fail(f"check-ins are not set up for {channel}.")
+        fail(f"check-ins are not set up for {channel}.")
     click.echo(f"Check-ins off for {channel}.")
 
 
 @checkins.command("open", help="Open a round now (or retry one waiting for its channel).")
 @click.option("--channel", required=True)
 @friendly
-def open_(channel: str) -> None:
+@pass_cli
+def open_(ctx: CliContext, channel: str) -> None:
     from slack_app.checkins import rounds
 
-    ctx = _Context()
     result = rounds.open_round(ctx.services, ctx.slack, ctx.team_id, channel)
     if result.status == "no_circle":
-        _fail(f"check-ins are not set up for {channel}; run `hearth checkins enable --channel {channel}` first.")
+        fail(f"check-ins are not set up for {channel}; run `hearth checkins enable --channel {channel}` first.")
     if result.status == "already_open":
         click.echo(f"A round is already open in {channel}.")
     elif result.status == "deferred":
-        _fail(f"Slack is busy ({result.problem}); the round opens within a minute or two, or run this again.")
+        fail(f"Slack is busy ({result.problem}); the round opens within a minute or two, or run this again.")
     elif result.status == "blocked":
-        _fail(f"the round is waiting: {PROBLEM_FIXES.get(result.problem or '', result.problem)} "
+        fail(f"the round is waiting: {PROBLEM_FIXES.get(result.problem or '', result.problem)} "
               "It opens as soon as that is fixed (or run this command again).")
     else:
         who = f"; {result.facilitator} facilitates" if result.facilitator else ""
@@ -139,13 +115,13 @@ def open_(channel: str) -> None:
 @checkins.command(help="Close the open round now and post its summary.")
 @click.option("--channel", required=True)
 @friendly
-def close(channel: str) -> None:
+@pass_cli
+def close(ctx: CliContext, channel: str) -> None:
     from slack_app.checkins import rounds
 
-    ctx = _Context()
     result = rounds.close_round(ctx.services, ctx.team_id, channel)
     if result.status == "no_circle":
-        _fail(f"check-ins are not set up for {channel}.")
+        fail(f"check-ins are not set up for {channel}.")
     if result.status != "closed" or result.summary is None:
         click.echo(f"No round is open in {channel}.")
         return
@@ -159,10 +135,10 @@ def close(channel: str) -> None:
 @checkins.command(help="Show each circle: settings, next opening, the current round, any problem.")
 @click.option("--channel", default=None, help="only this channel")
 @friendly
-def status(channel: str | None) -> None:
+@pass_cli
+def status(ctx: CliContext, channel: str | None) -> None:
     from slack_app.checkins import home
 
-    ctx = _Context()
     rows = home.circle_status(ctx.services, ctx.team_id)
     rows = [r for r in rows if channel in (None, r.channel_id)]
     if not rows:
@@ -178,7 +154,3 @@ def status(channel: str | None) -> None:
                        f"{r.checked_in} of {r.participants} checked in")
         if r.problem:
             click.echo(f"  problem: {PROBLEM_FIXES.get(r.problem, r.problem)}")
-
-
-def register(main: click.Group) -> None:
-    main.add_command(checkins)

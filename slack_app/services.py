@@ -1,0 +1,57 @@
+"""What use cases need from the running app, in one typed value handed to every listener, job and command.
+
+Built once by the composition root (`slack_app.app.build_services`); listeners receive it as the Bolt
+argument `services`. It holds no Slack client: a use case that talks to Slack is given a `SlackPort`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from slack_app.copy import Copy
+from slack_app.settings import Settings
+from storage import migrate
+from storage.archive import Archive, open_archive
+from storage.crypto import Crypto, load_crypto
+from storage.db import Database
+from storage.errors import SettingsError
+
+if TYPE_CHECKING:
+    from slack_app.workflow import Workflow
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    db: Database
+    crypto: Crypto
+    copy: Copy
+    archive: Archive | None
+    workflows: Sequence[Workflow]  # the installed workflows: App Home draws their sections in this order
+
+
+def build_services(settings: Settings, db: Database | None = None, *,
+                   workflows: Sequence[Workflow]) -> Services:
+    db = db or Database(settings.DATABASE_URL)
+    prepare_database(db)
+    return Services(
+        settings=settings,
+        db=db,
+        crypto=load_crypto(settings.HEARTH_ENCRYPTION_KEY, production=settings.is_production),
+        copy=Copy(settings.HEARTH_TEMPLATES_DIR),
+        archive=open_archive(settings.ARCHIVE_URL),
+        workflows=tuple(workflows),
+    )
+
+
+def prepare_database(db: Database) -> None:
+    """SQLite is upgraded in place; a shared PostgreSQL is upgraded deliberately with `hearth db upgrade`."""
+    if db.is_sqlite:
+        migrate.upgrade(db)
+    elif not migrate.is_up_to_date(db):
+        raise SettingsError(
+            f"DATABASE_URL points at a database at revision {migrate.current_revision(db) or 'none'}, "
+            f"but this Hearth needs {migrate.head_revision()}; run `hearth db upgrade` first."
+        )

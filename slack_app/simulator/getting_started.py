@@ -1,0 +1,51 @@
+"""The first chapter of `hearth simulate`: App Home, `/hearth help`, a forged request, an event retried."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from slack_app.simulator.driver import SlackDriver, wait_for
+from slack_app.simulator.server import SlackSimulator
+
+if TYPE_CHECKING:
+    from slack_app.app import Hearth
+
+
+def getting_started(driver: SlackDriver, simulator: SlackSimulator, hearth: Hearth) -> list[str]:
+    lines: list[str] = []
+    seen = len(simulator.transcript())
+
+    def step(title: str) -> None:
+        nonlocal seen
+        shown = simulator.transcript()
+        lines.append(f"▸ {title}")
+        lines.extend(f"    {line}" for line in shown[seen:])
+        seen = len(shown)
+
+    alice = driver.as_member("UALICE")
+    alice.open_home()
+    _settle(lambda: simulator.home("UALICE"))
+    step("Alice opens Hearth's App Home")
+
+    answer = alice.command("/hearth", "help")
+    step("Alice asks /hearth help")
+    help_text = (answer.json or {}).get("text", "") if isinstance(answer.json, dict) else ""
+    lines.extend(f"    only Alice sees: {line}" for line in help_text.splitlines()[:3])
+
+    forged = driver.post_raw("command=%2Fhearth&user_id=UALICE", content_type="application/x-www-form-urlencoded",
+                             sign=False)
+    lines.append(f"▸ A request without Slack's signature is refused: HTTP {forged.status}")
+
+    home_opened = {"type": "app_home_opened", "user": "UBOB", "channel": simulator.state.dm_id("UBOB"), "tab": "home"}
+    first = driver.event(home_opened)
+    _settle(lambda: simulator.home("UBOB"))
+    publishes = len(simulator.calls_for("views.publish"))
+    driver.event(home_opened, event_id=first.event_id, retry_num=1)
+    lines.append("▸ Slack retries an event it already delivered: Hearth handles it once "
+                 f"({len(simulator.calls_for('views.publish')) - publishes} extra App Home publishes)")
+    return lines
+
+
+def _settle(predicate: Callable[[], object]) -> None:
+    wait_for(predicate, timeout=5.0)

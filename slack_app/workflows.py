@@ -1,0 +1,45 @@
+"""Every workflow Hearth runs, in one explicit list: the only place a workflow is plugged in.
+
+`build_app` registers each one's listeners, App Home draws each one's section (in this order), the scheduler
+runs each one's jobs, the `hearth` CLI offers each one's commands and `hearth simulate` tells each one's
+chapter. A new workflow (surveys, buddy introductions, reports) is one more entry here;
+tests/test_workflows.py proves that an entry is wired everywhere.
+"""
+
+from __future__ import annotations
+
+from handlers import checkins as checkin_listeners
+from handlers import hearth_command, home, membership
+from slack_app.checkins import cli as checkin_cli
+from slack_app.checkins import home as checkin_home
+from slack_app.checkins import jobs as checkin_jobs
+from slack_app.checkins.scenario import scenario_checkins
+from slack_app.delivery import cli as delivery_cli
+from slack_app.delivery import home as delivery_home
+from slack_app.housekeeping import jobs as housekeeping_jobs
+from slack_app.simulator.getting_started import getting_started
+from slack_app.workflow import Workflow
+
+HEARTH = Workflow(  # what every install has: App Home, `/hearth`, membership, housekeeping
+    name="hearth",
+    listeners=(home.register, hearth_command.register, membership.register),
+    jobs=housekeeping_jobs.JOBS,
+    chapter=("Getting started", getting_started),
+)
+
+CHECKINS = Workflow(
+    name="checkins",
+    listeners=(checkin_listeners.register,),
+    home=checkin_home.section,
+    jobs=checkin_jobs.JOBS,
+    commands=(checkin_cli.checkins,),
+    chapter=("A check-in round", scenario_checkins),
+)
+
+DELIVERY = Workflow(  # the outbox: admins see what could not be delivered; operators resend it
+    name="delivery",
+    home=delivery_home.section,
+    commands=(delivery_cli.outbox_group,),
+)
+
+WORKFLOWS: tuple[Workflow, ...] = (HEARTH, CHECKINS, DELIVERY)
