@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from slack_app import home as app_home
 from slack_app.checkins import rules, views
 from slack_app.slack_port import SlackPort
 from storage import checkins as repo
@@ -18,7 +19,6 @@ from storage.models import utcnow
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from slack_app.home import Viewer
     from slack_app.services import Services
 
 OFFERS_FROM_LAST = timedelta(weeks=8)
@@ -125,7 +125,7 @@ def _stats(s: Session, circle: CheckinCircle) -> CircleStats:
     return CircleStats(circle.channel_id, circle.enabled, circle.problem, rounds)
 
 
-def section(viewer: Viewer) -> list[dict]:
+def section(viewer: app_home.Viewer) -> list[dict]:
     """The check-in blocks of this member's App Home (admins also see participation per circle)."""
     data = home_data(viewer.services, viewer.team_id, viewer.user_id, admin=viewer.is_admin)
     return views.home_blocks(viewer.services.copy, data)
@@ -133,8 +133,6 @@ def section(viewer: Viewer) -> list[dict]:
 
 def publish(services: Services, slack: SlackPort, team_id: str, user_id: str) -> None:
     """Republish App Home after a check-in change."""
-    from slack_app import home as app_home
-
     app_home.show(services, slack, team_id, user_id)
 
 

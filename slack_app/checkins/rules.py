@@ -285,9 +285,9 @@ def validate_checkin(
         if len(text) > LIMITS[field]:
             errors[field] = "too_long"
     chosen = sharing or (allowed[0].value if allowed else None)
-    if chosen not in {s.value for s in allowed}:
+    if chosen is None or chosen not in {s.value for s in allowed}:
         errors["sharing"] = "not_allowed"
-    if errors:
+    if errors or chosen is None:
         return None, errors
     return CheckinAnswers(values["gratitude"], values["challenge"] or None, values["offer"] or None,
                           Sharing(chosen)), {}

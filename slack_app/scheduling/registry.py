@@ -119,6 +119,10 @@ class Jobs:
                 raise ValueError("an action name is 1 to 100 characters")
 
 
+def _always(spec: JobSpec) -> Source:
+    return lambda _session: [spec]
+
+
 class JobBook:
     """Every workflow's actions and job sources, merged; what the scheduler and `hearth jobs` read."""
 
@@ -131,7 +135,7 @@ class JobBook:
                     raise ValueError(f"two workflows declare the action {name!r}")
                 self._actions[name] = fn
             for spec in jobs.always:
-                self._sources[f"always:{spec.id}"] = lambda _session, spec=spec: [spec]
+                self._sources[f"always:{spec.id}"] = _always(spec)
             self._sources.update(jobs.sources)
 
     def action(self, name: str) -> Action:
