@@ -18,8 +18,14 @@ import logging
 import threading
 import zlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from storage.db import Database
 
 log = logging.getLogger("hearth.leader")
 
@@ -33,7 +39,7 @@ def lock_key(name: str) -> int:
 
 
 class Leadership:
-    def __init__(self, db, *, on_elected: Callable[[], None] = lambda: None,  # noqa: ANN001
+    def __init__(self, db: Database, *, on_elected: Callable[[], None] = lambda: None,
                  on_deposed: Callable[[], None] = lambda: None, retry_interval: float = 10.0,
                  name: str = SCHEDULER_LOCK) -> None:
         self.db = db
@@ -130,7 +136,7 @@ class Leadership:
 
     # ---- the dedicated connection ---------------------------------------------------------------------
 
-    def _connection(self):  # noqa: ANN202 - a psycopg connection
+    def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
             import psycopg
 
