@@ -176,6 +176,28 @@ def test_update_only_the_bots_own_existing_messages(sim):
     assert error_of(lambda: client.chat_update(channel="CCIRCLE", ts="1.000001", text="x")) == "message_not_found"
 
 
+def test_update_without_blocks_keeps_them_and_an_empty_list_removes_them(sim):
+    client = client_for(sim)
+    blocks = [{"type": "section", "block_id": "b1", "text": {"type": "mrkdwn", "text": "Ready?"}}]
+    ts = client.chat_postMessage(channel="CCIRCLE", text="Ready?", blocks=blocks)["ts"]
+    kept = client.chat_update(channel="CCIRCLE", ts=ts, text="Done")["message"]
+    assert (kept["text"], kept["blocks"]) == ("Done", blocks)
+    assert sim.messages("CCIRCLE")[0]["blocks"] == blocks  # members still see the blocks, not "Done"
+    client.chat_update(channel="CCIRCLE", ts=ts, text="Done", blocks=[])
+    assert (sim.messages("CCIRCLE")[0]["text"], sim.messages("CCIRCLE")[0]["blocks"]) == ("Done", None)
+
+
+def test_the_port_replaces_the_whole_message_so_a_text_only_update_drops_the_blocks(sim):
+    port = WebApiPort(client_for(sim))
+    button = {"type": "actions", "elements": [{"type": "button", "action_id": "go",
+                                               "text": {"type": "plain_text", "text": "Check in"}}]}
+    posted = port.post_message("CCIRCLE", "Round 3 is open", [button])
+    port.update_message("CCIRCLE", posted.ts, "Round 3 has closed")
+    assert (sim.messages("CCIRCLE")[0]["text"], sim.messages("CCIRCLE")[0]["blocks"]) == ("Round 3 has closed", None)
+    port.update_message("CCIRCLE", posted.ts, "Round 3 is open again", [button])
+    assert sim.messages("CCIRCLE")[0]["blocks"][0]["elements"][0]["action_id"] == "go"
+
+
 def test_ephemeral_messages_reach_members_of_the_channel_only(sim):
     client = client_for(sim)
     resp = client.chat_postEphemeral(channel="CCIRCLE", user="UBOB", text="only you see this")

@@ -208,7 +208,12 @@ class SlackState:
         message = self._find_message(channel.id, p.get("ts"))
         if message["user"] != self.bot:
             raise ApiError("cant_update_message")
-        text, blocks = message_content(p)
+        # Slack keeps the message's blocks when `blocks` is left out and removes them only for `blocks=[]`
+        # (chat.update in Slack's OpenAPI spec: "If you don't include this field, the message's previous
+        # blocks will be retained"), so an update with only `text` changes the notification, not what
+        # members see (slackapi/python-slack-sdk#523).
+        kept = message["blocks"] if "blocks" not in p else None
+        text, blocks = message_content(p if kept is None else {**p, "blocks": kept})
         message.update(text=text or "", blocks=blocks)
         if isinstance(p.get("metadata"), dict):
             message["metadata"] = p["metadata"]
