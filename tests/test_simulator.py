@@ -14,7 +14,7 @@ from slack_sdk.http_retry import builtin_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 
-from slack_app.simulator import Channel, RateLimiter, SlackSimulator, demo_workspace
+from slack_app.simulator import Channel, RateLimiter, SlackSimulator, User, demo_workspace
 from slack_app.simulator.ratelimit import TIER_2, TIER_4
 from slack_app.simulator.workspace import DEFAULT_SCOPES
 from slack_app.slack_port import SlackError, WebApiPort
@@ -224,6 +224,37 @@ def test_group_dm_has_one_id_per_set_of_people(sim):
     assert error_of(lambda: client.conversations_open(users="UALICE,UNOBODY")) == "user_not_found"
     assert error_of(lambda: client.conversations_open(users="UGONE")) == "user_disabled"
     assert error_of(lambda: client.conversations_open(users="")) == "users_list_not_supplied"
+
+
+def test_conversations_open_takes_one_to_eight_users_as_a_comma_separated_string(sim):
+    for i in range(3):
+        sim.workspace.add_user(User(f"UEXTRA{i}", f"extra{i}", f"Extra {i}"))
+    eight = ["UALICE", "UBOB", "UCARMEN", "UDEV", "UEMI", "UFINN", "UEXTRA0", "UEXTRA1"]
+    client = client_for(sim)
+    group = client.conversations_open(users=eight)["channel"]["id"]  # slack_sdk joins the list with commas
+    assert sim.calls_for("conversations.open")[-1].params["users"] == ",".join(eight)
+    assert sim.workspace.channels[group].members == {*eight, "UHEARTHBOT"}
+    assert error_of(lambda: client.conversations_open(users=[*eight, "UEXTRA2"])) == "too_many_users"
+    with pytest.raises(SlackApiError) as info:  # a JSON array as it is, which Slack does not take
+        client.api_call("conversations.open", json={"users": ["UALICE", "UBOB"]})
+    assert info.value.response["error"] == "invalid_arguments"
+    assert "[json-pointer:/users]" in info.value.response["response_metadata"]["messages"][0]
+    assert client.api_call("conversations.open", json={"users": "UALICE,UBOB"})["channel"]["id"].startswith("G")
+
+
+def test_a_limit_above_slacks_maximum_gives_a_full_page_and_a_cursor(sim):
+    crowd = {f"U{i:05d}" for i in range(1500)}
+    sim.workspace.add_channel(Channel("CBIG", "big", members={"UHEARTHBOT", *crowd}))
+    client = client_for(sim)
+    first = client.conversations_members(channel="CBIG", limit=5000)
+    assert len(first["members"]) == 1000 and first["response_metadata"]["next_cursor"]
+    rest = client.conversations_members(channel="CBIG", limit=5000, cursor=first["response_metadata"]["next_cursor"])
+    assert len(rest["members"]) == 501 and rest["response_metadata"]["next_cursor"] == ""
+    assert len(WebApiPort(client).channel_members("CBIG")) == 1501  # the port follows the cursor
+    for i in range(1001):
+        sim.member_message("UALICE", "CCIRCLE", str(i))
+    history = client.conversations_history(channel="CCIRCLE", limit=2000)
+    assert len(history["messages"]) == 1000 and history["has_more"] is True
 
 
 def test_members_are_paginated_with_cursors(sim):

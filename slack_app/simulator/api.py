@@ -244,7 +244,13 @@ class SlackState:
         if p.get("channel"):
             channel = self.visible_channel(p["channel"])
             return {"channel": {"id": channel.id}, "no_op": True, "already_open": True}
-        users = id_list(p.get("users"))
+        # `users` is "Comma separated lists of users", 1 to 8 of them (conversations.open in Slack's OpenAPI
+        # spec and https://docs.slack.dev/reference/methods/conversations.open); slack_sdk joins a Python list
+        # itself, but a JSON array posted as it is is not a string, and Slack refuses it.
+        raw = p.get("users")
+        if raw is not None and not isinstance(raw, str):
+            raise invalid_arguments("must be a comma-separated string of user ids [json-pointer:/users]")
+        users = id_list(raw)
         if not users:
             raise ApiError("users_list_not_supplied")
         if len(users) > MAX_GROUP_DM_USERS:
