@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import builtin_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
+from slack_sdk.webhook import WebhookClient
 
 from slack_app.simulator import Channel, RateLimiter, SlackSimulator, User, demo_workspace
 from slack_app.simulator.ratelimit import TIER_2, TIER_4
@@ -354,6 +355,23 @@ def test_views_publish_stores_the_home_tab(sim):
     assert first["id"] == second["id"] == sim.home("UEMI")["id"]
     assert sim.home("UEMI")["blocks"][0]["block_id"]  # Slack fills in block ids
     assert error_of(lambda: client.views_publish(user_id="UEMI", view=MODAL)) == "invalid_arguments"
+
+
+# ---- response_url ---------------------------------------------------------------------------------------
+
+def test_a_response_url_takes_five_posts_within_thirty_minutes(sim, clock):
+    url = sim.new_response_url("UBOB", "CGENERAL")
+    answers = [WebhookClient(url).send(text=f"note {i}") for i in range(6)]
+    assert [a.status_code for a in answers] == [200] * 5 + [404]
+    assert answers[-1].body == "expired_url"
+    assert [p["body"]["text"] for p in sim.response_url_posts()] == [f"note {i}" for i in range(5)]
+    assert [p["body"]["text"] for p in sim.refused_response_url_posts()] == ["note 5"]
+    later = sim.new_response_url("UBOB", "CGENERAL")
+    clock.advance(29 * 60)
+    assert WebhookClient(later).send(text="still in time").status_code == 200
+    clock.advance(61)
+    assert WebhookClient(later).send(text="too late").status_code == 404
+    assert "too late" not in "\n".join(sim.transcript())
 
 
 # ---- files and OAuth ------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ class SlackState:
     oauth_codes: dict[str, str] = field(default_factory=dict)  # code -> installing user
     response_urls: dict[str, dict] = field(default_factory=dict)
     response_posts: list[dict] = field(default_factory=list)
+    refused_response_posts: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._last_ts_us = 0
