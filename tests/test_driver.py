@@ -268,6 +268,22 @@ def test_the_ack_of_a_submission_decides_what_happens_to_the_modal(driver, app, 
     assert sim.views("UDEV") == []
 
 
+def test_errors_in_a_submission_ack_must_name_input_blocks_of_the_submitted_view(driver, app, sim):
+    with_section = {**SIMPLE, "blocks": [{"type": "section", "block_id": "intro",
+                                          "text": {"type": "mrkdwn", "text": "Hello"}}, *SIMPLE["blocks"]]}
+    view = open_modal(sim, "UDEV", with_section)
+    for errors, pointer in (({"a": "keyed by action_id"}, "/errors/a"), ({"intro": "not an input"}, "/errors/intro"),
+                            ({"b": "fine", "typo": "x"}, "/errors/typo"), ({}, "/errors]"), ({"b": ""}, "/errors/b")):
+        app.on_request = lambda r, errors=errors: (200, {"response_action": "errors", "errors": errors})
+        refused = driver.submit_view("UDEV", view["id"], {"b": "hi"})
+        assert refused.view_error["error"] == "invalid_arguments"
+        assert [m for m in refused.view_error["response_metadata"]["messages"] if pointer in m], errors
+        assert sim.latest_view("UDEV")["id"] == view["id"]  # Slack shows its generic error; the modal stays
+    app.on_request = lambda r: (200, {"response_action": "errors", "errors": {"b": "Please say a bit more"}})
+    assert driver.submit_view("UDEV", view["id"], {"b": "hi"}).view_error is None
+    assert sim.latest_view("UDEV")["id"] == view["id"]
+
+
 def test_closing_a_modal_tells_the_app_only_if_it_asked(driver, app, sim):
     quiet = open_modal(sim, "UEMI", {**SIMPLE, "notify_on_close": False})
     assert driver.close_view("UEMI", quiet["id"]) is None and app.received == []
