@@ -312,6 +312,11 @@ def test_a_trigger_expires_after_three_seconds(sim, clock):
     clock.advance(3.01)
     assert error_of(lambda: client_for(sim).views_open(trigger_id=trigger, view=MODAL)) == "expired_trigger_id"
     assert sim.latest_view("UBOB") is None
+    client_for(sim).views_open(trigger_id=sim.issue_trigger("UBOB"), view=MODAL)
+    late = sim.issue_trigger("UBOB")
+    clock.advance(3.01)
+    assert error_of(lambda: client_for(sim).views_push(trigger_id=late, view=MODAL)) == "expired_trigger_id"
+    assert len(sim.views("UBOB")) == 1
 
 
 @pytest.mark.parametrize(
