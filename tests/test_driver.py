@@ -283,6 +283,9 @@ def test_errors_in_a_submission_ack_must_name_input_blocks_of_the_submitted_view
     app.on_request = lambda r: (200, {"response_action": "errors", "errors": {"b": "Please say a bit more"}})
     assert driver.submit_view("UDEV", view["id"], {"b": "hi"}).view_error is None
     assert sim.latest_view("UDEV")["id"] == view["id"]
+    app.on_request = lambda r: (200, {"response_action": "errors", "errors": {"a": "keyed by action_id"}})
+    with pytest.raises(AssertionError, match="Slack refused the app's answer to view_submission simple"):
+        driver.as_member("UDEV").submit({"b": "hi"})  # a member's story stops at Slack's generic error
 
 
 def test_closing_a_modal_tells_the_app_only_if_it_asked(driver, app, sim):

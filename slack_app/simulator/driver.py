@@ -322,7 +322,13 @@ class Member:
         return view
 
     def submit(self, values: Mapping[str, Any] | None = None, wait: float = 2.0) -> Response:
-        return self.driver.submit_view(self.user, self.latest_view(wait)["id"], values)
+        """Submit the open modal. When Slack refuses the app's answer (an invalid view, errors not keyed by
+        the view's input blocks, a late ack), the member is stuck with Slack's generic error: AssertionError.
+        `driver.submit_view` returns such answers instead, for tests about them."""
+        resp = self.driver.submit_view(self.user, self.latest_view(wait)["id"], values)
+        if resp.view_error:
+            raise AssertionError(f"Slack refused the app's answer to {resp.request}: {resp.view_error}")
+        return resp
 
     def close(self, wait: float = 2.0) -> Response | None:
         return self.driver.close_view(self.user, self.latest_view(wait)["id"])
