@@ -213,8 +213,7 @@ class SlackState:
         # (chat.update in Slack's OpenAPI spec: "If you don't include this field, the message's previous
         # blocks will be retained"), so an update with only `text` changes the notification, not what
         # members see (slackapi/python-slack-sdk#523).
-        kept = message["blocks"] if "blocks" not in p else None
-        text, blocks = message_content(p if kept is None else {**p, "blocks": kept})
+        text, blocks = message_content(p if "blocks" in p else {**p, "blocks": message["blocks"]})
         message.update(text=text or "", blocks=blocks)
         if isinstance(p.get("metadata"), dict):
             message["metadata"] = p["metadata"]
