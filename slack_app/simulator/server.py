@@ -352,14 +352,12 @@ class SlackSimulator:
             target = self.state.response_urls.get(url_id)
             if target is None:
                 return 404, b"not found"
-            now = self.clock()
-            if target["uses"] >= RESPONSE_URL_USES or now - target["issued"] > RESPONSE_URL_TTL:
-                self.state.refused_response_posts.append({"user": target["user"], "channel": target["channel"],
-                                                          "body": payload, "at": now})
+            post = {"user": target["user"], "channel": target["channel"], "body": payload, "at": self.clock()}
+            if target["uses"] >= RESPONSE_URL_USES or post["at"] - target["issued"] > RESPONSE_URL_TTL:
+                self.state.refused_response_posts.append(post)
                 return 404, b"expired_url"
             target["uses"] += 1
-            self.state.response_posts.append({"user": target["user"], "channel": target["channel"],
-                                              "body": payload, "at": now})
+            self.state.response_posts.append(post)
             if not payload.get("delete_original"):
                 text = message_text(payload.get("text"), payload.get("blocks"))
                 shown = "message" if payload.get("response_type") == "in_channel" else "reply"
