@@ -197,8 +197,10 @@ class WebApiPort:
         return Posted(channel=resp["channel"], ts=resp["ts"])
 
     def update_message(self, channel, ts, text, blocks=None) -> None:
+        # The message becomes exactly this: Slack keeps the old blocks when `blocks` is left out, so a
+        # text-only update sends an empty list to remove them.
         self._call("chat.update", self.client.chat_update, channel=channel, ts=ts, text=text,
-                   blocks=list(blocks) if blocks else None)
+                   blocks=list(blocks or []))
 
     def post_ephemeral(self, channel, user, text, blocks=None) -> None:
         self._call("chat.postEphemeral", self.client.chat_postEphemeral, channel=channel, user=user,

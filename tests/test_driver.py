@@ -13,10 +13,11 @@ from urllib.parse import parse_qsl
 
 import pytest
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from slack_app.simulator import SlackDriver, SlackSimulator, demo_workspace, wait_for
+from slack_app.simulator import LateAck, SlackDriver, SlackSimulator, demo_workspace, wait_for
 
 SECRET = "driver-test-secret"
 
@@ -268,6 +269,25 @@ def test_the_ack_of_a_submission_decides_what_happens_to_the_modal(driver, app, 
     assert sim.views("UDEV") == []
 
 
+def test_errors_in_a_submission_ack_must_name_input_blocks_of_the_submitted_view(driver, app, sim):
+    with_section = {**SIMPLE, "blocks": [{"type": "section", "block_id": "intro",
+                                          "text": {"type": "mrkdwn", "text": "Hello"}}, *SIMPLE["blocks"]]}
+    view = open_modal(sim, "UDEV", with_section)
+    for errors, pointer in (({"a": "keyed by action_id"}, "/errors/a"), ({"intro": "not an input"}, "/errors/intro"),
+                            ({"b": "fine", "typo": "x"}, "/errors/typo"), ({}, "/errors]"), ({"b": ""}, "/errors/b")):
+        app.on_request = lambda r, errors=errors: (200, {"response_action": "errors", "errors": errors})
+        refused = driver.submit_view("UDEV", view["id"], {"b": "hi"})
+        assert refused.view_error["error"] == "invalid_arguments"
+        assert [m for m in refused.view_error["response_metadata"]["messages"] if pointer in m], errors
+        assert sim.latest_view("UDEV")["id"] == view["id"]  # Slack shows its generic error; the modal stays
+    app.on_request = lambda r: (200, {"response_action": "errors", "errors": {"b": "Please say a bit more"}})
+    assert driver.submit_view("UDEV", view["id"], {"b": "hi"}).view_error is None
+    assert sim.latest_view("UDEV")["id"] == view["id"]
+    app.on_request = lambda r: (200, {"response_action": "errors", "errors": {"a": "keyed by action_id"}})
+    with pytest.raises(AssertionError, match="Slack refused the app's answer to view_submission simple"):
+        driver.as_member("UDEV").submit({"b": "hi"})  # a member's story stops at Slack's generic error
+
+
 def test_closing_a_modal_tells_the_app_only_if_it_asked(driver, app, sim):
     quiet = open_modal(sim, "UEMI", {**SIMPLE, "notify_on_close": False})
     assert driver.close_view("UEMI", quiet["id"]) is None and app.received == []
@@ -275,6 +295,65 @@ def test_closing_a_modal_tells_the_app_only_if_it_asked(driver, app, sim):
     assert driver.close_view("UEMI", noisy["id"]).status == 200
     assert app.last.payload["type"] == "view_closed" and app.last.payload["view"]["id"] == noisy["id"]
     assert sim.latest_view("UEMI") is None
+
+
+# ---- Slack's 3 seconds ------------------------------------------------------------------------------------
+
+class SteppedClock:
+    """The simulator's clock, moved by the stand-in app to play a slow ack without waiting for it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> SteppedClock:
+    return SteppedClock()
+
+
+@pytest.fixture
+def slow_sim(clock) -> Iterator[SlackSimulator]:
+    with SlackSimulator(demo_workspace(), rate_limits=False, clock=clock) as simulator:
+        yield simulator
+
+
+def slow_by(clock: SteppedClock, seconds: float, reply: dict | None = None) -> Callable[[Received], Reply]:
+    def answer(received: Received) -> Reply:
+        clock.now += seconds
+        return 200, reply
+    return answer
+
+
+def test_an_ack_after_three_seconds_fails_the_request(app, slow_sim, clock):
+    driver = SlackDriver(app.url, SECRET, slow_sim)
+    app.on_request = slow_by(clock, 2.9)
+    assert driver.command("UALICE", "/checkin").late is False and driver.late_acks == []
+    app.on_request = slow_by(clock, 3.2)
+    with pytest.raises(LateAck, match=r"command /checkin after 3\.20 s"):
+        driver.command("UALICE", "/checkin")
+    with pytest.raises(LateAck, match="event app_home_opened"):
+        driver.app_home_opened("UALICE")
+    assert [r.request for r in driver.late_acks] == ["command /checkin", "event app_home_opened"]
+    probe = driver.post_raw("command=%2Fcheckin", content_type="application/x-www-form-urlencoded", sign=False)
+    assert probe.late and len(driver.late_acks) == 2  # not a request Slack sends: no deadline to miss
+
+
+def test_after_a_late_ack_the_trigger_is_spent_and_a_submission_leaves_the_modal(app, slow_sim, clock):
+    driver = SlackDriver(app.url, SECRET, slow_sim, raise_on_late_ack=False)
+    app.on_request = slow_by(clock, 3.5)
+    late = driver.command("UALICE", "/checkin")
+    assert late.status == 200 and late.late and driver.late_acks == [late]
+    with pytest.raises(SlackApiError) as info:  # the app's views.open after its slow ack
+        web(slow_sim).views_open(trigger_id=app.last.form["trigger_id"], view=SIMPLE)
+    assert info.value.response["error"] == "expired_trigger_id" and slow_sim.latest_view("UALICE") is None
+    view = open_modal(slow_sim, "UALICE", SIMPLE)
+    app.on_request = slow_by(clock, 4, {"response_action": "clear"})
+    submitted = driver.submit_view("UALICE", view["id"], {"b": "hi"})
+    assert submitted.view_error == {"ok": False, "error": "operation_timeout"}
+    assert slow_sim.latest_view("UALICE")["id"] == view["id"]  # Slack ignored the late `clear`
 
 
 # ---- block actions, shortcuts, events -----------------------------------------------------------------

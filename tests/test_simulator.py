@@ -13,8 +13,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import builtin_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
+from slack_sdk.webhook import WebhookClient
 
-from slack_app.simulator import Channel, RateLimiter, SlackSimulator, demo_workspace
+from slack_app.simulator import Channel, RateLimiter, SlackSimulator, User, demo_workspace
 from slack_app.simulator.ratelimit import TIER_2, TIER_4
 from slack_app.simulator.workspace import DEFAULT_SCOPES
 from slack_app.slack_port import SlackError, WebApiPort
@@ -176,6 +177,28 @@ def test_update_only_the_bots_own_existing_messages(sim):
     assert error_of(lambda: client.chat_update(channel="CCIRCLE", ts="1.000001", text="x")) == "message_not_found"
 
 
+def test_update_without_blocks_keeps_them_and_an_empty_list_removes_them(sim):
+    client = client_for(sim)
+    blocks = [{"type": "section", "block_id": "b1", "text": {"type": "mrkdwn", "text": "Ready?"}}]
+    ts = client.chat_postMessage(channel="CCIRCLE", text="Ready?", blocks=blocks)["ts"]
+    kept = client.chat_update(channel="CCIRCLE", ts=ts, text="Done")["message"]
+    assert (kept["text"], kept["blocks"]) == ("Done", blocks)
+    assert sim.messages("CCIRCLE")[0]["blocks"] == blocks  # members still see the blocks, not "Done"
+    client.chat_update(channel="CCIRCLE", ts=ts, text="Done", blocks=[])
+    assert (sim.messages("CCIRCLE")[0]["text"], sim.messages("CCIRCLE")[0]["blocks"]) == ("Done", None)
+
+
+def test_the_port_replaces_the_whole_message_so_a_text_only_update_drops_the_blocks(sim):
+    port = WebApiPort(client_for(sim))
+    button = {"type": "actions", "elements": [{"type": "button", "action_id": "go",
+                                               "text": {"type": "plain_text", "text": "Check in"}}]}
+    posted = port.post_message("CCIRCLE", "Round 3 is open", [button])
+    port.update_message("CCIRCLE", posted.ts, "Round 3 has closed")
+    assert (sim.messages("CCIRCLE")[0]["text"], sim.messages("CCIRCLE")[0]["blocks"]) == ("Round 3 has closed", None)
+    port.update_message("CCIRCLE", posted.ts, "Round 3 is open again", [button])
+    assert sim.messages("CCIRCLE")[0]["blocks"][0]["elements"][0]["action_id"] == "go"
+
+
 def test_ephemeral_messages_reach_members_of_the_channel_only(sim):
     client = client_for(sim)
     resp = client.chat_postEphemeral(channel="CCIRCLE", user="UBOB", text="only you see this")
@@ -202,6 +225,37 @@ def test_group_dm_has_one_id_per_set_of_people(sim):
     assert error_of(lambda: client.conversations_open(users="UALICE,UNOBODY")) == "user_not_found"
     assert error_of(lambda: client.conversations_open(users="UGONE")) == "user_disabled"
     assert error_of(lambda: client.conversations_open(users="")) == "users_list_not_supplied"
+
+
+def test_conversations_open_takes_one_to_eight_users_as_a_comma_separated_string(sim):
+    for i in range(3):
+        sim.workspace.add_user(User(f"UEXTRA{i}", f"extra{i}", f"Extra {i}"))
+    eight = ["UALICE", "UBOB", "UCARMEN", "UDEV", "UEMI", "UFINN", "UEXTRA0", "UEXTRA1"]
+    client = client_for(sim)
+    group = client.conversations_open(users=eight)["channel"]["id"]  # slack_sdk joins the list with commas
+    assert sim.calls_for("conversations.open")[-1].params["users"] == ",".join(eight)
+    assert sim.workspace.channels[group].members == {*eight, "UHEARTHBOT"}
+    assert error_of(lambda: client.conversations_open(users=[*eight, "UEXTRA2"])) == "too_many_users"
+    with pytest.raises(SlackApiError) as info:  # a JSON array as it is, which Slack does not take
+        client.api_call("conversations.open", json={"users": ["UALICE", "UBOB"]})
+    assert info.value.response["error"] == "invalid_arguments"
+    assert "[json-pointer:/users]" in info.value.response["response_metadata"]["messages"][0]
+    assert client.api_call("conversations.open", json={"users": "UALICE,UBOB"})["channel"]["id"].startswith("G")
+
+
+def test_a_limit_above_slacks_maximum_gives_a_full_page_and_a_cursor(sim):
+    crowd = {f"U{i:05d}" for i in range(1500)}
+    sim.workspace.add_channel(Channel("CBIG", "big", members={"UHEARTHBOT", *crowd}))
+    client = client_for(sim)
+    first = client.conversations_members(channel="CBIG", limit=5000)
+    assert len(first["members"]) == 1000 and first["response_metadata"]["next_cursor"]
+    rest = client.conversations_members(channel="CBIG", limit=5000, cursor=first["response_metadata"]["next_cursor"])
+    assert len(rest["members"]) == 501 and rest["response_metadata"]["next_cursor"] == ""
+    assert len(WebApiPort(client).channel_members("CBIG")) == 1501  # the port follows the cursor
+    for i in range(1001):
+        sim.member_message("UALICE", "CCIRCLE", str(i))
+    history = client.conversations_history(channel="CCIRCLE", limit=2000)
+    assert len(history["messages"]) == 1000 and history["has_more"] is True
 
 
 def test_members_are_paginated_with_cursors(sim):
@@ -258,6 +312,11 @@ def test_a_trigger_expires_after_three_seconds(sim, clock):
     clock.advance(3.01)
     assert error_of(lambda: client_for(sim).views_open(trigger_id=trigger, view=MODAL)) == "expired_trigger_id"
     assert sim.latest_view("UBOB") is None
+    client_for(sim).views_open(trigger_id=sim.issue_trigger("UBOB"), view=MODAL)
+    late = sim.issue_trigger("UBOB")
+    clock.advance(3.01)
+    assert error_of(lambda: client_for(sim).views_push(trigger_id=late, view=MODAL)) == "expired_trigger_id"
+    assert len(sim.views("UBOB")) == 1
 
 
 @pytest.mark.parametrize(
@@ -301,6 +360,23 @@ def test_views_publish_stores_the_home_tab(sim):
     assert first["id"] == second["id"] == sim.home("UEMI")["id"]
     assert sim.home("UEMI")["blocks"][0]["block_id"]  # Slack fills in block ids
     assert error_of(lambda: client.views_publish(user_id="UEMI", view=MODAL)) == "invalid_arguments"
+
+
+# ---- response_url ---------------------------------------------------------------------------------------
+
+def test_a_response_url_takes_five_posts_within_thirty_minutes(sim, clock):
+    url = sim.new_response_url("UBOB", "CGENERAL")
+    answers = [WebhookClient(url).send(text=f"note {i}") for i in range(6)]
+    assert [a.status_code for a in answers] == [200] * 5 + [404]
+    assert answers[-1].body == "expired_url"
+    assert [p["body"]["text"] for p in sim.response_url_posts()] == [f"note {i}" for i in range(5)]
+    assert [p["body"]["text"] for p in sim.refused_response_url_posts()] == ["note 5"]
+    later = sim.new_response_url("UBOB", "CGENERAL")
+    clock.advance(29 * 60)
+    assert WebhookClient(later).send(text="still in time").status_code == 200
+    clock.advance(61)
+    assert WebhookClient(later).send(text="too late").status_code == 404
+    assert "too late" not in "\n".join(sim.transcript())
 
 
 # ---- files and OAuth ------------------------------------------------------------------------------------

@@ -6,13 +6,13 @@
         print("\\n".join(sim.transcript()))
 """
 
-from slack_app.simulator.driver import Member, Response, SlackDriver, wait_for
+from slack_app.simulator.driver import ACK_DEADLINE, LateAck, Member, Response, SlackDriver, wait_for
 from slack_app.simulator.errors import ApiError
 from slack_app.simulator.ratelimit import Limit, RateLimiter
 from slack_app.simulator.server import Call, SlackSimulator
 from slack_app.simulator.workspace import DEFAULT_SCOPES, Channel, User, Workspace, demo_workspace
 
 __all__ = [
-    "DEFAULT_SCOPES", "ApiError", "Call", "Channel", "Limit", "Member", "RateLimiter", "Response", "SlackDriver",
-    "SlackSimulator", "User", "Workspace", "demo_workspace", "wait_for",
+    "ACK_DEADLINE", "DEFAULT_SCOPES", "ApiError", "Call", "Channel", "LateAck", "Limit", "Member", "RateLimiter",
+    "Response", "SlackDriver", "SlackSimulator", "User", "Workspace", "demo_workspace", "wait_for",
 ]

@@ -49,6 +49,7 @@ class SlackState:
     oauth_codes: dict[str, str] = field(default_factory=dict)  # code -> installing user
     response_urls: dict[str, dict] = field(default_factory=dict)
     response_posts: list[dict] = field(default_factory=list)
+    refused_response_posts: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._last_ts_us = 0
@@ -208,7 +209,11 @@ class SlackState:
         message = self._find_message(channel.id, p.get("ts"))
         if message["user"] != self.bot:
             raise ApiError("cant_update_message")
-        text, blocks = message_content(p)
+        # Slack keeps the message's blocks when `blocks` is left out and removes them only for `blocks=[]`
+        # (chat.update in Slack's OpenAPI spec: "If you don't include this field, the message's previous
+        # blocks will be retained"), so an update with only `text` changes the notification, not what
+        # members see (slackapi/python-slack-sdk#523).
+        text, blocks = message_content(p if "blocks" in p else {**p, "blocks": message["blocks"]})
         message.update(text=text or "", blocks=blocks)
         if isinstance(p.get("metadata"), dict):
             message["metadata"] = p["metadata"]
@@ -239,7 +244,13 @@ class SlackState:
         if p.get("channel"):
             channel = self.visible_channel(p["channel"])
             return {"channel": {"id": channel.id}, "no_op": True, "already_open": True}
-        users = id_list(p.get("users"))
+        # `users` is "Comma separated lists of users", 1 to 8 of them (conversations.open in Slack's OpenAPI
+        # spec and https://docs.slack.dev/reference/methods/conversations.open); slack_sdk joins a Python list
+        # itself, but a JSON array posted as it is is not a string, and Slack refuses it.
+        raw = p.get("users")
+        if raw is not None and not isinstance(raw, str):
+            raise invalid_arguments("must be a comma-separated string of user ids [json-pointer:/users]")
+        users = id_list(raw)
         if not users:
             raise ApiError("users_list_not_supplied")
         if len(users) > MAX_GROUP_DM_USERS:

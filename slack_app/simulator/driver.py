@@ -15,9 +15,9 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
@@ -29,6 +29,14 @@ from slack_app.simulator.workspace import Workspace
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 VERIFICATION_TOKEN = "sim-verification-token"  # legacy field Slack still sends; Bolt ignores it
+# Slack waits 3 seconds for the ack of a command, interaction or event; later, the member sees an error
+# ("operation_timeout") and Slack ignores whatever the app answers (https://docs.slack.dev/tools/bolt-python/
+# concepts/acknowledge: "you only have 3 seconds to respond before Slack registers a timeout error").
+ACK_DEADLINE = 3.0
+
+
+class LateAck(AssertionError):
+    """The app acknowledged a request after Slack's 3 seconds: on Slack, that request failed."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,13 @@ class Response:
     json: Any  # the parsed body, or None when it is empty or not JSON
     event_id: str | None = None  # set by `event()`: what a retry must repeat
     view_error: dict | None = None  # set by `submit_view()` when Slack would refuse the ack's view
+    elapsed: float = 0.0  # seconds until the app answered, on the simulator's clock
+    request: str = ""  # what was sent, e.g. "command /checkin" (ids only, for messages)
+
+    @property
+    def late(self) -> bool:
+        """Answered after Slack's deadline: Slack showed the member an error and ignored this answer."""
+        return self.elapsed > ACK_DEADLINE
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> bool:
@@ -53,11 +68,15 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float
 
 class SlackDriver:
     def __init__(self, app_url: str, signing_secret: str, simulator: SlackSimulator, *,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, raise_on_late_ack: bool = True) -> None:
+        """`raise_on_late_ack`: an ack slower than Slack's 3 seconds raises LateAck (tests fail as members
+        would); False only records it in `late_acks`, for benchmarks that count them."""
         self.app_url = app_url
         self.signing_secret = signing_secret
         self.sim = simulator
         self.timeout = timeout
+        self.raise_on_late_ack = raise_on_late_ack
+        self.late_acks: list[Response] = []
 
     @property
     def _ws(self) -> Workspace:
@@ -67,7 +86,10 @@ class SlackDriver:
 
     def post_raw(self, body: bytes | str, *, content_type: str, sign: bool = True, timestamp: int | None = None,
                  secret: str | None = None, headers: Mapping[str, str] | None = None) -> Response:
-        """POST exactly `body`; signed (with `secret`, at `timestamp`) unless `sign` is False."""
+        """POST exactly `body`; signed (with `secret`, at `timestamp`) unless `sign` is False.
+
+        A request signed as Slack signs it must be answered within ACK_DEADLINE: a later answer is added to
+        `late_acks` and, with `raise_on_late_ack`, raises LateAck."""
         raw = body.encode() if isinstance(body, str) else body
         sent = {"Content-Type": content_type, **(headers or {})}
         if sign:
@@ -76,11 +98,21 @@ class SlackDriver:
                 timestamp=ts, body=raw.decode("utf-8"))
             sent.update({"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature})
         request = urllib.request.Request(self.app_url, data=raw, headers=sent, method="POST")
+        started = self.sim.clock()
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as resp:
-                return _response(resp.status, dict(resp.headers), resp.read())
+                status, answer, reply = resp.status, dict(resp.headers), resp.read()
         except urllib.error.HTTPError as err:
-            return _response(err.code, dict(err.headers), err.read())
+            status, answer, reply = err.code, dict(err.headers), err.read()
+        response = replace(_response(status, answer, reply), elapsed=self.sim.clock() - started,
+                           request=_describe(raw, content_type))
+        as_slack_sends_it = sign and secret is None and timestamp is None  # probes are not held to Slack's clock
+        if as_slack_sends_it and response.late:
+            self.late_acks.append(response)
+            if self.raise_on_late_ack:
+                raise LateAck(f"the app acked {response.request} after {response.elapsed:.2f} s; Slack waits "
+                              f"{ACK_DEADLINE:.0f} s, then shows the member an error")
+        return response
 
     def _form(self, fields: Mapping[str, Any]) -> Response:
         return self.post_raw(urlencode(fields), content_type=FORM)
@@ -166,9 +198,10 @@ class SlackDriver:
         })
         if resp.status != 200:
             return resp  # Slack shows the member an error and leaves the modal open
+        if resp.late:  # recorded, not raised: Slack ignores the ack and the modal stays as it was
+            return replace(resp, view_error={"ok": False, "error": "operation_timeout"})
         ack = resp.json if isinstance(resp.json, dict) else None
-        error = self.sim.settle_submission(view_id, ack)
-        return Response(resp.status, resp.headers, resp.body_text, resp.json, view_error=error)
+        return replace(resp, view_error=self.sim.settle_submission(view_id, ack))
 
     def close_view(self, user: str, view_id: str) -> Response | None:
         """The member dismisses the modal. Slack only tells the app when the view asked for
@@ -203,7 +236,7 @@ class SlackDriver:
         if retry_num is not None:
             headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason}
         resp = self.post_raw(json.dumps(envelope), content_type=JSON, headers=headers)
-        return Response(resp.status, resp.headers, resp.body_text, resp.json, event_id=event_id)
+        return replace(resp, event_id=event_id)
 
     def app_home_opened(self, user: str, tab: str = "home") -> Response:
         event: dict[str, Any] = {"type": "app_home_opened", "user": user, "channel": self.sim.state.dm_id(user),
@@ -289,7 +322,13 @@ class Member:
         return view
 
     def submit(self, values: Mapping[str, Any] | None = None, wait: float = 2.0) -> Response:
-        return self.driver.submit_view(self.user, self.latest_view(wait)["id"], values)
+        """Submit the open modal. When Slack refuses the app's answer (an invalid view, errors not keyed by
+        the view's input blocks, a late ack), the member is stuck with Slack's generic error: AssertionError.
+        `driver.submit_view` returns such answers instead, for tests about them."""
+        resp = self.driver.submit_view(self.user, self.latest_view(wait)["id"], values)
+        if resp.view_error:
+            raise AssertionError(f"Slack refused the app's answer to {resp.request}: {resp.view_error}")
+        return resp
 
     def close(self, wait: float = 2.0) -> Response | None:
         return self.driver.close_view(self.user, self.latest_view(wait)["id"])
@@ -347,6 +386,24 @@ def _response(status: int, headers: Mapping[str, str], raw: bytes) -> Response:
     except ValueError:
         parsed = None
     return Response(status, {k.lower(): v for k, v in headers.items()}, text, parsed)
+
+
+def _describe(raw: bytes, content_type: str) -> str:
+    """What a request was, by Slack's kind and ids only: "command /checkin", "view_submission checkin.submit",
+    "event app_home_opened"."""
+    try:
+        if content_type == JSON:
+            body = json.loads(raw)
+            return f"event {body['event']['type']}" if body.get("type") == "event_callback" else str(body.get("type"))
+        form = dict(parse_qsl(raw.decode()))
+        if "command" in form:
+            return f"command {form['command']}"
+        payload = json.loads(form["payload"])
+        what = payload.get("callback_id") or (payload.get("view") or {}).get("callback_id") or \
+            ",".join(a.get("action_id", "") for a in payload.get("actions") or [])
+        return f"{payload.get('type')} {what}".strip()
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return "a request"
 
 
 def _now_ts() -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from slack_app.simulator.errors import ApiError, invalid_arguments
 from slack_app.simulator.transcript import Seen, count_inputs
-from slack_app.simulator.views import Triggers, stored_view, validate_view
+from slack_app.simulator.views import Triggers, check_errors, stored_view, validate_view
 from slack_app.simulator.workspace import Workspace
 
 MAX_VIEW_STACK = 3  # Slack lets an app stack at most three modals
@@ -89,12 +89,15 @@ class Modals:
     def settle_submission(self, view_id: str, ack: dict | None) -> dict | None:
         """What Slack does with a view_submission's ack: close, update, push, clear, or keep showing errors.
 
-        Returns Slack's error body when the ack carries an invalid view (the modal then stays as it was).
+        Returns Slack's error body when the ack carries an invalid view or errors (the modal then stays as
+        it was, and the member sees Slack's generic "We had some trouble connecting").
         """
         submitted = self.shown[view_id]
         action = (ack or {}).get("response_action")
         try:
-            if action == "update":
+            if action == "errors":
+                check_errors((ack or {}).get("errors"), submitted.view)
+            elif action == "update":
                 self._replace(submitted, validate_view((ack or {}).get("view"), {"modal"}))
             elif action == "push":
                 self._push(submitted.user, validate_view((ack or {}).get("view"), {"modal"}))

@@ -10,6 +10,10 @@ from slack_app.simulator.errors import ApiError
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_MESSAGE_TEXT = 40000
+# "The limit parameter maximum is 1000 and subject to change and may vary per method"
+# (https://api.slack.com/docs/pagination); conversations.members asks for "a limit value under 1000"
+# (https://docs.slack.dev/reference/methods/conversations.members).
+MAX_PAGE_LIMIT = 1000
 
 
 def message_content(p: dict) -> tuple[str | None, list | None]:
@@ -64,10 +68,15 @@ def ts_bound(p: dict, key: str, default: float) -> float:
 
 
 def paginate(items: list, p: dict, default_limit: int = 100) -> tuple[list, str]:
-    """Slack's cursor pagination: an opaque next_cursor, empty on the last page."""
+    """Slack's cursor pagination: an opaque next_cursor, empty on the last page.
+
+    A `limit` above MAX_PAGE_LIMIT is not an error: Slack answers a page of at most that many, with a
+    cursor to the rest, so a caller that stops when a page is shorter than its limit misses members.
+    """
     limit = to_int(p.get("limit"), default_limit) or default_limit
     if limit < 0:
         raise ApiError("invalid_limit")
+    limit = min(limit, MAX_PAGE_LIMIT)
     start = 0
     if p.get("cursor"):
         try:

@@ -35,6 +35,8 @@ RESPONSE_URL_PATH = "/response_url/"
 # slack_sdk sends these as JSON strings inside form posts; handlers want the structure.
 JSON_PARAMS = ("blocks", "attachments", "view", "metadata", "files")
 NO_TOKEN_METHODS = ("oauth.v2.access",)
+RESPONSE_URL_USES = 5
+RESPONSE_URL_TTL = 30 * 60.0  # seconds
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,8 @@ class SlackSimulator:
     def new_response_url(self, user_id: str, channel_id: str | None) -> str:
         with self._lock:
             url_id = self.state.new_id("R")
-            self.state.response_urls[url_id] = {"user": user_id, "channel": channel_id}
+            self.state.response_urls[url_id] = {"user": user_id, "channel": channel_id, "issued": self.clock(),
+                                                "uses": 0}
             return self.url + RESPONSE_URL_PATH + url_id
 
     def fail_next(self, method: str, *, error: str | None = None, status: int | None = None, count: int = 1) -> None:
@@ -224,6 +227,11 @@ class SlackSimulator:
         with self._lock:
             return copy.deepcopy(self.state.response_posts)
 
+    def refused_response_url_posts(self) -> list[dict]:
+        """Posts to a response_url Slack refused (used up or expired): nobody saw them."""
+        with self._lock:
+            return copy.deepcopy(self.state.refused_response_posts)
+
     def transcript(self) -> list[str]:
         with self._lock:
             return render(self.state.seen, self.workspace)
@@ -265,8 +273,8 @@ class SlackSimulator:
                 stored = self.state.receive_upload(path.removeprefix(UPLOAD_PATH), content)
             _send(req, 200 if stored else 404, f"OK - {len(body)}".encode() if stored else b"not found", "text/plain")
         elif path.startswith(RESPONSE_URL_PATH) and req.command == "POST":
-            status = self._response_url(path.removeprefix(RESPONSE_URL_PATH), body)
-            _send(req, status, b"ok" if status == 200 else b"", "text/plain")
+            status, answer = self._response_url(path.removeprefix(RESPONSE_URL_PATH), body)
+            _send(req, status, answer, "text/plain")
         else:
             _send(req, 404, b"not found", "text/plain")
 
@@ -327,24 +335,34 @@ class SlackSimulator:
             return None
         return self.state.dm_id(channel) if channel[:1] in ("U", "W") else channel
 
-    def _response_url(self, url_id: str, body: bytes) -> int:
-        """Record what the app posts to a response_url (Bolt's `respond()`), as the member would see it."""
+    def _response_url(self, url_id: str, body: bytes) -> tuple[int, bytes]:
+        """Record what the app posts to a response_url (Bolt's `respond()`), as the member would see it.
+
+        A response_url takes at most RESPONSE_URL_USES posts within RESPONSE_URL_TTL of the interaction
+        ("up to 5 times within 30 minutes", https://api.slack.com/interactivity/handling#message_responses);
+        later posts are refused with 404 `expired_url` and the member sees nothing.
+        """
         try:
             payload = json.loads(body)
         except ValueError:
-            return 400
+            return 400, b"invalid_payload"
         if not isinstance(payload, dict):
-            return 400
+            return 400, b"invalid_payload"
         with self._lock:
             target = self.state.response_urls.get(url_id)
             if target is None:
-                return 404
-            self.state.response_posts.append({**target, "body": payload, "at": self.clock()})
+                return 404, b"not found"
+            post = {"user": target["user"], "channel": target["channel"], "body": payload, "at": self.clock()}
+            if target["uses"] >= RESPONSE_URL_USES or post["at"] - target["issued"] > RESPONSE_URL_TTL:
+                self.state.refused_response_posts.append(post)
+                return 404, b"expired_url"
+            target["uses"] += 1
+            self.state.response_posts.append(post)
             if not payload.get("delete_original"):
                 text = message_text(payload.get("text"), payload.get("blocks"))
                 shown = "message" if payload.get("response_type") == "in_channel" else "reply"
                 self.state.seen.append(Seen(shown, text, target["channel"], target["user"]))
-        return 200
+        return 200, b"ok"
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -84,6 +84,21 @@ def validate_view(view: Any, types: Collection[str]) -> dict:
     return view
 
 
+def check_errors(errors: Any, view: dict) -> None:
+    """A view_submission ack's `response_action: errors`: a non-empty object whose every key is the block_id of
+    an input block of the submitted view, with text to show under it (https://api.slack.com/surfaces/modals
+    #displaying_errors). Any other key makes Slack show its generic error instead (slackapi/bolt-js#554)."""
+    if not isinstance(errors, dict) or not errors:
+        raise invalid_arguments("must provide an object of errors keyed by block_id [json-pointer:/errors]")
+    inputs = {b.get("block_id") for b in view.get("blocks") or [] if _is_input(b)}
+    problems = [f"{key!r} is not the block_id of an input block of this view [json-pointer:/errors/{key}]"
+                for key in errors if key not in inputs]
+    problems += [f"must be a non-empty string [json-pointer:/errors/{key}]"
+                 for key, text in errors.items() if not (isinstance(text, str) and text.strip())]
+    if problems:
+        raise invalid_arguments(*problems)
+
+
 def _is_input(block: Any) -> bool:
     return isinstance(block, dict) and block.get("type") == "input"
 
