@@ -1,0 +1,159 @@
+"""What may be shown: the anonymity rules every outlet (Slack, App Home, CLI, CSV, archive) goes through.
+
+Terms
+- A *run* is one closed survey; its answer sets are sealed at close and never change afterwards.
+- Each answer set carries a few *labels* fixed at submission (e.g. ("channel", "C1") for a breakdown). A
+  *stratum* is a run plus a set of labels; the database counts answer sets per stratum (`GROUP BY`), which is
+  all these rules need: they never see an answer or a person.
+- A *cell* is a group whose aggregate an outlet shows: the answer sets of some runs (one run, or several
+  pooled) that carry all of the cell's `where` labels. The audience total of a run is the cell with no labels.
+- The *ledger* is every cell released so far for a survey series, on any outlet, with its size at release.
+
+The rule (k = the survey's minimum number of respondents)
+Every statistic Hearth shows (counts per value, means, shares, the index) is a sum over the answer sets of a
+cell. So anything an observer can compute from several releases — a difference, a sum, any linear
+combination — is a weighted sum over answer sets whose weight is the same for all answer sets that lie in
+exactly the same released cells. Call such a class an *atom*. Hearth releases a new cell only if:
+  1. the cell holds at least k answer sets, and
+  2. with the cell added to the ledger, every non-empty atom still holds at least k answer sets.
+Then no combination of released results — across outlets, breakdowns and runs — depends on fewer than k
+answer sets: its non-zero weights cover whole atoms. This implies the familiar rules (a shown group and its
+complement both hold k; a nested channel cannot be subtracted from its parent to leave fewer than k; a
+result cannot be re-released after one late answer) and is stricter than they are when breakdowns overlap.
+
+Runs must not change after a release: the ledger stores each cell's size, and a cell whose runs no longer
+match it (an answer set added or archived) makes every request touching those runs refused.
+
+Free-text comments are individual sentences, not sums, so they are never broken down: they are shown only
+for a whole run, sorted (no submission order), and only when the run has at least the comment minimum.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+Label = tuple[str, str]  # (dimension, value), e.g. ("channel", "C0123")
+
+
+def labels(*pairs: Label) -> tuple[Label, ...]:
+    """Labels in one canonical order, so equal sets compare equal."""
+    return tuple(sorted(set(pairs)))
+
+
+@dataclass(frozen=True, order=True)
+class Stratum:
+    run: str
+    labels: tuple[Label, ...] = ()
+
+
+Population = Mapping[Stratum, int]  # answer sets per stratum
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    runs: frozenset[str]
+    where: tuple[Label, ...] = ()
+
+    @classmethod
+    def of(cls, *runs: str, where: Iterable[Label] = ()) -> Cell:
+        return cls(frozenset(runs), labels(*where))
+
+    def contains(self, stratum: Stratum) -> bool:
+        return stratum.run in self.runs and all(pair in stratum.labels for pair in self.where)
+
+    def size(self, population: Population) -> int:
+        return sum(n for s, n in population.items() if n > 0 and self.contains(s))
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Cells released so far (any outlet) → how many answer sets each held when released."""
+
+    released: Mapping[Cell, int] = field(default_factory=dict)
+
+    def cells(self) -> frozenset[Cell]:
+        return frozenset(self.released)
+
+
+@dataclass(frozen=True)
+class Decision:
+    ledger: Ledger  # the ledger after this release
+    shown: tuple[Cell, ...]  # requested cells that may be shown, in request order
+    withheld: tuple[Cell, ...]  # requested cells that may not
+
+
+def atoms(cells: Iterable[Cell], population: Population) -> dict[frozenset[Cell], int]:
+    """Answer sets grouped by exactly which of `cells` they fall in (those in none are left out)."""
+    cells = tuple(cells)
+    sizes: dict[frozenset[Cell], int] = defaultdict(int)
+    for stratum, n in population.items():
+        if n <= 0:
+            continue
+        key = frozenset(c for c in cells if c.contains(stratum))
+        if key:
+            sizes[key] += n
+    return dict(sizes)
+
+
+def is_safe(cells: Iterable[Cell], population: Population, k: int) -> bool:
+    """Rule 2 for a whole set of released cells: every non-empty atom holds at least k answer sets."""
+    return all(n >= k for n in atoms(cells, population).values())
+
+
+def release(ledger: Ledger, requested: Sequence[Cell], population: Population, k: int) -> Decision:
+    """Decide which requested cells may be shown now, in order (put the audience total first, then groups
+    from the largest). Cells already in the ledger are shown again as they were; each new one is added only
+    if the rules still hold with everything accepted before it."""
+    if k < 1:
+        raise ValueError("the minimum must be at least 1")
+    changed = _changed_runs(ledger, population)
+    accepted = dict(ledger.released)
+    shown: list[Cell] = []
+    withheld: list[Cell] = []
+    for cell in requested:
+        if cell.runs & changed or not cell.runs:
+            withheld.append(cell)
+            continue
+        if cell in accepted:
+            shown.append(cell)
+            continue
+        size = cell.size(population)
+        if size >= k and is_safe([*accepted, cell], population, k):
+            accepted[cell] = size
+            shown.append(cell)
+        else:
+            withheld.append(cell)
+    return Decision(Ledger(accepted), tuple(shown), tuple(withheld))
+
+
+def breakdown_request(runs: Iterable[str], dimension: str, population: Population) -> list[Cell]:
+    """The audience total, then one cell per value of `dimension` seen in these runs, largest first (so when
+    not every group can be shown, the larger ones are)."""
+    runs = frozenset(runs)
+    total = Cell(runs)
+    values = sorted({v for s in population if s.run in runs for d, v in s.labels if d == dimension})
+    groups = [Cell(runs, ((dimension, v),)) for v in values]
+    groups.sort(key=lambda c: (-c.size(population), c.where))
+    return [total, *groups]
+
+
+def comments_visible(respondents: int, comment_minimum: int, minimum: int) -> bool:
+    """Comments of a run are shown only when the run itself is shown and meets the comment minimum."""
+    return respondents >= max(comment_minimum, minimum)
+
+
+def shown_comments(comments: Iterable[str], respondents: int, comment_minimum: int, minimum: int) -> tuple[str, ...]:
+    """The comments an outlet may show: all of them, sorted (so no order hints at who wrote first), or none."""
+    if not comments_visible(respondents, comment_minimum, minimum):
+        return ()
+    return tuple(sorted(c.strip() for c in comments if c and c.strip()))
+
+
+def _changed_runs(ledger: Ledger, population: Population) -> frozenset[str]:
+    changed: set[str] = set()
+    for cell, size in ledger.released.items():
+        if cell.size(population) != size:
+            changed |= cell.runs
+    return frozenset(changed)
