@@ -24,6 +24,12 @@ result cannot be re-released after one late answer) and is stricter than they ar
 Runs must not change after a release: the ledger stores each cell's size, and a cell whose runs no longer
 match it (an answer set added or archived) makes every request touching those runs refused.
 
+Optional questions: an answer set that skipped a question is not in that question's sums, so each counted
+question is its own *scope* with its own population (answer sets that answered it, per stratum) and its own
+ledger; `release_by_scope` applies the rule in each. A cell then shows a question only where that question's
+scope accepts it (the respondent count has a scope of its own too). Scopes are independent: a combination
+across them is a sum of per-scope combinations, each touching no answer sets or at least k.
+
 Free-text comments are individual sentences, not sums, so they are never broken down: they are shown only
 for a whole run, sorted (no submission order), and only when the run has at least the comment minimum.
 """
@@ -126,6 +132,13 @@ def release(ledger: Ledger, requested: Sequence[Cell], population: Population, k
         else:
             withheld.append(cell)
     return Decision(Ledger(accepted), tuple(shown), tuple(withheld))
+
+
+def release_by_scope(
+    ledgers: Mapping[str, Ledger], requested: Sequence[Cell], populations: Mapping[str, Population], k: int
+) -> dict[str, Decision]:
+    """`release` in each scope (e.g. "respondents" and one per question id), each against its own ledger."""
+    return {scope: release(ledgers.get(scope, Ledger()), requested, population, k) for scope, population in populations.items()}
 
 
 def breakdown_request(runs: Iterable[str], dimension: str, population: Population) -> list[Cell]:

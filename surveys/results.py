@@ -13,7 +13,7 @@ when the run is).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from surveys.model import FAVOURABLE_VALUES, Instrument, Question, QuestionKind
@@ -60,9 +60,12 @@ class Change:
     questions: tuple[QuestionChange, ...]
 
 
-def summarize(instrument: Instrument, respondents: int, counts: Counts, min_responses: int | None = None) -> RunResult | None:
+def summarize(
+    instrument: Instrument, respondents: int, counts: Counts, min_responses: int | None = None, only: Collection[str] | None = None
+) -> RunResult | None:
     """The results of `respondents` answer sets, or None when they are fewer than the minimum (the survey's,
-    unless a stricter one fixed at launch is given)."""
+    unless a stricter one fixed at launch is given). `only` limits the questions to those the disclosure
+    rules accepted for this cell (see `disclosure.release_by_scope`); the others are withheld."""
     minimum = instrument.settings.min_responses if min_responses is None else min_responses
     if minimum < 1:
         raise ValueError("the minimum must be at least 1")
@@ -73,7 +76,7 @@ def summarize(instrument: Instrument, respondents: int, counts: Counts, min_resp
     withheld: list[str] = []
     for question in instrument.counted:
         result = _question(question, counts)
-        if result.answered >= minimum:
+        if result.answered >= minimum and (only is None or question.id in only):
             shown.append(result)
         else:
             withheld.append(question.id)

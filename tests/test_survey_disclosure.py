@@ -19,6 +19,7 @@ from surveys.disclosure import (
     breakdown_request,
     comments_visible,
     release,
+    release_by_scope,
     shown_comments,
 )
 
@@ -219,3 +220,19 @@ def test_a_run_with_enough_answers_always_shows_its_total(people, k):
     for run in RUNS:
         n = sum(1 for r, _ in people if r == run)
         assert (release(Ledger(), [Cell.of(run)], population, k).shown == (Cell.of(run),)) == (n >= k)
+
+
+def test_an_optional_question_is_released_in_its_own_scope():
+    # 10 respondents, 5 of them in C1. An optional question was answered by 9: all 5 in C1 but only 4 outside.
+    respondents = pop(r1=5, r1__C1=5)
+    optional = pop(r1=4, r1__C1=5)
+    total, c1 = Cell.of("r1"), Cell.of("r1", where=[("channel", "C1")])
+    scopes = {"respondents": respondents, "required_q": respondents, "optional_q": optional}
+    decisions = release_by_scope({}, [total, c1], scopes, K)
+    assert decisions["respondents"].shown == (total, c1)
+    assert decisions["required_q"].shown == (total, c1)
+    # Shown for everyone, withheld for C1: total minus C1 would be the 4 answers from outside.
+    assert decisions["optional_q"].shown == (total,) and decisions["optional_q"].withheld == (c1,)
+    # Each scope keeps its own ledger for the next outlet.
+    again = release_by_scope({s: d.ledger for s, d in decisions.items()}, [c1], {"optional_q": optional}, K)
+    assert again["optional_q"].shown == ()

@@ -100,3 +100,10 @@ def test_statistics_stay_in_range_and_appear_exactly_at_the_minimum(per_value, m
         agree = result.question("agree")
         assert 1 <= agree.mean <= 5 and 0 <= agree.favourable <= 100 and result.index == agree.favourable
         assert sum(c for _, c in agree.distribution) == n
+
+
+def test_only_the_questions_the_disclosure_rules_accept_are_shown():
+    counts = {("agree", 4): 6, ("pick", 0): 6, ("nps", 7): 6}
+    result = summarize(MIXED, 6, counts, only={"agree", "pick"})
+    assert result is not None and [q.question_id for q in result.questions] == ["agree", "pick"] and result.withheld == ("nps",)
+    assert summarize(MIXED, 6, counts, only=set()).index is None
