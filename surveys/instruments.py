@@ -103,7 +103,10 @@ def parse_instrument(raw: bytes | str, source: str = "<survey>") -> Instrument:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
-        raise InstrumentError(source, [Problem(line, f"not valid YAML: {exc.problem or exc.context}")]) from None
+        reason = " ".join(part for part in (exc.context, exc.problem) if part)
+        raise InstrumentError(source, [Problem(line, f"not valid YAML: {reason}")]) from None
+    except RecursionError:
+        raise InstrumentError(source, [Problem(0, "the file is nested too deeply to be a survey")]) from None
     except yaml.YAMLError as exc:
         raise InstrumentError(source, [Problem(0, f"not valid YAML: {exc}")]) from None
     reader = _Reader()

@@ -168,6 +168,19 @@ def test_malformed_files_get_one_kind_line_each(text, expected):
     assert any(line.startswith(expected) for line in found), found
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[" * 100_000, "s.yml:0: the file is nested too deeply to be a survey"),
+        ("---\nname: x\n---\nname: y\n", "s.yml:3: not valid YAML: expected a single document in the stream but found another"),
+        ("name: x\n\ttitle: y\n", "s.yml:2: not valid YAML"),
+    ],
+)
+def test_yaml_that_cannot_be_read_is_one_line(text, expected):
+    (line,) = problems(text)
+    assert line.startswith(expected)
+
+
 def test_too_many_questions_and_oversized_or_binary_files_are_refused():
     many = HEAD + "" + "".join(f"  - {{id: q{i}, kind: agreement, text: Hi}}\n" for i in range(31))
     assert problems(many) == ["s.yml:4: a survey has at most 30 questions (this one has 31)"]
