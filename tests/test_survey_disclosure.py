@@ -137,11 +137,17 @@ RUNS = ("r1", "r2", "r3")
 LABELS = (("channel", "C1"), ("channel", "C2"), ("team", "a"), ("team", "b"))
 OUTLETS = ("slack", "home", "cli", "csv", "archive")
 
-person = st.tuples(st.sampled_from(RUNS), st.frozensets(st.sampled_from(LABELS), max_size=3))
+# Answer sets fall in two runs, so groups reach the minimum often; cells may also name a run nobody answered.
+person = st.tuples(st.sampled_from(RUNS[:2]), st.frozensets(st.sampled_from(LABELS), max_size=3))
 cell = st.builds(
     lambda runs, where: Cell(frozenset(runs), tuple(sorted(where))),
     st.frozensets(st.sampled_from(RUNS), min_size=1, max_size=3),
-    st.frozensets(st.sampled_from(LABELS), max_size=2),
+    # Mostly whole-audience or one-label cells (the ones large enough to be shown), sometimes two labels.
+    st.one_of(
+        st.just(frozenset()),
+        st.frozensets(st.sampled_from(LABELS), max_size=1),
+        st.frozensets(st.sampled_from(LABELS), max_size=2),
+    ),
 )
 batch = st.tuples(
     st.sampled_from(OUTLETS),
@@ -187,9 +193,9 @@ def test_the_attacker_model_finds_subtractions_and_two_person_differences():
     assert _smallest_exposed_group({frozenset(range(3))}, 3, 5) is not None
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
-    people=st.lists(person, min_size=0, max_size=12),
+    people=st.lists(person, min_size=3, max_size=14),
     batches=st.lists(batch, min_size=1, max_size=6),
     k=st.integers(min_value=3, max_value=5),
 )
