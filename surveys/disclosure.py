@@ -114,24 +114,78 @@ def release(ledger: Ledger, requested: Sequence[Cell], population: Population, k
     if the rules still hold with everything accepted before it."""
     if k < 1:
         raise ValueError("the minimum must be at least 1")
-    changed = _changed_runs(ledger, population)
+    index = _Atoms(population, ledger.released)
+    changed = index.changed_runs(ledger)
     accepted = dict(ledger.released)
     shown: list[Cell] = []
     withheld: list[Cell] = []
     for cell in requested:
         if cell.runs & changed or not cell.runs:
             withheld.append(cell)
-            continue
-        if cell in accepted:
+        elif cell in accepted:
             shown.append(cell)
-            continue
-        size = cell.size(population)
-        if size >= k and is_safe([*accepted, cell], population, k):
-            accepted[cell] = size
+        elif index.try_add(cell, k):
+            accepted[cell] = index.size(cell)
             shown.append(cell)
         else:
             withheld.append(cell)
     return Decision(Ledger(accepted), tuple(shown), tuple(withheld))
+
+
+class _Atoms:
+    """Atom sizes kept up to date as cells are added, so a decision costs the strata of the cell's runs, not
+    every stratum times every released cell (a long-running community has many runs and breakdowns).
+    `is_safe` is the plain statement of the same rule; the tests hold the two to the same answers."""
+
+    def __init__(self, population: Population, cells: Iterable[Cell]) -> None:
+        self.by_run: dict[str, list[tuple[Stratum, int]]] = defaultdict(list)
+        for stratum, n in population.items():
+            if n > 0:
+                self.by_run[stratum.run].append((stratum, n))
+        self.keys: dict[Stratum, frozenset[Cell]] = {}
+        cells_by_run: dict[str, list[Cell]] = defaultdict(list)
+        for cell in cells:
+            for run in cell.runs:
+                cells_by_run[run].append(cell)
+        self.sizes: dict[frozenset[Cell], int] = defaultdict(int)
+        self.released_sizes: dict[Cell, int] = defaultdict(int)
+        for run, strata in self.by_run.items():
+            for stratum, n in strata:
+                key = frozenset(c for c in cells_by_run.get(run, ()) if c.contains(stratum))
+                self.keys[stratum] = key
+                self.sizes[key] += n
+                for c in key:
+                    self.released_sizes[c] += n
+
+    def members(self, cell: Cell) -> list[tuple[Stratum, int]]:
+        return [(s, n) for run in cell.runs for s, n in self.by_run.get(run, ()) if cell.contains(s)]
+
+    def size(self, cell: Cell) -> int:
+        return sum(n for _, n in self.members(cell))
+
+    def changed_runs(self, ledger: Ledger) -> frozenset[str]:
+        changed: set[str] = set()
+        for cell, size in ledger.released.items():
+            if self.released_sizes.get(cell, 0) != size:
+                changed |= cell.runs
+        return frozenset(changed)
+
+    def try_add(self, cell: Cell, k: int) -> bool:
+        """Add `cell` if it holds k and leaves every atom it splits at 0 or at least k; say whether it did."""
+        members = self.members(cell)
+        if sum(n for _, n in members) < k:
+            return False
+        delta: dict[frozenset[Cell], int] = defaultdict(int)
+        for stratum, n in members:
+            delta[self.keys[stratum]] -= n
+            delta[self.keys[stratum] | {cell}] += n
+        if any(key and 0 < self.sizes[key] + d < k for key, d in delta.items()):
+            return False
+        for key, d in delta.items():
+            self.sizes[key] += d
+        for stratum, _ in members:
+            self.keys[stratum] = self.keys[stratum] | {cell}
+        return True
 
 
 def release_by_scope(
@@ -162,11 +216,3 @@ def shown_comments(comments: Iterable[str], respondents: int, comment_minimum: i
     if not comments_visible(respondents, comment_minimum, minimum):
         return ()
     return tuple(sorted(c.strip() for c in comments if c and c.strip()))
-
-
-def _changed_runs(ledger: Ledger, population: Population) -> frozenset[str]:
-    changed: set[str] = set()
-    for cell, size in ledger.released.items():
-        if cell.size(population) != size:
-            changed |= cell.runs
-    return frozenset(changed)

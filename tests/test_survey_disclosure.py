@@ -18,6 +18,7 @@ from surveys.disclosure import (
     atoms,
     breakdown_request,
     comments_visible,
+    is_safe,
     release,
     release_by_scope,
     shown_comments,
@@ -242,3 +243,35 @@ def test_an_optional_question_is_released_in_its_own_scope():
     # Each scope keeps its own ledger for the next outlet.
     again = release_by_scope({s: d.ledger for s, d in decisions.items()}, [c1], {"optional_q": optional}, K)
     assert again["optional_q"].shown == ()
+
+
+def _reference_release(ledger: Ledger, requested, population, k):
+    """The rule as stated: a new cell holds k and every atom of (ledger + accepted + cell) holds k."""
+    accepted = dict(ledger.released)
+    shown = []
+    for c in requested:
+        if not c.runs:
+            continue
+        if c in accepted:
+            shown.append(c)
+        elif c.size(population) >= k and is_safe([*accepted, c], population, k):
+            accepted[c] = c.size(population)
+            shown.append(c)
+    return Ledger(accepted), tuple(shown)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    people=st.lists(person, min_size=3, max_size=30),
+    requests=st.lists(st.lists(cell, min_size=1, max_size=6), min_size=1, max_size=4),
+    k=st.integers(min_value=3, max_value=6),
+)
+def test_the_fast_release_decides_exactly_as_the_rule_is_stated(people, requests, k):
+    population = _population(people)
+    fast, slow = Ledger(), Ledger()
+    for request in requests:
+        decision = release(fast, request, population, k)
+        slow, expected = _reference_release(slow, request, population, k)
+        assert decision.shown == expected
+        assert decision.ledger == slow
+        fast = decision.ledger
