@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from surveys.instruments import InstrumentError, load_instrument
+from surveys.loader import InstrumentError, load_instrument
 
 
 @click.group("surveys")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from surveys.answers import AnswerSet, Invalid, read_answers
-from surveys.instruments import builtin_instrument, parse_instrument
+from surveys.loader import builtin_instrument, parse_instrument
 
 BELONGING = builtin_instrument("belonging")
 MIXED = parse_instrument(

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from surveys.cli import surveys
-from surveys.instruments import InstrumentError, builtin_instrument, builtin_names, parse_instrument
+from surveys.loader import InstrumentError, builtin_instrument, builtin_names, parse_instrument
 from surveys.model import QuestionKind
 
 VALID = textwrap.dedent("""\

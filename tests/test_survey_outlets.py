@@ -11,7 +11,7 @@ from PIL import Image
 
 from surveys.chart import render_png
 from surveys.export import RESULT_COLUMNS, comments_csv, results_csv
-from surveys.instruments import builtin_instrument, parse_instrument
+from surveys.loader import builtin_instrument, parse_instrument
 from surveys.results import change, summarize
 
 BELONGING = builtin_instrument("belonging")

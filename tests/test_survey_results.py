@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from surveys.instruments import builtin_instrument, parse_instrument
+from surveys.loader import builtin_instrument, parse_instrument
 from surveys.results import change, summarize
 
 BELONGING = builtin_instrument("belonging")
