@@ -7,12 +7,16 @@ import io
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from surveys.chart import render_png
+from surveys.disclosure import Ledger, Stratum, release
 from surveys.export import RESULT_COLUMNS, comments_csv, results_csv
 from surveys.loader import builtin_instrument, parse_instrument
 from surveys.results import change, summarize
+from tests.test_survey_disclosure import _population, _smallest_exposed_group, batch, person
 
 BELONGING = builtin_instrument("belonging")
 NO_STATEMENTS = parse_instrument(
@@ -104,3 +108,44 @@ def test_comments_csv_follows_the_comment_minimum(respondents, shown):
     else:
         assert text.splitlines() == ["comment", "'=cmd", "A lot", "Thanks"]
     assert comments_csv(strict, None, ["x"] * 9) is None
+
+
+# -- the whole pure pipeline: disclosure decides, results summarise, outlets render ---------------------------
+
+def _one_statement(k: int):
+    head = f"name: one\ntitle: One\nsettings: {{min_responses: {k}}}\n"
+    return parse_instrument(head + "questions:\n  - {id: a, kind: agreement, text: A}\n")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    people=st.lists(st.tuples(person, st.integers(min_value=1, max_value=5)), min_size=3, max_size=12),
+    batches=st.lists(batch, min_size=1, max_size=5),
+    k=st.integers(min_value=3, max_value=5),
+)
+def test_every_csv_an_outlet_produces_sums_at_least_k_answer_sets_and_none_can_be_subtracted(people, batches, k):
+    instrument = _one_statement(k)
+    everyone = [p for p, _ in people]
+    answers = [v for _, v in people]
+    ledger = Ledger()
+    published: set[frozenset[int]] = set()
+    for _outlet, request, _late in batches:
+        population = _population(everyone)
+        if isinstance(request, tuple):
+            continue  # breakdown requests are covered in test_survey_disclosure; here, explicit cells
+        decision = release(ledger, request, population, k)
+        ledger = decision.ledger
+        for cell in request:
+            members = [i for i, (run, ls) in enumerate(everyone) if cell.contains(Stratum(run, tuple(sorted(ls))))]
+            counts: dict[tuple[str, int], int] = {}
+            for i in members:
+                counts[("a", answers[i])] = counts.get(("a", answers[i]), 0) + 1
+            # The outlet renders only what the rules allowed; summarize and the CSV re-check the minimum.
+            result = summarize(instrument, len(members), counts) if cell in decision.shown else None
+            text = results_csv(instrument, result)
+            if text is not None:
+                assert len(members) >= k and cell in decision.shown
+                published.add(frozenset(members))
+            elif cell in decision.shown:
+                raise AssertionError("a cell the rules allowed was not rendered")
+    assert _smallest_exposed_group(published, len(everyone), k) is None
