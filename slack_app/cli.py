@@ -51,7 +51,8 @@ def run(ctx: CliContext) -> None:
 
 
 @click.command(help="Serve HTTP mode: Slack sends everything to POST /slack/events.")
-@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 listens on every interface (e.g. behind a TLS proxy elsewhere).")
 @click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535))
 @friendly
 @pass_cli
