@@ -17,7 +17,7 @@ import click
 
 from slack_app import cli_ops
 from slack_app.cli_support import CliContext, configure_logging, friendly, pass_cli
-from slack_app.settings import SettingsError, load_settings
+from slack_app.settings import SettingsError, load_settings, reveal
 from slack_app.workflow import Workflow
 from slack_app.workflows import WORKFLOWS
 
@@ -47,7 +47,7 @@ def run(ctx: CliContext) -> None:
 
     hearth = build_app(settings)
     with _background(hearth):
-        SocketModeHandler(hearth.bolt, settings.SLACK_APP_TOKEN).start()
+        SocketModeHandler(hearth.bolt, reveal(settings.SLACK_APP_TOKEN)).start()
 
 
 @click.command(help="Serve HTTP mode: Slack sends everything to POST /slack/events.")
