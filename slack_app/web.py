@@ -107,8 +107,12 @@ def _check_interaction(payload: dict) -> None:
         view = payload.get("view")
         if not isinstance(view, dict) or not _is_text(view.get("callback_id")):
             raise BadRequest(400, "payload has no view")
-        if view.get("type") != "modal":  # only modals are submitted or closed; Bolt reads view.type
-            raise BadRequest(400, "view is not a modal")
+        # Bolt reads view["type"], and for a (legacy) workflow step view payload["workflow_step"]: a KeyError
+        # there was a 500.
+        if not _is_text(view.get("type")):
+            raise BadRequest(400, "view has no type")
+        if view["type"] == "workflow_step" and not isinstance(payload.get("workflow_step"), dict):
+            raise BadRequest(400, "workflow step view has no step")
         state = view.get("state") or {}  # a view without inputs may come with no state at all
         values = state.get("values", {}) if isinstance(state, dict) else None
         if not isinstance(values, dict) or not all(

@@ -234,7 +234,14 @@ def test_a_signed_view_whose_view_has_no_type_is_400(driver):
     payload = _sample_view("checkin.submit")
     del payload["view"]["type"]  # Bolt's middleware read view["type"]: a KeyError and a 500
     resp = driver._interaction(payload)
-    assert resp.status == 400 and resp.body_text == "view is not a modal"
+    assert resp.status == 400 and resp.body_text == "view has no type"
+
+
+def test_a_signed_workflow_step_view_without_its_step_is_400(driver):
+    payload = _sample_view("checkin.submit")
+    payload["view"]["type"] = "workflow_step"  # Bolt then reads payload["workflow_step"]
+    resp = driver._interaction(payload)
+    assert resp.status == 400 and resp.body_text == "workflow step view has no step"
 
 
 @pytest.mark.parametrize("team_id", [None, ""])
