@@ -16,9 +16,10 @@ from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 
 from handlers import fallbacks
+from slack_app import listener_errors
 from slack_app.manifest import bot_scopes
 from slack_app.services import Services, build_services
-from slack_app.settings import Settings, SettingsError
+from slack_app.settings import Settings, SettingsError, reveal
 from slack_app.slack_port import WebApiPort, make_client
 from slack_app.workflow import Workflow
 from slack_app.workflows import WORKFLOWS
@@ -57,11 +58,11 @@ def build_app(settings: Settings, *, services: Services | None = None,
         services = build_services(settings, workflows=WORKFLOWS if workflows is None else workflows)
     elif workflows is not None:
         raise ValueError("give the workflows to build_services, or to build_app, not both")
-    client = make_client(settings.SLACK_BOT_TOKEN, settings.SLACK_API_URL)
+    client = make_client(reveal(settings.SLACK_BOT_TOKEN), settings.SLACK_API_URL)
     oauth_flow = _oauth_flow(settings, services) if settings.oauth_enabled else None
     bolt = App(
         name="hearth",
-        signing_secret=settings.SLACK_SIGNING_SECRET,
+        signing_secret=reveal(settings.SLACK_SIGNING_SECRET),
         client=client,  # carries the bot token (none with OAuth), the API URL and the retry handlers
         oauth_flow=oauth_flow,
         installation_store=oauth_flow.settings.installation_store if oauth_flow else None,
@@ -70,6 +71,7 @@ def build_app(settings: Settings, *, services: Services | None = None,
     )
     if oauth_flow:
         bolt.enable_token_revocation_listeners()
+    listener_errors.install(bolt, services)  # first: every listener gets a StickyAck
     _install_middleware(bolt, services)
     for workflow in services.workflows:
         for register in workflow.listeners:
@@ -83,7 +85,7 @@ def _oauth_flow(settings: Settings, services: Services) -> OAuthFlow:
     base = settings.SLACK_API_URL.removesuffix("api/")
     oauth_settings = OAuthSettings(
         client_id=settings.SLACK_CLIENT_ID,
-        client_secret=settings.SLACK_CLIENT_SECRET,
+        client_secret=reveal(settings.SLACK_CLIENT_SECRET),
         scopes=sorted(bot_scopes()),
         installation_store=store,
         installation_store_bot_only=True,

@@ -17,7 +17,7 @@ import click
 
 from slack_app import cli_ops
 from slack_app.cli_support import CliContext, configure_logging, friendly, pass_cli
-from slack_app.settings import SettingsError, load_settings
+from slack_app.settings import SettingsError, load_settings, reveal
 from slack_app.workflow import Workflow
 from slack_app.workflows import WORKFLOWS
 
@@ -47,11 +47,12 @@ def run(ctx: CliContext) -> None:
 
     hearth = build_app(settings)
     with _background(hearth):
-        SocketModeHandler(hearth.bolt, settings.SLACK_APP_TOKEN).start()
+        SocketModeHandler(hearth.bolt, reveal(settings.SLACK_APP_TOKEN)).start()
 
 
 @click.command(help="Serve HTTP mode: Slack sends everything to POST /slack/events.")
-@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 listens on every interface (e.g. behind a TLS proxy elsewhere).")
 @click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535))
 @friendly
 @pass_cli

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 from sqlalchemy.exc import OperationalError
 
-from slack_app.settings import Settings, SettingsError, load_settings
+from slack_app.settings import Settings, SettingsError, load_settings, reveal
 
 if TYPE_CHECKING:
     from slack_app.scheduling.registry import JobBook
@@ -133,7 +133,7 @@ class CliContext:
             return None
         from storage.crypto import load_crypto
 
-        return load_crypto(self.settings.HEARTH_ENCRYPTION_KEY, production=self.settings.is_production)
+        return load_crypto(reveal(self.settings.HEARTH_ENCRYPTION_KEY), production=self.settings.is_production)
 
     @cached_property
     def book(self) -> JobBook:
@@ -148,7 +148,7 @@ class CliContext:
         from slack_app.slack_port import WebApiPort, make_client
 
         self.settings.require("SLACK_BOT_TOKEN", why="this command talks to Slack with the bot token")
-        return WebApiPort(make_client(self.settings.SLACK_BOT_TOKEN, self.settings.SLACK_API_URL))
+        return WebApiPort(make_client(reveal(self.settings.SLACK_BOT_TOKEN), self.settings.SLACK_API_URL))
 
     @cached_property
     def team_id(self) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from slack_app.manifest import bot_scopes
-from slack_app.settings import Settings
+from slack_app.settings import Settings, reveal
 from slack_app.slack_port import SlackError, SlackPort, WebApiPort, make_client
 from storage import migrate
 from storage.archive import open_archive
@@ -32,7 +32,7 @@ def run_checks(settings: Settings, slack: SlackPort | None = None) -> list[Check
         checks.append(Check("Slack token", False, "SLACK_BOT_TOKEN is not set",
                             "install the app from manifest.yml and copy the Bot User OAuth Token"))
         return checks
-    slack = slack or WebApiPort(make_client(settings.SLACK_BOT_TOKEN, settings.SLACK_API_URL, max_retries=1))
+    slack = slack or WebApiPort(make_client(reveal(settings.SLACK_BOT_TOKEN), settings.SLACK_API_URL, max_retries=1))
     try:
         auth = slack.auth_test()
     except SlackError as exc:

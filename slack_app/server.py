@@ -1,4 +1,10 @@
-"""Serving HTTP mode with waitress, in the foreground (`hearth serve`) or on a thread (tests, simulate)."""
+"""Serving HTTP mode with waitress, in the foreground (`hearth serve`) or on a thread (tests, simulate).
+
+waitress is told Hearth's limits so that it refuses abuse itself, before a byte reaches Hearth: a body
+larger than `MAX_REQUEST_BODY` is answered 413 and the connection closed while it streams (waitress's
+default would buffer up to 1 GiB to disk first), and a client that stalls is dropped after
+`CHANNEL_TIMEOUT` seconds.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,32 @@ from dataclasses import dataclass
 from waitress import create_server
 
 from slack_app.app import Hearth
-from slack_app.web import EVENTS_PATH, make_wsgi
+from slack_app.web import EVENTS_PATH, MAX_BODY, make_wsgi
 
 # Bolt answers within Slack's 3 seconds and runs slow listener work on its own pool;
 # these threads only carry requests in and acks out.
 THREADS = 8
+DEFAULT_HOST = "127.0.0.1"  # reachable from this machine only, unless `hearth serve --host 0.0.0.0` asks
+
+# A small margin over Hearth's own 1 MiB check, so a body between the two still gets Hearth's answer.
+MAX_REQUEST_BODY = MAX_BODY + 64 * 1024
+MAX_REQUEST_HEADERS = 64 * 1024   # Slack's headers are well under 2 KiB; waitress's default is 256 KiB
+CHANNEL_TIMEOUT = 30              # seconds a connection may sit idle (mid-request or between requests)
+CLEANUP_INTERVAL = 5              # how often waitress looks for such connections
+CONNECTION_LIMIT = 100            # open connections at once; more wait in the listen backlog
+
+
+def limits(channel_timeout: int = CHANNEL_TIMEOUT, cleanup_interval: int = CLEANUP_INTERVAL) -> dict[str, object]:
+    """waitress's adjustments for Hearth (timeouts are parameters so a test can observe them quickly)."""
+    return {
+        "threads": THREADS,
+        "ident": "hearth",
+        "max_request_body_size": MAX_REQUEST_BODY,
+        "max_request_header_size": MAX_REQUEST_HEADERS,
+        "channel_timeout": channel_timeout,
+        "cleanup_interval": cleanup_interval,
+        "connection_limit": CONNECTION_LIMIT,
+    }
 
 
 @dataclass
@@ -30,12 +57,12 @@ class RunningServer:
         self._thread.join(timeout=5)
 
 
-def serve(hearth: Hearth, host: str, port: int) -> None:
-    create_server(make_wsgi(hearth), host=host, port=port, threads=THREADS, ident="hearth").run()
+def serve(hearth: Hearth, host: str = DEFAULT_HOST, port: int = 3000) -> None:
+    create_server(make_wsgi(hearth), host=host, port=port, **limits()).run()
 
 
-def start_in_thread(hearth: Hearth, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
-    server = create_server(make_wsgi(hearth), host=host, port=port, threads=THREADS, ident="hearth")
+def start_in_thread(hearth: Hearth, host: str = DEFAULT_HOST, port: int = 0, **timeouts: int) -> RunningServer:
+    server = create_server(make_wsgi(hearth), host=host, port=port, **limits(**timeouts))
     thread = threading.Thread(target=server.run, name="hearth-http", daemon=True)
     thread.start()
     return RunningServer(url=f"http://{host}:{server.effective_port}", _server=server, _thread=thread)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from slack_app.copy import Copy
-from slack_app.settings import Settings
+from slack_app.settings import Settings, reveal
 from storage import migrate
 from storage.archive import Archive, open_archive
 from storage.crypto import Crypto, load_crypto
@@ -39,7 +39,7 @@ def build_services(settings: Settings, db: Database | None = None, *,
     return Services(
         settings=settings,
         db=db,
-        crypto=load_crypto(settings.HEARTH_ENCRYPTION_KEY, production=settings.is_production),
+        crypto=load_crypto(reveal(settings.HEARTH_ENCRYPTION_KEY), production=settings.is_production),
         copy=Copy(settings.HEARTH_TEMPLATES_DIR),
         archive=open_archive(settings.ARCHIVE_URL),
         workflows=tuple(workflows),

@@ -2,6 +2,10 @@
 
 Everything is validated at start-up; a bad value becomes one `SettingsError` line that names the
 variable and how to fix it, which the CLI prints instead of a traceback.
+
+Secrets (tokens, the signing and client secrets, the encryption key) are `SecretStr`: a repr, a log line or
+an error message shows `**********`; code that needs the value asks for it with `reveal()`. A password in
+`DATABASE_URL` is masked in the settings' repr too.
 """
 
 from __future__ import annotations
@@ -9,15 +13,15 @@ from __future__ import annotations
 from enum import Enum
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_serializer, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storage.errors import SettingsError
 
-__all__ = ["Environment", "Settings", "SettingsError", "load_settings"]
+__all__ = ["SECRET_SETTINGS", "Environment", "Settings", "SettingsError", "load_settings", "reveal"]
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 VAR_DIR = Path("var")
@@ -43,20 +47,39 @@ _HINTS: dict[str, str] = {
 }
 
 
+# Every setting that holds a secret; each is a `SecretStr` (a test keeps this list and the types in step).
+SECRET_SETTINGS_NAMES = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_CLIENT_SECRET",
+                         "HEARTH_ENCRYPTION_KEY")
+SECRET_SETTINGS = frozenset(SECRET_SETTINGS_NAMES)
+
+
+def reveal(secret: SecretStr | None) -> str | None:
+    """The value of a secret setting, for the one call that needs it (never for a log line)."""
+    return None if secret is None else secret.get_secret_value()
+
+
+def _mask_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True, frozen=True
     )
 
-    SLACK_BOT_TOKEN: str | None = None
-    SLACK_SIGNING_SECRET: str | None = None
-    SLACK_APP_TOKEN: str | None = None
+    SLACK_BOT_TOKEN: SecretStr | None = None
+    SLACK_SIGNING_SECRET: SecretStr | None = None
+    SLACK_APP_TOKEN: SecretStr | None = None
     SLACK_CLIENT_ID: str | None = None
-    SLACK_CLIENT_SECRET: str | None = None
+    SLACK_CLIENT_SECRET: SecretStr | None = None
     SLACK_API_URL: str = DEFAULT_SLACK_API_URL
     DATABASE_URL: str = f"sqlite:///{VAR_DIR / 'hearth.db'}"
     ARCHIVE_URL: str = str(VAR_DIR / "archive")
-    HEARTH_ENCRYPTION_KEY: str | None = None
+    HEARTH_ENCRYPTION_KEY: SecretStr | None = None
     HEARTH_MODERATOR_CHANNEL: str | None = None
     HEARTH_TIMEZONE: str = "UTC"
     HEARTH_TEMPLATES_DIR: Path | None = None
@@ -64,19 +87,24 @@ class Settings(BaseSettings):
     HEARTH_ADMINS: str = Field(default="", description="extra Hearth admins besides workspace admins")
     HEARTH_LOG_LEVEL: str = "INFO"
 
+    @field_validator(*SECRET_SETTINGS_NAMES)
+    @classmethod
+    def _empty_secret_is_unset(cls, v: SecretStr | None) -> SecretStr | None:
+        return v if reveal(v) else None
+
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod
-    def _bot_token(cls, v: str | None) -> str | None:
-        if v and not v.startswith("xoxb-"):
+    def _bot_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().startswith("xoxb-"):
             raise ValueError("must be a bot token starting with xoxb-")
-        return v or None
+        return v
 
     @field_validator("SLACK_APP_TOKEN")
     @classmethod
-    def _app_token(cls, v: str | None) -> str | None:
-        if v and not v.startswith("xapp-"):
+    def _app_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().startswith("xapp-"):
             raise ValueError("must be an app-level token starting with xapp-")
-        return v or None
+        return v
 
     @field_validator("SLACK_API_URL")
     @classmethod
@@ -133,6 +161,15 @@ class Settings(BaseSettings):
         if v.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ValueError("is not a log level")
         return v.upper()
+
+    @field_serializer("DATABASE_URL")
+    def _database_url_dumped(self, v: str) -> str:
+        return _mask_password(v)  # as SecretStr fields dump as "**********"
+
+    def __repr_args__(self):  # type: ignore[no-untyped-def]
+        """pydantic's repr, with a password in DATABASE_URL masked (SecretStr fields mask themselves)."""
+        for name, value in super().__repr_args__():
+            yield name, (_mask_password(value) if name == "DATABASE_URL" else value)
 
     # ---- derived views -------------------------------------------------------------------
     @property

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from urllib.parse import parse_qs
 
@@ -17,11 +18,15 @@ from slack_bolt import BoltRequest, BoltResponse
 from slack_sdk.signature import SignatureVerifier
 
 from slack_app.app import Hearth
+from slack_app.settings import reveal
 
 log = logging.getLogger("hearth.web")
 
 EVENTS_PATH = "/slack/events"
 MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; refuse anything bigger unread.
+# Seconds since the epoch in ASCII digits. str.isdigit() also takes "²" or "٣", and a 400-digit number
+# overflows the verifier's float arithmetic: both were 500s.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 class BadRequest(Exception):
@@ -34,7 +39,7 @@ class BadRequest(Exception):
 def screen(verifier: SignatureVerifier, headers: dict[str, str], body: bytes) -> None:
     """Raise `BadRequest` unless the request is signed, fresh and shaped like one Slack sends."""
     timestamp = headers.get("x-slack-request-timestamp", "").strip()
-    if not timestamp.isdigit():  # the verifier would raise on int(""), which must not become a 500
+    if not _TIMESTAMP.fullmatch(timestamp):  # the verifier would raise on int("²"), which must not be a 500
         raise BadRequest(401, "missing or malformed request timestamp")
     try:
         text = body.decode("utf-8") if body else ""
@@ -81,6 +86,8 @@ def _check_form_body(text: str) -> None:
     elif "command" in form:
         if not form.get("user_id", [""])[0]:
             raise BadRequest(400, "command has no user")
+        if not form.get("team_id", [""])[0]:  # Slack always names the workspace; listeners rely on it
+            raise BadRequest(400, "command has no team")
     elif "ssl_check" not in form:
         raise BadRequest(400, "neither a command nor a payload")
 
@@ -100,6 +107,12 @@ def _check_interaction(payload: dict) -> None:
         view = payload.get("view")
         if not isinstance(view, dict) or not _is_text(view.get("callback_id")):
             raise BadRequest(400, "payload has no view")
+        # Bolt reads view["type"], and for a (legacy) workflow step view payload["workflow_step"]: a KeyError
+        # there was a 500.
+        if not _is_text(view.get("type")):
+            raise BadRequest(400, "view has no type")
+        if view["type"] == "workflow_step" and not isinstance(payload.get("workflow_step"), dict):
+            raise BadRequest(400, "workflow step view has no step")
         state = view.get("state") or {}  # a view without inputs may come with no state at all
         values = state.get("values", {}) if isinstance(state, dict) else None
         if not isinstance(values, dict) or not all(
@@ -116,7 +129,7 @@ def _check_interaction(payload: dict) -> None:
 
 
 def make_wsgi(hearth: Hearth) -> Callable:
-    verifier = SignatureVerifier(hearth.services.settings.SLACK_SIGNING_SECRET or "")
+    verifier = SignatureVerifier(reveal(hearth.services.settings.SLACK_SIGNING_SECRET) or "")
     flow = hearth.oauth_flow
 
     def application(environ, start_response) -> Iterable[bytes]:

@@ -11,11 +11,13 @@ The tables themselves come from the Alembic migration 0001; nothing here creates
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.sqlalchemy_utils import normalize_datetime_for_db
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import Table, Text, select, type_coerce, update
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Table, Text, delete, select, type_coerce, update
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.types import TypeDecorator
 
 from storage.crypto import Crypto, DecryptionError
@@ -97,8 +99,43 @@ def _rotated(crypto: Crypto, table: Table, row, names: list[str]) -> dict:
     return changes
 
 
-def oauth_state_store(db: Database, expiration_seconds: int = 600) -> SQLAlchemyOAuthStateStore:
-    """slack_sdk's OAuth `state` store on table slack_oauth_states (created by the migration)."""
-    return SQLAlchemyOAuthStateStore(
-        expiration_seconds=expiration_seconds, engine=db.engine, logger=logging.getLogger("hearth.oauth")
-    )
+# Unconsumed states kept at most: far more than admins installing at once, small enough that a flood of
+# unauthenticated `GET /slack/install` cannot grow the table. A flood can only evict its own states and,
+# at worst, make a real admin start the install again.
+MAX_OAUTH_STATES = 1000
+
+
+class PrunedOAuthStateStore(SQLAlchemyOAuthStateStore):
+    """slack_sdk's state store, which never deletes a state that is not consumed, made bounded: each new
+    state deletes the expired ones and all but the newest `max_states`."""
+
+    def __init__(self, *, expiration_seconds: int, engine: Engine, max_states: int = MAX_OAUTH_STATES,
+                 logger: logging.Logger) -> None:
+        super().__init__(expiration_seconds=expiration_seconds, engine=engine, logger=logger)
+        self.max_states = max_states
+
+    def issue(self, *args, **kwargs) -> str:
+        state = super().issue(*args, **kwargs)
+        self.prune()
+        return state
+
+    def prune(self) -> int:
+        """Delete expired states, then all but the newest `max_states`; returns how many were deleted."""
+        table = self.oauth_states
+        now = normalize_datetime_for_db(datetime.now(tz=UTC))
+        # The id of the oldest state still kept (NULL while fewer than max_states exist: nothing goes).
+        oldest_kept = (select(table.c.id).order_by(table.c.id.desc())
+                       .offset(self.max_states - 1).limit(1).scalar_subquery())
+        with self.engine.begin() as conn:
+            expired = conn.execute(delete(table).where(table.c.expire_at <= now)).rowcount
+            over_cap = conn.execute(delete(table).where(table.c.id < oldest_kept)).rowcount
+        if over_cap:
+            log.warning("oauth.states_capped deleted=%d max=%d", over_cap, self.max_states)
+        return expired + over_cap
+
+
+def oauth_state_store(db: Database, expiration_seconds: int = 600,
+                      max_states: int | None = None) -> PrunedOAuthStateStore:
+    """The OAuth `state` store on table slack_oauth_states (created by the migration), kept bounded."""
+    return PrunedOAuthStateStore(expiration_seconds=expiration_seconds, engine=db.engine,
+                                 max_states=max_states or MAX_OAUTH_STATES, logger=logging.getLogger("hearth.oauth"))

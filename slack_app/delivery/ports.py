@@ -69,7 +69,7 @@ def for_settings(settings: Settings, db: Database | None = None, crypto: Crypto 
                  ) -> Callable[[str], SlackPort]:
     """The port factory the app's settings call for: the bot token, or the (encrypted) installation store."""
     if settings.SLACK_BOT_TOKEN:
-        return single_workspace(settings.SLACK_BOT_TOKEN, settings.SLACK_API_URL, retrying=retrying)
+        return single_workspace(settings.SLACK_BOT_TOKEN.get_secret_value(), settings.SLACK_API_URL, retrying=retrying)
     if settings.oauth_enabled and db is not None and crypto is not None:
         from storage.installations import EncryptedInstallationStore
 
