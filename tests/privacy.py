@@ -6,7 +6,10 @@ import logging
 import re
 from collections.abc import Iterable
 
+from sqlalchemy import MetaData, select
+
 from slack_app.log_privacy import redact
+from storage.db import Database
 
 
 def _text(record: logging.LogRecord) -> str:
@@ -37,3 +40,18 @@ def assert_logs_carry_no_user_ids(records: Iterable[logging.LogRecord], ids: Ite
         if pattern.search(text) or redact(text) != text:
             leaks.append(f"{record.name} {record.levelname}: {record.msg!r}")
     assert not leaks, "log lines naming members:\n" + "\n".join(leaks)
+
+
+def database_dump(db: Database) -> dict[str, list[tuple[str, ...]]]:
+    """Every row of every table (Alembic's record aside), as text, sorted: what a stolen dump shows.
+
+    Compare two dumps taken around a flow to see exactly what it left behind, as the adversary would.
+    """
+    reflected = MetaData()
+    reflected.reflect(db.engine)
+    dump: dict[str, list[tuple[str, ...]]] = {}
+    with db.engine.connect() as conn:
+        for table in reflected.sorted_tables:
+            if table.name != "alembic_version":
+                dump[table.name] = sorted(tuple(map(str, row)) for row in conn.execute(select(table)))
+    return dump

@@ -112,3 +112,16 @@ def test_the_helper_refuses_to_check_nothing():
         assert_logs_carry_no_user_ids([], ["UBOB"])
     with pytest.raises(AssertionError, match="give the user ids"):
         assert_logs_carry_no_user_ids([_record("x")], [])
+
+
+def test_serving_a_request_leaves_hearths_own_log_levels_alone(driver, caplog):
+    # Bolt re-levels the logger named after its app on each request; it must not be Hearth's root logger.
+    caplog.set_level(logging.DEBUG, logger="hearth")
+    bolt_logger = logging.getLogger("hearth.bolt")
+    before = bolt_logger.level
+    bolt_logger.setLevel(logging.WARNING)  # as `configure_logging("WARNING")` leaves it
+    try:
+        assert driver.command("UBOB", "/hearth", text="help").status == 200
+        assert logging.getLogger("hearth").level == logging.DEBUG
+    finally:
+        bolt_logger.setLevel(before)
