@@ -6,6 +6,8 @@ import io
 import logging
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from slack_app import cli_support, log_privacy
 from slack_app.log_privacy import RedactUserIds, redact
@@ -125,3 +127,13 @@ def test_serving_a_request_leaves_hearths_own_log_levels_alone(driver, caplog):
         assert logging.getLogger("hearth").level == logging.DEBUG
     finally:
         bolt_logger.setLevel(before)
+
+
+_SLACK_ID = st.from_regex(r"[UW][A-Z0-9]{7,10}[0-9]", fullmatch=True)
+_SEPARATOR = st.sampled_from([" ", "=", ",", "(", ")", "'", '"', ":", "\n", "<@", ">", "/"])
+
+
+@given(_SLACK_ID, _SEPARATOR, _SEPARATOR, st.text(alphabet="abc xyz.=", max_size=20))
+def test_a_slack_shaped_id_never_survives_whatever_surrounds_it(user_id, before, after, words):
+    line = f"{words}{before}{user_id}{after}{words}"
+    assert user_id not in redact(line)
