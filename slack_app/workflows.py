@@ -19,6 +19,7 @@ from slack_app.checkins.scenario import scenario_checkins
 from slack_app.delivery import cli as delivery_cli
 from slack_app.delivery import home as delivery_home
 from slack_app.housekeeping import jobs as housekeeping_jobs
+from slack_app.reports.scenario import scenario_reports
 from slack_app.simulator.getting_started import getting_started
 from slack_app.workflow import Workflow
 
@@ -47,6 +48,7 @@ DELIVERY = Workflow(  # the outbox: admins see what could not be delivered; oper
 REPORTS = Workflow(  # `/report` and the Report shortcuts; for now an honest "being set up" modal (issue 9)
     name="reports",
     listeners=(report_listeners.register,),
+    chapter=("Reporting a concern", scenario_reports),
 )
 
 BUDDIES = Workflow(  # `/buddies`; for now an honest "not ready yet" note
