@@ -61,7 +61,9 @@ def build_app(settings: Settings, *, services: Services | None = None,
     client = make_client(reveal(settings.SLACK_BOT_TOKEN), settings.SLACK_API_URL)
     oauth_flow = _oauth_flow(settings, services) if settings.oauth_enabled else None
     bolt = App(
-        name="hearth",
+        # Bolt re-levels the logger named after the app from `logger` on every request: named "hearth", it
+        # would impose hearth.bolt's level (never below INFO) on all of Hearth's own loggers.
+        name="hearth.bolt",
         signing_secret=reveal(settings.SLACK_SIGNING_SECRET),
         client=client,  # carries the bot token (none with OAuth), the API URL and the retry handlers
         oauth_flow=oauth_flow,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 from sqlalchemy.exc import OperationalError
 
+from slack_app import log_privacy
 from slack_app.settings import Settings, SettingsError, load_settings, reveal
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    log_privacy.install()  # no Slack user id reaches a log line, whoever wrote it (docs/privacy.md)
     # Library debug logs print request bodies; they carry member text, so they never go below INFO.
     for name in ("slack_bolt", "slack_sdk", "hearth.bolt", "urllib3", "botocore", "boto3"):
         logging.getLogger(name).setLevel(max(logging.getLevelName(level), logging.INFO))

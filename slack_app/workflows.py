@@ -8,8 +8,10 @@ tests/test_workflows.py proves that an entry is wired everywhere.
 
 from __future__ import annotations
 
+from handlers import buddies as buddy_listeners
 from handlers import checkins as checkin_listeners
-from handlers import hearth_command, home, membership
+from handlers import hearth_command, home, lifecycle, membership
+from handlers import reports as report_listeners
 from slack_app.checkins import cli as checkin_cli
 from slack_app.checkins import home as checkin_home
 from slack_app.checkins import jobs as checkin_jobs
@@ -17,12 +19,13 @@ from slack_app.checkins.scenario import scenario_checkins
 from slack_app.delivery import cli as delivery_cli
 from slack_app.delivery import home as delivery_home
 from slack_app.housekeeping import jobs as housekeeping_jobs
+from slack_app.reports.scenario import scenario_reports
 from slack_app.simulator.getting_started import getting_started
 from slack_app.workflow import Workflow
 
-HEARTH = Workflow(  # what every install has: App Home, `/hearth`, membership, housekeeping
+HEARTH = Workflow(  # what every install has: App Home, `/hearth`, membership, install lifecycle, housekeeping
     name="hearth",
-    listeners=(home.register, hearth_command.register, membership.register),
+    listeners=(home.register, hearth_command.register, membership.register, lifecycle.register),
     jobs=housekeeping_jobs.JOBS,
     chapter=("Getting started", getting_started),
 )
@@ -42,4 +45,15 @@ DELIVERY = Workflow(  # the outbox: admins see what could not be delivered; oper
     commands=(delivery_cli.outbox_group,),
 )
 
-WORKFLOWS: tuple[Workflow, ...] = (HEARTH, CHECKINS, DELIVERY)
+REPORTS = Workflow(  # `/report` and the Report shortcuts; for now an honest "being set up" modal (issue 9)
+    name="reports",
+    listeners=(report_listeners.register,),
+    chapter=("Reporting a concern", scenario_reports),
+)
+
+BUDDIES = Workflow(  # `/buddies`; for now an honest "not ready yet" note
+    name="buddies",
+    listeners=(buddy_listeners.register,),
+)
+
+WORKFLOWS: tuple[Workflow, ...] = (HEARTH, CHECKINS, DELIVERY, REPORTS, BUDDIES)

@@ -14,9 +14,11 @@ from slack_app.checkins import rounds, usecases
 from slack_app.checkins.ids import CheckinAction, CheckinBlock
 from slack_app.simulator import wait_for
 from storage import checkins as repo
+from tests.privacy import assert_logs_carry_no_user_ids
 
 TEAM = "T0HEARTH"
 CIRCLE = "CCIRCLE"
+MEMBERS = ("UALICE", "UBOB", "UDEV", "UEMI", "UCARMEN")
 
 
 @pytest.fixture
@@ -156,6 +158,7 @@ def test_a_whole_round_from_setup_to_summary(driver, simulator, hearth, slack, d
     assert "checkins.submitted" in logged  # the flow did log …
     for words in ("my sister", "finding a flat", "Spanish lessons", "this circle", "Bob Miller", "Alice Weber"):
         assert words not in logged, words  # … ids and counts only
+    assert_logs_carry_no_user_ids(caplog.records, MEMBERS)  # nor who did what: no user id in any line
 
 
 def hearth_outbox_count(hearth, kind):
@@ -266,7 +269,9 @@ def test_a_member_who_leaves_mid_round_gets_no_reminder(driver, simulator, heart
     assert any("closes" in t for t in dm_texts(simulator, "UDEV"))
 
 
-def test_snooze_and_opt_out_buttons_and_pause_resume_commands(driver, simulator, hearth, slack, deliver):
+def test_snooze_and_opt_out_buttons_and_pause_resume_commands(driver, simulator, hearth, slack, deliver, caplog):
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="hearth")
     enable_in_slack(driver, hearth)
     open_round(hearth, slack, deliver)
     driver.as_member("UDEV").click(CheckinAction.OPT_OUT)
@@ -281,6 +286,8 @@ def test_snooze_and_opt_out_buttons_and_pause_resume_commands(driver, simulator,
     rounds.close_round(hearth.services, TEAM, CIRCLE, now=round_.closes_at)
     following = open_round(hearth, slack, deliver)
     assert following.invited == 2  # Alice and Bob; Dev opted out, Emi is snoozed
+    assert "checkins.paused" in caplog.text and "checkins.opted_out" in caplog.text
+    assert_logs_carry_no_user_ids(caplog.records, MEMBERS)  # who paused or left is nobody's log line
 
 
 # ---- the CLI --------------------------------------------------------------------------------------------

@@ -88,7 +88,8 @@ def test_simulate_tells_the_whole_story_on_the_embedded_defaults(tmp_path):
     for expected in ("App Home of Alice updated", "only Alice sees: *Hearth* helps", "refused: HTTP 401",
                      "(0 extra App Home publishes)", "modal opened for Alice: Check-in settings",
                      "#gratitude-circle (in thread)  Hearth: *@Bob checked in*", "group DM (Bob, Dev)",
-                     "2 checked in · 1 challenge shared · 1 offer of help · 1 accepted"):
+                     "2 checked in · 1 challenge shared · 1 offer of help · 1 accepted",
+                     "== Reporting a concern", "modal opened for Bob: Report a concern (0 inputs)"):
         assert expected in out, expected
     assert (tmp_path / "var" / "simulate.db").exists()  # the embedded default: SQLite under ./var/
     assert "Traceback" not in result.stderr

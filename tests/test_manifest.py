@@ -134,7 +134,7 @@ def test_every_command_and_shortcut_of_the_code_is_in_the_manifest():
 def test_app_home_bot_user_and_settings():
     m = load_manifest()
     assert m["features"]["app_home"] == {
-        "home_tab_enabled": True, "messages_tab_enabled": True, "messages_tab_read_only_enabled": False}
+        "home_tab_enabled": True, "messages_tab_enabled": True, "messages_tab_read_only_enabled": True}
     assert m["features"]["bot_user"] == {"display_name": "hearth", "always_online": True}
     settings = m["settings"]
     assert settings["interactivity"]["is_enabled"] is True

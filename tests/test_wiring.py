@@ -174,7 +174,7 @@ def test_hearth_command_answers_with_help_privately(driver):
     assert "/checkin" in resp.json["text"]
 
 
-@pytest.mark.parametrize("command", ["/checkin", "/report", "/buddies"])
+@pytest.mark.parametrize("command", ["/checkin", "/buddies"])
 def test_a_workflow_not_set_up_yet_gets_a_kind_note(driver, command):
     resp = driver.command("UBOB", command)
     assert resp.status == 200

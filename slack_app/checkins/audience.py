@@ -76,7 +76,7 @@ def roster(services: Services, slack: SlackPort, team_id: str, channel_id: str) 
             try:
                 info = slack.user_info(user_id)
             except SlackError as exc:
-                log.info("checkins.user_skipped user=%s error=%s", user_id, exc.error)
+                log.info("checkins.user_skipped error=%s", exc.error)  # who stays out of logs
                 continue
             members.remember(services.db, team_id, user_id, tz=info.tz or "UTC", is_bot=info.is_bot,
                              is_deleted=info.is_deleted)

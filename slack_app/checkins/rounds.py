@@ -149,7 +149,7 @@ def _start_round(services: Services, s: Session, circle_id: int, round_id: int, 
                              dedupe_key=outbox.key(KIND, round_id, user_id, "invite")))
     outbox.enqueue_many(s, messages)
     log.info("checkins.round_opened circle=%s round=%s number=%s members=%s invited=%s facilitator=%s",
-             circle_id, round_id, round_.number, len(roster.humans), len(invited), facilitator)
+             circle_id, round_id, round_.number, len(roster.humans), len(invited), facilitator is not None)
     return OpenResult("opened", round_id, len(invited), facilitator)
 
 

@@ -343,7 +343,7 @@ def answer_help(services: Services, team_id: str, owner_id: str, offer_public_id
 def pause(services: Services, team_id: str, user_id: str) -> str:
     with services.db.session() as s:
         repo.member_state(s, team_id, user_id, create=True).paused = True
-    log.info("checkins.paused user=%s", user_id)
+    log.info("checkins.paused")  # never who: ids and counts only
     return services.copy.render("checkin_preference.j2", change="paused")
 
 
@@ -354,7 +354,7 @@ def resume(services: Services, team_id: str, user_id: str) -> str:
         state.paused = False
         state.snoozed_until = None
         rejoined = repo.opt_back_in(s, user_id, [c.id for c in repo.circles(s, team_id)])
-    log.info("checkins.resumed user=%s circles_rejoined=%s", user_id, rejoined)
+    log.info("checkins.resumed circles_rejoined=%s", rejoined)
     return services.copy.render("checkin_preference.j2", change="resumed")
 
 
@@ -369,7 +369,7 @@ def snooze(services: Services, team_id: str, user_id: str, until_text: str, *, n
         until = rules.snooze_until(now, "UTC")
     with services.db.session() as s:
         repo.member_state(s, team_id, user_id, create=True).snoozed_until = until
-    log.info("checkins.snoozed user=%s", user_id)
+    log.info("checkins.snoozed")
     return services.copy.render("checkin_preference.j2", change="snoozed", until=views.slack_date(until, "{date_long}"))
 
 
@@ -380,7 +380,7 @@ def opt_out(services: Services, team_id: str, user_id: str, circle_id: int) -> s
             return services.copy.render("checkin_preference.j2", change="missing")
         repo.opt_out(s, circle_id, user_id)
         channel_id = circle.channel_id
-    log.info("checkins.opted_out user=%s circle=%s", user_id, circle_id)
+    log.info("checkins.opted_out circle=%s", circle_id)
     return services.copy.render("checkin_preference.j2", change="opted_out", channel_id=channel_id)
 
 
