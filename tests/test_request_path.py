@@ -33,6 +33,15 @@ def test_a_settings_modal_slack_refuses_is_explained_to_the_admin(driver, simula
     assert simulator.latest_view("UALICE") is None
 
 
+def test_an_admin_whom_slack_cannot_look_up_is_told_slack_is_busy_not_that_they_are_no_admin(driver, simulator):
+    simulator.fail_next("users.info", status=429)
+    driver.as_member("UALICE").command("/hearth", channel=CIRCLE)
+    assert wait_for(lambda: private_replies(simulator, "UALICE"))
+    [note] = private_replies(simulator, "UALICE")
+    assert "Slack is very busy" in note and "admin" not in note
+    assert simulator.calls_for("views.open") == []
+
+
 def test_a_checkin_modal_refused_with_429_is_not_retried_and_the_member_is_told(driver, simulator, hearth, slack,
                                                                                   deliver):  # noqa: F811
     enable_in_slack(driver, hearth)
