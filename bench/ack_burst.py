@@ -158,7 +158,8 @@ def summarise(sim: SlackSimulator, events: list[Response], commands: list[Respon
     for call in opens:
         if not call.ok:
             open_errors[call.error or str(call.status)] = open_errors.get(call.error or str(call.status), 0) + 1
-    notices = len(sim.ephemerals(ADMIN)) + len(sim.ephemerals(MEMBER)) + len(sim.response_url_posts())
+    notes = [p["body"].get("text") or "" for p in sim.response_url_posts()]
+    notes += [m.get("text") or "" for user in (ADMIN, MEMBER) for m in sim.ephemerals(user)]
     return {
         "commands": len(commands),
         "commands_acked_over_3s": sum(1 for a in acks if a > ACK_DEADLINE),
@@ -177,7 +178,9 @@ def summarise(sim: SlackSimulator, events: list[Response], commands: list[Respon
         "views_open_failed": open_errors,
         "users_info_calls": len(sim.calls_for("users.info")),
         "users_info_429": sum(1 for c in sim.calls_for("users.info") if c.status == 429),
-        "ephemeral_notices": notices,
+        "ephemeral_notes": len(notes),
+        "notes_slack_busy_or_refused": sum(1 for n in notes if "open that window" in n),
+        "notes_not_an_admin": sum(1 for n in notes if "admin" in n.lower() and "open that window" not in n),
     }
 
 
