@@ -21,7 +21,7 @@ def register(app: App) -> None:
         try:
             opened = checkins.open_settings(services, slack, team_id, command["user_id"], command.get("channel_id"),
                                             command["trigger_id"])
-        except SlackError as exc:  # views.open refused (expired trigger, 429): the admin is told, not left waiting
+        except SlackError as exc:  # Slack refused views.open or the admin look-up (expired trigger, 429): say so
             request_path.explain_failure(slack, services.copy, respond, command["user_id"], exc)
             return
         if not opened:
