@@ -8,32 +8,27 @@ the thank-you view), from use cases that only touch the database. Bolt injects `
 
 from __future__ import annotations
 
-import logging
-
 from slack_bolt import Ack, App, Respond
 
-from slack_app import blocks
+from slack_app import blocks, request_path
 from slack_app.checkins import home as checkin_home
 from slack_app.checkins import rounds, usecases, views
 from slack_app.checkins.ids import CheckinAction, CheckinView
 from slack_app.ids import Command
+from slack_app.request_path import AfterAck
 from slack_app.services import Services
-from slack_app.slack_port import SlackError, SlackPort
-
-log = logging.getLogger("hearth.handlers")
+from slack_app.slack_port import SlackPort
 
 
-def _refresh_home(services: Services, slack: SlackPort, team_id: str, user_id: str) -> None:
-    """Best effort: App Home shows whether the member checked in."""
-    try:
-        checkin_home.publish(services, slack, team_id, user_id)
-    except SlackError as exc:
-        log.info("checkins.home_refresh_failed error=%s", exc.error)
+def _refresh_home(after_ack: AfterAck, services: Services, slack: SlackPort, team_id: str, user_id: str) -> None:
+    """Best effort, after the ack and off the listener threads: App Home shows whether the member checked in."""
+    after_ack.submit("checkins.home_refresh", checkin_home.publish, services, slack, team_id, user_id)
 
 
-def _show(plan: usecases.Plan, slack: SlackPort, trigger_id: str, respond: Respond) -> None:
+def _show(plan: usecases.Plan, services: Services, slack: SlackPort, user_id: str, trigger_id: str,
+          respond: Respond) -> None:
     if plan.view:
-        slack.open_view(trigger_id, plan.view)
+        request_path.open_or_explain(slack, services.copy, respond, user_id, trigger_id, plan.view)
     elif plan.note:
         respond(response_type="ephemeral", replace_original=False, text=plan.note)
 
@@ -54,7 +49,7 @@ def register(app: App) -> None:
             ack(response_type="ephemeral", text=plan.note)
             return
         ack()
-        slack.open_view(command["trigger_id"], plan.view)
+        request_path.open_or_explain(slack, services.copy, respond, user_id, command["trigger_id"], plan.view)
 
     @app.action(CheckinAction.OPEN_MODAL.value)
     def on_open_modal(ack: Ack, body: dict, action: dict, respond: Respond, services: Services, slack: SlackPort,
@@ -65,7 +60,7 @@ def register(app: App) -> None:
             plan = usecases.Plan(view=views.notice_modal(services.copy, "round_missing"))
         else:
             plan = usecases.start_checkin(services, team_id, body["user"]["id"], round_id=round_id)
-        _show(plan, slack, body["trigger_id"], respond)
+        _show(plan, services, slack, body["user"]["id"], body["trigger_id"], respond)
 
     @app.view(CheckinView.PICK_CIRCLE.value)
     def on_pick_circle(ack: Ack, body: dict, view: dict, services: Services, team_id: str) -> None:
@@ -77,7 +72,8 @@ def register(app: App) -> None:
             view=usecases.checkin_modal_for(services, team_id, body["user"]["id"], round_id))
 
     @app.view(CheckinView.SUBMIT.value)
-    def on_submit(ack: Ack, body: dict, view: dict, services: Services, slack: SlackPort, team_id: str) -> None:
+    def on_submit(ack: Ack, body: dict, view: dict, services: Services, slack: SlackPort, team_id: str,
+                  after_ack: AfterAck) -> None:
         user_id = body["user"]["id"]
         meta = views.CheckinMeta.read(view)
         result = usecases.submit_checkin(services, team_id, user_id, meta.round_id if meta else None,
@@ -86,7 +82,7 @@ def register(app: App) -> None:
             ack(response_action="errors", errors=views.checkin_errors(services.copy, result.errors))
             return
         ack(response_action="update", view=result.view)
-        _refresh_home(services, slack, team_id, user_id)
+        _refresh_home(after_ack, services, slack, team_id, user_id)
 
     @app.action(CheckinAction.OFFER_HELP.value)
     def on_offer_help(ack: Ack, body: dict, action: dict, respond: Respond, services: Services,
@@ -122,10 +118,11 @@ def register(app: App) -> None:
         respond(response_type="ephemeral", replace_original=False, text=note)
 
     @app.action(CheckinAction.RESUME.value)
-    def on_resume(ack: Ack, body: dict, services: Services, slack: SlackPort, team_id: str) -> None:
+    def on_resume(ack: Ack, body: dict, services: Services, slack: SlackPort, team_id: str,
+                  after_ack: AfterAck) -> None:
         ack()
         usecases.resume(services, team_id, body["user"]["id"])
-        _refresh_home(services, slack, team_id, body["user"]["id"])
+        _refresh_home(after_ack, services, slack, team_id, body["user"]["id"])
 
     @app.view(CheckinView.SETTINGS.value)
     def on_settings(ack: Ack, body: dict, view: dict, services: Services, slack: SlackPort, team_id: str) -> None:

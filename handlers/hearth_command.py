@@ -2,10 +2,11 @@
 
 from slack_bolt import Ack, App, Respond
 
+from slack_app import request_path
 from slack_app.checkins import usecases as checkins
 from slack_app.ids import Command
 from slack_app.services import Services
-from slack_app.slack_port import SlackPort
+from slack_app.slack_port import SlackError, SlackPort
 
 
 def register(app: App) -> None:
@@ -17,7 +18,12 @@ def register(app: App) -> None:
             ack(response_type="ephemeral", text=services.copy.render("help.j2"))
             return
         ack()  # the modal opens right after, while the trigger_id is fresh
-        if not checkins.open_settings(services, slack, team_id, command["user_id"], command.get("channel_id"),
-                                      command["trigger_id"]):
+        try:
+            opened = checkins.open_settings(services, slack, team_id, command["user_id"], command.get("channel_id"),
+                                            command["trigger_id"])
+        except SlackError as exc:  # Slack refused views.open or the admin look-up (expired trigger, 429): say so
+            request_path.explain_failure(slack, services.copy, respond, command["user_id"], exc)
+            return
+        if not opened:
             respond(response_type="ephemeral",
                     text=services.copy.render("checkin_not_admin.j2") + "\n\n" + services.copy.render("help.j2"))

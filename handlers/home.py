@@ -3,13 +3,17 @@
 from slack_bolt import App
 
 from slack_app import home
+from slack_app.request_path import AfterAck
 from slack_app.services import Services
 from slack_app.slack_port import SlackPort
 
 
 def register(app: App) -> None:
     @app.event("app_home_opened")
-    def on_home_opened(event: dict, services: Services, slack: SlackPort, team_id: str) -> None:
+    def on_home_opened(event: dict, services: Services, slack: SlackPort, team_id: str, after_ack: AfterAck) -> None:
+        """Drawing the Home (database reads, users.info, views.publish) runs after the ack, on the bounded
+        after-ack pool: a burst of Home opens never takes the threads that ack commands. A Home that could
+        not be published (pool full, Slack's 429) is drawn again at the member's next open."""
         if event.get("tab") != "home":
             return
-        home.show(services, slack, team_id, event["user"])
+        after_ack.submit("home.publish", home.show, services, slack, team_id, event["user"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.oauth import OAuthFlow
@@ -18,9 +18,10 @@ from slack_sdk import WebClient
 from handlers import fallbacks
 from slack_app import listener_errors
 from slack_app.manifest import bot_scopes
+from slack_app.request_path import AfterAck, listener_executor
 from slack_app.services import Services, build_services
 from slack_app.settings import Settings, SettingsError, reveal
-from slack_app.slack_port import WebApiPort, make_client
+from slack_app.slack_port import WebApiPort, make_request_client
 from slack_app.workflow import Workflow
 from slack_app.workflows import WORKFLOWS
 from storage import events
@@ -35,12 +36,14 @@ class Hearth:
     bolt: App
     services: Services
     oauth_flow: OAuthFlow | None
+    after_ack: AfterAck = field(default_factory=AfterAck)
 
     @property
     def db(self) -> Database:
         return self.services.db
 
     def close(self) -> None:
+        self.after_ack.shutdown(wait=False)
         self.services.db.dispose()
 
 
@@ -58,7 +61,11 @@ def build_app(settings: Settings, *, services: Services | None = None,
         services = build_services(settings, workflows=WORKFLOWS if workflows is None else workflows)
     elif workflows is not None:
         raise ValueError("give the workflows to build_services, or to build_app, not both")
-    client = make_client(reveal(settings.SLACK_BOT_TOKEN), settings.SLACK_API_URL)
+    # The request path never sleeps on a 429 and acks on threads of its own: slow best-effort work after
+    # the ack (App Home) goes to the bounded `after_ack` pool, so a burst of Home opens cannot hold up a
+    # command's ack (bench/ack_burst.py measures it).
+    client = make_request_client(reveal(settings.SLACK_BOT_TOKEN), settings.SLACK_API_URL)
+    after_ack = AfterAck()
     oauth_flow = _oauth_flow(settings, services) if settings.oauth_enabled else None
     bolt = App(
         # Bolt re-levels the logger named after the app from `logger` on every request: named "hearth", it
@@ -66,6 +73,7 @@ def build_app(settings: Settings, *, services: Services | None = None,
         name="hearth.bolt",
         signing_secret=reveal(settings.SLACK_SIGNING_SECRET),
         client=client,  # carries the bot token (none with OAuth), the API URL and the retry handlers
+        listener_executor=listener_executor(),
         oauth_flow=oauth_flow,
         installation_store=oauth_flow.settings.installation_store if oauth_flow else None,
         installation_store_bot_only=True if oauth_flow else None,
@@ -74,12 +82,12 @@ def build_app(settings: Settings, *, services: Services | None = None,
     if oauth_flow:
         bolt.enable_token_revocation_listeners()
     listener_errors.install(bolt, services)  # first: every listener gets a StickyAck
-    _install_middleware(bolt, services)
+    _install_middleware(bolt, services, after_ack)
     for workflow in services.workflows:
         for register in workflow.listeners:
             register(bolt)
     fallbacks.register(bolt)  # last: Bolt takes the first listener that matches
-    return Hearth(bolt=bolt, services=services, oauth_flow=oauth_flow)
+    return Hearth(bolt=bolt, services=services, oauth_flow=oauth_flow, after_ack=after_ack)
 
 
 def _oauth_flow(settings: Settings, services: Services) -> OAuthFlow:
@@ -97,12 +105,13 @@ def _oauth_flow(settings: Settings, services: Services) -> OAuthFlow:
     return OAuthFlow(client=WebClient(base_url=settings.SLACK_API_URL), settings=oauth_settings)
 
 
-def _install_middleware(bolt: App, services: Services) -> None:
+def _install_middleware(bolt: App, services: Services, after_ack: AfterAck) -> None:
     @bolt.middleware
     def inject_services(context: BoltContext, client: WebClient, next: Callable[[], BoltResponse]) -> BoltResponse:
-        """Listeners take `services` and `slack` as arguments (Bolt injects context keys by name)."""
+        """Listeners take `services`, `slack` and `after_ack` as arguments (Bolt injects context keys by name)."""
         context["services"] = services
         context["slack"] = WebApiPort(client)
+        context["after_ack"] = after_ack
         return next()
 
     @bolt.middleware

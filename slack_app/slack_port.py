@@ -1,7 +1,8 @@
 """The Slack port: the one module that calls Slack's Web API.
 
 Use cases depend on the `SlackPort` protocol; `WebApiPort` implements it over slack_sdk's
-`WebClient` (with retry handlers for 429, connection errors and 5xx) and `FakeSlackPort`
+`WebClient` (`make_client`: retry handlers for 429, connection errors and 5xx, for the CLI and jobs;
+`make_request_client`: never sleeps on a 429, for the request path) and `FakeSlackPort`
 (`slack_app.fake_port`) records a transcript for use-case tests.
 
 Each call is logged as method, ok/error and latency — never text, names or answers.
@@ -130,6 +131,15 @@ def retry_handlers(max_retries: int = 2) -> list:
 
 def make_client(token: str | None, base_url: str, *, max_retries: int = 2, timeout: int = 10) -> WebClient:
     return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=retry_handlers(max_retries))
+
+
+def make_request_client(token: str | None, base_url: str, *, timeout: int = 5) -> WebClient:
+    """Bolt's client, used while a request is being answered: it never sleeps on a 429 (a Retry-After of
+    seconds on a listener thread is how commands miss Slack's 3 s ack). The 429 surfaces as a SlackError
+    with its `retry_after`; a caller defers the work to the outbox or, for an idempotent refresh like
+    App Home, drops it with a log line. One quick retry for a dropped connection or a 5xx."""
+    return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[
+        ConnectionErrorRetryHandler(max_retry_count=1), ServerErrorRetryHandler(max_retry_count=1)])
 
 
 def make_delivery_client(token: str | None, base_url: str, *, timeout: int = 10) -> WebClient:

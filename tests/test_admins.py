@@ -5,6 +5,7 @@ import pytest
 from slack_app import home
 from slack_app.admins import counts_as_admin, is_admin
 from slack_app.fake_port import FakeSlackPort
+from slack_app.slack_port import SlackError
 from storage import outbox
 
 TEAM = "T0FAKE"
@@ -44,6 +45,13 @@ def test_is_admin_asks_slack_unless_listed_and_says_no_when_slack_cannot_tell(se
     assert not is_admin(services, slack, "UMEMBER")
     slack.fail_next("users.info", "ratelimited")
     assert not is_admin(services, slack, "UOWNER")
+
+
+def test_a_strict_admin_check_raises_when_slack_cannot_tell(services, slack):
+    slack.fail_next("users.info", "ratelimited")
+    with pytest.raises(SlackError):
+        is_admin(services, slack, "UOWNER", strict=True)
+    assert is_admin(services, slack, "ULISTED", strict=True)  # listed: Slack is not asked
 
 
 def fail_some(db, errors):

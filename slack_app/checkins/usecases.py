@@ -388,8 +388,9 @@ def opt_out(services: Services, team_id: str, user_id: str, circle_id: int) -> s
 
 def open_settings(services: Services, slack: SlackPort, team_id: str, user_id: str, channel_id: str | None,
                   trigger_id: str) -> bool:
-    """`/hearth` for an admin: the settings modal of the channel it was typed in. False for non-admins."""
-    if not is_admin(services, slack, user_id):
+    """`/hearth` for an admin: the settings modal of the channel it was typed in. False for non-admins;
+    SlackError when Slack cannot say who is an admin, or refuses the modal."""
+    if not is_admin(services, slack, user_id, strict=True):
         return False
     with services.db.session() as s:
         circle = repo.circle(s, team_id, channel_id) if channel_id else None

@@ -1,0 +1,98 @@
+"""The request path: capacity for acks, a bounded pool for what follows them, and opening modals.
+
+Bolt's listener threads only ack (and open a modal while its trigger is
+fresh); slow best-effort work after the ack (App Home publishing, with its users.info) runs here instead.
+
+The pool is bounded on purpose: under a burst of Home opens, work that cannot start soon is dropped with
+a log line rather than queued without end — every such job is an idempotent refresh that the member's next
+Home open redoes. Work that must reach a member goes through the outbox, never through this pool.
+
+The trigger_id of a command or click lives 3 seconds and works once; when views.open fails anyway
+(expired_trigger_id under load, ratelimited, Slack down) the member would otherwise see nothing at all.
+`open_or_explain` tells them by an ephemeral note instead: through the response_url when the request has
+one (commands, message buttons), else in their DM with Hearth (an App Home button has no response_url).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+
+from slack_bolt import Respond
+
+from slack_app.copy import Copy
+from slack_app.slack_port import SlackError, SlackPort
+
+log = logging.getLogger("hearth.request")
+
+# Acks and modal opening: enough threads that a few slow Slack answers never leave a command waiting for one.
+LISTENER_THREADS = 16
+AFTER_ACK_THREADS = 4
+AFTER_ACK_QUEUE = 64  # waiting jobs beyond the running ones; more are dropped
+
+
+def listener_executor(threads: int = LISTENER_THREADS) -> Executor:
+    """Bolt's `listener_executor`: the threads that run listeners up to (and just after) their ack."""
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hearth-listener")
+
+
+class AfterAck:
+    """A bounded pool for best-effort work after the ack. Listeners receive it as the Bolt argument `after_ack`."""
+
+    def __init__(self, threads: int = AFTER_ACK_THREADS, queue: int = AFTER_ACK_QUEUE) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hearth-after-ack")
+        self._slots = threading.BoundedSemaphore(threads + queue)
+        self.dropped = 0
+
+    def submit(self, name: str, fn: Callable[..., object], *args: object) -> bool:
+        """Run `fn(*args)` soon; False (and a log line) when the pool is full and the work is dropped.
+        A SlackError (a 429 included: nothing here sleeps on Retry-After) is logged by code and dropped."""
+        if not self._slots.acquire(blocking=False):
+            self.dropped += 1
+            log.info("after_ack.dropped job=%s reason=busy", name)
+            return False
+
+        def run() -> None:
+            try:
+                fn(*args)
+            except SlackError as exc:
+                log.info("after_ack.failed job=%s error=%s", name, exc.error)
+            except Exception:
+                log.exception("after_ack.crashed job=%s", name)
+            finally:
+                self._slots.release()
+
+        try:
+            self._pool.submit(run)
+        except RuntimeError:  # shut down: the app is stopping
+            self._slots.release()
+            return False
+        return True
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+
+
+def open_or_explain(slack: SlackPort, copy: Copy, respond: Respond | None, user_id: str, trigger_id: str,
+                    view: dict) -> bool:
+    """Open `view`; on failure tell `user_id` (ephemeral) and return False."""
+    try:
+        slack.open_view(trigger_id, view)
+    except SlackError as exc:
+        explain_failure(slack, copy, respond, user_id, exc)
+        return False
+    return True
+
+
+def explain_failure(slack: SlackPort, copy: Copy, respond: Respond | None, user_id: str, exc: SlackError) -> None:
+    log.info("modal.open_failed error=%s", exc.error)
+    text = copy.render("modal_failed.j2", busy=exc.error == "ratelimited")
+    try:
+        if respond is not None and respond.response_url:
+            respond(response_type="ephemeral", replace_original=False, text=text)
+        else:
+            slack.post_ephemeral(slack.open_dm([user_id]), user_id, text)
+    except SlackError as again:  # Slack is refusing everything: nothing more can reach the member now
+        log.info("modal.notice_failed error=%s", again.error)

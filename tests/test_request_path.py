@@ -1,0 +1,159 @@
+"""The request path under load: acks keep their own threads, nothing sleeps on a 429 around an ack, and a
+modal Slack refuses to open is explained to the member (signed requests into the real app, the simulator
+on the other side; the driver fails any ack slower than Slack's 3 seconds)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+
+from slack_app.checkins.ids import CheckinAction
+from slack_app.request_path import AfterAck
+from slack_app.simulator import wait_for
+from slack_app.slack_port import SlackError
+from tests.test_checkin_flow import CIRCLE, deliver, enable_in_slack, open_round, private_replies, slack  # noqa: F401
+
+
+def settle(seconds: float = 1.5) -> None:
+    """Give after-ack work time to do something it should not (a retry after Retry-After: 1)."""
+    wait_for(lambda: False, timeout=seconds)
+
+
+# ---- a modal Slack refuses is explained ------------------------------------------------------------------
+
+def test_a_settings_modal_slack_refuses_is_explained_to_the_admin(driver, simulator):
+    simulator.fail_next("views.open", error="expired_trigger_id")
+    resp = driver.as_member("UALICE").command("/hearth", channel=CIRCLE)
+    assert resp.status == 200
+    assert wait_for(lambda: private_replies(simulator, "UALICE"))
+    [note] = private_replies(simulator, "UALICE")
+    assert "didn't let Hearth open that window" in note
+    assert simulator.latest_view("UALICE") is None
+
+
+def test_an_admin_whom_slack_cannot_look_up_is_told_slack_is_busy_not_that_they_are_no_admin(driver, simulator):
+    simulator.fail_next("users.info", status=429)
+    driver.as_member("UALICE").command("/hearth", channel=CIRCLE)
+    assert wait_for(lambda: private_replies(simulator, "UALICE"))
+    [note] = private_replies(simulator, "UALICE")
+    assert "Slack is very busy" in note and "admin" not in note
+    assert simulator.calls_for("views.open") == []
+
+
+def test_a_checkin_modal_refused_with_429_is_not_retried_and_the_member_is_told(driver, simulator, hearth, slack,
+                                                                                  deliver):  # noqa: F811
+    enable_in_slack(driver, hearth)
+    open_round(hearth, slack, deliver)
+    before = len(simulator.calls_for("views.open"))
+    simulator.fail_next("views.open", status=429)  # Retry-After: 1
+    driver.as_member("UBOB").command("/checkin")
+    assert wait_for(lambda: private_replies(simulator, "UBOB"))
+    assert "Slack is very busy" in private_replies(simulator, "UBOB")[-1]
+    settle()
+    assert len(simulator.calls_for("views.open")) == before + 1  # no sleeping retry on the request path
+    assert simulator.latest_view("UBOB") is None
+
+
+def test_a_home_button_whose_modal_is_refused_gets_an_ephemeral_note_in_the_dm(driver, simulator, hearth, slack,
+                                                                                 deliver):  # noqa: F811
+    enable_in_slack(driver, hearth)
+    open_round(hearth, slack, deliver)
+    bob = driver.as_member("UBOB")
+    bob.open_home()
+    assert wait_for(lambda: simulator.home("UBOB") is not None)
+    simulator.fail_next("views.open", error="expired_trigger_id")
+    home = simulator.home("UBOB")
+    resp = driver.block_action("UBOB", CheckinAction.OPEN_MODAL.value, view_id=home["id"])  # no response_url
+    assert resp.status == 200
+    assert wait_for(lambda: simulator.ephemerals("UBOB"))
+    [note] = simulator.ephemerals("UBOB")
+    assert note["channel"] == simulator.dm_channel("UBOB")
+    assert "didn't let Hearth open that window" in note["text"]
+
+
+# ---- App Home after the ack, never sleeping on Retry-After ------------------------------------------------
+
+def test_a_home_refused_with_429_is_dropped_with_a_log_and_drawn_at_the_next_open(driver, simulator, caplog):
+    caplog.set_level(logging.INFO)
+    simulator.fail_next("views.publish", status=429)
+    bob = driver.as_member("UBOB")
+    assert bob.open_home().status == 200
+    assert wait_for(lambda: "after_ack.failed job=home.publish error=ratelimited" in caplog.text)
+    settle()
+    assert len(simulator.calls_for("views.publish")) == 1  # not retried after Retry-After
+    assert simulator.home("UBOB") is None
+    bob.open_home()
+    assert wait_for(lambda: simulator.home("UBOB") is not None)
+
+
+def test_commands_are_acked_in_time_during_a_burst_of_home_opens_answered_429(driver, simulator):
+    """Before the after-ack pool, each of these Home opens slept on Retry-After twice on one of Bolt's five
+    listener threads, and the commands behind them were acked after Slack's 3 s (LateAck)."""
+    simulator.fail_next("views.publish", status=429, count=1000)
+    members = [u for u in simulator.workspace.users.values() if not (u.is_bot or u.deleted)]
+    opens = [threading.Thread(target=driver.app_home_opened, args=(members[i % len(members)].id,))
+             for i in range(30)]
+    for t in opens:
+        t.start()
+    for t in opens:
+        t.join()
+    for user, command in (("UBOB", "/checkin"), ("UALICE", "/hearth"), ("UDEV", "/checkin")):
+        assert driver.command(user, command, channel=CIRCLE).status == 200  # LateAck if over 3 s
+    assert not driver.late_acks
+    assert wait_for(lambda: simulator.latest_view("UALICE") is not None)  # the settings modal still opened
+
+
+# ---- the bounded pool itself ------------------------------------------------------------------------------
+
+def test_the_after_ack_pool_drops_work_beyond_its_bound_and_frees_slots_when_done(caplog):
+    caplog.set_level(logging.INFO, logger="hearth")
+    pool = AfterAck(threads=1, queue=1)
+    release = threading.Event()
+    done: list[int] = []
+    try:
+        assert pool.submit("slow", release.wait)
+        assert pool.submit("queued", done.append, 1)
+        assert not pool.submit("dropped", done.append, 2)
+        assert pool.dropped == 1
+        assert "after_ack.dropped job=dropped reason=busy" in caplog.text
+        release.set()
+        assert wait_for(lambda: done == [1])
+        assert wait_for(lambda: pool.submit("later", done.append, 3))
+        assert wait_for(lambda: done == [1, 3])
+    finally:
+        release.set()
+        pool.shutdown()
+
+
+def test_the_after_ack_pool_logs_slack_errors_and_crashes_by_name_only(caplog):
+    caplog.set_level(logging.INFO, logger="hearth")
+    pool = AfterAck(threads=1, queue=2)
+
+    def refused() -> None:
+        raise SlackError("views.publish", "ratelimited", 429, retry_after=1)
+
+    def broken() -> None:
+        raise ValueError("secret member text")
+
+    pool.submit("home.publish", refused)
+    pool.submit("home.other", broken)
+    pool.shutdown(wait=True)
+    assert "after_ack.failed job=home.publish error=ratelimited" in caplog.text
+    assert "after_ack.crashed job=home.other" in caplog.text
+
+
+@pytest.mark.parametrize("method", ["views.publish", "users.info"])
+def test_the_request_path_client_does_not_sleep_on_429(simulator, method):
+    from slack_app.slack_port import WebApiPort, make_request_client
+
+    port = WebApiPort(make_request_client(simulator.bot_token, simulator.base_url))
+    simulator.fail_next(method, status=429)
+    with pytest.raises(SlackError) as refused:
+        if method == "users.info":
+            port.user_info("UBOB")
+        else:
+            port.publish_home("UBOB", {"type": "home", "blocks": []})
+    assert refused.value.status == 429 and refused.value.retry_after == 1
+    assert len(simulator.calls_for(method)) == 1
