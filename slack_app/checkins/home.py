@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from slack_app import home as app_home
+from slack_app import preferences
 from slack_app.checkins import rules, views
 from slack_app.slack_port import SlackPort
 from storage import checkins as repo
@@ -88,17 +89,16 @@ def home_data(services: Services, team_id: str, user_id: str, *, admin: bool,
         circle_ids = repo.circle_ids_of_member(s, team_id, user_id)
         circles = [s.get(CheckinCircle, cid) for cid in circle_ids]
         channel_of = {c.id: c.channel_id for c in circles}
-        opted = {cid for cid in circle_ids if user_id in repo.opted_out(s, cid)}
+        opted = {c.id for c in circles if user_id in repo.opted_out(s, c)}
         cards = [_card(s, c, user_id, c.id in opted, now) for c in circles]
         past = [PastCheckin(channel_of[r.circle_id], r.opens_at, repo.read_checkin(services.crypto, c))
                 for c, r in repo.checkins_of_member(s, user_id, circle_ids)]
         offers = [OfferCard(c.user_id, channel_of[r.circle_id], repo.read_checkin(services.crypto, c).offer or "")
                   for c, r in repo.offers_in_circles(s, circle_ids, since=now - OFFERS_FROM_LAST)
                   if c.user_id != user_id and rules.offer_is_browsable(rules.Sharing(c.sharing))]
-        state = repo.member_state(s, team_id, user_id)
-        snoozed = state.snoozed_until if state and state.snoozed_until and state.snoozed_until > now else None
+        pref = preferences.of(s, team_id, user_id)
         stats = [_stats(s, c) for c in repo.circles(s, team_id)] if admin else None
-    return HomeData(user_id, cards, past, offers, bool(state and state.paused), snoozed, stats)
+    return HomeData(user_id, cards, past, offers, pref.paused, pref.snoozed_at(now), stats)
 
 
 def _card(s: Session, circle: CheckinCircle, user_id: str, opted_out: bool, now: datetime) -> CircleCard:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
+from slack_app import preferences
 from slack_app.admins import is_admin
 from slack_app.checkins import audience, rounds, rules, views
 from slack_app.checkins.inputs import CheckinForm, SettingsInput
@@ -24,7 +25,7 @@ from slack_app.checkins.rounds import KIND, round_key, schedule_of
 from slack_app.checkins.rules import Sharing
 from slack_app.slack_port import SlackError, SlackPort
 from storage import checkins as repo
-from storage import outbox
+from storage import members, outbox
 from storage.checkins import CheckinCircle, CheckinRound, OfferStatus, RoundStatus
 from storage.models import utcnow
 
@@ -152,8 +153,8 @@ def start_checkin(services: Services, team_id: str, user_id: str, *, round_id: i
             return Plan(view=_checkin_modal(services, s, circle, round_, user_id))
         open_rounds = [(r, c) for r, c in repo.open_rounds_for(s, team_id, user_id) if r.closes_at > now]
         if not open_rounds:
-            state = repo.member_state(s, team_id, user_id)
-            return Plan(note=copy.render("checkin_no_open_round.j2", paused=bool(state and state.paused)))
+            paused = preferences.of(s, team_id, user_id).paused
+            return Plan(note=copy.render("checkin_no_open_round.j2", paused=paused))
         if len(open_rounds) == 1:
             round_, circle = open_rounds[0]
             return Plan(view=_checkin_modal(services, s, circle, round_, user_id))
@@ -269,7 +270,7 @@ def _share(services: Services, s: Session, circle: CheckinCircle, round_: Checki
 
 
 def _snooze_offer(s: Session, team_id: str, user_id: str) -> views.Snooze:
-    record = repo.workspace_members(s, team_id, [user_id]).get(user_id)
+    record = members.by_id(s, team_id, [user_id]).get(user_id)
     return rounds.snooze_offer(utcnow(), record.tz if record else None)
 
 
@@ -341,20 +342,19 @@ def answer_help(services: Services, team_id: str, owner_id: str, offer_public_id
 # ---- pause, resume, snooze, opt out ---------------------------------------------------------------------
 
 def pause(services: Services, team_id: str, user_id: str) -> str:
+    """Paused until they resume: a shared preference, so every workflow leaves them be."""
     with services.db.session() as s:
-        repo.member_state(s, team_id, user_id, create=True).paused = True
-    log.info("checkins.paused user=%s", user_id)
+        preferences.pause(s, team_id, user_id)
+    log.info("checkins.paused")
     return services.copy.render("checkin_preference.j2", change="paused")
 
 
 def resume(services: Services, team_id: str, user_id: str) -> str:
     """Back from a pause or snooze, and back in every circle the member had opted out of."""
     with services.db.session() as s:
-        state = repo.member_state(s, team_id, user_id, create=True)
-        state.paused = False
-        state.snoozed_until = None
-        rejoined = repo.opt_back_in(s, user_id, [c.id for c in repo.circles(s, team_id)])
-    log.info("checkins.resumed user=%s circles_rejoined=%s", user_id, rejoined)
+        preferences.resume(s, team_id, user_id)
+        rejoined = preferences.opt_in(s, team_id, user_id, repo.WORKFLOW)
+    log.info("checkins.resumed circles_rejoined=%s", rejoined)
     return services.copy.render("checkin_preference.j2", change="resumed")
 
 
@@ -368,19 +368,20 @@ def snooze(services: Services, team_id: str, user_id: str, until_text: str, *, n
     if until is None or until.tzinfo is None or until <= now:  # an old or odd button: the usual span from today
         until = rules.snooze_until(now, "UTC")
     with services.db.session() as s:
-        repo.member_state(s, team_id, user_id, create=True).snoozed_until = until
-    log.info("checkins.snoozed user=%s", user_id)
+        preferences.pause_until(s, team_id, user_id, until)
+    log.info("checkins.snoozed")
     return services.copy.render("checkin_preference.j2", change="snoozed", until=views.slack_date(until, "{date_long}"))
 
 
 def opt_out(services: Services, team_id: str, user_id: str, circle_id: int) -> str:
+    """Leave one circle's check-ins (a per-workflow opt-out scoped to the circle's channel)."""
     with services.db.session() as s:
         circle = s.get(CheckinCircle, circle_id)
         if circle is None or circle.team_id != team_id:
             return services.copy.render("checkin_preference.j2", change="missing")
-        repo.opt_out(s, circle_id, user_id)
+        preferences.opt_out(s, team_id, user_id, repo.WORKFLOW, circle.channel_id)
         channel_id = circle.channel_id
-    log.info("checkins.opted_out user=%s circle=%s", user_id, circle_id)
+    log.info("checkins.opted_out circle=%s", circle_id)
     return services.copy.render("checkin_preference.j2", change="opted_out", channel_id=channel_id)
 
 
