@@ -59,6 +59,8 @@ def channel_roster(services: Services, slack: SlackPort, team_id: str, channel_i
     ids = list(dict.fromkeys(slack.channel_members(channel_id)))
     members.replace_channel(services.db, team_id, channel_id, ids, now=now)
     profiles, failed = profiles_for(services, slack, team_id, ids, now=now)
+    if failed:
+        _learn_own_bot(services, slack, team_id, failed, profiles, now)
     humans, tz, unreadable = [], {}, []
     for user_id in ids:
         p = profiles.get(user_id)
@@ -110,6 +112,21 @@ def profiles_for(services: Services, slack: SlackPort, team_id: str, user_ids: l
     return profiles, failed
 
 
+def _learn_own_bot(services: Services, slack: SlackPort, team_id: str, failed: dict[str, str],
+                   profiles: dict[str, Profile], now: datetime) -> None:
+    """Hearth's own bot is in every channel it serves; when Slack cannot describe it, ask who Hearth is
+    (one auth.test, only then) and remember it as a bot, so it is never counted as a person."""
+    try:
+        me = slack.auth_test().user_id
+    except SlackError:
+        return
+    if me in failed:
+        own = Profile(me, None, is_bot=True, is_deleted=False, is_admin=False)
+        members.store_profiles(services.db, team_id, [own], now=now)
+        profiles[me] = own
+        del failed[me]
+
+
 def profile_changed(services: Services, team_id: str, user: dict) -> None:
     """user_change / team_join: Slack sent the whole user object, so the profile is fresh."""
     if not isinstance(user, dict) or not isinstance(user.get("id"), str):
@@ -143,3 +160,18 @@ def unreadable(services: Services, team_id: str) -> list[Unreadable]:
     """Members Slack would not describe at the last try (admins see them on App Home and in `hearth roster`)."""
     with services.db.session() as s:
         return [Unreadable(m.user_id, m.profile_error or "") for m in members.unreadable(s, team_id)]
+
+
+@dataclass(frozen=True)
+class Status:
+    channels: list[tuple[str, datetime, int]]  # (channel id, when listed, members)
+    members: int
+    unreadable: list[Unreadable]
+
+
+def status(services: Services, team_id: str) -> Status:
+    """For operators (`hearth roster status`): counts and ids only."""
+    with services.db.session() as s:
+        channels = members.listings(s, team_id)
+        known = members.count(s, team_id)
+    return Status(channels, known, unreadable(services, team_id))

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, delete, select
+from sqlalchemy import ForeignKey, String, UniqueConstraint, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -113,6 +113,10 @@ def unreadable(s: Session, team_id: str) -> list[Member]:
                           .order_by(Member.user_id)))
 
 
+def count(s: Session, team_id: str) -> int:
+    return s.scalar(select(func.count()).select_from(Member).where(Member.team_id == team_id)) or 0
+
+
 def by_id(s: Session, team_id: str, user_ids: list[str]) -> dict[str, Member]:
     rows: dict[str, Member] = {}
     for start in range(0, len(user_ids), 500):  # keep IN lists well under every database's parameter limit
@@ -193,6 +197,16 @@ def channels_of(s: Session, team_id: str, user_id: str, channel_ids: Iterable[st
     member_of = set(s.scalars(select(ChannelMember.roster_id).where(
         ChannelMember.user_id == user_id, ChannelMember.roster_id.in_(listed.values()))))
     return {c for c in wanted if c not in listed or listed[c] in member_of}
+
+
+def listings(s: Session, team_id: str) -> list[tuple[str, datetime, int]]:
+    """Each listed channel with when it was listed (UTC) and how many members it had."""
+    rows = s.execute(select(RosterChannel.channel_id, RosterChannel.synced_at, func.count(ChannelMember.id))
+                     .outerjoin(ChannelMember, ChannelMember.roster_id == RosterChannel.id)
+                     .where(RosterChannel.team_id == team_id)
+                     .group_by(RosterChannel.id, RosterChannel.channel_id, RosterChannel.synced_at)
+                     .order_by(RosterChannel.channel_id))
+    return [(c, aware(at) or at, n) for c, at, n in rows]
 
 
 def _roster(s: Session, team_id: str, channel_id: str, *, create: bool = False) -> RosterChannel | None:
