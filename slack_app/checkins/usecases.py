@@ -149,9 +149,12 @@ def start_checkin(services: Services, team_id: str, user_id: str, *, round_id: i
                 return Plan(view=views.notice_modal(copy, "round_missing"))
             if round_.status != RoundStatus.OPEN or round_.closes_at <= now:
                 return Plan(view=views.notice_modal(copy, "round_closed"))
+            if not belongs(s, circle, round_.id, user_id):  # an old button of someone who left the channel
+                return Plan(view=views.notice_modal(copy, "not_in_circle"))
             repo.add_participant(s, round_id, user_id, invited=False)  # someone who joined mid-round
             return Plan(view=_checkin_modal(services, s, circle, round_, user_id))
-        open_rounds = [(r, c) for r, c in repo.open_rounds_for(s, team_id, user_id) if r.closes_at > now]
+        open_rounds = [(r, c) for r, c in repo.open_rounds_for(s, team_id, user_id)
+                       if r.closes_at > now and belongs(s, c, r.id, user_id)]
         if not open_rounds:
             paused = preferences.of(s, team_id, user_id).paused
             return Plan(note=copy.render("checkin_no_open_round.j2", paused=paused))
@@ -159,6 +162,16 @@ def start_checkin(services: Services, team_id: str, user_id: str, *, round_id: i
             round_, circle = open_rounds[0]
             return Plan(view=_checkin_modal(services, s, circle, round_, user_id))
         return Plan(view=views.pick_circle_modal(copy, [(r.id, c.channel_id) for r, c in open_rounds]))
+
+
+def belongs(s: Session, circle: CheckinCircle, round_id: int, user_id: str) -> bool:
+    """Is the member in the circle's channel now? The roster's listing (kept current by membership events)
+    decides; for a channel never listed, the round's own record of who left."""
+    listed = members.in_channel(s, circle.team_id, circle.channel_id, user_id)
+    if listed is not None:
+        return listed
+    row = repo.participant(s, round_id, user_id)
+    return row is None or row.left_at is None
 
 
 def checkin_modal_for(services: Services, team_id: str, user_id: str, round_id: int, *,
@@ -201,6 +214,8 @@ def submit_checkin(services: Services, team_id: str, user_id: str, round_id: int
                     return SubmitResult(errors={"round": "round_missing"})
                 if round_.status != RoundStatus.OPEN or round_.closes_at <= now:
                     return SubmitResult(errors={"round": "round_closed"})
+                if not belongs(s, circle, round_.id, user_id):  # left the channel while the modal was open
+                    return SubmitResult(errors={"round": "not_in_circle"})
                 answers, errors = rules.validate_checkin(form.gratitude, form.challenge, form.offer, form.sharing,
                                                          _allowed_sharing(circle, round_))
                 if errors or answers is None:
@@ -294,6 +309,8 @@ def _offer_help(services: Services, team_id: str, helper_id: str, checkin_public
             return "missing"
         if row.user_id == helper_id:
             return "own"
+        if members.in_channel(s, team_id, circle.channel_id, helper_id) is False:
+            return "missing"  # a button seen before they left the circle's channel
         offer, created = repo.add_help_offer(s, row.id, helper_id)
         if not created:
             return "already"
