@@ -92,21 +92,24 @@ def profiles_for(services: Services, slack: SlackPort, team_id: str, user_ids: l
     wanted = [u for u in user_ids if u not in known or known[u][1] < stale_before]
     fresh: dict[str, Profile] = {}
     failed: dict[str, str] = {}
-    if len(wanted) > BULK_FROM:
+    bulk = len(wanted) > BULK_FROM
+    if bulk:
         wanted_set = set(wanted)
         fresh = {i.id: profile_of(i) for i in slack.list_users() if i.id in wanted_set}  # transient: raised
-        failed = {u: "user_not_found" for u in wanted if u not in fresh}
-    else:
-        for user_id in wanted:
-            try:
-                fresh[user_id] = profile_of(slack.user_info(user_id))
-            except SlackError as exc:  # the client already retried rate limits and outages
-                failed[user_id] = exc.error
+    rest = [u for u in wanted if u not in fresh]
+    if bulk and len(rest) > BULK_FROM:  # not in the workspace's own list (e.g. Slack Connect guests)
+        failed = dict.fromkeys(rest, "user_not_found")
+        rest = []
+    for user_id in rest:
+        try:
+            fresh[user_id] = profile_of(slack.user_info(user_id))
+        except SlackError as exc:  # the client already retried rate limits and outages
+            failed[user_id] = exc.error
     members.store_profiles(services.db, team_id, fresh.values(), now=now)
     members.mark_unreadable(services.db, team_id, failed)
     if wanted:
         log.info("roster.profiles_fetched asked=%s read=%s failed=%s bulk=%s", len(wanted), len(fresh),
-                 len(failed), len(wanted) > BULK_FROM)
+                 len(failed), bulk)
     profiles = {u: p for u, (p, _) in known.items()}
     profiles.update(fresh)
     return profiles, failed
