@@ -12,7 +12,7 @@ from slack_bolt import Ack, App, Respond
 
 from slack_app import blocks, request_path
 from slack_app.checkins import home as checkin_home
-from slack_app.checkins import rounds, usecases, views
+from slack_app.checkins import usecases, views
 from slack_app.checkins.ids import CheckinAction, CheckinView
 from slack_app.ids import Command
 from slack_app.request_path import AfterAck
@@ -139,7 +139,3 @@ def register(app: App) -> None:
     @app.view(CheckinView.DONE.value)
     def on_done(ack: Ack) -> None:
         ack()
-
-    @app.event("member_left_channel")
-    def on_member_left(event: dict, services: Services, team_id: str) -> None:
-        rounds.member_left(services, team_id, event["channel"], event["user"])

@@ -148,6 +148,10 @@ class FakeSlackPort:
             raise SlackError("users.info", "user_not_found", 200)
         return self.users[user_id]
 
+    def list_users(self) -> list[UserInfo]:
+        self._record("users.list")
+        return list(self.users.values())
+
     def channel_info(self, channel) -> ChannelInfo:
         self._record("conversations.info", channel=channel)
         return self._channel(channel, "conversations.info")

@@ -108,6 +108,7 @@ class SlackPort(Protocol):
     def user_info(self, user_id: str) -> UserInfo: ...
     def channel_info(self, channel: str) -> ChannelInfo: ...
     def channel_members(self, channel: str) -> list[str]: ...
+    def list_users(self) -> list[UserInfo]: ...
     def upload_file(
         self, channel: str, filename: str, content: bytes, *, title: str | None = None,
         initial_comment: str | None = None,
@@ -163,6 +164,19 @@ def _connection_error_name(exc: Exception) -> str:
     """`URLError` wraps the interesting part (refused, reset, timed out): name that instead."""
     reason = getattr(exc, "reason", None)
     return type(reason).__name__ if isinstance(reason, BaseException) else type(exc).__name__
+
+
+# Slack's docs recommend pages of no more than 200 for cursor-paginated methods (conversations.members,
+# users.list); larger pages are slower and more likely to time out on big workspaces.
+PAGE_LIMIT = 200
+
+
+def user_of(u: dict) -> UserInfo:
+    """A users.info / users.list user object, or the `user` of a user_change / team_join event."""
+    return UserInfo(
+        id=u["id"], tz=u.get("tz"), is_bot=bool(u.get("is_bot")), is_deleted=bool(u.get("deleted")),
+        is_admin=bool(u.get("is_admin")), is_owner=bool(u.get("is_owner")),
+    )
 
 
 class WebApiPort:
@@ -233,11 +247,18 @@ class WebApiPort:
         self._call("views.publish", self.client.views_publish, user_id=user_id, view=view)
 
     def user_info(self, user_id) -> UserInfo:
-        u = self._call("users.info", self.client.users_info, user=user_id)["user"]
-        return UserInfo(
-            id=u["id"], tz=u.get("tz"), is_bot=bool(u.get("is_bot")), is_deleted=bool(u.get("deleted")),
-            is_admin=bool(u.get("is_admin")), is_owner=bool(u.get("is_owner")),
-        )
+        return user_of(self._call("users.info", self.client.users_info, user=user_id)["user"])
+
+    def list_users(self) -> list[UserInfo]:
+        """Everyone in the workspace (users.list, 200 a page as Slack recommends)."""
+        found: list[UserInfo] = []
+        cursor = None
+        while True:
+            resp = self._call("users.list", self.client.users_list, limit=PAGE_LIMIT, cursor=cursor)
+            found.extend(user_of(u) for u in resp["members"])
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return found
 
     def channel_info(self, channel) -> ChannelInfo:
         c = self._call("conversations.info", self.client.conversations_info, channel=channel)["channel"]
@@ -251,7 +272,7 @@ class WebApiPort:
         cursor = None
         while True:
             resp = self._call("conversations.members", self.client.conversations_members,
-                              channel=channel, limit=1000, cursor=cursor)
+                              channel=channel, limit=PAGE_LIMIT, cursor=cursor)
             members.extend(resp["members"])
             cursor = (resp.get("response_metadata") or {}).get("next_cursor")
             if not cursor:

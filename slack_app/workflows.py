@@ -20,13 +20,17 @@ from slack_app.delivery import cli as delivery_cli
 from slack_app.delivery import home as delivery_home
 from slack_app.housekeeping import jobs as housekeeping_jobs
 from slack_app.reports.scenario import scenario_reports
+from slack_app.roster_cli import roster_group
+from slack_app.roster_home import section as roster_section
 from slack_app.simulator.getting_started import getting_started
 from slack_app.workflow import Workflow
 
-HEARTH = Workflow(  # what every install has: App Home, `/hearth`, membership, install lifecycle, housekeeping
+HEARTH = Workflow(  # what every install has: App Home, `/hearth`, the roster, install lifecycle, housekeeping
     name="hearth",
     listeners=(home.register, hearth_command.register, membership.register, lifecycle.register),
+    home=roster_section,  # admins: members whose Slack profile could not be read
     jobs=housekeeping_jobs.JOBS,
+    commands=(roster_group,),
     chapter=("Getting started", getting_started),
 )
 

@@ -1,8 +1,9 @@
 """Check-in tables and their repository functions.
 
-Circles (a channel with check-ins), rounds, who was part of a round, check-ins, help offers and each
-member's pause/snooze/opt-out state. What members write (gratitude, challenge, offer) is encrypted
-with `storage.crypto` before it reaches a column and decrypted only when shown back to people.
+Circles (a channel with check-ins), rounds, who was part of a round, check-ins and help offers. Pause, snooze
+and opt-outs are members' shared preferences (`storage.preferences`). What members write (gratitude,
+challenge, offer) is encrypted with `storage.crypto` before it reaches a column and decrypted only when shown
+back to people.
 
 Functions take the caller's session, so a use case stores a change and the messages it causes
 (outbox rows) in one transaction.
@@ -19,7 +20,8 @@ from sqlalchemy import DateTime, Dialect, ForeignKey, Index, String, Text, Uniqu
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from storage.models import Base, Member, utcnow
+from storage import preferences
+from storage.models import Base, utcnow
 
 
 class Cipher(Protocol):
@@ -37,6 +39,9 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+WORKFLOW = "checkins"  # the name member opt-outs are kept under (`storage.preferences`), scoped by channel
 
 
 class RoundStatus:
@@ -149,32 +154,6 @@ class HelpOffer(Base):
     status: Mapped[str] = mapped_column(String(16), default=OfferStatus.OFFERED)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class CheckinMemberState(Base):
-    """A member's check-in pause (until resumed) or snooze (until a date), across their circles."""
-
-    __tablename__ = "checkin_member_state"
-    __table_args__ = (UniqueConstraint("team_id", "user_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    team_id: Mapped[str] = mapped_column(String(32))
-    user_id: Mapped[str] = mapped_column(String(32))
-    paused: Mapped[bool] = mapped_column(default=False)
-    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-
-
-class CheckinOptOut(Base):
-    """A member who left one circle's check-ins (they stay in the channel)."""
-
-    __tablename__ = "checkin_opt_out"
-    __table_args__ = (UniqueConstraint("circle_id", "user_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    circle_id: Mapped[int] = mapped_column(ForeignKey("checkin_circle.id", ondelete="CASCADE"))
-    user_id: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 def new_public_id() -> str:
@@ -292,9 +271,12 @@ def circle_ids_of_member(s: Session, team_id: str, user_id: str) -> list[int]:
     joined = select(CheckinRound.circle_id).join(
         CheckinParticipant, CheckinParticipant.round_id == CheckinRound.id).where(
         CheckinParticipant.user_id == user_id)
-    opted = select(CheckinOptOut.circle_id).where(CheckinOptOut.user_id == user_id)
+    opted = select(preferences.MemberOptOut.scope).where(
+        preferences.MemberOptOut.team_id == team_id, preferences.MemberOptOut.user_id == user_id,
+        preferences.MemberOptOut.workflow == WORKFLOW)
     return list(s.scalars(select(CheckinCircle.id).where(
-        CheckinCircle.team_id == team_id, CheckinCircle.id.in_(joined.union(opted).scalar_subquery()))
+        CheckinCircle.team_id == team_id,
+        CheckinCircle.id.in_(joined.scalar_subquery()) | CheckinCircle.channel_id.in_(opted.scalar_subquery()))
         .order_by(CheckinCircle.id)))
 
 
@@ -399,43 +381,8 @@ def help_offers_of_round(s: Session, round_id: int) -> list[HelpOffer]:
                           .where(Checkin.round_id == round_id).order_by(HelpOffer.id)))
 
 
-# ---- member state ---------------------------------------------------------------------------------------
+# ---- who opted out ---------------------------------------------------------------------------------------
 
-def member_state(s: Session, team_id: str, user_id: str, *, create: bool = False) -> CheckinMemberState | None:
-    row = s.scalar(select(CheckinMemberState).where(CheckinMemberState.team_id == team_id,
-                                                    CheckinMemberState.user_id == user_id))
-    if row is None and create:
-        row = CheckinMemberState(team_id=team_id, user_id=user_id, paused=False)
-        s.add(row)
-        s.flush()
-    return row
-
-
-def member_states(s: Session, team_id: str, user_ids: list[str]) -> dict[str, CheckinMemberState]:
-    rows = s.scalars(select(CheckinMemberState).where(CheckinMemberState.team_id == team_id,
-                                                      CheckinMemberState.user_id.in_(user_ids)))
-    return {r.user_id: r for r in rows}
-
-
-def workspace_members(s: Session, team_id: str, user_ids: list[str]) -> dict[str, Member]:
-    """Hearth's record of these people (bot/deleted flags and a workspace-wide opt-out), where it has one."""
-    rows = s.scalars(select(Member).where(Member.team_id == team_id, Member.user_id.in_(user_ids)))
-    return {m.user_id: m for m in rows}
-
-
-def opted_out(s: Session, circle_id: int) -> set[str]:
-    return set(s.scalars(select(CheckinOptOut.user_id).where(CheckinOptOut.circle_id == circle_id)))
-
-
-def opt_out(s: Session, circle_id: int, user_id: str) -> None:
-    if s.scalar(select(CheckinOptOut).where(CheckinOptOut.circle_id == circle_id,
-                                            CheckinOptOut.user_id == user_id)) is None:
-        s.add(CheckinOptOut(circle_id=circle_id, user_id=user_id))
-
-
-def opt_back_in(s: Session, user_id: str, circle_ids: list[int]) -> int:
-    rows = list(s.scalars(select(CheckinOptOut).where(CheckinOptOut.user_id == user_id,
-                                                      CheckinOptOut.circle_id.in_(circle_ids))))
-    for row in rows:
-        s.delete(row)
-    return len(rows)
+def opted_out(s: Session, circle: CheckinCircle) -> set[str]:
+    """Members who left this circle's check-ins (they may stay in the channel)."""
+    return {o.user_id for o in preferences.opt_outs(s, circle.team_id, WORKFLOW) if o.scope == circle.channel_id}

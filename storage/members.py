@@ -1,37 +1,224 @@
-"""Members as Hearth last saw them: ids, time zone and human/bot/deleted flags — no names."""
+"""Members as Hearth last saw them, and who is in which channel — ids, time zones and flags, never names.
+
+`Member` holds a profile (time zone, bot, deactivated, admin) and when Slack last told it; `ChannelMember`
+is the last known membership of a channel (a snapshot from `conversations.members`, kept current by
+member_joined/left_channel events); `RosterChannel` says when that snapshot was taken, so "not in the
+table" can mean "not in the channel" only for channels Hearth has actually listed.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint, delete, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from storage.db import Database
-from storage.models import Member
+from storage.models import Base, Member, utcnow
 
 
-def remember(db: Database, team_id: str, user_id: str, *, tz: str | None = None,
-             is_bot: bool | None = None, is_deleted: bool | None = None) -> None:
+class RosterChannel(Base):
+    """A channel whose membership Hearth has listed at least once."""
+
+    __tablename__ = "roster_channel"
+    __table_args__ = (UniqueConstraint("team_id", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    synced_at: Mapped[datetime]
+
+
+class ChannelMember(Base):
+    """Someone in a listed channel, as of the last listing or membership event."""
+
+    __tablename__ = "channel_member"
+    __table_args__ = (UniqueConstraint("roster_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    roster_id: Mapped[int] = mapped_column(ForeignKey("roster_channel.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(32), index=True)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What Slack says about a person that workflows need (users.info, users.list, user_change)."""
+
+    user_id: str
+    tz: str | None
+    is_bot: bool
+    is_deleted: bool
+    is_admin: bool
+
+
+def aware(dt: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; Hearth stores UTC."""
+    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
+
+
+# ---- profiles -------------------------------------------------------------------------------------------
+
+def remember(db: Database, team_id: str, user_id: str) -> None:
+    """Note that a member exists (App Home opened, joined a channel) without touching their profile."""
     try:
-        _upsert(db, team_id, user_id, tz, is_bot, is_deleted)
+        with db.session() as s:
+            if _member(s, team_id, user_id) is None:
+                s.add(_new(team_id, user_id))
     except IntegrityError:  # a concurrent request inserted the same member first
-        _upsert(db, team_id, user_id, tz, is_bot, is_deleted)
+        pass
 
 
-def _upsert(db: Database, team_id: str, user_id: str, tz: str | None, is_bot: bool | None,
-            is_deleted: bool | None) -> None:
+def store_profiles(db: Database, team_id: str, profiles: Iterable[Profile], *, now: datetime | None = None) -> None:
+    """Write fresh profiles in one transaction (a 1,000-member listing is one commit, not 1,000)."""
+    now = now or utcnow()
+    given = {p.user_id: p for p in profiles}
+    if not given:
+        return
+    for attempt in range(2):
+        try:
+            with db.session() as s:
+                known = by_id(s, team_id, list(given))
+                for user_id, p in given.items():
+                    row = known.get(user_id) or _new(team_id, user_id)
+                    if row.id is None:
+                        s.add(row)
+                    row.tz, row.is_bot, row.is_deleted, row.is_admin = p.tz, p.is_bot, p.is_deleted, p.is_admin
+                    row.profile_at, row.profile_error = now, None
+            return
+        except IntegrityError:  # someone inserted one of these members meanwhile: the second pass updates it
+            if attempt:
+                raise
+
+
+def mark_unreadable(db: Database, team_id: str, errors: dict[str, str]) -> None:
+    """Slack would not tell these profiles (after retries): keep the reason for admins to see."""
+    if not errors:
+        return
     with db.session() as s:
-        member = s.scalar(select(Member).where(Member.team_id == team_id, Member.user_id == user_id))
-        if member is None:
-            member = Member(team_id=team_id, user_id=user_id, is_bot=False, is_deleted=False, opted_out=False)
-            s.add(member)
-        if tz is not None:
-            member.tz = tz
-        if is_bot is not None:
-            member.is_bot = is_bot
-        if is_deleted is not None:
-            member.is_deleted = is_deleted
+        known = by_id(s, team_id, list(errors))
+        for user_id, error in errors.items():
+            row = known.get(user_id)
+            if row is None:
+                row = _new(team_id, user_id)
+                s.add(row)
+            row.profile_error = error[:64]
+
+
+def unreadable(s: Session, team_id: str) -> list[Member]:
+    """Members whose profile Slack would not give at the last try."""
+    return list(s.scalars(select(Member).where(Member.team_id == team_id, Member.profile_error.is_not(None))
+                          .order_by(Member.user_id)))
+
+
+def count(s: Session, team_id: str) -> int:
+    return s.scalar(select(func.count()).select_from(Member).where(Member.team_id == team_id)) or 0
+
+
+def by_id(s: Session, team_id: str, user_ids: list[str]) -> dict[str, Member]:
+    rows: dict[str, Member] = {}
+    for start in range(0, len(user_ids), 500):  # keep IN lists well under every database's parameter limit
+        chunk = user_ids[start:start + 500]
+        rows.update({m.user_id: m for m in s.scalars(
+            select(Member).where(Member.team_id == team_id, Member.user_id.in_(chunk)))})
+    return rows
 
 
 def get(db: Database, team_id: str, user_id: str) -> Member | None:
     with db.session() as s:
-        return s.scalar(select(Member).where(Member.team_id == team_id, Member.user_id == user_id))
+        return _member(s, team_id, user_id)
+
+
+def _member(s: Session, team_id: str, user_id: str) -> Member | None:
+    return s.scalar(select(Member).where(Member.team_id == team_id, Member.user_id == user_id))
+
+
+def _new(team_id: str, user_id: str) -> Member:
+    return Member(team_id=team_id, user_id=user_id, is_bot=False, is_deleted=False, is_admin=False)
+
+
+# ---- channel membership ---------------------------------------------------------------------------------
+
+def replace_channel(db: Database, team_id: str, channel_id: str, user_ids: Iterable[str], *,
+                    now: datetime | None = None) -> None:
+    """Record a full listing of the channel: who joined is added, who is gone is removed."""
+    wanted = set(user_ids)
+    for attempt in range(2):
+        try:
+            with db.session() as s:
+                roster = _roster(s, team_id, channel_id, create=True)
+                roster.synced_at = now or utcnow()
+                have = set(s.scalars(select(ChannelMember.user_id).where(ChannelMember.roster_id == roster.id)))
+                gone = list(have - wanted)
+                for start in range(0, len(gone), 500):
+                    s.execute(delete(ChannelMember).where(ChannelMember.roster_id == roster.id,
+                                                          ChannelMember.user_id.in_(gone[start:start + 500])))
+                s.add_all(ChannelMember(roster_id=roster.id, user_id=u) for u in sorted(wanted - have))
+            return
+        except IntegrityError:  # a membership event or another listing raced this one
+            if attempt:
+                raise
+
+
+def joined(db: Database, team_id: str, channel_id: str, user_id: str) -> None:
+    """member_joined_channel: only channels Hearth lists are tracked (others would grow without use)."""
+    try:
+        with db.session() as s:
+            roster = _roster(s, team_id, channel_id)
+            if roster is not None and _channel_member(s, roster.id, user_id) is None:
+                s.add(ChannelMember(roster_id=roster.id, user_id=user_id))
+    except IntegrityError:  # the same event twice, or a listing got there first
+        pass
+
+
+def left(db: Database, team_id: str, channel_id: str, user_id: str) -> None:
+    with db.session() as s:
+        roster = _roster(s, team_id, channel_id)
+        if roster is not None:
+            s.execute(delete(ChannelMember).where(ChannelMember.roster_id == roster.id,
+                                                  ChannelMember.user_id == user_id))
+
+
+def in_channel(s: Session, team_id: str, channel_id: str, user_id: str) -> bool | None:
+    """True or False from the last listing (kept current by events); None when the channel was never listed."""
+    roster = _roster(s, team_id, channel_id)
+    if roster is None:
+        return None
+    return _channel_member(s, roster.id, user_id) is not None
+
+
+def channels_of(s: Session, team_id: str, user_id: str, channel_ids: Iterable[str]) -> set[str]:
+    """Of these channels, those the member is in; a channel never listed counts as in (nothing says otherwise)."""
+    wanted = set(channel_ids)
+    listed = {r.channel_id: r.id for r in s.scalars(select(RosterChannel).where(
+        RosterChannel.team_id == team_id, RosterChannel.channel_id.in_(wanted)))}
+    member_of = set(s.scalars(select(ChannelMember.roster_id).where(
+        ChannelMember.user_id == user_id, ChannelMember.roster_id.in_(listed.values()))))
+    return {c for c in wanted if c not in listed or listed[c] in member_of}
+
+
+def listings(s: Session, team_id: str) -> list[tuple[str, datetime, int]]:
+    """Each listed channel with when it was listed (UTC) and how many members it had."""
+    rows = s.execute(select(RosterChannel.channel_id, RosterChannel.synced_at, func.count(ChannelMember.id))
+                     .outerjoin(ChannelMember, ChannelMember.roster_id == RosterChannel.id)
+                     .where(RosterChannel.team_id == team_id)
+                     .group_by(RosterChannel.id, RosterChannel.channel_id, RosterChannel.synced_at)
+                     .order_by(RosterChannel.channel_id))
+    return [(c, aware(at) or at, n) for c, at, n in rows]
+
+
+def _roster(s: Session, team_id: str, channel_id: str, *, create: bool = False) -> RosterChannel | None:
+    row = s.scalar(select(RosterChannel).where(RosterChannel.team_id == team_id,
+                                               RosterChannel.channel_id == channel_id))
+    if row is None and create:
+        row = RosterChannel(team_id=team_id, channel_id=channel_id, synced_at=utcnow())
+        s.add(row)
+        s.flush()
+    return row
+
+
+def _channel_member(s: Session, roster_id: int, user_id: str) -> ChannelMember | None:
+    return s.scalar(select(ChannelMember).where(ChannelMember.roster_id == roster_id,
+                                                ChannelMember.user_id == user_id))

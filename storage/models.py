@@ -54,8 +54,11 @@ class Member(Base):
     tz: Mapped[str | None] = mapped_column(String(64))
     is_bot: Mapped[bool] = mapped_column(default=False)
     is_deleted: Mapped[bool] = mapped_column(default=False)
-    opted_out: Mapped[bool] = mapped_column(default=False)
-    snoozed_until: Mapped[datetime | None]
+    is_admin: Mapped[bool] = mapped_column(default=False)  # a workspace admin or owner, as Slack last said
+    # When Slack last told Hearth this profile (users.info, users.list or a user_change/team_join event);
+    # None until then. Preferences (pause, opt-outs) live in storage.preferences, not here.
+    profile_at: Mapped[datetime | None]
+    profile_error: Mapped[str | None] = mapped_column(String(64))  # why the last read failed (admins see it)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

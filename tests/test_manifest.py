@@ -25,6 +25,8 @@ EVENT_SCOPES = {
     "app_home_opened": set(),
     "member_joined_channel": {"channels:read", "groups:read"},
     "member_left_channel": {"channels:read", "groups:read"},
+    "user_change": {"users:read"},  # Slack's events reference: both need users:read
+    "team_join": {"users:read"},
     "app_uninstalled": set(),
     "tokens_revoked": set(),
 }

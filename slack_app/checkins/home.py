@@ -10,9 +10,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from slack_app import home as app_home
+from slack_app import preferences
 from slack_app.checkins import rules, views
 from slack_app.slack_port import SlackPort
 from storage import checkins as repo
+from storage import members
 from storage.checkins import CheckinCircle, RoundStatus
 from storage.models import utcnow
 
@@ -85,20 +87,22 @@ def home_data(services: Services, team_id: str, user_id: str, *, admin: bool,
               now: datetime | None = None) -> HomeData:
     now = now or utcnow()
     with services.db.session() as s:
-        circle_ids = repo.circle_ids_of_member(s, team_id, user_id)
-        circles = [s.get(CheckinCircle, cid) for cid in circle_ids]
-        channel_of = {c.id: c.channel_id for c in circles}
-        opted = {cid for cid in circle_ids if user_id in repo.opted_out(s, cid)}
+        every = [s.get(CheckinCircle, cid) for cid in repo.circle_ids_of_member(s, team_id, user_id)]
+        channel_of = {c.id: c.channel_id for c in every}
+        # Circles whose channel they are still in: someone who left sees neither the circle nor its offers
+        # (their own past check-ins stay theirs to read).
+        still_in = members.channels_of(s, team_id, user_id, channel_of.values())
+        circles = [c for c in every if c.channel_id in still_in]
+        opted = {c.id for c in circles if user_id in repo.opted_out(s, c)}
         cards = [_card(s, c, user_id, c.id in opted, now) for c in circles]
         past = [PastCheckin(channel_of[r.circle_id], r.opens_at, repo.read_checkin(services.crypto, c))
-                for c, r in repo.checkins_of_member(s, user_id, circle_ids)]
+                for c, r in repo.checkins_of_member(s, user_id, list(channel_of))]
         offers = [OfferCard(c.user_id, channel_of[r.circle_id], repo.read_checkin(services.crypto, c).offer or "")
-                  for c, r in repo.offers_in_circles(s, circle_ids, since=now - OFFERS_FROM_LAST)
+                  for c, r in repo.offers_in_circles(s, [c.id for c in circles], since=now - OFFERS_FROM_LAST)
                   if c.user_id != user_id and rules.offer_is_browsable(rules.Sharing(c.sharing))]
-        state = repo.member_state(s, team_id, user_id)
-        snoozed = state.snoozed_until if state and state.snoozed_until and state.snoozed_until > now else None
+        pref = preferences.of(s, team_id, user_id)
         stats = [_stats(s, c) for c in repo.circles(s, team_id)] if admin else None
-    return HomeData(user_id, cards, past, offers, bool(state and state.paused), snoozed, stats)
+    return HomeData(user_id, cards, past, offers, pref.paused, pref.snoozed_at(now), stats)
 
 
 def _card(s: Session, circle: CheckinCircle, user_id: str, opted_out: bool, now: datetime) -> CircleCard:

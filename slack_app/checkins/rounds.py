@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
+from slack_app import roster as roster_service
 from slack_app.checkins import audience, rules, views
 from slack_app.slack_port import SlackError, SlackPort
 from storage import checkins as repo
-from storage import outbox
+from storage import members, outbox
 from storage.checkins import CheckinCircle, CheckinRound, OfferStatus, RoundStatus
 from storage.models import utcnow
 
@@ -87,7 +88,7 @@ def _open(services: Services, slack: SlackPort, circle_id: int, now: datetime) -
     # Slack first, outside any transaction: can Hearth post there, and who is in the circle?
     try:
         problem = audience.channel_problem(slack, channel_id)
-        roster = audience.roster(services, slack, team_id, channel_id) if problem is None else None
+        roster = roster_service.channel_roster(services, slack, team_id, channel_id) if problem is None else None
     except SlackError as exc:
         if audience.is_transient(exc):  # the every-minute sweep tries the waiting round again
             log.info("checkins.open_deferred circle=%s round=%s error=%s", circle_id, round_id, exc.error)
@@ -117,7 +118,7 @@ def _pending_round(services: Services, circle_id: int, now: datetime) -> int | N
     return None
 
 
-def _start_round(services: Services, s: Session, circle_id: int, round_id: int, roster: audience.Roster,
+def _start_round(services: Services, s: Session, circle_id: int, round_id: int, roster: roster_service.Roster,
                  now: datetime) -> OpenResult:
     circle = s.get(CheckinCircle, circle_id)
     people = audience.people(s, circle.team_id, circle_id, roster.humans)
@@ -249,7 +250,7 @@ def sync_members(services: Services, slack: SlackPort, round_id: int, now: datet
         circle = s.get(CheckinCircle, round_.circle_id)
         team_id, channel_id = circle.team_id, circle.channel_id
     try:
-        roster = audience.roster(services, slack, team_id, channel_id)
+        roster = roster_service.channel_roster(services, slack, team_id, channel_id)
     except SlackError as exc:
         log.info("checkins.sync_skipped round=%s error=%s", round_id, exc.error)
         return
@@ -289,7 +290,7 @@ def remind_round(services: Services, slack: SlackPort, round_id: int, *, now: da
         targets = rules.reminder_targets(
             [rules.Participant(facts[r.user_id], checked_in=r.user_id in done, left=r.left_at is not None,
                                reminded=r.reminded_at is not None) for r in rows], now)
-        records = repo.workspace_members(s, circle.team_id, targets)
+        records = members.by_id(s, circle.team_id, targets)
         messages = []
         for row in rows:
             if row.user_id in targets:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
+from slack_app import preferences
 from slack_app.admins import is_admin
 from slack_app.checkins import audience, rounds, rules, views
 from slack_app.checkins.inputs import CheckinForm, SettingsInput
@@ -24,7 +25,7 @@ from slack_app.checkins.rounds import KIND, round_key, schedule_of
 from slack_app.checkins.rules import Sharing
 from slack_app.slack_port import SlackError, SlackPort
 from storage import checkins as repo
-from storage import outbox
+from storage import members, outbox
 from storage.checkins import CheckinCircle, CheckinRound, OfferStatus, RoundStatus
 from storage.models import utcnow
 
@@ -148,16 +149,29 @@ def start_checkin(services: Services, team_id: str, user_id: str, *, round_id: i
                 return Plan(view=views.notice_modal(copy, "round_missing"))
             if round_.status != RoundStatus.OPEN or round_.closes_at <= now:
                 return Plan(view=views.notice_modal(copy, "round_closed"))
+            if not belongs(s, circle, round_.id, user_id):  # an old button of someone who left the channel
+                return Plan(view=views.notice_modal(copy, "not_in_circle"))
             repo.add_participant(s, round_id, user_id, invited=False)  # someone who joined mid-round
             return Plan(view=_checkin_modal(services, s, circle, round_, user_id))
-        open_rounds = [(r, c) for r, c in repo.open_rounds_for(s, team_id, user_id) if r.closes_at > now]
+        open_rounds = [(r, c) for r, c in repo.open_rounds_for(s, team_id, user_id)
+                       if r.closes_at > now and belongs(s, c, r.id, user_id)]
         if not open_rounds:
-            state = repo.member_state(s, team_id, user_id)
-            return Plan(note=copy.render("checkin_no_open_round.j2", paused=bool(state and state.paused)))
+            paused = preferences.of(s, team_id, user_id).paused
+            return Plan(note=copy.render("checkin_no_open_round.j2", paused=paused))
         if len(open_rounds) == 1:
             round_, circle = open_rounds[0]
             return Plan(view=_checkin_modal(services, s, circle, round_, user_id))
         return Plan(view=views.pick_circle_modal(copy, [(r.id, c.channel_id) for r, c in open_rounds]))
+
+
+def belongs(s: Session, circle: CheckinCircle, round_id: int, user_id: str) -> bool:
+    """Is the member in the circle's channel now? The roster's listing (kept current by membership events)
+    decides; for a channel never listed, the round's own record of who left."""
+    listed = members.in_channel(s, circle.team_id, circle.channel_id, user_id)
+    if listed is not None:
+        return listed
+    row = repo.participant(s, round_id, user_id)
+    return row is None or row.left_at is None
 
 
 def checkin_modal_for(services: Services, team_id: str, user_id: str, round_id: int, *,
@@ -200,6 +214,8 @@ def submit_checkin(services: Services, team_id: str, user_id: str, round_id: int
                     return SubmitResult(errors={"round": "round_missing"})
                 if round_.status != RoundStatus.OPEN or round_.closes_at <= now:
                     return SubmitResult(errors={"round": "round_closed"})
+                if not belongs(s, circle, round_.id, user_id):  # left the channel while the modal was open
+                    return SubmitResult(errors={"round": "not_in_circle"})
                 answers, errors = rules.validate_checkin(form.gratitude, form.challenge, form.offer, form.sharing,
                                                          _allowed_sharing(circle, round_))
                 if errors or answers is None:
@@ -269,7 +285,7 @@ def _share(services: Services, s: Session, circle: CheckinCircle, round_: Checki
 
 
 def _snooze_offer(s: Session, team_id: str, user_id: str) -> views.Snooze:
-    record = repo.workspace_members(s, team_id, [user_id]).get(user_id)
+    record = members.by_id(s, team_id, [user_id]).get(user_id)
     return rounds.snooze_offer(utcnow(), record.tz if record else None)
 
 
@@ -293,6 +309,8 @@ def _offer_help(services: Services, team_id: str, helper_id: str, checkin_public
             return "missing"
         if row.user_id == helper_id:
             return "own"
+        if members.in_channel(s, team_id, circle.channel_id, helper_id) is False:
+            return "missing"  # a button seen before they left the circle's channel
         offer, created = repo.add_help_offer(s, row.id, helper_id)
         if not created:
             return "already"
@@ -341,19 +359,18 @@ def answer_help(services: Services, team_id: str, owner_id: str, offer_public_id
 # ---- pause, resume, snooze, opt out ---------------------------------------------------------------------
 
 def pause(services: Services, team_id: str, user_id: str) -> str:
+    """Paused until they resume: a shared preference, so every workflow leaves them be."""
     with services.db.session() as s:
-        repo.member_state(s, team_id, user_id, create=True).paused = True
-    log.info("checkins.paused")  # never who: ids and counts only
+        preferences.pause(s, team_id, user_id)
+    log.info("checkins.paused")
     return services.copy.render("checkin_preference.j2", change="paused")
 
 
 def resume(services: Services, team_id: str, user_id: str) -> str:
     """Back from a pause or snooze, and back in every circle the member had opted out of."""
     with services.db.session() as s:
-        state = repo.member_state(s, team_id, user_id, create=True)
-        state.paused = False
-        state.snoozed_until = None
-        rejoined = repo.opt_back_in(s, user_id, [c.id for c in repo.circles(s, team_id)])
+        preferences.resume(s, team_id, user_id)
+        rejoined = preferences.opt_in(s, team_id, user_id, repo.WORKFLOW)
     log.info("checkins.resumed circles_rejoined=%s", rejoined)
     return services.copy.render("checkin_preference.j2", change="resumed")
 
@@ -368,17 +385,18 @@ def snooze(services: Services, team_id: str, user_id: str, until_text: str, *, n
     if until is None or until.tzinfo is None or until <= now:  # an old or odd button: the usual span from today
         until = rules.snooze_until(now, "UTC")
     with services.db.session() as s:
-        repo.member_state(s, team_id, user_id, create=True).snoozed_until = until
+        preferences.pause_until(s, team_id, user_id, until)
     log.info("checkins.snoozed")
     return services.copy.render("checkin_preference.j2", change="snoozed", until=views.slack_date(until, "{date_long}"))
 
 
 def opt_out(services: Services, team_id: str, user_id: str, circle_id: int) -> str:
+    """Leave one circle's check-ins (a per-workflow opt-out scoped to the circle's channel)."""
     with services.db.session() as s:
         circle = s.get(CheckinCircle, circle_id)
         if circle is None or circle.team_id != team_id:
             return services.copy.render("checkin_preference.j2", change="missing")
-        repo.opt_out(s, circle_id, user_id)
+        preferences.opt_out(s, team_id, user_id, repo.WORKFLOW, circle.channel_id)
         channel_id = circle.channel_id
     log.info("checkins.opted_out circle=%s", circle_id)
     return services.copy.render("checkin_preference.j2", change="opted_out", channel_id=channel_id)
