@@ -557,7 +557,7 @@ def test_a_busy_slack_defers_the_opening_without_bothering_admins(services, slac
 
 def test_each_enabled_circle_gets_an_opening_job_on_its_own_clock_across_daylight_saving(services, slack):
     from slack_app.checkins import jobs
-    from slack_app.scheduling.cadence import fire_times, trigger_for
+    from slack_app.scheduling.trigger import fire_times, trigger_for
 
     enable(services)  # Mondays 10:00 Europe/Berlin
     enable(services, channel="CSOLO", cadence="biweekly", day="fri", local_time="17:00", tz="America/New_York")

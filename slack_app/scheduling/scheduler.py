@@ -23,8 +23,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from slack_app.scheduling import jobs as jobfns
-from slack_app.scheduling.cadence import trigger_for
 from slack_app.scheduling.registry import JobBook, JobSpec
+from slack_app.scheduling.trigger import trigger_for
 from storage import jobruns
 from storage.db import Database
 
