@@ -3,11 +3,11 @@
 A workflow declares what it schedules as one `Jobs` value in `slack_app.workflows` (nothing registers itself
 at import time):
 
-    JOBS = Jobs(
-        actions={"checkins.open_round": open_round, "checkins.remind_due": remind_due},
+    JOBS = ritual_jobs(RITUAL) | Jobs(   # a ritual's opening jobs (scheduling.rituals), plus its own sweeps
+        actions={"checkins.remind_due": remind_due},
         always=[JobSpec(id="checkins.remind_due", action="checkins.remind_due", every=60)],
-        sources={"checkins": lambda session: [JobSpec(id=f"checkins.open_round:{c.team_id}:{c.id}", ...)
-                                              for c in enabled_circles(session)]},
+        sources={"demo": lambda session: [JobSpec(id=f"demo.tidy:{p.team_id}:{p.id}", ..., cadence=...)
+                                          for p in programs(session)]},
     )
 
 Actions are thin: they call a use case (`ctx.occurrence` is the scheduled time). A sweep isolates items with
