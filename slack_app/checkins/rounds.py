@@ -53,7 +53,7 @@ def schedule_of(circle: CheckinCircle) -> rules.Schedule:
 
 @dataclass(frozen=True)
 class OpenResult:
-    status: str  # opened | already_open | blocked (admins told) | deferred (Slack busy) | no_circle
+    status: str  # opened | already_open | blocked (admins told) | deferred (Slack busy) | no_circle | not_due
     round_id: int | None = None
     invited: int = 0
     facilitator: str | None = None
