@@ -197,6 +197,18 @@ def test_one_failing_instance_does_not_stop_the_others(services, slack, caplog):
     assert "ritual=flaky key=1 error=RuntimeError" in caplog.text and "secret" not in caplog.text
 
 
+def test_due_occurrence_for_rituals_that_record_the_last_one_they_opened():
+    from slack_app.scheduling.cadence import Cadence
+
+    weekly = Cadence("weekly", 0, "10:00", "Europe/Berlin")
+    assert rituals.due_occurrence(weekly, None, MONDAY_10 - timedelta(seconds=1)) == MONDAY_10 - timedelta(weeks=1)
+    assert rituals.due_occurrence(weekly, None, MONDAY_10 - timedelta(seconds=1), since=NOW + timedelta(hours=1)) is None
+    assert rituals.due_occurrence(weekly, MONDAY_10, MONDAY_10 + timedelta(days=6)) is None  # opened already
+    assert rituals.due_occurrence(weekly, MONDAY_10 - timedelta(weeks=1), MONDAY_10) == MONDAY_10
+    later = MONDAY_10 + timedelta(weeks=3, hours=5)  # three missed while down: only the latest is due
+    assert rituals.due_occurrence(weekly, MONDAY_10 - timedelta(weeks=1), later) == MONDAY_10 + timedelta(weeks=3)
+
+
 # ---- the jobs that wake it --------------------------------------------------------------------------------
 
 def test_ritual_jobs_declare_a_waking_job_per_instance_and_a_sweep_run_at_start(services, slack):

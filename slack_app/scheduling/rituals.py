@@ -6,11 +6,12 @@ a record of which occurrence it opened last (check-ins keep the next one not yet
 A workflow describes its instances with one `Ritual`:
 
     cadences(session)            every enabled instance: (key, team_id, cadence), so it can be woken on time
-    due(session, now, key=None)  the instances whose occurrence came and was not opened yet, and those whose
-                                 opening is claimed but waits (channel not ready, Slack busy) to be retried
+    due(session, now, key=None)  the instances whose occurrence came and was not opened yet (`due_occurrence`
+                                 names it from the last one opened), and those whose opening is claimed
+                                 but waits (channel not ready, Slack busy) to be retried
     open(services, slack, due, now) -> status
-                                 claim the occurrence with a conditional update (so it opens once, whoever
-                                 wakes it) and open it
+                                 claim the occurrence with a conditional update on the record (so it opens
+                                 once, whoever wakes it) and open it
 
 `open_due` is the only function that decides and opens. The scheduler only wakes it: `ritual_jobs` declares
 one cadence job per instance (on time, in the instance's own zone) and a sweep every minute that also runs
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from slack_app.scheduling.cadence import Cadence
+from slack_app.scheduling.cadence import Cadence, previous_at_or_before
 from slack_app.scheduling.registry import JobContext, Jobs, JobSpec
 from storage.models import utcnow
 
@@ -54,6 +55,19 @@ class Ritual(Protocol):
     def due(self, session: Any, now: datetime, key: str | None = None) -> Iterable[Due]: ...
 
     def open(self, services: Any, slack: Any, due: Due, now: datetime) -> str: ...
+
+
+def due_occurrence(cadence: Cadence, last_opened: datetime | None, now: datetime, *,
+                   since: datetime | None = None) -> datetime | None:
+    """The occurrence to open now, for a ritual that records the last occurrence it opened: the latest one at
+    or before `now` if it is newer than `last_opened` (and not before `since`, e.g. when it was enabled);
+    None when nothing is due. After downtime this names one occurrence, not every one that was missed."""
+    latest = previous_at_or_before(cadence, now)
+    if last_opened is not None and latest <= last_opened:
+        return None
+    if since is not None and latest < since:
+        return None
+    return latest
 
 
 def open_due(ritual: Ritual, services: Any, ports: Callable[[str], Any], *, now: datetime | None = None,
