@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from slack_app.checkins import rounds, usecases
+from slack_app.checkins import ritual, rounds, usecases
 from slack_app.checkins.ids import CheckinAction, CheckinBlock
 from slack_app.simulator import wait_for
 from storage import checkins as repo
@@ -242,7 +242,7 @@ def test_bot_not_in_channel_tells_admins_the_fix_and_the_round_opens_once_invite
     assert blocked.status == "blocked" and blocked.problem == "not_in_channel"
     assert simulator.messages("CNOBOT") == []
     simulator.join("UHEARTHBOT", "CNOBOT")
-    assert rounds.open_due(hearth.services, lambda team: slack) == 1
+    assert ritual.open_due(hearth.services, lambda team: slack) == 1
     deliver()
     assert len(simulator.messages("CNOBOT")) == 1
     assert current_round(hearth, "CNOBOT").id == blocked.round_id  # the same round, not lost

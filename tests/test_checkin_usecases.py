@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from slack_app.checkins import home, rounds, usecases, views
+from slack_app.checkins import home, ritual, rounds, usecases, views
 from slack_app.checkins.ids import CheckinBlock
 from slack_app.fake_port import FakeSlackPort
 from storage import checkins as repo
@@ -202,7 +202,7 @@ def test_a_waiting_round_opens_once_the_bot_is_invited(services, slack):
     enable(services, channel="CNOBOT")
     blocked = rounds.open_round(services, slack, TEAM, "CNOBOT", now=NOW)
     slack.add_channel("CNOBOT", ["UANA", "UBEN", "UBOT"])  # someone typed /invite @hearth
-    assert rounds.open_due(services, lambda team: slack, now=NOW + timedelta(minutes=5)) == 1
+    assert ritual.open_due(services, lambda team: slack, now=NOW + timedelta(minutes=5)) == 1
     with services.db.session() as s:
         round_ = s.get(repo.CheckinRound, blocked.round_id)
         assert round_.status == "open"
@@ -236,7 +236,7 @@ def test_a_scheduled_opening_notes_the_next_one_across_a_daylight_saving_change(
     autumn = datetime(2024, 10, 21, 8, 0, tzinfo=UTC)  # Monday 10:00 CEST
     with services.db.session() as s:
         circle_id = repo.circle(s, TEAM, CIRCLE).id
-    assert rounds.open_scheduled(services, slack, circle_id, now=autumn).status == "opened"
+    assert ritual.open_due(services, lambda team: slack, now=autumn, key=str(circle_id)) == 1
     with services.db.session() as s:
         assert repo.circle(s, TEAM, CIRCLE).next_open_at == datetime(2024, 10, 28, 9, 0, tzinfo=UTC)
 
@@ -549,7 +549,7 @@ def test_a_busy_slack_defers_the_opening_without_bothering_admins(services, slac
     result = rounds.open_round(services, slack, TEAM, CIRCLE, now=NOW)
     assert result.status == "deferred"
     assert outbox(services.db, "checkin.problem") == [] and outbox(services.db, "checkin.round") == []
-    assert rounds.open_due(services, lambda team: slack, now=NOW + timedelta(minutes=1)) == 1
+    assert ritual.open_due(services, lambda team: slack, now=NOW + timedelta(minutes=1)) == 1
     assert len(outbox(services.db, "checkin.invite")) == 4
 
 
@@ -557,13 +557,13 @@ def test_a_busy_slack_defers_the_opening_without_bothering_admins(services, slac
 
 def test_each_enabled_circle_gets_an_opening_job_on_its_own_clock_across_daylight_saving(services, slack):
     from slack_app.checkins import jobs
-    from slack_app.scheduling.cadence import fire_times, trigger_for
+    from slack_app.scheduling.trigger import fire_times, trigger_for
 
     enable(services)  # Mondays 10:00 Europe/Berlin
     enable(services, channel="CSOLO", cadence="biweekly", day="fri", local_time="17:00", tz="America/New_York")
     usecases.disable_circle(services, TEAM, "CSOLO")
     with services.db.session() as s:
-        [spec] = jobs.circle_jobs(s)
+        [spec] = jobs.JOBS.sources["checkins"](s)
     assert spec.action == "checkins.open_round" and spec.params["team_id"] == TEAM
     fires = fire_times(trigger_for(spec.cadence), datetime(2024, 3, 20, tzinfo=UTC),
                        datetime(2024, 4, 2, tzinfo=UTC))
@@ -576,7 +576,7 @@ def test_the_declared_actions_open_remind_and_close(services, slack):
     get_action = JobBook(w.jobs for w in services.workflows).action
 
     circle_id = enable(services).circle_id
-    ctx = JobContext(db=services.db, params={"team_id": TEAM, "circle_id": circle_id}, services=services,
+    ctx = JobContext(db=services.db, params={"team_id": TEAM, "key": str(circle_id)}, services=services,
                      ports=lambda team: slack)
     get_action("checkins.open_round")(ctx)
     assert len(outbox(services.db, "checkin.invite")) == 4

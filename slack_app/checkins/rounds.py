@@ -3,7 +3,8 @@
 Opening asks Slack two things first, outside any transaction — can Hearth post in the channel, and who
 is in it — then opens the round, invites and guides in one transaction (outbox rows). A round that cannot
 be posted waits (`pending`) and admins are told the fix; the every-minute sweep opens it once fixed.
-Round states move with conditional updates, so two openers or closers do the work once.
+Round states move with conditional updates, so two openers or closers do the work once; a scheduled
+opening is claimed first (`open_occurrence`), so two wakes of one occurrence open one round.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def schedule_of(circle: CheckinCircle) -> rules.Schedule:
 
 @dataclass(frozen=True)
 class OpenResult:
-    status: str  # opened | already_open | blocked (admins told) | deferred (Slack busy) | no_circle
+    status: str  # opened | already_open | blocked (admins told) | deferred (Slack busy) | no_circle | not_due
     round_id: int | None = None
     invited: int = 0
     facilitator: str | None = None
@@ -72,11 +73,7 @@ def open_round(services: Services, slack: SlackPort, team_id: str, channel_id: s
 
 
 def _open(services: Services, slack: SlackPort, circle_id: int, now: datetime) -> OpenResult:
-    with services.db.session() as s:
-        current = repo.current_round(s, circle_id)
-        overdue = current.id if current and current.status == RoundStatus.OPEN and current.closes_at <= now else None
-    if overdue is not None:  # a round as long as the cadence closes just as the next one opens
-        _close(services, overdue, now)
+    _close_overdue(services, circle_id, now)
     round_id = _pending_round(services, circle_id, now)
     if round_id is None:
         with services.db.session() as s:
@@ -184,35 +181,65 @@ def _report_problem(services: Services, circle_id: int, round_id: int, problem: 
 
 
 # ---- scheduled work -------------------------------------------------------------------------------------
+# Scheduled openings go through `slack_app.scheduling.rituals.open_due` (see checkins/ritual.py): it decides
+# which circles are due and calls `open_occurrence`, whoever woke it (the circle's cadence job or the sweep).
 
-def open_scheduled(services: Services, slack: SlackPort, circle_id: int, *, now: datetime | None = None
-                   ) -> OpenResult:
-    """The circle's cadence came round: note the next opening, then open (or retry) this one."""
+def open_occurrence(services: Services, slack: SlackPort, circle_id: int, occurrence: datetime | None, *,
+                    now: datetime | None = None) -> OpenResult:
+    """Open the round of a scheduled occurrence, once; None retries a round already claimed and waiting.
+
+    The claim moves `next_open_at` from `occurrence` to the next opening with a conditional update in the
+    same transaction that creates the (pending) round: of two wakes only one claims it, and a crash after
+    the claim leaves a pending round the sweep retries rather than a lost opening.
+    """
     now = now or utcnow()
-    with services.db.session() as s:
-        circle = s.get(CheckinCircle, circle_id)
-        if circle is None or not circle.enabled:
-            return OpenResult("no_circle")
-        circle.next_open_at = rules.next_open(schedule_of(circle), now)
+    if occurrence is not None:
+        _close_overdue(services, circle_id, now)
+        if not _claim(services, circle_id, occurrence, now):
+            return OpenResult("not_due")
     return _open(services, slack, circle_id, now)
 
 
-def open_due(services: Services, slack_for: SlackFor, now: datetime | None = None) -> int:
-    """Retry rounds waiting for their channel, and open any whose time passed without its cadence job."""
-    now = now or utcnow()
+def _close_overdue(services: Services, circle_id: int, now: datetime) -> None:
     with services.db.session() as s:
-        work = {(c.id, c.team_id) for c in repo.circles_due(s, now)}
-        for round_ in repo.pending_rounds(s):
-            circle = s.get(CheckinCircle, round_.circle_id)
-            if circle.enabled:
-                work.add((circle.id, circle.team_id))
-    opened = 0
-    for circle_id, team_id in sorted(work):
-        try:  # one circle's failure must not stop the others
-            opened += open_scheduled(services, slack_for(team_id), circle_id, now=now).status == "opened"
-        except Exception:
-            log.exception("checkins.open_failed circle=%s", circle_id)
-    return opened
+        current = repo.current_round(s, circle_id)
+        overdue = current.id if current and current.status == RoundStatus.OPEN and current.closes_at <= now else None
+    if overdue is not None:  # a round as long as the cadence closes just as the next one opens
+        _close(services, overdue, now)
+
+
+def _claim(services: Services, circle_id: int, occurrence: datetime, now: datetime) -> bool:
+    try:
+        with services.db.session() as s:
+            circle = s.get(CheckinCircle, circle_id)
+            if circle is None or not circle.enabled:
+                return False
+            following = rules.next_open(schedule_of(circle), now)  # after a long outage: one round, not many
+            moved = s.execute(
+                update(CheckinCircle).where(CheckinCircle.id == circle_id, CheckinCircle.enabled.is_(True),
+                                            CheckinCircle.next_open_at == occurrence)
+                .values(next_open_at=following), execution_options={"synchronize_session": False})
+            if moved.rowcount != 1:  # another wake claimed it, or the settings changed since
+                return False
+            if repo.current_round(s, circle_id) is None:
+                times = rules.round_times(now, circle.window, circle.remind_before)
+                repo.new_round(s, circle_id, opens_at=times.opens_at, remind_at=times.remind_at,
+                               closes_at=times.closes_at, facilitator_id=None)
+            return True
+    except IntegrityError:  # a round opened by hand took the number: nothing was claimed; the sweep retries
+        return False
+
+
+def due_circles(s: Session, now: datetime, circle_id: int | None = None) -> dict[int, tuple[str, datetime | None]]:
+    """Circles to open: id -> (team, the occurrence to claim, or None to retry a waiting round)."""
+    work: dict[int, tuple[str, datetime | None]] = {}
+    for round_ in repo.pending_rounds(s):
+        circle = s.get(CheckinCircle, round_.circle_id)
+        if circle.enabled:
+            work[circle.id] = (circle.team_id, None)
+    for circle in repo.circles_due(s, now):
+        work[circle.id] = (circle.team_id, circle.next_open_at)
+    return {k: v for k, v in work.items() if circle_id is None or k == circle_id}
 
 
 def remind_due(services: Services, slack_for: SlackFor, now: datetime | None = None) -> int:

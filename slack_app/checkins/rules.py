@@ -9,22 +9,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from slack_app.scheduling import cadence as calendar
+
 # ---- settings -------------------------------------------------------------------------------------------
 
-
-class Cadence(StrEnum):
-    WEEKLY = "weekly"
-    BIWEEKLY = "biweekly"  # every two weeks
-    FOURWEEKLY = "fourweekly"  # every four weeks
-    MONTHLY = "monthly"  # the first <weekday> of each month
-
-
-CADENCE_WEEKS = {Cadence.WEEKLY: 1, Cadence.BIWEEKLY: 2, Cadence.FOURWEEKLY: 4}
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# The calendar is the shared one (slack_app.scheduling.cadence); check-ins only name its kinds.
+Cadence = calendar.Kind
+CADENCE_WEEKS = calendar.WEEKS
+WEEKDAYS = calendar.WEEKDAYS
 
 
 class Sharing(StrEnum):
@@ -50,7 +46,7 @@ def allowed_sharing(circle_default: Sharing) -> list[Sharing]:
 
 def cadence_period(cadence: Cadence) -> timedelta:
     """The shortest gap between two openings, which a round's window must fit in."""
-    return timedelta(weeks=CADENCE_WEEKS.get(Cadence(cadence), 4))
+    return calendar.period(calendar.Cadence(Cadence(cadence), 0, "00:00"))
 
 
 _DURATION = re.compile(r"^\s*(\d{1,4})\s*([mhdw]?)\s*$", re.IGNORECASE)
@@ -104,7 +100,13 @@ class Schedule:
     tz: str
     window: timedelta = DEFAULT_WINDOW
     remind_before: timedelta = DEFAULT_REMIND_BEFORE
-    anchor: date = date(2024, 1, 1)
+    anchor: date = calendar.DEFAULT_ANCHOR
+
+    @property
+    def recurrence(self) -> calendar.Cadence:
+        """The schedule's cadence on the shared calendar."""
+        return calendar.Cadence(Cadence(self.cadence), self.weekday, self.local_time.strftime("%H:%M"), self.tz,
+                                self.anchor)
 
 
 @dataclass(frozen=True)
@@ -157,31 +159,18 @@ def validate_settings(
 
 
 def local_instant(day: date, at: time, tz: str) -> datetime:
-    """The UTC instant of a wall-clock time. A time skipped by a spring-forward change lands an hour later
-    on the same clock; a time repeated by a fall-back change means its first occurrence."""
-    return datetime.combine(day, at, tzinfo=ZoneInfo(tz)).astimezone(UTC)
+    """The UTC instant of a wall-clock time. A time skipped by a spring-forward change lands later on the
+    clock by the length of the gap; a time repeated by a fall-back change means its first occurrence."""
+    return calendar.local_instant(day, at, tz)
 
 
 def is_round_day(schedule: Schedule, day: date) -> bool:
-    if day.weekday() != schedule.weekday:
-        return False
-    if schedule.cadence is Cadence.MONTHLY:
-        return day.day <= 7
-    anchor_monday = schedule.anchor - timedelta(days=schedule.anchor.weekday())
-    weeks = (day - anchor_monday).days // 7
-    return weeks % CADENCE_WEEKS[schedule.cadence] == 0
+    return calendar.falls_on(schedule.recurrence, day)
 
 
 def next_open(schedule: Schedule, after: datetime) -> datetime:
     """The first opening strictly after `after` (UTC)."""
-    day = after.astimezone(ZoneInfo(schedule.tz)).date()
-    for _ in range(8 * 7 + 2):  # every cadence has an opening within eight weeks
-        if is_round_day(schedule, day):
-            instant = local_instant(day, schedule.local_time, schedule.tz)
-            if instant > after:
-                return instant
-        day += timedelta(days=1)
-    raise ValueError("schedule has no opening")  # unreachable for a valid weekday
+    return calendar.next_after(schedule.recurrence, after)
 
 
 @dataclass(frozen=True)

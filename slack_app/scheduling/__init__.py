@@ -1,5 +1,5 @@
-"""Scheduling: cadences (pure), the action registry, APScheduler with a persistent job store, leadership.
-
-Workflows use `slack_app.scheduling.registry` (register_action, register_job_source, JobSpec) and
-`slack_app.scheduling.cadence.Cadence`; `slack_app.runtime.start_background` runs the rest.
+"""Scheduling: the one calendar (`cadence`, pure), rituals (`rituals`, the one path a due opening takes),
+named actions and jobs (`registry`), APScheduler with a persistent job store and its trigger adapter
+(`scheduler`, `trigger`), and leadership. Workflows declare jobs in `slack_app.workflows`;
+`slack_app.runtime.start_background` runs the rest.
 """

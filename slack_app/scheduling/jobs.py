@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from slack_app.scheduling.cadence import Cadence, latest_fire_time, trigger_for
+from slack_app.scheduling.cadence import Cadence, previous_at_or_before
 from slack_app.scheduling.registry import JobBook, JobContext
 from storage import jobruns
 from storage.models import utcnow
@@ -69,9 +69,9 @@ def run_scheduled(job_id: str, action: str, params: dict, cadence: dict | None =
         return
     occurrence = None
     if cadence is not None:
-        trigger = trigger_for(Cadence.from_dict(cadence))
-        occurrence = latest_fire_time(trigger, utcnow(), within=timedelta(seconds=env.misfire_grace + 60))
-        if occurrence is None:
+        now = utcnow()
+        occurrence = previous_at_or_before(Cadence.from_dict(cadence), now)
+        if occurrence < now - timedelta(seconds=env.misfire_grace + 60):
             log.warning("job.no_occurrence job=%s", job_id)
             return
         with env.db.session() as session:

@@ -3,11 +3,11 @@
 A workflow declares what it schedules as one `Jobs` value in `slack_app.workflows` (nothing registers itself
 at import time):
 
-    JOBS = Jobs(
-        actions={"checkins.open_round": open_round, "checkins.remind_due": remind_due},
+    JOBS = ritual_jobs(RITUAL) | Jobs(   # a ritual's opening jobs (scheduling.rituals), plus its own sweeps
+        actions={"checkins.remind_due": remind_due},
         always=[JobSpec(id="checkins.remind_due", action="checkins.remind_due", every=60)],
-        sources={"checkins": lambda session: [JobSpec(id=f"checkins.open_round:{c.team_id}:{c.id}", ...)
-                                              for c in enabled_circles(session)]},
+        sources={"demo": lambda session: [JobSpec(id=f"demo.tidy:{p.team_id}:{p.id}", ..., cadence=...)
+                                          for p in programs(session)]},
     )
 
 Actions are thin: they call a use case (`ctx.occurrence` is the scheduled time). A sweep isolates items with
@@ -41,10 +41,13 @@ class JobSpec:
     params: dict[str, Any] = field(default_factory=dict)  # JSON-able; "team_id" names the workspace
     cadence: Cadence | None = None
     every: float | None = None
+    at_start: bool = False  # an `every` job that also runs as soon as a leader starts (catch-up sweeps)
 
     def __post_init__(self) -> None:
         if (self.cadence is None) == (self.every is None):
             raise ValueError(f"job {self.id!r} needs exactly one of cadence or every")
+        if self.at_start and self.every is None:
+            raise ValueError(f"job {self.id!r}: only an `every` job runs at start")
         if not self.id or len(self.id) > 191:
             raise ValueError("a job id is 1 to 191 characters")
         json.dumps(self.params)  # raises for params a persistent job could not keep
@@ -54,6 +57,7 @@ class JobSpec:
         return self.params.get("team_id")
 
     def fingerprint(self) -> str:
+        # at_start only matters when a leader starts, so it leaves stored jobs (and their next runs) alone
         return json.dumps({"action": self.action, "params": self.params,
                            "cadence": self.cadence.to_dict() if self.cadence else None, "every": self.every},
                           sort_keys=True)
@@ -118,6 +122,14 @@ class Jobs:
             if not name or len(name) > 100:
                 raise ValueError("an action name is 1 to 100 characters")
 
+    def __or__(self, other: Jobs) -> Jobs:
+        """Both parts of one workflow's jobs (e.g. its ritual's and its own sweeps)."""
+        clash = (self.actions.keys() & other.actions.keys()) | (self.sources.keys() & other.sources.keys())
+        if clash:
+            raise ValueError(f"declared twice: {', '.join(sorted(clash))}")
+        return Jobs(actions={**self.actions, **other.actions}, always=[*self.always, *other.always],
+                    sources={**self.sources, **other.sources})
+
 
 def _always(spec: JobSpec) -> Source:
     return lambda _session: [spec]
@@ -129,6 +141,7 @@ class JobBook:
     def __init__(self, parts: Iterable[Jobs]) -> None:
         self._actions: dict[str, Action] = {}
         self._sources: dict[str, Source] = {}
+        self.at_start: list[str] = []  # ids of the jobs a starting leader runs at once
         for jobs in parts:
             for name, fn in jobs.actions.items():
                 if name in self._actions:
@@ -136,6 +149,8 @@ class JobBook:
                 self._actions[name] = fn
             for spec in jobs.always:
                 self._sources[f"always:{spec.id}"] = _always(spec)
+                if spec.at_start:
+                    self.at_start.append(spec.id)
             self._sources.update(jobs.sources)
 
     def action(self, name: str) -> Action:

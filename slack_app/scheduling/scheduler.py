@@ -5,7 +5,8 @@ due while no leader was running runs once when a leader starts, if it is at most
 several missed runs of one job collapse into that one run; a run later than the grace period is skipped
 (logged) and the job waits for its next regular time. Cadence jobs additionally go through the
 `job_run` ledger (`storage.jobruns`), so an occurrence never runs twice and one cut short by a dying
-leader is run again by the next.
+leader is run again by the next. Jobs declared `at_start` (the rituals' catch-up sweeps, which open any
+occurrence that passed while Hearth was down, however late) run as soon as a leader starts.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from slack_app.scheduling import jobs as jobfns
-from slack_app.scheduling.cadence import trigger_for
 from slack_app.scheduling.registry import JobBook, JobSpec
+from slack_app.scheduling.trigger import trigger_for
 from storage import jobruns
 from storage.db import Database
 
@@ -109,6 +110,10 @@ class HearthScheduler:
             except Exception:
                 self.stop(wait=False)
                 raise
+            now = datetime.now(UTC)
+            for job_id in self.book.at_start:  # catch-up sweeps run at once, not an interval from now
+                if scheduler.get_job(job_id) is not None:
+                    scheduler.modify_job(job_id, next_run_time=now)
             scheduler.resume()  # now the runs that fell due while no leader ran (within the grace period)
             log.info("scheduler.started owner=%s jobs=%d", self.env.owner, len(scheduler.get_jobs()))
 
