@@ -152,6 +152,12 @@ class Settings(BaseSettings):
         return self.HEARTH_ENV is Environment.production
 
     @property
+    def explicit_development(self) -> bool:
+        """HEARTH_ENV=development was set (environment, .env or argument), not merely the default: only then
+        may Hearth make up an encryption key."""
+        return "HEARTH_ENV" in self.model_fields_set and self.HEARTH_ENV is Environment.development
+
+    @property
     def timezone(self) -> ZoneInfo:
         return ZoneInfo(self.HEARTH_TIMEZONE)
 
