@@ -40,6 +40,7 @@ _HINTS: dict[str, str] = {
     "HEARTH_ENV": "use development or production",
     "HEARTH_ADMINS": "use comma-separated Slack user ids, e.g. U0123,U0456",
     "HEARTH_LOG_LEVEL": "use DEBUG, INFO, WARNING or ERROR",
+    "HEARTH_FAILED_MESSAGE_RETENTION_DAYS": "use a whole number of days from 1 to 3650 (default 14)",
 }
 
 
@@ -63,6 +64,8 @@ class Settings(BaseSettings):
     HEARTH_ENV: Environment = Environment.development
     HEARTH_ADMINS: str = Field(default="", description="extra Hearth admins besides workspace admins")
     HEARTH_LOG_LEVEL: str = "INFO"
+    # Days a message that could not be delivered keeps its (encrypted) words for an admin's retry.
+    HEARTH_FAILED_MESSAGE_RETENTION_DAYS: int = Field(default=14, ge=1, le=3650)
 
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod
