@@ -132,7 +132,8 @@ def count(sim: SlackSimulator, members: int, *, scale: float, db: Database) -> d
     calls = sim.calls_for("chat.postMessage")
     ok = [c for c in calls if c.ok]
     keys = Counter(c.params["metadata"]["event_payload"]["key"] for c in ok)
-    expected = {db.crypto.opaque(f"bench:dm:{i}") for i in range(members)} if db.crypto else set()
+    with db.session() as s:
+        expected = {outbox.stored_key(s, f"bench:dm:{i}") for i in range(members)}
     times = sorted(c.at for c in ok)
     span = times[-1] - times[0] if len(times) > 1 else 0.0
     allowed = POSTS_PER_MINUTE / 60 * scale

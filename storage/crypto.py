@@ -4,8 +4,9 @@
 with the first key, and any listed key decrypts, so a key can be rotated without downtime
 (prepend a new key, run `hearth keys rotate`, then drop the old one).
 
-Opaque keys (`Crypto.opaque`): an HMAC-SHA256 of a text under a key derived (HKDF) from each encryption key,
-so identifiers such as outbox dedupe keys can be matched without being readable in a dump or in Slack.
+Opaque keys (`keyed_hash`): an HMAC-SHA256 of a text under a random secret that is itself stored sealed with
+these keys (`storage.opaque`), so identifiers such as outbox dedupe keys can be matched without being readable
+in a dump or in Slack, and stay the same across a key rotation.
 
 Without HEARTH_ENCRYPTION_KEY, a key is generated only in explicit development mode, in the user's config
 folder (never beside the database it protects); tests and `hearth simulate` use keys held in memory.
@@ -22,15 +23,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from storage.errors import SettingsError
 
 log = logging.getLogger("hearth.crypto")
 
 LEGACY_DEV_KEY_PATH = Path("var/hearth-dev.key")  # where older versions kept it: beside var/hearth.db
-_OPAQUE_INFO = b"hearth opaque keys v1"
 _KEYGEN_HINT = "generate one with `hearth keygen`; several keys may be given comma-separated, newest first"
 
 # Dev key files already announced in this process: the warning is loud, so it is said once.
@@ -51,7 +49,6 @@ class Crypto:
         self._primary = fernets[0]
         self._all = MultiFernet(fernets)
         self.key_count = len(fernets)
-        self._macs = [_derive_mac_key(k) for k in keys]
 
     def __repr__(self) -> str:  # never show key material
         return f"Crypto(keys={self.key_count})"
@@ -84,15 +81,6 @@ class Crypto:
         except (InvalidToken, ValueError, TypeError):
             return True
 
-    def opaque(self, text: str) -> str:
-        """A keyed hash of `text` under the newest key: equal texts match, nobody without the key can
-        tell what it was made from (a user id cannot be guessed by hashing the workspace's members)."""
-        return _mac(self._macs[0], text)
-
-    def opaque_all(self, text: str) -> list[str]:
-        """`opaque(text)` under every configured key, newest first (to find values made before a rotation)."""
-        return [_mac(k, text) for k in self._macs]
-
     def rotate(self, token: str) -> str:
         """Re-encrypt under the newest key; the original timestamp is kept."""
         try:
@@ -106,13 +94,10 @@ def looks_encrypted(value: str) -> bool:
     return value.startswith("gAAAAA") and len(value) >= 100
 
 
-def _derive_mac_key(key: str | bytes) -> bytes:
-    raw = base64.urlsafe_b64decode(key)
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_OPAQUE_INFO).derive(raw)
-
-
-def _mac(key: bytes, text: str) -> str:
-    digest = hmac.new(key, text.encode("utf-8"), hashlib.sha256).digest()
+def keyed_hash(secret: bytes, text: str) -> str:
+    """An opaque stand-in for `text`: equal texts match, and without `secret` nobody can tell what it was
+    made from (a user id cannot be found by hashing every member of the workspace)."""
+    digest = hmac.new(secret, text.encode("utf-8"), hashlib.sha256).digest()
     return "h1." + base64.urlsafe_b64encode(digest[:24]).decode("ascii")  # 192 bits, 35 characters
 
 

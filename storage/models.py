@@ -73,6 +73,16 @@ class SlackEvent(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class Secret(Base):
+    """Secrets Hearth makes for itself (e.g. the key of its opaque hashes, `storage.opaque`), sealed with
+    HEARTH_ENCRYPTION_KEY and re-encrypted by `hearth keys rotate` like every other sealed value."""
+
+    __tablename__ = "hearth_secret"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Sealed)
+
+
 # ---- delivery and scheduling -----------------------------------------------------------------------------
 
 

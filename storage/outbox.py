@@ -30,7 +30,7 @@ and the operators' views (status counts, failed rows, retry).
 
 At rest (the adversary holds a database dump, see docs/privacy.md): the payload of an unsent row is
 encrypted with the database's key (`Database.crypto`), and dropped once sent; the dedupe key is stored as an
-opaque keyed hash of the caller's key (`Crypto.opaque`), and that hash is also what Slack's message metadata
+opaque keyed hash of the caller's key (`storage.opaque`), and that hash is also what Slack's message metadata
 carries, so neither shows whom a message was for. Callers keep using readable keys (`key(...)`, `find`).
 
 Sensitive messages (`enqueue_sensitive`: anonymous surveys, reports) also store their recipient encrypted,
@@ -51,9 +51,8 @@ from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.crypto import Crypto, looks_encrypted
-from storage.db import CRYPTO
-from storage.errors import SettingsError
 from storage.models import OutboxMessage, utcnow
+from storage.opaque import cipher, opaque
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 STATUSES = (PENDING, SENDING, SENT, FAILED)
@@ -112,17 +111,9 @@ def _row(r: Any, session: Session) -> OutboxRow:
     return OutboxRow(**{f.name: values[f.name] for f in fields(OutboxRow)})
 
 
-def cipher(session: Session) -> Crypto:
-    """The key of the database this session belongs to (`Database.crypto`)."""
-    crypto = session.info.get(CRYPTO)
-    if crypto is None:
-        raise SettingsError("HEARTH_ENCRYPTION_KEY is needed here: outbox messages are stored encrypted with it.")
-    return crypto
-
-
 def stored_key(session: Session, dedupe_key: str) -> str:
     """The opaque form of a dedupe key, as the row stores it and Slack's message metadata carries it."""
-    return cipher(session).opaque(dedupe_key)
+    return opaque(session, dedupe_key)
 
 
 def _open_payload(session: Session, value: Any) -> dict:
@@ -170,16 +161,15 @@ def enqueue_many(session: Session, messages: Iterable[dict[str, Any]], *, chunk:
     rows = [_validated(session, crypto, m, now) for m in messages]
     added = 0
     for start in range(0, len(rows), chunk):
-        batch = _not_known_under_old_keys(session, crypto, rows[start:start + chunk])
+        batch = _not_known_in_clear(session, rows[start:start + chunk])
         if batch:
             added += len(session.execute(_insert_ignore(session).values(batch).returning(T.id)).all())
     return added
 
 
-def _not_known_under_old_keys(session: Session, crypto: Crypto, rows: list[dict[str, Any]],
-                              ) -> list[dict[str, Any]]:
-    """Drop rows whose key a row already holds in an older form (hashed under a key since rotated, or
-    written in clear before 0005): the unique constraint only sees the newest form."""
+def _not_known_in_clear(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop rows whose key a row written before migration 0005 holds in clear: the unique constraint only
+    sees the opaque form."""
     older = {(r["team_id"], form): i for i, r in enumerate(rows) for form in r.pop("_older_keys")}
     if not older:
         return rows
@@ -222,25 +212,25 @@ def _validated(session: Session, crypto: Crypto, m: dict[str, Any], now: datetim
         raise ValueError("a sensitive message goes to people (user ids), not to a channel")
     for ref in ("thread_of", "update_of"):  # rows name their parent by its stored (opaque) key
         if payload.get(ref):
-            payload = {**payload, ref: _stored_ref(session, crypto, team_id, payload[ref])}
-    hashed = crypto.opaque_all(dedupe_key)
+            payload = {**payload, ref: _stored_ref(session, team_id, payload[ref])}
     return dict(team_id=team_id, kind=kind, target=crypto.encrypt(target) if sensitive else target,
-                payload=crypto.encrypt(json.dumps(payload, separators=(",", ":"))), dedupe_key=hashed[0],
+                payload=crypto.encrypt(json.dumps(payload, separators=(",", ":"))), dedupe_key=opaque(session, dedupe_key),
                 sensitive=sensitive, status=PENDING, attempts=0, created_at=now,
                 next_attempt_at=not_before.astimezone(UTC) if not_before else now,
-                _older_keys=[*hashed[1:], dedupe_key])
+                _older_keys=[dedupe_key])
 
 
-def _stored_ref(session: Session, crypto: Crypto, team_id: str, ref: str) -> str:
-    parent = session.scalar(select(C.dedupe_key).where(C.team_id == team_id,
-                                                       C.dedupe_key.in_([*crypto.opaque_all(ref), ref])).limit(1))
-    return parent or crypto.opaque(ref)
+def _stored_ref(session: Session, team_id: str, ref: str) -> str:
+    hashed = opaque(session, ref)
+    parent = session.scalar(select(C.dedupe_key).where(C.team_id == team_id, C.dedupe_key.in_([hashed, ref]))
+                            .limit(1))
+    return parent or hashed  # a parent written before 0005 is named by its key in clear
 
 
 def find(session: Session, team_id: str, dedupe_key: str) -> OutboxRow | None:
     """The row of a dedupe key (e.g. to read the channel and ts a message was sent as). A delivered
     sensitive message has no row any more."""
-    forms = [*cipher(session).opaque_all(dedupe_key), dedupe_key]  # every key's hash; clear before 0005
+    forms = [opaque(session, dedupe_key), dedupe_key]  # the key in clear: rows written before 0005
     r = session.execute(select(*_COLUMNS).where(T.team_id == team_id, T.dedupe_key.in_(forms))
                         .order_by(T.id.desc()).limit(1)).first()
     return _row(r, session) if r else None

@@ -46,7 +46,7 @@ def put(db, key, target="UALICE"):
 def fail(db, error, *keys):
     with db.session() as s:
         for r in outbox.claim(s, worker_id="w", limit=100, lease=60):
-            if r.dedupe_key in {db.crypto.opaque(k) for k in keys}:
+            if r.dedupe_key in {outbox.stored_key(s, k) for k in keys}:
                 outbox.mark_failed(s, r.id, "w", error)
             else:
                 outbox.release(s, r.id, "w", at=datetime.now(UTC))

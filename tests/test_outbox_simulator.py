@@ -48,7 +48,8 @@ _READABLE: dict[str, str] = {}  # stored (opaque) dedupe key -> the key a test e
 
 def sk(db, key):
     """The opaque form of `key`, as the outbox stores it and Slack's metadata carries it."""
-    stored = db.crypto.opaque(key)
+    with db.session() as s:
+        stored = outbox.stored_key(s, key)
     _READABLE[stored] = key
     return stored
 

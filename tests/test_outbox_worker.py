@@ -40,7 +40,8 @@ def worker(db, port, **opts):
 
 def sk(db, key):
     """The opaque form of a dedupe key: what the row stores and Slack's message metadata carries."""
-    return db.crypto.opaque(key)
+    with db.session() as s:
+        return outbox.stored_key(s, key)
 
 
 def posts(port, key=None):

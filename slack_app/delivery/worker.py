@@ -250,8 +250,9 @@ class DeliveryWorker:
         else:
             method = "chat.postMessage"
             conversation = channel or row.target
-            if row.sensitive and self.db.crypto:  # the shared bucket table must not say who it went to
-                conversation = self.db.crypto.opaque(conversation)
+            if row.sensitive:  # the shared bucket table must not say whom it went to
+                with self.db.session() as session:
+                    conversation = outbox.stored_key(session, conversation)
             keys = [(f"{team}:{method}:{conversation}", self.o.limits.post_per_channel),
                     (f"{team}:{method}", self.o.limits.post_workspace)]
         self._pace(row, keys, uncertain=uncertain, begin_send=True)  # `sending` is committed before the call
