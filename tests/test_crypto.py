@@ -171,3 +171,15 @@ def test_keyed_hashes_match_and_hide_their_text():
     assert stored == keyed_hash(secret, "checkin:7:UALICE:invite") != keyed_hash(secret, "checkin:7:UBOB:invite")
     assert "UALICE" not in stored and len(stored) <= 64
     assert keyed_hash(other, "checkin:7:UALICE:invite") != stored  # keyed: no secret, no guessing
+
+
+def test_development_mode_counts_only_when_it_is_set_explicitly(monkeypatch):
+    from slack_app.settings import load_settings
+
+    monkeypatch.delenv("HEARTH_ENV", raising=False)
+    assert not load_settings(env_file=None).explicit_development  # the default alone makes up no key
+    assert load_settings(env_file=None, HEARTH_ENV="development").explicit_development
+    monkeypatch.setenv("HEARTH_ENV", "development")
+    assert load_settings(env_file=None).explicit_development
+    monkeypatch.setenv("HEARTH_ENV", "production")
+    assert not load_settings(env_file=None, HEARTH_ENCRYPTION_KEY=generate_key()).explicit_development
