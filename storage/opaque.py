@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Callable
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import select
@@ -37,6 +38,12 @@ def cipher(session: Session) -> Crypto:
 
 def opaque(session: Session, text: str) -> str:
     return keyed_hash(_secret(session), text)
+
+
+def hasher(session: Session) -> Callable[[str], str]:
+    """`opaque` for many texts in one session (the secret is looked up once)."""
+    secret = _secret(session)
+    return lambda text: keyed_hash(secret, text)
 
 
 def _secret(session: Session) -> bytes:

@@ -42,7 +42,7 @@ A failed row's payload is erased after a retention period (`expire_failed`, run 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,7 +52,7 @@ from sqlalchemy.orm import Session
 
 from storage.crypto import Crypto, looks_encrypted
 from storage.models import OutboxMessage, utcnow
-from storage.opaque import cipher, opaque
+from storage.opaque import cipher, hasher, opaque
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 STATUSES = (PENDING, SENDING, SENT, FAILED)
@@ -157,8 +157,8 @@ def enqueue_many(session: Session, messages: Iterable[dict[str, Any]], *, chunk:
 
     Returns how many were new (known dedupe keys are ignored)."""
     now = utcnow()
-    crypto = cipher(session)
-    rows = [_validated(session, crypto, m, now) for m in messages]
+    crypto, hashed = cipher(session), hasher(session)
+    rows = [_validated(session, crypto, hashed, m, now) for m in messages]
     added = 0
     for start in range(0, len(rows), chunk):
         batch = _not_known_in_clear(session, rows[start:start + chunk])
@@ -170,11 +170,12 @@ def enqueue_many(session: Session, messages: Iterable[dict[str, Any]], *, chunk:
 def _not_known_in_clear(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Drop rows whose key a row written before migration 0005 holds in clear: the unique constraint only
     sees the opaque form."""
-    older = {(r["team_id"], form): i for i, r in enumerate(rows) for form in r.pop("_older_keys")}
-    if not older:
-        return rows
-    found = session.execute(select(C.team_id, C.dedupe_key).where(C.dedupe_key.in_({k for _, k in older}))).all()
-    known = {older[(team, k)] for team, k in found if (team, k) in older}
+    older = {(r["team_id"], form): i for i, r in enumerate(rows) for form in r.pop("_in_clear")}
+    known: set[int] = set()
+    for team in {t for t, _ in older}:  # (team_id, dedupe_key) is the unique index: look up through it
+        keys = [k for t, k in older if t == team]
+        for k in session.scalars(select(C.dedupe_key).where(C.team_id == team, C.dedupe_key.in_(keys))):
+            known.add(older[(team, k)])
     return [r for i, r in enumerate(rows) if i not in known]
 
 
@@ -186,7 +187,8 @@ def _insert_ignore(session: Session):  # noqa: ANN202 - a dialect Insert
     return insert(T.__table__).on_conflict_do_nothing(index_elements=["team_id", "dedupe_key"])
 
 
-def _validated(session: Session, crypto: Crypto, m: dict[str, Any], now: datetime) -> dict[str, Any]:
+def _validated(session: Session, crypto: Crypto, hashed: Callable[[str], str], m: dict[str, Any], now: datetime,
+               ) -> dict[str, Any]:
     team_id, kind, dedupe_key, payload = m["team_id"], m["kind"], m["dedupe_key"], m["payload"]
     target = m["target"]
     if not (team_id and kind and dedupe_key) or len(dedupe_key) > 200 or len(kind) > 64:
@@ -214,10 +216,10 @@ def _validated(session: Session, crypto: Crypto, m: dict[str, Any], now: datetim
         if payload.get(ref):
             payload = {**payload, ref: _stored_ref(session, team_id, payload[ref])}
     return dict(team_id=team_id, kind=kind, target=crypto.encrypt(target) if sensitive else target,
-                payload=crypto.encrypt(json.dumps(payload, separators=(",", ":"))), dedupe_key=opaque(session, dedupe_key),
+                payload=crypto.encrypt(json.dumps(payload, separators=(",", ":"))), dedupe_key=hashed(dedupe_key),
                 sensitive=sensitive, status=PENDING, attempts=0, created_at=now,
                 next_attempt_at=not_before.astimezone(UTC) if not_before else now,
-                _older_keys=[dedupe_key])
+                _in_clear=[dedupe_key])
 
 
 def _stored_ref(session: Session, team_id: str, ref: str) -> str:
