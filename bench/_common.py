@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from slack_app.simulator import SlackSimulator, User, demo_workspace
 from slack_app.simulator.ratelimit import most_in_window
 from storage import migrate, outbox
+from storage.crypto import Crypto, generate_key
 from storage.db import Database, normalise_url
 
 BENCH = Path(__file__).resolve().parent
@@ -34,6 +35,7 @@ TEAM = "T0HEARTH"
 SCALE = 10.0
 POSTS_PER_MINUTE = 600  # the simulator's workspace-wide chat.postMessage ceiling (Slack: "several hundred")
 PG_ADMIN = os.environ.get("HEARTH_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+KEY = generate_key()  # this run's encryption key: the outbox is sealed with it, worker processes are given it
 
 
 def workspace(members: int):
@@ -48,7 +50,7 @@ def scratch_database(kind: str):
     """A migrated, empty database: an SQLite file, or a fresh PostgreSQL database dropped afterwards."""
     if kind == "sqlite":
         with tempfile.TemporaryDirectory() as tmp:
-            db = Database(f"sqlite:///{tmp}/bench.db")
+            db = Database(f"sqlite:///{tmp}/bench.db", crypto=Crypto([KEY]))
             migrate.upgrade(db)
             yield db
             db.dispose()
@@ -58,7 +60,7 @@ def scratch_database(kind: str):
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = Database(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
+    db = Database(make_url(admin_url).set(database=name).render_as_string(hide_password=False), crypto=Crypto([KEY]))
     try:
         migrate.upgrade(db)
         yield db
@@ -92,7 +94,8 @@ def start_worker(db: Database, sim: SlackSimulator, *, scale: float, name: str, 
     cmd = [sys.executable, str(BENCH / "_worker.py"), "--database-url", db.url, "--api-url", sim.base_url,
            "--token", sim.bot_token, "--scale", str(scale), "--threads", str(threads), "--lease", str(lease),
            "--id", name]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "HEARTH_ENCRYPTION_KEY": KEY})
 
 
 def stop_worker(proc: subprocess.Popen, *, kill: bool = False) -> dict:
@@ -125,12 +128,14 @@ def wait_drained(db: Database, procs: Sequence[subprocess.Popen], timeout: float
     raise TimeoutError(f"{unfinished(db)} rows still unfinished after {timeout:.0f} s")
 
 
-def count(sim: SlackSimulator, members: int, *, scale: float) -> dict:
-    """Duplicates, missing and the achieved rate, from what the simulator received."""
+def count(sim: SlackSimulator, members: int, *, scale: float, db: Database) -> dict:
+    """Duplicates, missing and the achieved rate, from what the simulator received (by the opaque keys the
+    outbox stores and Slack's message metadata carries)."""
     calls = sim.calls_for("chat.postMessage")
     ok = [c for c in calls if c.ok]
     keys = Counter(c.params["metadata"]["event_payload"]["key"] for c in ok)
-    expected = {f"bench:dm:{i}" for i in range(members)}
+    with db.session() as s:
+        expected = {outbox.stored_key(s, f"bench:dm:{i}") for i in range(members)}
     times = sorted(c.at for c in ok)
     span = times[-1] - times[0] if len(times) > 1 else 0.0
     allowed = POSTS_PER_MINUTE / 60 * scale

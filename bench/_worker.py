@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import threading
 
 from slack_app.delivery.pacing import SlackLimits
 from slack_app.delivery.ports import single_workspace
 from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
+from storage.crypto import parse_keys
 from storage.db import Database
 
 
@@ -29,7 +31,7 @@ def main() -> None:
     ap.add_argument("--id", default=None)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    db = Database(args.database_url)
+    db = Database(args.database_url, crypto=parse_keys(os.environ["HEARTH_ENCRYPTION_KEY"]))  # the outbox is sealed
     options = WorkerOptions(threads=args.threads, claim_lease=args.lease, send_lease=args.lease,
                             limits=SlackLimits().scaled(args.scale), max_wait=2.0, settle=min(10.0, args.lease))
     worker = DeliveryWorker(db, single_workspace(args.token, args.api_url), worker_id=args.id, options=options)

@@ -36,7 +36,7 @@ def main() -> None:
             elapsed = bench.wait_drained(db, [proc], timeout=3600, progress=_progress(args.members))
         finally:
             bench.stop_worker(proc)
-        result = bench.count(sim, args.members, scale=args.scale)
+        result = bench.count(sim, args.members, scale=args.scale, db=db)
         result.update(database=args.db, scale=args.scale, threads=args.threads, latency_s=args.latency,
                       wall_clock_s=round(time.monotonic() - started, 1), drained_in_s=round(elapsed, 1),
                       minutes_at_slack_speed=round(args.members / (600 / 60) / 60, 1))

@@ -65,7 +65,7 @@ def main() -> None:
             bench.wait_drained(db, [proc], timeout=3600)
         finally:
             bench.stop_worker(proc)
-        result = bench.count(sim, args.members, scale=args.scale)
+        result = bench.count(sim, args.members, scale=args.scale, db=db)
         # Rows a dead worker left `sending` whose message had already reached Slack: exactly the ones a
         # blind resend would have duplicated; reconciliation found them in history instead.
         reached = {c.params["metadata"]["event_payload"]["key"]: c.at for c in sim.calls_for("chat.postMessage")

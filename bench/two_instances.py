@@ -37,7 +37,7 @@ def main() -> None:
             bench.wait_drained(db, procs, timeout=3600)
         finally:
             stats = [bench.stop_worker(p) for p in procs]
-        result = bench.count(sim, args.members, scale=args.scale)
+        result = bench.count(sim, args.members, scale=args.scale, db=db)
         result["double_sends"] = result.pop("duplicates")
         result.update(database="postgresql", scale=args.scale, threads_per_instance=args.threads,
                       latency_s=args.latency,

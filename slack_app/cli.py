@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import click
 
 from slack_app import cli_ops
-from slack_app.cli_support import CliContext, configure_logging, friendly, pass_cli
+from slack_app.cli_support import CliContext, configure_logging, fail, friendly, pass_cli
 from slack_app.settings import SettingsError, load_settings, reveal
 from slack_app.workflow import Workflow
 from slack_app.workflows import WORKFLOWS
@@ -125,6 +125,40 @@ def keygen() -> None:
     click.echo(generate_key())
 
 
+@click.group(help="Encryption keys (HEARTH_ENCRYPTION_KEY).")
+def keys() -> None:
+    pass
+
+
+@keys.command("rotate", help="Re-encrypt every encrypted value under the newest key, so older keys can be dropped. "
+                             "First put the new key in front of HEARTH_ENCRYPTION_KEY (new,old) everywhere.")
+@friendly
+@pass_cli
+def keys_rotate(ctx: CliContext) -> None:
+    from storage import installations, sealed  # noqa: F401 - installations registers slack_sdk's token columns
+    from storage.crypto import DecryptionError
+
+    crypto = ctx.keyring
+    ctx.workflows  # noqa: B018 - importing every workflow puts its models (and their Sealed columns) on Base
+    columns = sealed.encrypted_columns()
+    try:
+        report = sealed.rotate(ctx.db, crypto, columns)
+    except DecryptionError as exc:
+        fail(str(exc))
+    for name, n in report.rewritten.items():
+        click.echo(f"{name}: {n:,} re-encrypted")
+    left = sealed.still_on_old_keys(ctx.db, crypto, columns)
+    if left:
+        fail(f"{left:,} value(s) were written under an older key meanwhile: is an instance still running "
+             "without the new key first? Restart it with the new HEARTH_ENCRYPTION_KEY and rotate again.")
+    if crypto.key_count > 1:
+        click.echo(f"Done: {report.total:,} value(s) re-encrypted. Every encrypted value now needs only the first "
+                   "key: remove the older key(s) from HEARTH_ENCRYPTION_KEY and restart.")
+    else:
+        click.echo(f"Done: {report.total:,} value(s) re-encrypted; only one key is configured, so there is no "
+                   "older key to remove.")
+
+
 @click.group(help="Database schema.")
 def db() -> None:
     pass
@@ -154,8 +188,8 @@ def db_current(ctx: CliContext) -> None:
     click.echo(f"database revision {current or 'none'}; newest {head}" + ("" if current == head else " (run `hearth db upgrade`)"))
 
 
-PLATFORM_COMMANDS: tuple[click.Command, ...] = (run, serve, simulate, doctor, manifest, keygen, db, cli_ops.worker,
-                                                cli_ops.jobs)
+PLATFORM_COMMANDS: tuple[click.Command, ...] = (run, serve, simulate, doctor, manifest, keygen, keys, db,
+                                                cli_ops.worker, cli_ops.jobs)
 
 
 def cli_for(workflows: Sequence[Workflow]) -> click.Group:

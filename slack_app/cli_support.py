@@ -118,6 +118,8 @@ class CliContext:
 
         db = Database(self.settings.DATABASE_URL)
         prepare_database(db)
+        if self.settings.HEARTH_ENCRYPTION_KEY or self.settings.explicit_development:
+            db.crypto = self.keyring  # commands that only count rows work without a key
         return db
 
     @cached_property
@@ -127,15 +129,22 @@ class CliContext:
         return build_services(self.settings, self.db, workflows=self.workflows)
 
     @cached_property
+    def keyring(self) -> Crypto:
+        """The configured encryption key (one line naming the fix when there is none)."""
+        if "services" in self.__dict__:
+            return self.services.crypto
+        from slack_app.services import load_settings_crypto
+
+        return load_settings_crypto(self.settings)
+
+    @cached_property
     def crypto(self) -> Crypto | None:
         """The key that reads stored OAuth tokens (None with a single bot token: nothing to decrypt)."""
         if "services" in self.__dict__:
             return self.services.crypto
         if not self.settings.oauth_enabled:
             return None
-        from storage.crypto import load_crypto
-
-        return load_crypto(reveal(self.settings.HEARTH_ENCRYPTION_KEY), production=self.settings.is_production)
+        return self.keyring
 
     @cached_property
     def book(self) -> JobBook:

@@ -58,8 +58,10 @@ def _settings(settings: Settings) -> Check:
         return Check("Settings", False, f"{', '.join(missing)} not set",
                      "copy the Signing Secret from Basic Information into SLACK_SIGNING_SECRET")
     if not settings.HEARTH_ENCRYPTION_KEY:
-        return Check("Settings", not settings.is_production,
-                     "HEARTH_ENCRYPTION_KEY not set (a development key is generated under var/)",
+        return Check("Settings", settings.explicit_development,
+                     "HEARTH_ENCRYPTION_KEY not set" + (" (HEARTH_ENV=development: a development key in your "
+                                                        "config folder is used)" if settings.explicit_development
+                                                        else ""),
                      "run `hearth keygen` and set HEARTH_ENCRYPTION_KEY")
     return Check("Settings", True, "loaded")
 

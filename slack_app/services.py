@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from slack_app.copy import Copy
-from slack_app.settings import Settings, reveal
+from slack_app.settings import Settings
 from storage import migrate
 from storage.archive import Archive, open_archive
 from storage.crypto import Crypto, load_crypto
-from storage.db import Database
+from storage.db import Database, sqlite_path
 from storage.errors import SettingsError
 
 if TYPE_CHECKING:
@@ -34,16 +34,25 @@ class Services:
 
 def build_services(settings: Settings, db: Database | None = None, *,
                    workflows: Sequence[Workflow]) -> Services:
+    crypto = load_settings_crypto(settings)
     db = db or Database(settings.DATABASE_URL)
+    db.crypto = crypto  # the key this database's encrypted columns (the outbox's among them) are read with
     prepare_database(db)
     return Services(
         settings=settings,
         db=db,
-        crypto=load_crypto(reveal(settings.HEARTH_ENCRYPTION_KEY), production=settings.is_production),
+        crypto=crypto,
         copy=Copy(settings.HEARTH_TEMPLATES_DIR),
         archive=open_archive(settings.ARCHIVE_URL),
         workflows=tuple(workflows),
     )
+
+
+def load_settings_crypto(settings: Settings) -> Crypto:
+    """The configured key; without one, a generated key only in explicit development mode (HEARTH_ENV=development),
+    kept in the user's config folder and never beside an SQLite database."""
+    return load_crypto(settings.HEARTH_ENCRYPTION_KEY, production=settings.is_production,
+                       development=settings.explicit_development, database_path=sqlite_path(settings.DATABASE_URL))
 
 
 def prepare_database(db: Database) -> None:

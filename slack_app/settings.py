@@ -44,6 +44,7 @@ _HINTS: dict[str, str] = {
     "HEARTH_ENV": "use development or production",
     "HEARTH_ADMINS": "use comma-separated Slack user ids, e.g. U0123,U0456",
     "HEARTH_LOG_LEVEL": "use DEBUG, INFO, WARNING or ERROR",
+    "HEARTH_FAILED_MESSAGE_RETENTION_DAYS": "use a whole number of days from 1 to 3650 (default 14)",
 }
 
 
@@ -86,6 +87,8 @@ class Settings(BaseSettings):
     HEARTH_ENV: Environment = Environment.development
     HEARTH_ADMINS: str = Field(default="", description="extra Hearth admins besides workspace admins")
     HEARTH_LOG_LEVEL: str = "INFO"
+    # Days a message that could not be delivered keeps its (encrypted) words for an admin's retry.
+    HEARTH_FAILED_MESSAGE_RETENTION_DAYS: int = Field(default=14, ge=1, le=3650)
 
     @field_validator(*SECRET_SETTINGS_NAMES)
     @classmethod
@@ -187,6 +190,12 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.HEARTH_ENV is Environment.production
+
+    @property
+    def explicit_development(self) -> bool:
+        """HEARTH_ENV=development was set (environment, .env or argument), not merely the default: only then
+        may Hearth make up an encryption key."""
+        return "HEARTH_ENV" in self.model_fields_set and self.HEARTH_ENV is Environment.development
 
     @property
     def timezone(self) -> ZoneInfo:

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import DateTime, Dialect, ForeignKey, Index, String, Text, UniqueConstraint, func, select
+from sqlalchemy import DateTime, Dialect, ForeignKey, Index, String, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from storage import preferences
 from storage.models import Base, utcnow
+from storage.sealed import Sealed
 
 
 class Cipher(Protocol):
@@ -130,9 +131,9 @@ class Checkin(Base):
     round_id: Mapped[int] = mapped_column(ForeignKey("checkin_round.id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(String(32), index=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True)  # in buttons: reveals nobody
-    gratitude: Mapped[str] = mapped_column(Text)  # encrypted
-    challenge: Mapped[str | None] = mapped_column(Text)  # encrypted
-    offer: Mapped[str | None] = mapped_column(Text)  # encrypted
+    gratitude: Mapped[str] = mapped_column(Sealed)  # encrypted (storage.sealed: rotated by `hearth keys rotate`)
+    challenge: Mapped[str | None] = mapped_column(Sealed)
+    offer: Mapped[str | None] = mapped_column(Sealed)
     has_challenge: Mapped[bool] = mapped_column(default=False)  # for counts without decrypting
     has_offer: Mapped[bool] = mapped_column(default=False)
     sharing: Mapped[str] = mapped_column(String(16))

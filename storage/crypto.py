@@ -2,11 +2,21 @@
 
 `HEARTH_ENCRYPTION_KEY` holds one or more keys, comma-separated, newest first: new data is encrypted
 with the first key, and any listed key decrypts, so a key can be rotated without downtime
-(prepend a new key, run the rotation, then drop the old one).
+(prepend a new key, run `hearth keys rotate`, then drop the old one).
+
+Opaque keys (`keyed_hash`): an HMAC-SHA256 of a text under a random secret that is itself stored sealed with
+these keys (`storage.opaque`), so identifiers such as outbox dedupe keys can be matched without being readable
+in a dump or in Slack, and stay the same across a key rotation.
+
+Without HEARTH_ENCRYPTION_KEY, a key is generated only in explicit development mode, in the user's config
+folder (never beside the database it protects); tests and `hearth simulate` use keys held in memory.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 import os
 from collections.abc import Sequence
@@ -18,7 +28,7 @@ from storage.errors import SettingsError
 
 log = logging.getLogger("hearth.crypto")
 
-DEV_KEY_PATH = Path("var/hearth-dev.key")
+LEGACY_DEV_KEY_PATH = Path("var/hearth-dev.key")  # where older versions kept it: beside var/hearth.db
 _KEYGEN_HINT = "generate one with `hearth keygen`; several keys may be given comma-separated, newest first"
 
 # Dev key files already announced in this process: the warning is loud, so it is said once.
@@ -79,6 +89,18 @@ class Crypto:
             raise DecryptionError("cannot rotate: the data was altered or its key is not configured") from None
 
 
+def looks_encrypted(value: str) -> bool:
+    """A Fernet token (version byte 0x80, so base64 "gAAAAA…"): told apart from ids and JSON without a key."""
+    return value.startswith("gAAAAA") and len(value) >= 100
+
+
+def keyed_hash(secret: bytes, text: str) -> str:
+    """An opaque stand-in for `text`: equal texts match, and without `secret` nobody can tell what it was
+    made from (a user id cannot be found by hashing every member of the workspace)."""
+    digest = hmac.new(secret, text.encode("utf-8"), hashlib.sha256).digest()
+    return "h1." + base64.urlsafe_b64encode(digest[:24]).decode("ascii")  # 192 bits, 35 characters
+
+
 def generate_key() -> str:
     return Fernet.generate_key().decode("ascii")
 
@@ -98,25 +120,59 @@ def parse_keys(setting: str) -> Crypto:
     return Crypto(keys)
 
 
-def load_crypto(key_setting: str | None, *, production: bool, dev_key_path: Path = DEV_KEY_PATH) -> Crypto:
-    """The Crypto for these settings: the configured keys, or in development a local key file."""
-    if key_setting and key_setting.strip(" ,"):
+def default_dev_key_path() -> Path:
+    """The development key's home: the user's config folder, never the project's `var/` beside the database."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "hearth" / "dev.key"
+
+
+def load_crypto(key_setting: object | None, *, development: bool = False, production: bool = False,
+                dev_key_path: Path | None = None, database_path: Path | None = None) -> Crypto:
+    """The Crypto for these settings: the configured keys, or, only in explicit development mode
+    (HEARTH_ENV=development), a key generated once in the user's config folder.
+
+    `key_setting` may be a str or a pydantic SecretStr. `database_path` (an SQLite file) is checked not to
+    share a folder with the development key: a key kept beside the data it protects protects nothing."""
+    if hasattr(key_setting, "get_secret_value"):
+        key_setting = key_setting.get_secret_value()
+    if isinstance(key_setting, str) and key_setting.strip(" ,"):
         return parse_keys(key_setting)
-    if production:
+    if production or not development:
+        why = "production keeps" if production else "Hearth keeps"
         raise SettingsError(
-            "HEARTH_ENCRYPTION_KEY is not set: production keeps tokens and reports encrypted with it. "
-            "Generate one with `hearth keygen`."
+            f"HEARTH_ENCRYPTION_KEY is not set: {why} tokens, check-ins and queued messages encrypted with it. "
+            "Generate one with `hearth keygen` and set it"
+            + ("." if production else " (on a development machine, HEARTH_ENV=development uses a local key).")
         )
-    crypto = _dev_crypto(dev_key_path)
-    if dev_key_path.resolve() not in _warned:
-        _warned.add(dev_key_path.resolve())
+    path = dev_key_path or default_dev_key_path()
+    if database_path is not None and path.resolve().parent == database_path.resolve().parent:
+        raise SettingsError(
+            f"the development key {path} would sit beside the database it protects; set HEARTH_ENCRYPTION_KEY "
+            "or move the database."
+        )
+    if dev_key_path is None:
+        _adopt_legacy_key(path)
+    crypto = _dev_crypto(path)
+    if path.resolve() not in _warned:
+        _warned.add(path.resolve())
         log.warning(
             "!!! HEARTH_ENCRYPTION_KEY is not set: tokens and reports are encrypted with the DEVELOPMENT key in %s. "
             "That key is for local development only; in production HEARTH_ENCRYPTION_KEY must be set "
             "(generate one with `hearth keygen`) !!!",
-            dev_key_path,
+            path,
         )
     return crypto
+
+
+def _adopt_legacy_key(path: Path) -> None:
+    """Move a development key older versions wrote beside the database to its new home (data stays readable)."""
+    legacy = LEGACY_DEV_KEY_PATH
+    if not legacy.is_file() or path.exists():
+        return
+    key = legacy.read_text(encoding="ascii")
+    _create_key_file(path, key.strip())
+    legacy.unlink(missing_ok=True)
+    log.warning("the development key moved from %s to %s (it no longer sits beside the database)", legacy, path)
 
 
 def _dev_crypto(path: Path) -> Crypto:
@@ -131,14 +187,14 @@ def _dev_crypto(path: Path) -> Crypto:
         ) from None
 
 
-def _create_key_file(path: Path) -> None:
+def _create_key_file(path: Path, key: str | None = None) -> None:
     """Write a new key readable by the owner only; publish it with link() so two starting processes agree."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)  # O_CREAT's mode does not apply if a stale temp file existed
-        os.write(fd, (generate_key() + "\n").encode("ascii"))
+        os.write(fd, ((key or generate_key()) + "\n").encode("ascii"))
         os.fsync(fd)
     finally:
         os.close(fd)

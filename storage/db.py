@@ -2,30 +2,64 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+if TYPE_CHECKING:
+    from storage.crypto import Crypto
+
+CRYPTO = "hearth.crypto"  # the session.info entry holding the database's key (see Database.crypto)
+
 
 def normalise_url(url: str) -> str:
-    """Use psycopg 3 for plain postgres URLs; make the folder of an SQLite file."""
+    """Use psycopg 3 for plain postgres URLs; make the folder and the file of an SQLite database."""
     parsed = make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.drivername.startswith("sqlite") and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _private_file(Path(parsed.database))
     return parsed.render_as_string(hide_password=False)
 
 
-class Database:
-    """An engine plus a session factory; `session()` is a unit of work that commits or rolls back."""
+def sqlite_path(url: str) -> Path | None:
+    """The file of an SQLite URL (None for PostgreSQL and in-memory SQLite)."""
+    parsed = make_url(url)
+    if parsed.drivername.startswith("sqlite") and parsed.database and parsed.database != ":memory:":
+        return Path(parsed.database)
+    return None
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (SQLite gives its -wal and -shm files the same mode);
+    a file that exists keeps its owner but loses group and world access."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        try:
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+        except PermissionError:  # someone else's file: SQLite reports what it can or cannot do with it
+            pass
+
+
+class Database:
+    """An engine plus a session factory; `session()` is a unit of work that commits or rolls back.
+
+    `crypto` is the key that protects this database's encrypted columns; repositories that seal or open
+    values themselves (the outbox) read it from `session.info`, so their callers need not pass it along.
+    It is bound once by the composition root (`slack_app.services.build_services`)."""
+
+    def __init__(self, url: str, *, echo: bool = False, crypto: Crypto | None = None) -> None:
+        self.crypto = crypto
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         # hide_parameters: a database error that reaches a log must not carry what members wrote.
@@ -46,6 +80,7 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         with self._sqlite_turn, self._sessions() as session, session.begin():
+            session.info[CRYPTO] = self.crypto
             yield session
 
     def ping(self) -> bool:

@@ -22,10 +22,14 @@ from sqlalchemy.types import TypeDecorator
 
 from storage.crypto import Crypto, DecryptionError
 from storage.db import Database
-
-log = logging.getLogger("hearth.installations")
+from storage.sealed import register
 
 TOKEN_COLUMNS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
+# slack_sdk's tables are not our models: their encrypted columns are named here for `hearth keys rotate`.
+register("slack_installations", ["id"], *TOKEN_COLUMNS)
+register("slack_bots", ["id"], "bot_token", "bot_refresh_token")
+
+log = logging.getLogger("hearth.installations")
 
 
 class EncryptedToken(TypeDecorator[str]):

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Double,
@@ -20,8 +21,11 @@ from sqlalchemy import (
     Table,
     Unicode,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.sealed import Sealed
 
 
 def utcnow() -> datetime:
@@ -72,6 +76,16 @@ class SlackEvent(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class Secret(Base):
+    """Secrets Hearth makes for itself (e.g. the key of its opaque hashes, `storage.opaque`), sealed with
+    HEARTH_ENCRYPTION_KEY and re-encrypted by `hearth keys rotate` like every other sealed value."""
+
+    __tablename__ = "hearth_secret"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Sealed)
+
+
 # ---- delivery and scheduling -----------------------------------------------------------------------------
 
 
@@ -79,7 +93,10 @@ class OutboxMessage(Base):
     """One message a workflow caused, written in the same transaction as the change that caused it.
 
     `target` is a conversation id (C…/G…/D…), a user id for a DM, or comma-separated user ids of a group
-    DM that the worker opens first. `payload` holds text, blocks and threading (see `storage.outbox`).
+    DM that the worker opens first; encrypted when `sensitive` (and such a row is deleted once delivered).
+    `payload` holds text, blocks and threading (see `storage.outbox`), encrypted; '' once sent or expired.
+    `dedupe_key` is an opaque keyed hash of the caller's key (`Crypto.opaque`), so neither the database nor
+    Slack's message metadata shows whom a message was for.
     `status` moves pending → sending → sent | failed; `sending` is committed before the Slack call, so a
     row found `sending` with an expired lease is reconciled against Slack before it is sent again.
     """
@@ -93,8 +110,9 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(64))
-    target: Mapped[str] = mapped_column(String(400))
-    payload: Mapped[dict] = mapped_column(JSON)
+    target: Mapped[str] = mapped_column(Sealed(partial=True))  # String(400) in the schema
+    payload: Mapped[str] = mapped_column(Sealed)
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     dedupe_key: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)

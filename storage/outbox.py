@@ -27,19 +27,32 @@ group DM, which the worker opens first.
 The rest of this module is the worker's side: claims with leases (FOR UPDATE SKIP LOCKED on
 PostgreSQL), fenced state changes (each one only succeeds while the caller still holds the row's lease),
 and the operators' views (status counts, failed rows, retry).
+
+At rest (the adversary holds a database dump, see docs/privacy.md): the payload of an unsent row is
+encrypted with the database's key (`Database.crypto`), and dropped once sent; the dedupe key is stored as an
+opaque keyed hash of the caller's key (`storage.opaque`), and that hash is also what Slack's message metadata
+carries, so neither shows whom a message was for. Callers keep using readable keys (`key(...)`, `find`).
+
+Sensitive messages (`enqueue_sensitive`: anonymous surveys, reports) also store their recipient encrypted,
+and their row is deleted as soon as Slack confirms delivery: no trace of who received what remains. Their
+dedupe guarantee therefore lasts until delivery; the caller's own state must say "already sent" after that.
+A failed row's payload is erased after a retention period (`expire_failed`, run by housekeeping).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from storage.crypto import Crypto, looks_encrypted
 from storage.models import OutboxMessage, utcnow
+from storage.opaque import cipher, hasher, opaque
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 STATUSES = (PENDING, SENDING, SENT, FAILED)
@@ -52,7 +65,8 @@ C = TT.c
 
 
 def key(*parts: object) -> str:
-    """A dedupe key from its parts, e.g. key("checkin", round_id, user_id, "prompt")."""
+    """A dedupe key from its parts, e.g. key("checkin", round_id, user_id, "prompt"). It may name people:
+    the outbox stores and sends only its keyed hash (`stored_key`)."""
     text = ":".join(str(p) for p in parts)
     if not text or len(text) > 200:
         raise ValueError("a dedupe key is 1 to 200 characters")
@@ -67,8 +81,8 @@ class OutboxRow:
     team_id: str
     kind: str
     target: str
-    payload: dict
-    dedupe_key: str
+    payload: dict                   # decrypted; {} once sent or erased
+    dedupe_key: str                 # as stored: the opaque hash (what Slack's message metadata carries)
     status: str
     attempts: int
     next_attempt_at: datetime
@@ -79,17 +93,37 @@ class OutboxRow:
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
+    sensitive: bool = False         # recipient stored encrypted; the row is deleted once delivered
 
 
 _COLUMNS = [getattr(T, f.name) for f in fields(OutboxRow)]
 _CORE_COLUMNS = [TT.c[f.name] for f in fields(OutboxRow)]
 
 
-def _row(r: Any) -> OutboxRow:
+def _row(r: Any, session: Session) -> OutboxRow:
     values = dict(r._mapping) if hasattr(r, "_mapping") else {f.name: getattr(r, f.name) for f in fields(OutboxRow)}
     for name in ("next_attempt_at", "lease_until", "created_at", "sent_at"):
         values[name] = aware(values[name])
+    values["payload"] = _open_payload(session, values["payload"])
+    values["sensitive"] = bool(values["sensitive"])
+    if values["sensitive"]:
+        values["target"] = cipher(session).decrypt(values["target"])
     return OutboxRow(**{f.name: values[f.name] for f in fields(OutboxRow)})
+
+
+def stored_key(session: Session, dedupe_key: str) -> str:
+    """The opaque form of a dedupe key, as the row stores it and Slack's message metadata carries it."""
+    return opaque(session, dedupe_key)
+
+
+def _open_payload(session: Session, value: Any) -> dict:
+    if isinstance(value, dict):  # a JSON column's value (before migration 0005)
+        return value
+    if not value:
+        return {}
+    if looks_encrypted(value):
+        return json.loads(cipher(session).decrypt(value))
+    return json.loads(value)  # written in plain JSON before 0005: read it; `hearth keys rotate` seals it
 
 
 def aware(dt: datetime | None) -> datetime | None:
@@ -106,17 +140,43 @@ def enqueue(session: Session, *, team_id: str, kind: str, target: str | Sequence
                                 dedupe_key=dedupe_key, not_before=not_before)])
 
 
+def enqueue_sensitive(session: Session, *, team_id: str, kind: str, recipient: str | Sequence[str], payload: dict,
+                      dedupe_key: str, not_before: datetime | None = None) -> bool:
+    """Add a message whose recipient must not be recorded: a DM (user id) or group DM (user ids) for anonymous
+    surveys, reports and the like. The recipient and payload are stored encrypted, the dedupe key as an
+    opaque hash, and the row is deleted once Slack confirms delivery. Returns False for a known dedupe key.
+
+    Build `dedupe_key` and the words so they do not say who it is for in clear anywhere else either
+    (e.g. `key("survey", survey_id, user_id, "invite")` is fine: only its keyed hash is kept)."""
+    return enqueue_many(session, [dict(team_id=team_id, kind=kind, target=recipient, payload=payload,
+                                       dedupe_key=dedupe_key, not_before=not_before, sensitive=True)]) == 1
+
+
 def enqueue_many(session: Session, messages: Iterable[dict[str, Any]], *, chunk: int = 1000) -> int:
     """Add many messages (dicts of `enqueue`'s arguments) in the caller's transaction.
 
     Returns how many were new (known dedupe keys are ignored)."""
     now = utcnow()
-    rows = [_validated(m, now) for m in messages]
+    crypto, hashed = cipher(session), hasher(session)
+    rows = [_validated(session, crypto, hashed, m, now) for m in messages]
     added = 0
     for start in range(0, len(rows), chunk):
-        batch = rows[start:start + chunk]
-        added += len(session.execute(_insert_ignore(session).values(batch).returning(T.id)).all())
+        batch = _not_known_in_clear(session, rows[start:start + chunk])
+        if batch:
+            added += len(session.execute(_insert_ignore(session).values(batch).returning(T.id)).all())
     return added
+
+
+def _not_known_in_clear(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop rows whose key a row written before migration 0005 holds in clear: the unique constraint only
+    sees the opaque form."""
+    older = {(r["team_id"], form): i for i, r in enumerate(rows) for form in r.pop("_in_clear")}
+    known: set[int] = set()
+    for team in {t for t, _ in older}:  # (team_id, dedupe_key) is the unique index: look up through it
+        keys = [k for t, k in older if t == team]
+        for k in session.scalars(select(C.dedupe_key).where(C.team_id == team, C.dedupe_key.in_(keys))):
+            known.add(older[(team, k)])
+    return [r for i, r in enumerate(rows) if i not in known]
 
 
 def _insert_ignore(session: Session):  # noqa: ANN202 - a dialect Insert
@@ -127,7 +187,8 @@ def _insert_ignore(session: Session):  # noqa: ANN202 - a dialect Insert
     return insert(T.__table__).on_conflict_do_nothing(index_elements=["team_id", "dedupe_key"])
 
 
-def _validated(m: dict[str, Any], now: datetime) -> dict[str, Any]:
+def _validated(session: Session, crypto: Crypto, hashed: Callable[[str], str], m: dict[str, Any], now: datetime,
+               ) -> dict[str, Any]:
     team_id, kind, dedupe_key, payload = m["team_id"], m["kind"], m["dedupe_key"], m["payload"]
     target = m["target"]
     if not (team_id and kind and dedupe_key) or len(dedupe_key) > 200 or len(kind) > 64:
@@ -148,15 +209,45 @@ def _validated(m: dict[str, Any], now: datetime) -> dict[str, Any]:
     not_before = m.get("not_before")
     if not_before is not None and not_before.tzinfo is None:
         raise ValueError("not_before must be timezone-aware")
-    return dict(team_id=team_id, kind=kind, target=target, payload=payload, dedupe_key=dedupe_key,
-                status=PENDING, attempts=0, created_at=now,
-                next_attempt_at=not_before.astimezone(UTC) if not_before else now)
+    sensitive = bool(m.get("sensitive"))
+    if sensitive and (target[0] not in "UW"):
+        raise ValueError("a sensitive message goes to people (user ids), not to a channel")
+    for ref in ("thread_of", "update_of"):  # rows name their parent by its stored (opaque) key
+        if payload.get(ref):
+            payload = {**payload, ref: _stored_ref(session, team_id, payload[ref])}
+    return dict(team_id=team_id, kind=kind, target=crypto.encrypt(target) if sensitive else target,
+                payload=crypto.encrypt(json.dumps(payload, separators=(",", ":"))), dedupe_key=hashed(dedupe_key),
+                sensitive=sensitive, status=PENDING, attempts=0, created_at=now,
+                next_attempt_at=not_before.astimezone(UTC) if not_before else now,
+                _in_clear=[dedupe_key])
+
+
+def _stored_ref(session: Session, team_id: str, ref: str) -> str:
+    hashed = opaque(session, ref)
+    parent = session.scalar(select(C.dedupe_key).where(C.team_id == team_id, C.dedupe_key.in_([hashed, ref]))
+                            .limit(1))
+    return parent or hashed  # a parent written before 0005 is named by its key in clear
 
 
 def find(session: Session, team_id: str, dedupe_key: str) -> OutboxRow | None:
-    """The row of a dedupe key (e.g. to read the channel and ts a message was sent as)."""
-    r = session.execute(select(*_COLUMNS).where(T.team_id == team_id, T.dedupe_key == dedupe_key)).first()
-    return _row(r) if r else None
+    """The row of a dedupe key (e.g. to read the channel and ts a message was sent as). A delivered
+    sensitive message has no row any more."""
+    forms = [opaque(session, dedupe_key), dedupe_key]  # the key in clear: rows written before 0005
+    r = session.execute(select(*_COLUMNS).where(T.team_id == team_id, T.dedupe_key.in_(forms))
+                        .order_by(T.id.desc()).limit(1)).first()
+    return _row(r, session) if r else None
+
+
+def rows(session: Session, *, team_id: str | None = None, kind: str | None = None) -> list[OutboxRow]:
+    """Every row (of a team, of a kind), oldest first, decrypted: what tests and diagnostics read."""
+    stmt = select(*_COLUMNS).where(*_filters(team_id, kind)).order_by(T.id)
+    return [_row(r, session) for r in session.execute(stmt)]
+
+
+def find_stored(session: Session, team_id: str, stored: str) -> OutboxRow | None:
+    """The row of a stored (opaque) dedupe key, as rows name their parents (`thread_of`, `update_of`)."""
+    r = session.execute(select(*_COLUMNS).where(T.team_id == team_id, T.dedupe_key == stored)).first()
+    return _row(r, session) if r else None
 
 
 # ---- the worker's side --------------------------------------------------------------------------------
@@ -186,7 +277,7 @@ def claim(session: Session, *, worker_id: str, limit: int, lease: float, now: da
         .values(lease_owner=worker_id, lease_until=now + timedelta(seconds=lease))
         .returning(*_CORE_COLUMNS)
     )
-    rows = [_row(r) for r in session.execute(stmt)]
+    rows = [_row(r, session) for r in session.execute(stmt)]
     return sorted(rows, key=lambda r: (r.next_attempt_at, r.id))
 
 
@@ -215,15 +306,34 @@ def record_channel(session: Session, row_id: int, worker_id: str, channel: str) 
 def mark_sent(session: Session, row_id: int, worker_id: str, *, channel: str, ts: str,
               now: datetime | None = None) -> bool:
     """Record where the message went. Its words are dropped: Slack holds them now, and the outbox must not
-    become a second, unencrypted copy of what members wrote (the key, channel and ts are all later steps need)."""
+    become a second copy of what members wrote (the key, channel and ts are all later steps need).
+    A sensitive row is deleted instead: nothing is left that says who received it."""
+    gone = session.execute(delete(TT).where(C.id == row_id, C.lease_owner == worker_id, C.status == SENDING,
+                                            C.sensitive.is_(True)))
+    if gone.rowcount == 1:
+        return True
     return _fenced(session, row_id, worker_id, (SENDING,), status=SENT, sent_channel=channel, sent_ts=ts,
-                   sent_at=now or utcnow(), lease_owner=None, lease_until=None, last_error=None, payload={})
+                   sent_at=now or utcnow(), lease_owner=None, lease_until=None, last_error=None, payload="")
 
 
-def mark_failed(session: Session, row_id: int, worker_id: str, error: str, *, attempts_used: int = 0) -> bool:
-    """A permanent failure: kept, with Slack's error code, for admins to see (and retry once fixed)."""
+def mark_failed(session: Session, row_id: int, worker_id: str, error: str, *, attempts_used: int = 0,
+                now: datetime | None = None) -> bool:
+    """A permanent failure: kept, with Slack's error code, for admins to see (and retry once fixed).
+    `next_attempt_at` records when it failed, which starts its retention period (`expire_failed`)."""
     return _fenced(session, row_id, worker_id, UNFINISHED, status=FAILED, last_error=error[:64],
-                   attempts=C.attempts + attempts_used, lease_owner=None, lease_until=None)
+                   attempts=C.attempts + attempts_used, lease_owner=None, lease_until=None,
+                   next_attempt_at=now or utcnow())
+
+
+def expire_failed(session: Session, *, older_than: timedelta, now: datetime | None = None) -> int:
+    """Erase what failed rows still hold once they have been failed for `older_than`: the payload of an
+    ordinary row (its kind, error and target stay for admins; it can no longer be retried), and a sensitive
+    row altogether. Returns how many rows were erased or deleted."""
+    cutoff = (now or utcnow()) - older_than
+    old = [C.status == FAILED, C.next_attempt_at < cutoff]
+    deleted = session.execute(delete(TT).where(*old, C.sensitive.is_(True))).rowcount or 0
+    erased = session.execute(update(TT).where(*old, C.payload != "").values(payload="")).rowcount or 0
+    return deleted + erased
 
 
 def release(session: Session, row_id: int, worker_id: str, *, at: datetime, error: str | None = None,
@@ -284,12 +394,13 @@ def failed(session: Session, *, team_id: str | None = None, kind: str | None = N
            ) -> list[OutboxRow]:
     """Failed rows, newest first: what admins see (error codes, targets, kinds — the payload stays put)."""
     stmt = select(*_COLUMNS).where(T.status == FAILED, *_filters(team_id, kind)).order_by(T.id.desc()).limit(limit)
-    return [_row(r) for r in session.execute(stmt)]
+    return [_row(r, session) for r in session.execute(stmt)]
 
 
 def failed_ids(session: Session, *, team_id: str | None = None, kind: str | None = None,
                error: str | None = None) -> list[int]:
-    stmt = select(T.id).where(T.status == FAILED, *_filters(team_id, kind)).order_by(T.id)
+    """Failed rows that can still be sent (their payload was not erased by the retention period)."""
+    stmt = select(T.id).where(T.status == FAILED, T.payload != "", *_filters(team_id, kind)).order_by(T.id)
     if error:
         stmt = stmt.where(T.last_error == error)
     return list(session.scalars(stmt))
@@ -301,7 +412,7 @@ def retry_failed(session: Session, ids: Iterable[int], *, now: datetime | None =
     if not ids:
         return 0
     result = session.execute(
-        update(TT).where(C.id.in_(ids), C.status == FAILED)
+        update(TT).where(C.id.in_(ids), C.status == FAILED, C.payload != "")
         .values(status=PENDING, attempts=0, next_attempt_at=now or utcnow(), lease_owner=None, lease_until=None,
                 last_error=None))
     return result.rowcount or 0
@@ -318,6 +429,7 @@ def _filters(team_id: str | None, kind: str | None) -> list:
 
 __all__ = [
     "PENDING", "SENDING", "SENT", "FAILED", "OutboxRow", "OutboxStatus", "key", "enqueue", "enqueue_many",
-    "find", "claim", "begin_send", "record_channel", "mark_sent", "mark_failed", "release", "next_due",
-    "unfinished", "status", "failed", "failed_ids", "retry_failed",
+    "enqueue_sensitive", "stored_key", "cipher", "find", "find_stored", "rows", "expire_failed", "claim", "begin_send",
+    "record_channel", "mark_sent", "mark_failed", "release", "next_due", "unfinished",
+    "status", "failed", "failed_ids", "retry_failed",
 ]

@@ -39,15 +39,28 @@ def database_url(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def migrated_db(database_url) -> Iterator[Database]:
-    db = Database(database_url)
+def db_key() -> str:
+    """The test database's encryption key: held in memory, given to worker processes a test starts."""
+    from storage.crypto import generate_key
+
+    return generate_key()
+
+
+@pytest.fixture(scope="session")
+def migrated_db(database_url, db_key) -> Iterator[Database]:
+    from storage.crypto import Crypto
+
+    db = Database(database_url, crypto=Crypto([db_key]))
     migrate.upgrade(db)
     yield db
     db.dispose()
 
 
 @pytest.fixture
-def db(migrated_db: Database) -> Iterator[Database]:
+def db(migrated_db: Database, db_key: str) -> Iterator[Database]:
+    from storage.crypto import Crypto
+
+    migrated_db.crypto = Crypto([db_key])  # an app built by an earlier test bound its own key
     yield migrated_db
     _empty_all_tables(migrated_db)
 

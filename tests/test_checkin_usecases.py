@@ -10,13 +10,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
 
 from slack_app.checkins import home, ritual, rounds, usecases, views
 from slack_app.checkins.ids import CheckinBlock
 from slack_app.fake_port import FakeSlackPort
 from storage import checkins as repo
-from storage.models import OutboxMessage
 
 TEAM = "T0FAKE"
 CIRCLE = "CCIRCLE"
@@ -60,10 +58,20 @@ def enable(services, channel=CIRCLE, **given):
     return result
 
 
+def stored(services, key):
+    """A dedupe key as the outbox stores it (an opaque hash)."""
+    from storage import outbox as repo
+
+    with services.db.session() as s:
+        return repo.stored_key(s, key)
+
+
 def outbox(db, kind=None):
+    """The outbox rows, decrypted (their payloads are sealed at rest)."""
+    from storage import outbox as repo
+
     with db.session() as s:
-        rows = s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
-    return [r for r in rows if kind is None or r.kind == kind]
+        return repo.rows(s, kind=kind)
 
 
 def open_round(services, slack, channel=CIRCLE, now=NOW):
@@ -254,7 +262,7 @@ def test_a_check_in_is_stored_encrypted_and_shared_in_the_thread_under_the_name(
         text = repo.read_checkin(services.crypto, row)
     assert (text.gratitude, text.challenge, text.offer) == ("the river walk", "sleep", "bread")
     [share] = outbox(services.db, "checkin.share")
-    assert share.target == CIRCLE and share.payload["thread_of"] == rounds.round_key(round_id)
+    assert share.target == CIRCLE and share.payload["thread_of"] == stored(services, rounds.round_key(round_id))
     assert "<@UBEN>" in share.payload["text"] and "the river walk" in share.payload["text"]
     buttons = [e for b in share.payload["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert [b["action_id"] for b in buttons] == ["checkin.offer_help"]
@@ -426,12 +434,12 @@ def test_closing_posts_counts_only_and_chooses_the_next_facilitator(services, sl
     assert rounds.close_due(services, now=NOW + timedelta(hours=47)) == 0
     assert rounds.close_due(services, now=NOW + timedelta(hours=48)) == 1
     [summary] = outbox(services.db, "checkin.summary")
-    assert summary.payload["thread_of"] == rounds.round_key(opened.round_id)
+    assert summary.payload["thread_of"] == stored(services, rounds.round_key(opened.round_id))
     assert "secret" not in summary.payload["text"] and "friends" not in summary.payload["text"]
     for count in ("2 checked in", "1 challenge shared", "1 offer of help", "0 accepted"):
         assert count in summary.payload["text"]
     closed_prompt = outbox(services.db, "checkin.round")[-1]
-    assert closed_prompt.payload["update_of"] == rounds.round_key(opened.round_id)
+    assert closed_prompt.payload["update_of"] == stored(services, rounds.round_key(opened.round_id))
     assert "actions" not in str([b["type"] for b in closed_prompt.payload["blocks"]])
     with services.db.session() as s:
         following = repo.circle(s, TEAM, CIRCLE).next_facilitator_id

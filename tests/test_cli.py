@@ -3,6 +3,7 @@
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -103,11 +104,12 @@ def free_port():
 
 def test_serve_answers_signed_requests_and_rejects_unsigned_ones(tmp_path, simulator):
     from slack_app.simulator import SlackDriver
-    from storage.crypto import generate_key
+    from storage.crypto import Crypto, generate_key
 
     port = free_port()
+    key = generate_key()
     env = {"SLACK_BOT_TOKEN": simulator.bot_token, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-           "SLACK_API_URL": simulator.base_url, "HEARTH_ENCRYPTION_KEY": generate_key()}
+           "SLACK_API_URL": simulator.base_url, "HEARTH_ENCRYPTION_KEY": key}
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HEARTH_", "DATABASE_URL"))}
     proc = subprocess.Popen([HEARTH, "serve", "--host", "127.0.0.1", "--port", str(port)], env={**base, **env},
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -132,7 +134,7 @@ def test_serve_answers_signed_requests_and_rejects_unsigned_ones(tmp_path, simul
         assert (tmp_path / "var" / "hearth.db").exists()  # the embedded default database
 
         # The delivery worker runs inside `hearth serve`: a queued message reaches Slack.
-        served = Database(f"sqlite:///{tmp_path / 'var' / 'hearth.db'}")
+        served = Database(f"sqlite:///{tmp_path / 'var' / 'hearth.db'}", crypto=Crypto([key]))
         with served.session() as session:
             outbox.enqueue(session, team_id="T0HEARTH", kind="test.ping", target="UBOB",
                            payload={"text": "ping"}, dedupe_key="serve-test-ping")
@@ -145,3 +147,13 @@ def test_serve_answers_signed_requests_and_rejects_unsigned_ones(tmp_path, simul
     assert "delivery.stopped" in output and "leader.released" in output  # the worker and the scheduler let go
     assert "zebra-quartz" not in output  # logs never carry what members typed
     assert "Traceback" not in output
+    assert stat.S_IMODE((tmp_path / "var" / "hearth.db").stat().st_mode) == 0o600  # the database is private
+
+
+def test_serve_without_a_key_outside_development_mode_says_how_to_make_one(tmp_path):
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": SIGNING_SECRET, "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    result = hearth("serve", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("hearth: HEARTH_ENCRYPTION_KEY is not set") and "hearth keygen" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "cfg").exists() and not list(tmp_path.glob("var/*.key"))  # no key was made up

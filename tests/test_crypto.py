@@ -5,9 +5,10 @@ import logging
 import stat
 
 import pytest
+from pydantic import SecretStr
 
 from slack_app.settings import SettingsError
-from storage.crypto import Crypto, DecryptionError, generate_key, load_crypto
+from storage.crypto import Crypto, DecryptionError, default_dev_key_path, generate_key, keyed_hash, load_crypto
 
 SECRET = "my challenge this week is asking for help"
 
@@ -79,19 +80,28 @@ def test_malformed_key_is_one_line_with_the_fix(setting):
 @pytest.mark.parametrize("setting", [None, "", " , "])
 def test_production_without_a_key_refuses_to_start(setting, tmp_path):
     with pytest.raises(SettingsError) as info:
-        load_crypto(setting, production=True, dev_key_path=tmp_path / "dev.key")
+        load_crypto(setting, production=True, development=True, dev_key_path=tmp_path / "dev.key")
     assert str(info.value) == (
-        "HEARTH_ENCRYPTION_KEY is not set: production keeps tokens and reports encrypted with it. "
-        "Generate one with `hearth keygen`."
+        "HEARTH_ENCRYPTION_KEY is not set: production keeps tokens, check-ins and queued messages encrypted with "
+        "it. Generate one with `hearth keygen` and set it."
     )
     assert not (tmp_path / "dev.key").exists()
 
 
+def test_without_explicit_development_mode_no_key_is_made_up(tmp_path):
+    with pytest.raises(SettingsError) as info:
+        load_crypto(None, dev_key_path=tmp_path / "dev.key")
+    message = str(info.value)
+    assert "hearth keygen" in message and "HEARTH_ENV=development" in message and "\n" not in message
+    assert not (tmp_path / "dev.key").exists()
+
+
 def test_development_key_is_created_once_private_and_reused(tmp_path, caplog):
-    path = tmp_path / "var" / "hearth-dev.key"
+    path = tmp_path / "config" / "hearth" / "dev.key"
     with caplog.at_level(logging.WARNING, logger="hearth.crypto"):
-        first = load_crypto(None, production=False, dev_key_path=path)
+        first = load_crypto(None, development=True, dev_key_path=path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert list(path.parent.iterdir()) == [path]  # no temp file left behind
     warnings = [r for r in caplog.records if r.name == "hearth.crypto" and r.levelno == logging.WARNING]
     assert len(warnings) == 1
@@ -101,21 +111,75 @@ def test_development_key_is_created_once_private_and_reused(tmp_path, caplog):
 
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="hearth.crypto"):
-        second = load_crypto("", production=False, dev_key_path=path)
+        second = load_crypto("", development=True, dev_key_path=path)
     assert path.read_text() == key  # reused, not regenerated
     assert second.decrypt(first.encrypt(SECRET)) == SECRET
     assert not [r for r in caplog.records if r.name == "hearth.crypto"]  # said once per process
 
 
+def test_the_development_key_lives_in_the_user_config_folder_never_beside_the_database(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    database = tmp_path / "var" / "hearth.db"
+    crypto = load_crypto(None, development=True, database_path=database)
+    assert default_dev_key_path() == tmp_path / "config" / "hearth" / "dev.key"
+    assert default_dev_key_path().exists() and not (tmp_path / "var").exists()
+    assert crypto.decrypt(crypto.encrypt(SECRET)) == SECRET
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "var" / ".."  / "var"))  # a config folder = the DB's
+    (tmp_path / "var").mkdir()
+    with pytest.raises(SettingsError, match="would sit beside the database it protects"):
+        load_crypto(None, development=True, database_path=tmp_path / "var" / "hearth" / "hearth.db")
+
+
+def test_an_old_development_key_beside_the_database_moves_to_the_config_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    old_key = generate_key()
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "hearth-dev.key").write_text(old_key + "\n")
+    token = Crypto([old_key]).encrypt(SECRET)
+    crypto = load_crypto(None, development=True, database_path=tmp_path / "var" / "hearth.db")
+    assert crypto.decrypt(token) == SECRET  # what the old key sealed stays readable
+    assert not (tmp_path / "var" / "hearth-dev.key").exists()
+    assert default_dev_key_path().read_text().strip() == old_key
+
+
 def test_configured_key_wins_over_the_development_key(tmp_path):
     key = generate_key()
-    crypto = load_crypto(key, production=False, dev_key_path=tmp_path / "dev.key")
+    crypto = load_crypto(key, development=True, dev_key_path=tmp_path / "dev.key")
     assert Crypto([key]).decrypt(crypto.encrypt(SECRET)) == SECRET
     assert not (tmp_path / "dev.key").exists()
+
+
+def test_a_secret_setting_is_read_without_being_shown():
+    key = generate_key()
+    crypto = load_crypto(SecretStr(key), production=True)
+    assert Crypto([key]).decrypt(crypto.encrypt(SECRET)) == SECRET
 
 
 def test_broken_development_key_file_names_the_file(tmp_path):
     path = tmp_path / "dev.key"
     path.write_text("garbage\n")
     with pytest.raises(SettingsError, match="development key file .*dev.key is not a valid key"):
-        load_crypto(None, production=False, dev_key_path=path)
+        load_crypto(None, development=True, dev_key_path=path)
+
+
+def test_keyed_hashes_match_and_hide_their_text():
+    secret, other = b"s" * 32, b"o" * 32
+    stored = keyed_hash(secret, "checkin:7:UALICE:invite")
+    assert stored == keyed_hash(secret, "checkin:7:UALICE:invite") != keyed_hash(secret, "checkin:7:UBOB:invite")
+    assert "UALICE" not in stored and len(stored) <= 64
+    assert keyed_hash(other, "checkin:7:UALICE:invite") != stored  # keyed: no secret, no guessing
+
+
+def test_development_mode_counts_only_when_it_is_set_explicitly(monkeypatch):
+    from slack_app.settings import load_settings
+
+    monkeypatch.delenv("HEARTH_ENV", raising=False)
+    assert not load_settings(env_file=None).explicit_development  # the default alone makes up no key
+    assert load_settings(env_file=None, HEARTH_ENV="development").explicit_development
+    monkeypatch.setenv("HEARTH_ENV", "development")
+    assert load_settings(env_file=None).explicit_development
+    monkeypatch.setenv("HEARTH_ENV", "production")
+    assert not load_settings(env_file=None, HEARTH_ENCRYPTION_KEY=generate_key()).explicit_development

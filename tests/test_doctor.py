@@ -14,7 +14,7 @@ def settings_for(simulator, tmp_path, database_url, **overrides):
     values = dict(
         SLACK_BOT_TOKEN=simulator.bot_token, SLACK_SIGNING_SECRET="s", SLACK_API_URL=simulator.base_url,
         DATABASE_URL=database_url, ARCHIVE_URL=str(tmp_path / "archive"), HEARTH_MODERATOR_CHANNEL="GMODS",
-        HEARTH_ENCRYPTION_KEY="",
+        HEARTH_ENCRYPTION_KEY="", HEARTH_ENV="development",  # explicit: a development key is acceptable
     )
     values.update(overrides)
     return load_settings(env_file=None, **values)
@@ -81,3 +81,12 @@ def test_an_unmigrated_postgresql_database_names_the_upgrade_command(simulator, 
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{empty}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_doctor_flags_a_missing_key_unless_development_mode_is_explicit(simulator, tmp_path, database_url):
+    from slack_app.doctor import _settings
+
+    check = _settings(load_settings(env_file=None, SLACK_SIGNING_SECRET="s", HEARTH_ENCRYPTION_KEY=""))
+    assert not check.ok and "hearth keygen" in check.fix
+    assert _settings(load_settings(env_file=None, SLACK_SIGNING_SECRET="s", HEARTH_ENCRYPTION_KEY="",
+                                   HEARTH_ENV="development")).ok

@@ -22,7 +22,7 @@ def test_housekeeping_is_a_scheduled_job_that_forgets_only_what_is_old(db):
 
     result = book.action("housekeeping.prune")(JobContext(db=db, params={}))
 
-    assert result == {"event_ids": 1, "job_runs": 1}
+    assert result == {"event_ids": 1, "job_runs": 1, "failed_messages_erased": 0}
     assert not events.first_sighting(db, "EvRECENT", "T1")  # still a retry within the horizon
     assert events.first_sighting(db, "EvOLD", "T1")  # forgotten
     with db.session() as s:

@@ -18,10 +18,11 @@ TEAM = "T0HEARTH"
 
 
 @pytest.fixture
-def hearth_cli(database_url, db, tmp_path, monkeypatch):
+def hearth_cli(database_url, db, db_key, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for name in ("SLACK_BOT_TOKEN", "SLACK_API_URL", "HEARTH_ENCRYPTION_KEY", "SLACK_CLIENT_ID"):
+    for name in ("SLACK_BOT_TOKEN", "SLACK_API_URL", "SLACK_CLIENT_ID", "HEARTH_ENV"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HEARTH_ENCRYPTION_KEY", db_key)  # the key the test database's outbox is sealed with
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("ARCHIVE_URL", str(tmp_path / "archive"))
     monkeypatch.setenv("HEARTH_LOG_LEVEL", "WARNING")
@@ -45,7 +46,7 @@ def put(db, key, target="UALICE"):
 def fail(db, error, *keys):
     with db.session() as s:
         for r in outbox.claim(s, worker_id="w", limit=100, lease=60):
-            if r.dedupe_key in keys:
+            if r.dedupe_key in {outbox.stored_key(s, k) for k in keys}:
                 outbox.mark_failed(s, r.id, "w", error)
             else:
                 outbox.release(s, r.id, "w", at=datetime.now(UTC))

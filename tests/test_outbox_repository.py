@@ -1,5 +1,6 @@
 """The outbox and rate buckets in the database (runs on SQLite and on PostgreSQL)."""
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -39,8 +40,13 @@ def test_enqueue_commits_and_rolls_back_with_the_state_change(db):
     with db.session() as s:
         keys = s.scalars(select(OutboxMessage.dedupe_key)).all()
         row = outbox.find(s, "T1", "welcome:U1")
-    assert keys == ["welcome:U1"]
+    assert keys == [outbox.stored_key(s, "welcome:U1")]  # stored as an opaque hash
     assert row.status == outbox.PENDING and row.attempts == 0 and row.created_at.tzinfo is not None
+
+
+def sk(db, key):
+    with db.session() as s:
+        return outbox.stored_key(s, key)
 
 
 def test_a_known_dedupe_key_is_ignored_per_team(db):
@@ -54,7 +60,7 @@ def test_a_known_dedupe_key_is_ignored_per_team(db):
                                             dedupe_key=k) for k in ("same", "new")]) == 1
         rows = s.execute(select(OutboxMessage.team_id, OutboxMessage.payload)
                          .order_by(OutboxMessage.id)).all()
-    assert [(t, p["text"]) for t, p in rows] == [("T1", "a"), ("T2", "a"), ("T1", "c")]
+    assert [(t, json.loads(db.crypto.decrypt(p))["text"]) for t, p in rows] == [("T1", "a"), ("T2", "a"), ("T1", "c")]
 
 
 def test_group_dm_targets_are_normalised_and_inputs_validated(db):
@@ -83,8 +89,8 @@ def test_claims_lease_rows_once_until_the_lease_ends(db):
         first = outbox.claim(s, worker_id="A", limit=3, lease=30, now=now)
         second = outbox.claim(s, worker_id="B", limit=10, lease=30, now=now)
         third = outbox.claim(s, worker_id="C", limit=10, lease=30, now=now)
-    assert [r.dedupe_key for r in first] == ["k0", "k1", "k2"]
-    assert [r.dedupe_key for r in second] == ["k3", "k4"] and third == []
+    assert [r.dedupe_key for r in first] == [sk(db, k) for k in ("k0", "k1", "k2")]
+    assert [r.dedupe_key for r in second] == [sk(db, k) for k in ("k3", "k4")] and third == []
     assert all(r.lease_owner == "A" for r in first)
     with db.session() as s:
         later = outbox.claim(s, worker_id="C", limit=10, lease=30, now=now + timedelta(seconds=31))
@@ -97,7 +103,7 @@ def test_claims_skip_rows_not_yet_due_and_held_back_teams(db):
     put(db, 1, team="T1", prefix="later", not_before=datetime.now(UTC) + timedelta(hours=1))
     with db.session() as s:
         rows = outbox.claim(s, worker_id="A", limit=10, lease=30, exclude_teams=["T2"])
-    assert sorted(r.dedupe_key for r in rows) == ["k0", "k1"]
+    assert sorted(r.dedupe_key for r in rows) == sorted(sk(db, k) for k in ("k0", "k1"))
 
 
 def test_state_changes_are_fenced_by_the_lease(db):

@@ -43,16 +43,30 @@ def make_worker(db, sim, *, worker_id="w1", limits=None, **opts):
     return DeliveryWorker(db, single_workspace(sim.bot_token, sim.base_url), worker_id=worker_id, options=options)
 
 
+_READABLE: dict[str, str] = {}  # stored (opaque) dedupe key -> the key a test enqueued
+
+
+def sk(db, key):
+    """The opaque form of `key`, as the outbox stores it and Slack's metadata carries it."""
+    with db.session() as s:
+        stored = outbox.stored_key(s, key)
+    _READABLE[stored] = key
+    return stored
+
+
 def enqueue(db, items):
+    for key, _target in items:
+        sk(db, key)
     with db.session() as s:
         outbox.enqueue_many(s, [dict(team_id=TEAM, kind="test", target=target, payload={"text": "hello"},
                                      dedupe_key=key) for key, target in items])
 
 
 def delivered(sim):
-    """Dedupe keys of every message the simulator accepted."""
-    return Counter(c.params["metadata"]["event_payload"]["key"] for c in sim.calls_for("chat.postMessage")
-                   if c.ok and isinstance(c.params.get("metadata"), dict))
+    """Dedupe keys of every message the simulator accepted (as enqueued: the metadata holds their hashes)."""
+    keys = [c.params["metadata"]["event_payload"]["key"] for c in sim.calls_for("chat.postMessage")
+            if c.ok and isinstance(c.params.get("metadata"), dict)]
+    return Counter(_READABLE.get(k, k) for k in keys)
 
 
 def status(db, key):
@@ -128,9 +142,9 @@ def test_a_crash_between_sending_and_recording_is_reconciled_not_resent(db):
                 outbox.begin_send(s, r.id, "dead", lease=60, now=past)
         # The dead worker's calls: "delivered" and "group" reached Slack, "lost" never did.
         port = WebApiPort(make_delivery_client(sim.bot_token, sim.base_url))
-        port.post_message("UALICE", "hello", metadata=delivery_metadata("delivered"))
+        port.post_message("UALICE", "hello", metadata=delivery_metadata(sk(db, "delivered")))
         group_channel = port.open_dm(["UCARMEN", "UDEV"])
-        port.post_message(group_channel, "hi", metadata=delivery_metadata("group"))
+        port.post_message(group_channel, "hi", metadata=delivery_metadata(sk(db, "group")))
         stats = make_worker(db, sim).drain(20)
         assert delivered(sim) == {"delivered": 1, "lost": 1, "group": 1}
         assert (stats["reconciled"], stats["resent"], stats["sent"]) == (2, 1, 1)
@@ -158,7 +172,7 @@ def test_two_workers_racing_send_every_row_once(db):
         assert a.stats.sent > 0 and b.stats.sent > 0 and a.stats.sent + b.stats.sent == 300
 
 
-def test_a_worker_killed_with_sigkill_and_restarted_neither_duplicates_nor_loses(db, database_url, tmp_path):
+def test_a_worker_killed_with_sigkill_and_restarted_neither_duplicates_nor_loses(db, database_url, db_key, tmp_path):
     n = 150
     with SlackSimulator(workspace(members=n), rate_limits=False) as sim:
         for _ in range(n):  # a slow Slack, so kills land mid-flight
@@ -166,7 +180,7 @@ def test_a_worker_killed_with_sigkill_and_restarted_neither_duplicates_nor_loses
         enqueue(db, [(f"m{i}", f"UM{i:05d}") for i in range(n)])
         env = {**{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HEARTH_", "DATABASE_URL"))},
                "SLACK_BOT_TOKEN": sim.bot_token, "SLACK_API_URL": sim.base_url, "DATABASE_URL": database_url,
-               "HEARTH_LOG_LEVEL": "WARNING", "ARCHIVE_URL": str(tmp_path / "archive")}
+               "HEARTH_LOG_LEVEL": "WARNING", "ARCHIVE_URL": str(tmp_path / "archive"), "HEARTH_ENCRYPTION_KEY": db_key}
         rng = random.Random(3)
         kills = 0
         for _ in range(2):

@@ -38,6 +38,12 @@ def worker(db, port, **opts):
                           options=WorkerOptions(**{**FAST.__dict__, **opts}))
 
 
+def sk(db, key):
+    """The opaque form of a dedupe key: what the row stores and Slack's message metadata carries."""
+    with db.session() as s:
+        return outbox.stored_key(s, key)
+
+
 def posts(port, key=None):
     calls = port.calls("chat.postMessage")
     return [c for c in calls if key is None or (c["metadata"] or {}).get("event_payload", {}).get("key") == key]
@@ -52,9 +58,9 @@ def test_delivers_dms_and_channel_posts_with_their_key_and_records_channel_and_t
     dm, chan = row(db, "dm:UANA"), row(db, "chan")
     assert (dm.status, dm.sent_channel) == ("sent", "DANA") and dm.sent_ts
     assert (chan.status, chan.sent_channel) == ("sent", "CGEN")
-    assert posts(port, "dm:UANA")[0]["metadata"] == {"event_type": "hearth_delivery",
-                                                     "event_payload": {"key": "dm:UANA"}}
-    assert posts(port, "dm:UANA")[0]["blocks"][0]["type"] == "section"
+    assert posts(port, sk(db, "dm:UANA"))[0]["metadata"] == {"event_type": "hearth_delivery",
+                                                     "event_payload": {"key": sk(db, "dm:UANA")}}
+    assert posts(port, sk(db, "dm:UANA"))[0]["blocks"][0]["type"] == "section"
     assert worker(db, port).drain(5)["sent"] == 0 and len(posts(port)) == 2
 
 
@@ -124,7 +130,7 @@ def crash_while_sending(db, key):
     past = datetime.now(UTC) - timedelta(minutes=5)
     with db.session() as s:
         (r,) = outbox.claim(s, worker_id="dead", limit=1, lease=60)
-        assert r.dedupe_key == key
+        assert r.dedupe_key == sk(db, key)
         assert outbox.begin_send(s, r.id, "dead", lease=60, now=past)  # a lease that has run out
 
 
@@ -133,7 +139,7 @@ def test_after_a_crash_between_sending_and_recording_a_delivered_row_is_not_rese
     enqueue(db, "k", "UANA")
     crash_while_sending(db, "k")
     posted = port.post_message("UANA", "hello", metadata={"event_type": "hearth_delivery",
-                                                          "event_payload": {"key": "k"}})  # it got through
+                                                          "event_payload": {"key": sk(db, "k")}})  # it got through
     stats = worker(db, port).drain(10)
     r = row(db, "k")
     assert (r.status, r.sent_ts, stats["reconciled"]) == ("sent", posted.ts, 1)
@@ -149,7 +155,7 @@ def test_after_a_crash_before_the_call_reached_slack_the_row_is_sent_once(db):
     crash_while_sending(db, "k")
     stats = worker(db, port).drain(10)
     assert row(db, "k").status == "sent" and stats["resent"] == 1
-    assert len(posts(port, "k")) == 1
+    assert len(posts(port, sk(db, "k"))) == 1
 
 
 def test_threads_wait_for_their_parent_and_updates_edit_it(db):
@@ -160,7 +166,7 @@ def test_threads_wait_for_their_parent_and_updates_edit_it(db):
     stats = worker(db, port).drain(10)
     root, reply, edit = row(db, "root"), row(db, "reply"), row(db, "edit")
     assert {root.status, reply.status, edit.status} == {"sent"}
-    post_reply = posts(port, "reply")[0]
+    post_reply = posts(port, sk(db, "reply"))[0]
     assert (post_reply["channel"], post_reply["thread_ts"]) == ("DANA", root.sent_ts)
     assert port.calls("chat.update") == [{"channel": "DANA", "ts": root.sent_ts, "text": "edited", "blocks": None}]
     assert (edit.sent_channel, edit.sent_ts) == ("DANA", root.sent_ts)
@@ -186,7 +192,7 @@ def test_a_reply_lost_in_flight_is_reconciled_in_its_thread(db):
     stats = worker(db, port).drain(10)
     assert row(db, "reply").status == "sent" and stats["reconciled"] == 1
     assert port.calls("conversations.replies")[0]["ts"] == row(db, "root").sent_ts
-    assert len(posts(port, "reply")) == 1
+    assert len(posts(port, sk(db, "reply"))) == 1
 
 
 def test_group_dms_are_opened_first_and_remembered(db):

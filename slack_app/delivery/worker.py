@@ -250,7 +250,11 @@ class DeliveryWorker:
             keys = [(f"{team}:{method}", self.o.limits.for_method(method))]
         else:
             method = "chat.postMessage"
-            keys = [(f"{team}:{method}:{channel or row.target}", self.o.limits.post_per_channel),
+            conversation = channel or row.target
+            if row.sensitive:  # the shared bucket table must not say whom it went to
+                with self.db.session() as session:
+                    conversation = outbox.stored_key(session, conversation)
+            keys = [(f"{team}:{method}:{conversation}", self.o.limits.post_per_channel),
                     (f"{team}:{method}", self.o.limits.post_workspace)]
         self._pace(row, keys, uncertain=uncertain, begin_send=True)  # `sending` is committed before the call
         started = time.perf_counter()
@@ -270,7 +274,7 @@ class DeliveryWorker:
 
     def _parent(self, row: OutboxRow, ref: str, uncertain: bool) -> OutboxRow:
         with self.db.session() as session:
-            parent = outbox.find(session, row.team_id, ref)
+            parent = outbox.find_stored(session, row.team_id, ref)
         if parent is None:
             self._fail(row, "parent_missing")
         if parent.status == FAILED:
