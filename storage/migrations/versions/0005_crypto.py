@@ -5,14 +5,14 @@ Existing payloads stay readable as plain JSON until they are sent, or until `hea
 existing dedupe keys stay as they were (new ones are opaque keyed hashes).
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
