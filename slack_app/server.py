@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from waitress import create_server
 
@@ -53,7 +54,11 @@ class RunningServer:
         return self.url + EVENTS_PATH
 
     def stop(self) -> None:
-        self._server.close()  # type: ignore[attr-defined]
+        server: Any = self._server
+        server.task_dispatcher.shutdown(timeout=5)  # requests in flight finish before their sockets close
+        # Sockets close inside the serving thread: closed from here, its select() would see a bad descriptor.
+        # With every socket gone the loop has nothing left to watch and returns.
+        server.trigger.pull_trigger(lambda: server.asyncore.close_all(server._map))
         self._thread.join(timeout=5)
 
 

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from pydantic import SecretStr
 from slack_bolt import BoltRequest, BoltResponse
 from slack_bolt.listener import Listener
 
@@ -38,7 +39,7 @@ def built(request, app_settings, db):
     settings = app_settings
     if request.param == "oauth":
         settings = app_settings.model_copy(update={"SLACK_BOT_TOKEN": None, "SLACK_CLIENT_ID": "111.222",
-                                                   "SLACK_CLIENT_SECRET": "oauth-client-secret"})
+                                                   "SLACK_CLIENT_SECRET": SecretStr("oauth-client-secret")})
         assert settings.oauth_enabled
     return build_app(settings, services=build_services(settings, db=db, workflows=WORKFLOWS))
 
