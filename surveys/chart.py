@@ -14,7 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from surveys.model import AGREEMENT_LABELS, Instrument, QuestionKind
-from surveys.results import RunResult
+from surveys.results import Change, RunResult
 from surveys.showable import showable_questions
 
 # A colour-blind-safe diverging palette (ColorBrewer RdBu), strongly disagree → strongly agree.
@@ -22,8 +22,9 @@ COLOURS = ("#ca0020", "#f4a582", "#d9d9d9", "#92c5de", "#0571b0")
 DPI = 120
 
 
-def render_png(instrument: Instrument, result: RunResult | None) -> bytes | None:
-    """The chart as PNG bytes, or None when nothing may be shown (below the minimum, or no statements)."""
+def render_png(instrument: Instrument, result: RunResult | None, change: Change | None = None) -> bytes | None:
+    """The chart as PNG bytes, or None when nothing may be shown (below the minimum, or no statements).
+    With `change` (from `results.change`), the title also says how the index moved since the previous run."""
     rows = [q for q in showable_questions(instrument, result) if instrument.question(q.question_id).kind is QuestionKind.AGREEMENT]
     if result is None or not rows:
         return None
@@ -49,10 +50,13 @@ def render_png(instrument: Instrument, result: RunResult | None) -> bytes | None
         axes.spines[side].set_visible(False)
     axes.tick_params(axis="y", length=0)
     index = f" · belonging index {result.index:.0f}/100" if result.index is not None else ""
-    axes.set_title(f"{instrument.title} — {result.respondents} responses{index}", fontsize=11, loc="left")
+    if index and change is not None and change.index is not None:
+        index += f" ({change.index:+.0f} since last time)"
+    figure.suptitle(f"{instrument.title} — {result.respondents} responses{index}", x=0.01, ha="left", fontsize=11)
+    axes.text(101, len(rows) - 0.45, "agree", va="bottom", ha="left", fontsize=8, color="#555555")
     handles = [axes.bar(0, 0, color=c)[0] for c in COLOURS]
     figure.legend(handles, AGREEMENT_LABELS, loc="lower center", ncol=5, fontsize=7.5, frameon=False)
-    figure.tight_layout(rect=(0, 0.06, 1, 1))
+    figure.tight_layout(rect=(0, 0.06, 1, 0.97))
     out = io.BytesIO()
     figure.savefig(out, format="png", metadata={"Software": None})
     return out.getvalue()

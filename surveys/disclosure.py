@@ -30,6 +30,12 @@ ledger; `release_by_scope` applies the rule in each. A cell then shows a questio
 scope accepts it (the respondent count has a scope of its own too). Scopes are independent: a combination
 across them is a sum of per-scope combinations, each touching no answer sets or at least k.
 
+What the rule does not cover, by design: when every answer set of a shown cell gave the same answer, the
+result says what each of them answered (as with any k-anonymity); the minimum still hides which k people they
+were. And a label stored with an answer set narrows who wrote it in a database dump, so the storage layer
+should keep only labels that at least k members of the audience carry (and the ledger, per survey series and
+scope, next to the results it guards).
+
 Free-text comments are individual sentences, not sums, so they are never broken down: they are shown only
 for a whole run, sorted (no submission order), and only when the run has at least the comment minimum.
 """

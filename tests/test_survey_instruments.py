@@ -228,3 +228,15 @@ def test_check_accepts_the_shipped_belonging_survey():
     path = resources.files("surveys").joinpath("instruments", "belonging.yml")
     result = CliRunner().invoke(surveys, ["check", str(path)])
     assert result.exit_code == 0 and result.output.startswith("ok: 9 questions")
+
+
+def test_the_surveys_group_plugs_into_the_hearth_cli_through_a_workflow(tmp_path):
+    # The lead lists it in slack_app/workflows.py; this proves the group fits `Workflow.commands` as it is.
+    from slack_app.cli import cli_for
+    from slack_app.workflow import Workflow
+
+    hearth = cli_for([Workflow("surveys", commands=(surveys,))])
+    path = tmp_path / "pulse.yml"
+    path.write_text(VALID)
+    result = CliRunner().invoke(hearth, ["surveys", "check", str(path)])
+    assert result.exit_code == 0 and result.output.startswith("ok: 4 questions")

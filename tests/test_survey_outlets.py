@@ -56,6 +56,14 @@ def test_the_chart_is_a_valid_png_with_one_bar_row_per_statement():
     assert Image.open(io.BytesIO(render_png(BELONGING, fewer))).size[1] < height
 
 
+def test_the_chart_can_say_how_the_index_moved():
+    before = summarize(BELONGING, 10, counts_for(BELONGING, 10, spread=(3,)))
+    now = summarize(BELONGING, 10, counts_for(BELONGING, 10, spread=(4, 5)))
+    plain, with_change = render_png(BELONGING, now), render_png(BELONGING, now, change(now, before))
+    assert plain is not None and with_change is not None and plain != with_change
+    assert render_png(BELONGING, now, change(now, None)) == plain
+
+
 def test_the_chart_refuses_data_below_the_minimum():
     assert summarize(BELONGING, 4, counts_for(BELONGING, 4)) is None
     assert render_png(BELONGING, None) is None
