@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.sqlalchemy_utils import normalize_datetime_for_db
@@ -114,7 +115,7 @@ class PrunedOAuthStateStore(SQLAlchemyOAuthStateStore):
         super().__init__(expiration_seconds=expiration_seconds, engine=engine, logger=logger)
         self.max_states = max_states
 
-    def issue(self, *args, **kwargs) -> str:
+    def issue(self, *args: Any, **kwargs: Any) -> str:
         state = super().issue(*args, **kwargs)
         self.prune()
         return state
