@@ -101,8 +101,8 @@ def _rotated(crypto: Crypto, table: Table, row, names: list[str]) -> dict:
 
 
 # Unconsumed states kept at most: far more than admins installing at once, small enough that a flood of
-# unauthenticated `GET /slack/install` cannot grow the table. A flood can only evict its own states and,
-# at worst, make a real admin start the install again.
+# unauthenticated `GET /slack/install` cannot grow the table. A flood pushes older states out, so at worst a
+# real admin in the middle of installing has to start again.
 MAX_OAUTH_STATES = 1000
 
 
@@ -131,7 +131,7 @@ class PrunedOAuthStateStore(SQLAlchemyOAuthStateStore):
             expired = conn.execute(delete(table).where(table.c.expire_at <= now)).rowcount
             over_cap = conn.execute(delete(table).where(table.c.id < oldest_kept)).rowcount
         if over_cap:
-            log.warning("oauth.states_capped deleted=%d max=%d", over_cap, self.max_states)
+            log.info("oauth.states_capped deleted=%d max=%d", over_cap, self.max_states)
         return expired + over_cap
 
 
