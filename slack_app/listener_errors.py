@@ -29,7 +29,7 @@ class StickyAck(Ack):
 
     _response: BoltResponse | None = None
 
-    @property  # type: ignore[override]
+    @property
     def response(self) -> BoltResponse | None:
         return self._response
 

@@ -10,6 +10,7 @@ an error message shows `**********`; code that needs the value asks for it with 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -169,7 +170,7 @@ class Settings(BaseSettings):
     def _database_url_dumped(self, v: str) -> str:
         return _mask_password(v)  # as SecretStr fields dump as "**********"
 
-    def __repr_args__(self):  # type: ignore[no-untyped-def]
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         """pydantic's repr, with a password in DATABASE_URL masked (SecretStr fields mask themselves)."""
         for name, value in super().__repr_args__():
             yield name, (_mask_password(value) if name == "DATABASE_URL" else value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.sqlalchemy_utils import normalize_datetime_for_db
@@ -104,8 +105,8 @@ def _rotated(crypto: Crypto, table: Table, row, names: list[str]) -> dict:
 
 
 # Unconsumed states kept at most: far more than admins installing at once, small enough that a flood of
-# unauthenticated `GET /slack/install` cannot grow the table. A flood can only evict its own states and,
-# at worst, make a real admin start the install again.
+# unauthenticated `GET /slack/install` cannot grow the table. A flood pushes older states out, so at worst a
+# real admin in the middle of installing has to start again.
 MAX_OAUTH_STATES = 1000
 
 
@@ -118,7 +119,7 @@ class PrunedOAuthStateStore(SQLAlchemyOAuthStateStore):
         super().__init__(expiration_seconds=expiration_seconds, engine=engine, logger=logger)
         self.max_states = max_states
 
-    def issue(self, *args, **kwargs) -> str:
+    def issue(self, *args: Any, **kwargs: Any) -> str:
         state = super().issue(*args, **kwargs)
         self.prune()
         return state
@@ -134,7 +135,7 @@ class PrunedOAuthStateStore(SQLAlchemyOAuthStateStore):
             expired = conn.execute(delete(table).where(table.c.expire_at <= now)).rowcount
             over_cap = conn.execute(delete(table).where(table.c.id < oldest_kept)).rowcount
         if over_cap:
-            log.warning("oauth.states_capped deleted=%d max=%d", over_cap, self.max_states)
+            log.info("oauth.states_capped deleted=%d max=%d", over_cap, self.max_states)
         return expired + over_cap
 
 
