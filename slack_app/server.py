@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 from waitress import create_server
@@ -26,6 +27,13 @@ class RunningServer:
         return self.url + EVENTS_PATH
 
     def stop(self) -> None:
+        # Let requests in flight finish first: a task still answering when the server closes writes to
+        # waitress's closed wake-up pipe, and waitress logs that as an error with a traceback.
+        dispatcher = getattr(self._server, "task_dispatcher", None)
+        deadline = time.monotonic() + 5
+        while dispatcher is not None and (dispatcher.active_count or dispatcher.queue) \
+                and time.monotonic() < deadline:
+            time.sleep(0.01)
         self._server.close()  # type: ignore[attr-defined]
         self._thread.join(timeout=5)
 
