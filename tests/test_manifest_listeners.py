@@ -17,11 +17,11 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from pydantic import SecretStr
 from slack_bolt import BoltRequest, BoltResponse
 from slack_bolt.listener import Listener
 
 from slack_app.manifest import load_manifest
+from tests.conftest import SIGNING_SECRET
 from tests.privacy import assert_logs_carry_no_user_ids
 
 # Kinds of Bolt listener matchers (the builtin function that made them) and what the manifest must declare.
@@ -31,15 +31,19 @@ INTERACTIVE_KINDS = {"action", "block_action", "view", "view_submission", "view_
 
 
 @pytest.fixture(params=["bot_token", "oauth"])
-def built(request, app_settings, db):
+def built(request, app_settings, simulator, database_url, db, tmp_path):
     from slack_app.app import build_app
     from slack_app.services import build_services
+    from slack_app.settings import load_settings
     from slack_app.workflows import WORKFLOWS
+    from storage.crypto import generate_key
 
     settings = app_settings
-    if request.param == "oauth":
-        settings = app_settings.model_copy(update={"SLACK_BOT_TOKEN": None, "SLACK_CLIENT_ID": "111.222",
-                                                   "SLACK_CLIENT_SECRET": SecretStr("oauth-client-secret")})
+    if request.param == "oauth":  # validated like any settings (no bot token: OAuth installs)
+        settings = load_settings(env_file=None, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_CLIENT_ID="111.222",
+                                 SLACK_CLIENT_SECRET="oauth-client-secret", SLACK_API_URL=simulator.base_url,
+                                 DATABASE_URL=database_url, ARCHIVE_URL=str(tmp_path / "archive"),
+                                 HEARTH_ENCRYPTION_KEY=generate_key())
         assert settings.oauth_enabled
     return build_app(settings, services=build_services(settings, db=db, workflows=WORKFLOWS))
 

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 def scenario_reports(driver: SlackDriver, simulator: SlackSimulator, hearth: Hearth) -> list[str]:
     seen = len(simulator.transcript())
     driver.message_shortcut("UBOB", "report.message", "CGENERAL", "1700000000.000100")
-    wait_for(lambda: simulator.latest_view("UBOB") is not None, timeout=5.0)
+    # the modal opens after the ack; the transcript records it once the call has been answered
+    wait_for(lambda: any("modal opened" in line for line in simulator.transcript()[seen:]), timeout=5.0)
     lines = ["▸ Bob picks *Report this message* on a message in #general"]
     lines.extend(f"    {line}" for line in simulator.transcript()[seen:])
     lines.append("    Reporting is still being set up: the modal says whom to ask meanwhile, and Hearth kept nothing "
