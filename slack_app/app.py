@@ -67,7 +67,9 @@ def build_app(settings: Settings, *, services: Services | None = None,
     after_ack = AfterAck()
     oauth_flow = _oauth_flow(settings, services) if settings.oauth_enabled else None
     bolt = App(
-        name="hearth",
+        # Bolt copies the level, handlers and filters of `logger` onto the logger named after the app at every
+        # request: named "hearth", it would reset Hearth's own loggers (and their level) each time.
+        name="hearth.bolt",
         signing_secret=settings.SLACK_SIGNING_SECRET,
         client=client,  # carries the bot token (none with OAuth), the API URL and the retry handlers
         listener_executor=listener_executor(),
