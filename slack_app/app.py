@@ -68,8 +68,8 @@ def build_app(settings: Settings, *, services: Services | None = None,
     after_ack = AfterAck()
     oauth_flow = _oauth_flow(settings, services) if settings.oauth_enabled else None
     bolt = App(
-        # Bolt re-levels the logger named after the app from `logger` on every request: named "hearth", it
-        # would impose hearth.bolt's level (never below INFO) on all of Hearth's own loggers.
+        # Bolt copies the level, handlers and filters of `logger` onto the logger named after the app at every
+        # request: named "hearth", it would reset Hearth's own loggers (and their level) each time.
         name="hearth.bolt",
         signing_secret=reveal(settings.SLACK_SIGNING_SECRET),
         client=client,  # carries the bot token (none with OAuth), the API URL and the retry handlers

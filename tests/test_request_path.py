@@ -76,7 +76,7 @@ def test_a_home_button_whose_modal_is_refused_gets_an_ephemeral_note_in_the_dm(d
 # ---- App Home after the ack, never sleeping on Retry-After ------------------------------------------------
 
 def test_a_home_refused_with_429_is_dropped_with_a_log_and_drawn_at_the_next_open(driver, simulator, caplog):
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger="hearth")
     simulator.fail_next("views.publish", status=429)
     bob = driver.as_member("UBOB")
     assert bob.open_home().status == 200
@@ -103,6 +103,19 @@ def test_commands_are_acked_in_time_during_a_burst_of_home_opens_answered_429(dr
         assert driver.command(user, command, channel=CIRCLE).status == 200  # LateAck if over 3 s
     assert not driver.late_acks
     assert wait_for(lambda: simulator.latest_view("UALICE") is not None)  # the settings modal still opened
+
+
+def test_requests_leave_the_level_of_hearths_loggers_alone(driver):
+    """Bolt configures the logger named after the app at every request; Hearth's own must keep their level."""
+    hearth_logger = logging.getLogger("hearth")
+    before = hearth_logger.level
+    try:
+        hearth_logger.setLevel(logging.DEBUG)
+        driver.as_member("UBOB").open_home()
+        driver.command("UBOB", "/checkin", "help")
+        assert hearth_logger.level == logging.DEBUG
+    finally:
+        hearth_logger.setLevel(before)
 
 
 # ---- the bounded pool itself ------------------------------------------------------------------------------
