@@ -1,0 +1,47 @@
+"""storage.members: channel listings kept current by events, and profiles with their freshness and errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from storage import members
+from storage.members import Profile
+
+T = "T1"
+NOW = datetime(2024, 6, 3, 8, 0, tzinfo=UTC)
+
+
+def test_a_listing_replaces_the_last_one_and_events_keep_it_current(db):
+    with db.session() as s:
+        assert members.in_channel(s, T, "C1", "UA") is None  # never listed: nothing is known
+    members.replace_channel(db, T, "C1", ["UA", "UB", "UC"], now=NOW)
+    members.replace_channel(db, T, "C1", ["UB", "UC", "UD"], now=NOW)
+    with db.session() as s:
+        assert [members.in_channel(s, T, "C1", u) for u in ("UA", "UB", "UD")] == [False, True, True]
+        assert members.listings(s, T) == [("C1", NOW, 3)]
+    members.left(db, T, "C1", "UB")
+    members.joined(db, T, "C1", "UA")
+    members.joined(db, T, "C1", "UA")  # Slack's retry of the same event
+    members.joined(db, T, "C2", "UA")  # a channel Hearth never listed is not tracked
+    with db.session() as s:
+        assert members.in_channel(s, T, "C1", "UB") is False and members.in_channel(s, T, "C1", "UA") is True
+        assert members.in_channel(s, T, "C2", "UA") is None
+        # of these channels, those UB is in: C2 was never listed, so nothing says UB is not there
+        assert members.channels_of(s, T, "UB", ["C1", "C2"]) == {"C2"}
+        assert members.in_channel(s, "T2", "C1", "UA") is None  # another workspace's channel of the same id
+
+
+def test_profiles_are_upserted_in_one_go_and_a_read_clears_an_earlier_error(db):
+    members.remember(db, T, "UA")
+    members.mark_unreadable(db, T, {"UA": "fatal_error", "UB": "user_not_found"})
+    with db.session() as s:
+        assert [(m.user_id, m.profile_error) for m in members.unreadable(s, T)] == [
+            ("UA", "fatal_error"), ("UB", "user_not_found")]
+    members.store_profiles(db, T, [Profile("UA", "Asia/Tokyo", False, False, True),
+                                   Profile("UC", None, True, False, False)], now=NOW)
+    a, c = members.get(db, T, "UA"), members.get(db, T, "UC")
+    assert (a.tz, a.is_admin, a.profile_error, members.aware(a.profile_at)) == ("Asia/Tokyo", True, None, NOW)
+    assert c.is_bot and c.tz is None
+    with db.session() as s:
+        assert [m.user_id for m in members.unreadable(s, T)] == ["UB"]
+        assert members.count(s, T) == 3
