@@ -250,7 +250,12 @@ def wait_for(condition, timeout=15.0):
     return condition()
 
 
-def test_an_opening_that_passed_while_hearth_was_down_opens_once_when_a_leader_starts(services, slack):
+def test_an_opening_that_passed_while_hearth_was_down_opens_once_when_a_leader_starts(services, slack, caplog):
+    caplog.set_level("INFO", logger="hearth.scheduler")
+
+    def sweeps():
+        return sum("job.ran job=checkins.open_due " in r.getMessage() for r in caplog.records)
+
     circle_id = enable(services)  # its next opening (June 2024) passed long ago: Hearth was down since
     book = JobBook(w.jobs for w in services.workflows)
     first = HearthScheduler(services.db, book, services=services, ports=lambda team: slack, owner="first")
@@ -264,7 +269,7 @@ def test_an_opening_that_passed_while_hearth_was_down_opens_once_when_a_leader_s
     second = HearthScheduler(services.db, book, services=services, ports=lambda team: slack, owner="second")
     second.start()  # the sweep runs at once again: nothing is due, nothing repeats
     try:
-        time.sleep(0.5)
+        assert wait_for(lambda: sweeps() == 2)
     finally:
         second.stop()
     assert rounds_of(services, circle_id) == [(1, "open")] and invites(services) == HUMANS
