@@ -40,6 +40,7 @@ def worker(ctx: CliContext, threads: int, scheduler: bool, drain: bool, lease: f
     if not settings.has_slack_credentials:
         settings.require("SLACK_BOT_TOKEN", why="the worker sends messages with the bot token")
     options = WorkerOptions(threads=threads, claim_lease=lease, send_lease=lease)
+    ctx.keyring  # noqa: B018 - the outbox is sealed: without a key, say so in one line before starting
     if drain:
         _drain(ctx, options)
         return

@@ -304,14 +304,16 @@ def record_channel(session: Session, row_id: int, worker_id: str, channel: str) 
 
 
 def mark_sent(session: Session, row_id: int, worker_id: str, *, channel: str, ts: str,
-              now: datetime | None = None) -> bool:
+              now: datetime | None = None, sensitive: bool | None = None) -> bool:
     """Record where the message went. Its words are dropped: Slack holds them now, and the outbox must not
     become a second copy of what members wrote (the key, channel and ts are all later steps need).
-    A sensitive row is deleted instead: nothing is left that says who received it."""
-    gone = session.execute(delete(TT).where(C.id == row_id, C.lease_owner == worker_id, C.status == SENDING,
-                                            C.sensitive.is_(True)))
-    if gone.rowcount == 1:
-        return True
+    A sensitive row is deleted instead: nothing is left that says who received it. (`sensitive`: the
+    caller knows which the row is, saving a statement; None checks both.)"""
+    if sensitive is not False:
+        gone = session.execute(delete(TT).where(C.id == row_id, C.lease_owner == worker_id, C.status == SENDING,
+                                                C.sensitive.is_(True)))
+        if gone.rowcount == 1 or sensitive:
+            return gone.rowcount == 1
     return _fenced(session, row_id, worker_id, (SENDING,), status=SENT, sent_channel=channel, sent_ts=ts,
                    sent_at=now or utcnow(), lease_owner=None, lease_until=None, last_error=None, payload="")
 

@@ -157,3 +157,9 @@ def test_serve_without_a_key_outside_development_mode_says_how_to_make_one(tmp_p
     assert result.stderr.startswith("hearth: HEARTH_ENCRYPTION_KEY is not set") and "hearth keygen" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert not (tmp_path / "cfg").exists() and not list(tmp_path.glob("var/*.key"))  # no key was made up
+
+
+def test_worker_without_a_key_says_so_in_one_line(tmp_path):
+    result = hearth("worker", "--drain", env={"SLACK_BOT_TOKEN": "xoxb-1"}, cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.startswith("hearth: HEARTH_ENCRYPTION_KEY is not set")
+    assert "Traceback" not in result.stderr

@@ -127,3 +127,16 @@ def test_what_waits_in_the_outbox_is_sealed_and_its_key_opaque(db):
     assert "green tea" not in text and "UALICE" not in text and "checkin:3" not in text
     with db.session() as s:
         assert outbox.find(s, TEAM, "checkin:3:UALICE:share").payload["text"] == "Alice is grateful for green tea"
+
+
+def test_only_the_lease_holder_deletes_a_delivered_sensitive_row(db):
+    with db.session() as s:
+        outbox.enqueue_sensitive(s, team_id=TEAM, kind="x", recipient="UALICE", payload={"text": "t"}, dedupe_key="k")
+        (row,) = outbox.claim(s, worker_id="A", limit=1, lease=30)
+        assert row.sensitive and row.target == "UALICE"
+        assert outbox.begin_send(s, row.id, "A", lease=30)
+        assert not outbox.mark_sent(s, row.id, "B", channel="D1", ts="1.1", sensitive=True)
+        assert not outbox.mark_sent(s, row.id, "B", channel="D1", ts="1.1")
+        assert len(outbox.rows(s)) == 1
+        assert outbox.mark_sent(s, row.id, "A", channel="D1", ts="1.1", sensitive=True)
+        assert outbox.rows(s) == []

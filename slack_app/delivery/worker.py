@@ -392,7 +392,8 @@ class DeliveryWorker:
 
     def _mark_sent(self, row: OutboxRow, posted: Posted, *, counter: str) -> NoReturn:
         with self.db.session() as session:
-            ok = outbox.mark_sent(session, row.id, self.id, channel=posted.channel, ts=posted.ts, now=self._now())
+            ok = outbox.mark_sent(session, row.id, self.id, channel=posted.channel, ts=posted.ts, now=self._now(),
+                                  sensitive=row.sensitive)
         if not ok:
             self._lost(row)
         self.stats.add(counter)
