@@ -24,6 +24,7 @@ from slack_app.roster_cli import roster_group
 from slack_app.roster_home import section as roster_section
 from slack_app.simulator.getting_started import getting_started
 from slack_app.workflow import Workflow
+from surveys.cli import surveys as survey_cli
 
 HEARTH = Workflow(  # what every install has: App Home, `/hearth`, the roster, install lifecycle, housekeeping
     name="hearth",
@@ -55,9 +56,14 @@ REPORTS = Workflow(  # `/report` and the Report shortcuts; for now an honest "be
     chapter=("Reporting a concern", scenario_reports),
 )
 
+SURVEYS = Workflow(  # so far the instruments: `hearth surveys check FILE` validates a survey file (issue 8)
+    name="surveys",
+    commands=(survey_cli,),
+)
+
 BUDDIES = Workflow(  # `/buddies`; for now an honest "not ready yet" note
     name="buddies",
     listeners=(buddy_listeners.register,),
 )
 
-WORKFLOWS: tuple[Workflow, ...] = (HEARTH, CHECKINS, DELIVERY, REPORTS, BUDDIES)
+WORKFLOWS: tuple[Workflow, ...] = (HEARTH, CHECKINS, DELIVERY, SURVEYS, REPORTS, BUDDIES)
