@@ -13,6 +13,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -111,7 +112,8 @@ def unfinished(db: Database) -> int:
         return outbox.unfinished(s)
 
 
-def wait_drained(db: Database, procs, timeout: float, progress=None) -> float:  # noqa: ANN001
+def wait_drained(db: Database, procs: Sequence[subprocess.Popen], timeout: float,
+                 progress: Callable[[int], None] | None = None) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         left = unfinished(db)

@@ -53,7 +53,7 @@ class StandInApp:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 timestamp = headers.get("x-slack-request-timestamp", "")
@@ -460,24 +460,24 @@ def bolt_url(sim) -> Iterator[str]:
     bolt = App(signing_secret=SECRET, client=web(sim))
 
     @bolt.command("/checkin")
-    def checkin(ack, body, client):  # noqa: ANN001
+    def checkin(ack, body, client):  # Bolt passes arguments by name
         ack()
         client.views_open(trigger_id=body["trigger_id"], view=SIMPLE)
 
     @bolt.view("simple")
-    def submitted(ack, view):  # noqa: ANN001
+    def submitted(ack, view):  # Bolt passes arguments by name
         if not view["state"]["values"]["b"]["a"]["value"]:
             ack(response_action="errors", errors={"b": "Say something"})
         else:
             ack()
 
     @bolt.action("checkin.start")
-    def clicked(ack, respond):  # noqa: ANN001
+    def clicked(ack, respond):  # Bolt passes arguments by name
         ack()
         respond("Started")
 
     @bolt.event("app_home_opened")
-    def home(event, client):  # noqa: ANN001
+    def home(event, client):  # Bolt passes arguments by name
         client.views_publish(user_id=event["user"], view={"type": "home", "blocks": []})
 
     class Quiet(WSGIRequestHandler):

@@ -13,15 +13,24 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from slack_app.slack_port import SlackPort, WebApiPort, make_client, make_delivery_client
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
+    from slack_sdk.oauth.installation_store import InstallationStore
+
+    from slack_app.settings import Settings
+    from storage.crypto import Crypto
+    from storage.db import Database
 
 
 class NotInstalled(LookupError):
     """No bot token for this team (the app was uninstalled, or the team was never installed)."""
 
 
-def _client(token: str, base_url: str, timeout: int, retrying: bool):  # noqa: ANN202 - a WebClient
+def _client(token: str, base_url: str, timeout: int, retrying: bool) -> WebClient:
     return make_client(token, base_url, timeout=timeout) if retrying else \
         make_delivery_client(token, base_url, timeout=timeout)
 
@@ -32,7 +41,7 @@ def single_workspace(token: str, base_url: str, *, timeout: int = 10, retrying: 
     return lambda _team_id: port
 
 
-def from_installation_store(store, base_url: str, *, ttl: float = 300.0,  # noqa: ANN001
+def from_installation_store(store: InstallationStore, base_url: str, *, ttl: float = 300.0,
                             timeout: int = 10, retrying: bool = False) -> Callable[[str], SlackPort]:
     cache: dict[str, tuple[float, SlackPort]] = {}
     lock = threading.Lock()
@@ -56,12 +65,12 @@ def from_installation_store(store, base_url: str, *, ttl: float = 300.0,  # noqa
     return port_for
 
 
-def for_settings(settings, db=None, crypto=None, *, retrying: bool = False,  # noqa: ANN001
+def for_settings(settings: Settings, db: Database | None = None, crypto: Crypto | None = None, *, retrying: bool = False,
                  ) -> Callable[[str], SlackPort]:
     """The port factory the app's settings call for: the bot token, or the (encrypted) installation store."""
     if settings.SLACK_BOT_TOKEN:
         return single_workspace(settings.SLACK_BOT_TOKEN, settings.SLACK_API_URL, retrying=retrying)
-    if settings.oauth_enabled and db is not None:
+    if settings.oauth_enabled and db is not None and crypto is not None:
         from storage.installations import EncryptedInstallationStore
 
         store = EncryptedInstallationStore(settings.SLACK_CLIENT_ID or "", db, crypto)

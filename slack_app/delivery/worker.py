@@ -37,6 +37,7 @@ from slack_app.delivery.pacing import SlackLimits
 from slack_app.delivery.rules import Verdict
 from slack_app.slack_port import HistoryMessage, Posted, SlackError, SlackPort
 from storage import outbox, ratelimit
+from storage.db import Database
 from storage.gcra import Rate
 from storage.outbox import FAILED, SENDING, SENT, OutboxRow
 
@@ -118,7 +119,7 @@ def new_worker_id() -> str:
 
 
 class DeliveryWorker:
-    def __init__(self, db, port_for_team: PortFactory, *, worker_id: str | None = None,  # noqa: ANN001
+    def __init__(self, db: Database, port_for_team: PortFactory, *, worker_id: str | None = None,
                  options: WorkerOptions | None = None, clock: Callable[[], float] = time.time,
                  rand: random.Random | None = None) -> None:
         self.db = db

@@ -366,12 +366,12 @@ class SlackSimulator:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:  # http.server's naming
         self.server.simulator._serve(self)  # type: ignore[attr-defined]
 
     do_GET = do_POST
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:  # http.server's signature
         pass  # request lines would carry user ids into test output; calls are recorded instead
 
 
