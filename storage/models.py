@@ -95,7 +95,7 @@ class OutboxMessage(Base):
     `target` is a conversation id (C…/G…/D…), a user id for a DM, or comma-separated user ids of a group
     DM that the worker opens first; encrypted when `sensitive` (and such a row is deleted once delivered).
     `payload` holds text, blocks and threading (see `storage.outbox`), encrypted; '' once sent or expired.
-    `dedupe_key` is an opaque keyed hash of the caller's key (`Crypto.opaque`), so neither the database nor
+    `dedupe_key` is an opaque keyed hash of the caller's key (`storage.opaque`), so neither the database nor
     Slack's message metadata shows whom a message was for.
     `status` moves pending → sending → sent | failed; `sending` is committed before the Slack call, so a
     row found `sending` with an expired lease is reconciled against Slack before it is sent again.
