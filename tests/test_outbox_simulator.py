@@ -21,6 +21,7 @@ from slack_app.delivery.pacing import SlackLimits
 from slack_app.delivery.ports import single_workspace
 from slack_app.delivery.worker import DeliveryWorker, WorkerOptions, delivery_metadata
 from slack_app.simulator import SlackSimulator, User, demo_workspace
+from slack_app.simulator.ratelimit import most_in_window
 from slack_app.slack_port import WebApiPort, make_delivery_client
 from storage import outbox
 
@@ -127,7 +128,10 @@ def test_pacing_keeps_a_burst_within_slacks_limits(db):
         assert set(delivered(sim).values()) == {1} and len(delivered(sim)) == 132
         assert stats["sent"] == 132
         circle = [c.at for c in sim.calls_for("chat.postMessage") if c.params["channel"] == "CCIRCLE"]
-        assert all(b - a >= 0.09 for a, b in zip(circle, circle[1:], strict=False))  # ~1/s per channel, scaled by 10
+        # ~1/s per channel, scaled by 10: paced by grant time, so judged on spans and windows that tolerate the
+        # few milliseconds each call spends in transit on a busy machine, not on each neighbouring pair.
+        assert circle[-1] - circle[0] >= 0.1 * (len(circle) - 1) - 0.05
+        assert most_in_window(circle, 0.5) <= 6
 
 
 def test_a_crash_between_sending_and_recording_is_reconciled_not_resent(db):
