@@ -25,7 +25,7 @@ class Viewer:
 
     @cached_property
     def is_admin(self) -> bool:
-        return admins.is_admin(self.services, self.slack, self.user_id)
+        return admins.is_admin(self.services, self.slack, self.team_id, self.user_id)
 
 
 def view(services: Services, slack: SlackPort, team_id: str, user_id: str) -> dict:

@@ -1,12 +1,16 @@
 """Who counts as an admin, and what admins see on App Home about messages that could not be delivered."""
 
+from datetime import timedelta
+
 import pytest
 
 from slack_app import home
-from slack_app.admins import counts_as_admin, is_admin
+from slack_app.admins import ADMIN_FRESH_FOR, counts_as_admin, is_admin
 from slack_app.fake_port import FakeSlackPort
 from slack_app.slack_port import SlackError
-from storage import outbox
+from storage import members, outbox
+from storage.members import Profile
+from storage.models import utcnow
 
 TEAM = "T0FAKE"
 
@@ -35,23 +39,39 @@ def services(db):
 def slack():
     fake = FakeSlackPort(team_id=TEAM)
     fake.add_user("UOWNER", is_owner=True)
+    fake.add_user("UOWNER2", is_owner=True)
     fake.add_user("UMEMBER")
     return fake
 
 
 def test_is_admin_asks_slack_unless_listed_and_says_no_when_slack_cannot_tell(services, slack):
-    assert is_admin(services, slack, "ULISTED") and slack.calls("users.info") == []
-    assert is_admin(services, slack, "UOWNER")
-    assert not is_admin(services, slack, "UMEMBER")
+    assert is_admin(services, slack, TEAM, "ULISTED") and slack.calls("users.info") == []
+    assert is_admin(services, slack, TEAM, "UOWNER")
+    assert not is_admin(services, slack, TEAM, "UMEMBER")
     slack.fail_next("users.info", "ratelimited")
-    assert not is_admin(services, slack, "UOWNER")
+    assert not is_admin(services, slack, TEAM, "UOWNER2")  # never seen, and Slack cannot say: no powers
+
+
+def test_a_fresh_stored_profile_answers_without_asking_slack_and_a_stale_one_is_refreshed(services, slack, db):
+    assert is_admin(services, slack, TEAM, "UOWNER") and not is_admin(services, slack, TEAM, "UMEMBER")
+    assert len(slack.calls("users.info")) == 2  # unknown: asked once each, and remembered
+    assert is_admin(services, slack, TEAM, "UOWNER") and not is_admin(services, slack, TEAM, "UMEMBER")
+    assert len(slack.calls("users.info")) == 2
+    # Demoted in Slack: the user_change event rewrites the stored profile, and the next check says no.
+    members.store_profiles(db, TEAM, [Profile("UOWNER", "UTC", is_bot=False, is_deleted=False, is_admin=False)])
+    assert not is_admin(services, slack, TEAM, "UOWNER")
+    # A record older than ADMIN_FRESH_FOR (a missed event) is checked with Slack again.
+    members.store_profiles(db, TEAM, [Profile("UMEMBER", "UTC", is_bot=False, is_deleted=False, is_admin=True)],
+                           now=utcnow() - ADMIN_FRESH_FOR - timedelta(minutes=1))
+    assert not is_admin(services, slack, TEAM, "UMEMBER")
+    assert len(slack.calls("users.info")) == 3
 
 
 def test_a_strict_admin_check_raises_when_slack_cannot_tell(services, slack):
     slack.fail_next("users.info", "ratelimited")
     with pytest.raises(SlackError):
-        is_admin(services, slack, "UOWNER", strict=True)
-    assert is_admin(services, slack, "ULISTED", strict=True)  # listed: Slack is not asked
+        is_admin(services, slack, TEAM, "UOWNER", strict=True)
+    assert is_admin(services, slack, TEAM, "ULISTED", strict=True)  # listed: Slack is not asked
 
 
 def fail_some(db, errors):

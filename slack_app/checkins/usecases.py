@@ -408,7 +408,7 @@ def open_settings(services: Services, slack: SlackPort, team_id: str, user_id: s
                   trigger_id: str) -> bool:
     """`/hearth` for an admin: the settings modal of the channel it was typed in. False for non-admins;
     SlackError when Slack cannot say who is an admin, or refuses the modal."""
-    if not is_admin(services, slack, user_id, strict=True):
+    if not is_admin(services, slack, team_id, user_id, strict=True):
         return False
     with services.db.session() as s:
         circle = repo.circle(s, team_id, channel_id) if channel_id else None
