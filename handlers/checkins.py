@@ -14,6 +14,7 @@ from slack_app import blocks, request_path
 from slack_app.checkins import home as checkin_home
 from slack_app.checkins import usecases, views
 from slack_app.checkins.ids import CheckinAction, CheckinView
+from slack_app.checkins.outcomes import NothingOpen, Refused, Start
 from slack_app.ids import Command
 from slack_app.request_path import AfterAck
 from slack_app.services import Services
@@ -25,12 +26,13 @@ def _refresh_home(after_ack: AfterAck, services: Services, slack: SlackPort, tea
     after_ack.submit("checkins.home_refresh", checkin_home.publish, services, slack, team_id, user_id)
 
 
-def _show(plan: usecases.Plan, services: Services, slack: SlackPort, user_id: str, trigger_id: str,
+def _show(start: Start, services: Services, slack: SlackPort, user_id: str, trigger_id: str,
           respond: Respond) -> None:
-    if plan.view:
-        request_path.open_or_explain(slack, services.copy, respond, user_id, trigger_id, plan.view)
-    elif plan.note:
-        respond(response_type="ephemeral", replace_original=False, text=plan.note)
+    view = views.start_view(services.copy, start)
+    if view is not None:
+        request_path.open_or_explain(slack, services.copy, respond, user_id, trigger_id, view)
+    elif isinstance(start, NothingOpen):
+        respond(response_type="ephemeral", replace_original=False, text=views.start_note(services.copy, start))
 
 
 def register(app: App) -> None:
@@ -44,23 +46,21 @@ def register(app: App) -> None:
             change = usecases.pause if word == "pause" else usecases.resume
             respond(response_type="ephemeral", text=change(services, team_id, user_id))
             return
-        plan = usecases.start_checkin(services, team_id, user_id)  # reads only: quick
-        if plan.view is None:
-            ack(response_type="ephemeral", text=plan.note)
+        start = usecases.start_checkin(services, team_id, user_id)  # reads only: quick
+        if isinstance(start, NothingOpen):
+            ack(response_type="ephemeral", text=views.start_note(services.copy, start))
             return
         ack()
-        request_path.open_or_explain(slack, services.copy, respond, user_id, command["trigger_id"], plan.view)
+        _show(start, services, slack, user_id, command["trigger_id"], respond)
 
     @app.action(CheckinAction.OPEN_MODAL.value)
     def on_open_modal(ack: Ack, body: dict, action: dict, respond: Respond, services: Services, slack: SlackPort,
                       team_id: str) -> None:
         ack()
         round_id = blocks.as_int(action.get("value"))
-        if round_id is None:
-            plan = usecases.Plan(view=views.notice_modal(services.copy, "round_missing"))
-        else:
-            plan = usecases.start_checkin(services, team_id, body["user"]["id"], round_id=round_id)
-        _show(plan, services, slack, body["user"]["id"], body["trigger_id"], respond)
+        start = Refused("round_missing") if round_id is None else \
+            usecases.start_checkin(services, team_id, body["user"]["id"], round_id=round_id)
+        _show(start, services, slack, body["user"]["id"], body["trigger_id"], respond)
 
     @app.view(CheckinView.PICK_CIRCLE.value)
     def on_pick_circle(ack: Ack, body: dict, view: dict, services: Services, team_id: str) -> None:
@@ -68,8 +68,8 @@ def register(app: App) -> None:
         if round_id is None:
             ack(response_action="update", view=views.notice_modal(services.copy, "round_missing"))
             return
-        ack(response_action="update",
-            view=usecases.checkin_modal_for(services, team_id, body["user"]["id"], round_id))
+        start = usecases.start_checkin(services, team_id, body["user"]["id"], round_id=round_id)
+        ack(response_action="update", view=views.start_view(services.copy, start))
 
     @app.view(CheckinView.SUBMIT.value)
     def on_submit(ack: Ack, body: dict, view: dict, services: Services, slack: SlackPort, team_id: str,
@@ -81,7 +81,7 @@ def register(app: App) -> None:
         if result.errors:
             ack(response_action="errors", errors=views.checkin_errors(services.copy, result.errors))
             return
-        ack(response_action="update", view=result.view)
+        ack(response_action="update", view=views.thanks_modal(services.copy, result.closes_at, edited=result.edited))
         _refresh_home(after_ack, services, slack, team_id, user_id)
 
     @app.action(CheckinAction.OFFER_HELP.value)

@@ -13,6 +13,7 @@ import pytest
 
 from slack_app.checkins import home, ritual, rounds, usecases, views
 from slack_app.checkins.ids import CheckinBlock
+from slack_app.checkins.outcomes import Choice, Draft, NothingOpen
 from slack_app.fake_port import FakeSlackPort
 from storage import checkins as repo
 
@@ -255,7 +256,8 @@ def test_a_check_in_is_stored_encrypted_and_shared_in_the_thread_under_the_name(
     enable(services)
     round_id = open_round(services, slack).round_id
     result = submit(services, "UBEN", round_id, gratitude="  the river walk ", challenge="sleep", offer="bread")
-    assert result.errors is None and result.view["type"] == "modal"
+    assert result.errors is None and not result.edited and result.closes_at > NOW
+    assert submit(services, "UBEN", round_id, gratitude="the river walk", challenge="sleep", offer="bread").edited
     with services.db.session() as s:
         row = repo.checkin(s, round_id, "UBEN")
         assert "river" not in row.gratitude and "sleep" not in row.challenge  # ciphertext at rest
@@ -348,25 +350,28 @@ def test_submitting_after_the_round_closed_is_a_friendly_modal_error(services, s
 
 
 def test_checkin_command_opens_the_modal_asks_which_circle_or_says_nothing_is_open(services, slack):
-    assert usecases.start_checkin(services, TEAM, "UANA", now=NOW).note
+    assert usecases.start_checkin(services, TEAM, "UANA", now=NOW) == NothingOpen(paused=False)
     enable(services)
     round_id = open_round(services, slack).round_id
-    plan = usecases.start_checkin(services, TEAM, "UANA", now=NOW)
-    assert plan.view["callback_id"] == "checkin.submit"
+    start = usecases.start_checkin(services, TEAM, "UANA", now=NOW)
+    assert isinstance(start, Draft) and start.round_id == round_id
+    assert views.start_view(services.copy, start)["callback_id"] == "checkin.submit"
     enable(services, channel="CSOLO")
     open_round(services, slack, channel="CSOLO")
-    plan = usecases.start_checkin(services, TEAM, "UANA", now=NOW)
-    assert plan.view["callback_id"] == "checkin.pick_circle"
-    view = usecases.checkin_modal_for(services, TEAM, "UANA", round_id, now=NOW)
-    assert view["callback_id"] == "checkin.submit"
+    start = usecases.start_checkin(services, TEAM, "UANA", now=NOW)
+    assert isinstance(start, Choice) and round_id in {r for r, _ in start.rounds} and len(start.rounds) == 2
+    assert views.start_view(services.copy, start)["callback_id"] == "checkin.pick_circle"
+    picked = usecases.start_checkin(services, TEAM, "UANA", round_id=round_id, now=NOW)
+    assert views.start_view(services.copy, picked)["callback_id"] == "checkin.submit"
 
 
 def test_the_modal_shows_the_existing_check_in_for_editing(services, slack):
     enable(services)
     round_id = open_round(services, slack).round_id
     submit(services, "UBEN", round_id, gratitude="the sea")
-    view = usecases.start_checkin(services, TEAM, "UBEN", round_id=round_id, now=NOW).view
-    assert "the sea" in str(view)
+    start = usecases.start_checkin(services, TEAM, "UBEN", round_id=round_id, now=NOW)
+    assert isinstance(start, Draft) and start.existing.gratitude == "the sea"
+    assert "the sea" in str(views.start_view(services.copy, start))
 
 
 # ---- peer help ------------------------------------------------------------------------------------------
@@ -510,11 +515,13 @@ def test_every_view_and_message_fits_slacks_limits(services, slack):
     opened = open_round(services, slack)
     member = next(u for u in HUMANS if u != opened.facilitator)
     long_text = {"gratitude": "g" * 1000, "challenge": "c" * 1000, "offer": "o" * 300}
-    modal = usecases.start_checkin(services, TEAM, member, round_id=opened.round_id, now=NOW).view
+    modal = views.start_view(services.copy, usecases.start_checkin(services, TEAM, member, round_id=opened.round_id,
+                                                                   now=NOW))
     submitted = submit(services, member, opened.round_id, **long_text)
     with services.db.session() as s:
         circle = repo.circle(s, TEAM, CIRCLE)
-        modals = [modal, submitted.view, views.pick_circle_modal(services.copy, [(1, "C1"), (2, "C2")]),
+        thanks = views.thanks_modal(services.copy, submitted.closes_at, edited=submitted.edited)
+        modals = [modal, thanks, views.pick_circle_modal(services.copy, [(1, "C1"), (2, "C2")]),
                   views.notice_modal(services.copy, "round_closed"),
                   views.settings_modal(services.copy, circle, CIRCLE, "UTC"),
                   views.settings_modal(services.copy, None, None, "UTC")]

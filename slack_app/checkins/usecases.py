@@ -21,6 +21,7 @@ from slack_app import preferences
 from slack_app.admins import is_admin
 from slack_app.checkins import audience, rounds, rules, views
 from slack_app.checkins.inputs import CheckinForm, SettingsInput
+from slack_app.checkins.outcomes import Choice, Draft, NothingOpen, Refused, Start
 from slack_app.checkins.rounds import KIND, round_key, schedule_of
 from slack_app.checkins.rules import Sharing
 from slack_app.slack_port import SlackError, SlackPort
@@ -128,40 +129,30 @@ def disable_circle(services: Services, team_id: str, channel_id: str) -> bool:
 
 # ---- the check-in modal ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Plan:
-    """What to show a member who asked to check in: a modal, or a short private note."""
-
-    view: dict | None = None
-    note: str | None = None
-
-
 def start_checkin(services: Services, team_id: str, user_id: str, *, round_id: int | None = None,
-                  now: datetime | None = None) -> Plan:
+                  now: datetime | None = None) -> Start:
     """`/checkin` (round_id None: the member's open rounds) or a "Check in" button (that round)."""
     now = now or utcnow()
-    copy = services.copy
     with services.db.session() as s:
         if round_id is not None:
             round_ = s.get(CheckinRound, round_id)
             circle = s.get(CheckinCircle, round_.circle_id) if round_ else None
             if round_ is None or circle is None or circle.team_id != team_id:
-                return Plan(view=views.notice_modal(copy, "round_missing"))
+                return Refused("round_missing")
             if round_.status != RoundStatus.OPEN or round_.closes_at <= now:
-                return Plan(view=views.notice_modal(copy, "round_closed"))
+                return Refused("round_closed")
             if not belongs(s, circle, round_.id, user_id):  # an old button of someone who left the channel
-                return Plan(view=views.notice_modal(copy, "not_in_circle"))
+                return Refused("not_in_circle")
             repo.add_participant(s, round_id, user_id, invited=False)  # someone who joined mid-round
-            return Plan(view=_checkin_modal(services, s, circle, round_, user_id))
+            return _draft(services, s, circle, round_, user_id)
         open_rounds = [(r, c) for r, c in repo.open_rounds_for(s, team_id, user_id)
                        if r.closes_at > now and belongs(s, c, r.id, user_id)]
         if not open_rounds:
-            paused = preferences.of(s, team_id, user_id).paused
-            return Plan(note=copy.render("checkin_no_open_round.j2", paused=paused))
+            return NothingOpen(paused=preferences.of(s, team_id, user_id).paused)
         if len(open_rounds) == 1:
             round_, circle = open_rounds[0]
-            return Plan(view=_checkin_modal(services, s, circle, round_, user_id))
-        return Plan(view=views.pick_circle_modal(copy, [(r.id, c.channel_id) for r, c in open_rounds]))
+            return _draft(services, s, circle, round_, user_id)
+        return Choice([(r.id, c.channel_id) for r, c in open_rounds])
 
 
 def belongs(s: Session, circle: CheckinCircle, round_id: int, user_id: str) -> bool:
@@ -174,12 +165,6 @@ def belongs(s: Session, circle: CheckinCircle, round_id: int, user_id: str) -> b
     return row is None or row.left_at is None
 
 
-def checkin_modal_for(services: Services, team_id: str, user_id: str, round_id: int, *,
-                      now: datetime | None = None) -> dict:
-    """After "which circle?": the check-in modal of the chosen round (or a notice when it just closed)."""
-    return start_checkin(services, team_id, user_id, round_id=round_id, now=now).view or {}
-
-
 def _allowed_sharing(circle: CheckinCircle, round_: CheckinRound) -> list[Sharing]:
     allowed = rules.allowed_sharing(Sharing(circle.sharing))
     if round_.facilitator_id is None:  # nobody to read facilitator-only check-ins
@@ -187,18 +172,18 @@ def _allowed_sharing(circle: CheckinCircle, round_: CheckinRound) -> list[Sharin
     return allowed
 
 
-def _checkin_modal(services: Services, s: Session, circle: CheckinCircle, round_: CheckinRound,
-                   user_id: str) -> dict:
+def _draft(services: Services, s: Session, circle: CheckinCircle, round_: CheckinRound, user_id: str) -> Draft:
     existing = repo.checkin(s, round_.id, user_id)
-    text = repo.read_checkin(services.crypto, existing) if existing else None
-    return views.checkin_modal(services.copy, circle, round_, text, existing.sharing if existing else None,
-                               _allowed_sharing(circle, round_))
+    return Draft(round_id=round_.id, channel_id=circle.channel_id, closes_at=round_.closes_at,
+                 existing=repo.read_checkin(services.crypto, existing) if existing else None,
+                 existing_sharing=existing.sharing if existing else None, allowed=_allowed_sharing(circle, round_))
 
 
 @dataclass(frozen=True)
 class SubmitResult:
     errors: dict[str, str] | None = None  # field -> error code ("round" when the round itself is gone)
-    view: dict | None = None  # the thank-you view, for response_action "update"
+    closes_at: datetime | None = None  # stored: when the round closes (the member may edit until then)
+    edited: bool = False  # an existing check-in was changed (or submitted again unchanged)
 
 
 def submit_checkin(services: Services, team_id: str, user_id: str, round_id: int | None, form: CheckinForm,
@@ -239,7 +224,7 @@ def _store_and_share(services: Services, s: Session, circle: CheckinCircle, roun
         old = repo.read_checkin(services.crypto, before)
         if (old.gratitude, old.challenge, old.offer, before.sharing) == (
                 answers.gratitude, answers.challenge, answers.offer, answers.sharing.value):
-            return SubmitResult(view=views.thanks_modal(services.copy, round_, edited=True))  # nothing new
+            return SubmitResult(closes_at=round_.closes_at, edited=True)  # nothing new
     previous_sharing = Sharing(before.sharing) if before else None
     row, created = repo.save_checkin(s, services.crypto, round_.id, user_id, gratitude=answers.gratitude,
                                      challenge=answers.challenge, offer=answers.offer, sharing=answers.sharing.value)
@@ -247,7 +232,7 @@ def _store_and_share(services: Services, s: Session, circle: CheckinCircle, roun
     text = repo.CheckinText(answers.gratitude, answers.challenge, answers.offer)
     _share(services, s, circle, round_, row, text, previous_sharing)
     log.info("checkins.submitted round=%s checkin=%s new=%s sharing=%s", round_.id, row.id, created, row.sharing)
-    return SubmitResult(view=views.thanks_modal(services.copy, round_, edited=not created))
+    return SubmitResult(closes_at=round_.closes_at, edited=not created)
 
 
 def _share(services: Services, s: Session, circle: CheckinCircle, round_: CheckinRound, row: repo.Checkin,

@@ -19,6 +19,7 @@ from slack_app import blocks
 from slack_app.checkins import rules
 from slack_app.checkins.ids import FIELD_BLOCKS, SETTINGS_FIELD_BLOCKS, CheckinAction, CheckinBlock, CheckinView
 from slack_app.checkins.inputs import CheckinForm, SettingsInput
+from slack_app.checkins.outcomes import Choice, Draft, NothingOpen, Refused, Start
 from slack_app.checkins.rules import Cadence, Sharing
 
 if TYPE_CHECKING:
@@ -190,11 +191,26 @@ def _sharing_options(copy: Copy, allowed: Sequence[Sharing]) -> list[tuple[str, 
     return [(m.value, label(copy, f"sharing_{m.value}")) for m in allowed]
 
 
-def checkin_modal(copy: Copy, circle: CheckinCircle, round_: CheckinRound, existing: CheckinText | None,
-                  existing_sharing: str | None, allowed: Sequence[Sharing]) -> dict:
-    chosen = existing_sharing if existing_sharing in {m.value for m in allowed} else allowed[0].value
+def start_view(copy: Copy, start: Start) -> dict | None:
+    """The modal answering `/checkin` or a *Check in* button; None when a short note says it better."""
+    if isinstance(start, Draft):
+        return checkin_modal(copy, start)
+    if isinstance(start, Choice):
+        return pick_circle_modal(copy, start.rounds)
+    if isinstance(start, Refused):
+        return notice_modal(copy, start.reason)
+    return None
+
+
+def start_note(copy: Copy, start: NothingOpen) -> str:
+    return copy.render("checkin_no_open_round.j2", paused=start.paused)
+
+
+def checkin_modal(copy: Copy, draft: Draft) -> dict:
+    allowed, existing = draft.allowed, draft.existing
+    chosen = draft.existing_sharing if draft.existing_sharing in {m.value for m in allowed} else allowed[0].value
     body = [
-        blocks.context(label(copy, "modal_intro", channel_id=circle.channel_id, closes=slack_date(round_.closes_at))),
+        blocks.context(label(copy, "modal_intro", channel_id=draft.channel_id, closes=slack_date(draft.closes_at))),
         blocks.plain_text_input(CheckinBlock.GRATITUDE, label(copy, "gratitude_label"), multiline=True,
                                 max_length=rules.LIMITS["gratitude"],
                                 initial_value=existing.gratitude if existing else None,
@@ -211,7 +227,7 @@ def checkin_modal(copy: Copy, circle: CheckinCircle, round_: CheckinRound, exist
     ]
     return blocks.modal(label(copy, "modal_title"), body, callback_id=CheckinView.SUBMIT,
                         submit=label(copy, "modal_submit"), close=label(copy, "modal_close"),
-                        private_metadata=CheckinMeta(round_id=round_.id))
+                        private_metadata=CheckinMeta(round_id=draft.round_id))
 
 
 @dataclass(frozen=True)
@@ -260,8 +276,8 @@ def pick_circle_modal(copy: Copy, choices: Sequence[tuple[int, str]]) -> dict:
     ], callback_id=CheckinView.PICK_CIRCLE, submit=label(copy, "pick_submit"))
 
 
-def thanks_modal(copy: Copy, round_: CheckinRound, *, edited: bool) -> dict:
-    text = copy.render("checkin_thanks.j2", edited=edited, closes=slack_date(round_.closes_at))
+def thanks_modal(copy: Copy, closes_at: datetime, *, edited: bool) -> dict:
+    text = copy.render("checkin_thanks.j2", edited=edited, closes=slack_date(closes_at))
     return blocks.modal(label(copy, "thanks_title"), [blocks.section(text)], callback_id=CheckinView.DONE,
                         close=label(copy, "close"))
 
