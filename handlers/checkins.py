@@ -98,7 +98,7 @@ def register(app: App) -> None:
         ack()
         answer = usecases.answer_help(services, team_id, body["user"]["id"], str(action.get("value") or ""),
                                       accept=action["action_id"] == CheckinAction.ACCEPT_HELP.value)
-        respond(replace_original=True, **answer.message)
+        respond(replace_original=True, **views.help_answered(services.copy, answer.status, answer.helper_id))
 
     @app.action(CheckinAction.SNOOZE.value)
     def on_snooze(ack: Ack, body: dict, action: dict, respond: Respond, services: Services, team_id: str) -> None:

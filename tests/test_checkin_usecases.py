@@ -394,6 +394,7 @@ def test_offering_help_asks_the_owner_privately_and_accepting_opens_a_group_dm(s
                     if e["action_id"] == "checkin.accept_help")
     assert not usecases.answer_help(services, TEAM, "UCAS", offer_id, accept=True).accepted  # not the owner
     answer = usecases.answer_help(services, TEAM, "UBEN", offer_id, accept=True)
+    assert (answer.status, answer.helper_id) == ("accepted", "UCAS")
     assert answer.accepted
     usecases.answer_help(services, TEAM, "UBEN", offer_id, accept=True)  # a second click
     intro = outbox(services.db, "checkin.help")[1:]

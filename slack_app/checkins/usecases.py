@@ -311,9 +311,10 @@ def _offer_help(services: Services, team_id: str, helper_id: str, checkin_public
 
 @dataclass(frozen=True)
 class HelpAnswer:
-    """What replaces the owner's DM after they answered, and whether that worked."""
+    """How an offer of help now stands after the owner's click (`status` "missing" for an unknown offer)."""
 
-    message: dict
+    status: str
+    helper_id: str | None = None
     accepted: bool = False
 
 
@@ -326,10 +327,9 @@ def answer_help(services: Services, team_id: str, owner_id: str, offer_public_id
         offer = repo.help_offer(s, offer_public_id)
         row = s.get(repo.Checkin, offer.checkin_id) if offer else None
         if offer is None or row is None or row.user_id != owner_id:
-            return HelpAnswer(views.help_answered(copy, "missing", None))
+            return HelpAnswer("missing")
         if offer.status != OfferStatus.OFFERED:  # a second click, or the other button after the first
-            return HelpAnswer(views.help_answered(copy, offer.status, offer.helper_id),
-                              offer.status == OfferStatus.ACCEPTED)
+            return HelpAnswer(offer.status, offer.helper_id, offer.status == OfferStatus.ACCEPTED)
         offer.status = OfferStatus.ACCEPTED if accept else OfferStatus.DECLINED
         offer.decided_at = now
         if accept:
@@ -338,7 +338,7 @@ def answer_help(services: Services, team_id: str, owner_id: str, offer_public_id
                            payload=views.help_intro(copy, owner_id, offer.helper_id, challenge),
                            dedupe_key=outbox.key(KIND, "help", offer.public_id, "intro"))
         log.info("checkins.help_decided offer_id=%s accepted=%s", offer.id, accept)
-        return HelpAnswer(views.help_answered(copy, offer.status, offer.helper_id), accept)
+        return HelpAnswer(offer.status, offer.helper_id, accept)
 
 
 # ---- pause, resume, snooze, opt out ---------------------------------------------------------------------
