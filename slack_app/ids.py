@@ -13,11 +13,3 @@ class Command(StrEnum):
 class Shortcut(StrEnum):
     REPORT_GLOBAL = "report.global"
     REPORT_MESSAGE = "report.message"
-
-
-class View(StrEnum):
-    HEARTH_HELP = "hearth.help"
-
-
-class Action(StrEnum):
-    HOME_OPEN_HELP = "home.open_help"
