@@ -7,7 +7,7 @@ and the modal's ack is the only answer. No DM, no outbox row, no log line, no Sl
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -62,7 +62,9 @@ def load_survey(ref: str) -> tuple[Instrument, str]:
 
 
 def instrument_of(run: SurveyRun) -> Instrument:
-    return parse_instrument(run.source, f"{run.survey}.yml")
+    """The run's survey, with the minimum fixed at its launch (the file's own is only the default)."""
+    instrument = parse_instrument(run.source, f"{run.survey}.yml")
+    return replace(instrument, settings=replace(instrument.settings, min_responses=run.min_responses))
 
 
 # ---- launch -----------------------------------------------------------------------------------------------
@@ -85,9 +87,6 @@ def launch(services: Services, slack: SlackPort, team_id: str, instrument: Instr
     low, high = MIN_RESPONSES_RANGE
     if not low <= k <= high:
         return LaunchResult("refused", f"the minimum number of respondents must be between {low} and {high}.")
-    if k < instrument.settings.min_responses:
-        return LaunchResult("refused", f"'{instrument.name}' shows results only from "
-                                       f"{instrument.settings.min_responses} respondents; a lower minimum cannot be set.")
     with services.db.session() as s:
         if repo.open_run_for(s, team_id, channel_id) is not None:
             where = f"<#{channel_id}>" if channel_id else "the workspace"
