@@ -21,10 +21,10 @@ def results_lines(instrument: Instrument, result: RunResult | None, change: Chan
     moved = {q.question_id: q for q in change.questions} if change else {}
     lines = [f"{instrument.title}: {result.respondents} responses"]
     if result.index is not None:
-        delta = ""
+        since = ""
         if change is not None and change.index is not None:
-            delta = f" ({change.index:+.0f} since last time)"
-        lines.append(f"Belonging index: {result.index:.0f}/100{delta}")
+            since = f" ({change.index:+.0f} since last time)"
+        lines.append(f"Belonging index: {result.index:.0f}/100{since}")
     for row in questions:
         question = instrument.question(row.question_id)
         parts = []

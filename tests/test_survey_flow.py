@@ -17,7 +17,7 @@ from slack_app.simulator import wait_for
 from slack_app.surveys import usecases, views
 from slack_app.surveys.ids import SurveyAction, question_block
 from storage import surveys as repo
-from storage.models import OutboxMessage, utcnow
+from storage.models import OutboxMessage
 from surveys.loader import builtin_instrument
 from tests.privacy import assert_logs_carry_no_user_ids, database_dump
 
