@@ -73,8 +73,9 @@ def _run_id(ctx: CliContext, run_id: str | None, channel: str | None, workspace:
     found = usecases.find_run(ctx.services, ctx.team_id, run_id=run_id, channel_id=channel, workspace=workspace,
                               closed=closed)
     if found is None:
-        what = f"survey {run_id}" if run_id else ("an open survey" if not closed else "a closed survey")
-        fail(f"no {what} found for that audience." if not run_id else f"no {what} found.")
+        if run_id:
+            fail(f"no survey {run_id} found.")
+        fail(f"no {'closed' if closed else 'open'} survey found for that audience.")
     return found
 
 
