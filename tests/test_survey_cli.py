@@ -8,8 +8,8 @@ import io
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from slack_app.cli import main
 from slack_app.settings import reveal
