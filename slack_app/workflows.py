@@ -26,6 +26,7 @@ from slack_app.roster_home import section as roster_section
 from slack_app.simulator.getting_started import getting_started
 from slack_app.surveys import jobs as survey_jobs
 from slack_app.surveys.cli import surveys as survey_cli
+from slack_app.surveys.scenario import scenario_surveys
 from slack_app.workflow import Workflow
 
 HEARTH = Workflow(  # what every install has: App Home, `/hearth`, the roster, install lifecycle, housekeeping
@@ -63,6 +64,7 @@ SURVEYS = Workflow(  # anonymous belonging surveys: launch, invitations, the sea
     listeners=(survey_listeners.register,),
     jobs=survey_jobs.JOBS,
     commands=(survey_cli,),
+    chapter=("An anonymous survey", scenario_surveys),
 )
 
 BUDDIES = Workflow(  # `/buddies`; for now an honest "not ready yet" note
