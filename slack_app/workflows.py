@@ -24,6 +24,7 @@ from slack_app.reports.scenario import scenario_reports
 from slack_app.roster_cli import roster_group
 from slack_app.roster_home import section as roster_section
 from slack_app.simulator.getting_started import getting_started
+from slack_app.surveys import home as survey_home
 from slack_app.surveys import jobs as survey_jobs
 from slack_app.surveys.cli import surveys as survey_cli
 from slack_app.surveys.scenario import scenario_surveys
@@ -62,6 +63,7 @@ REPORTS = Workflow(  # `/report` and the Report shortcuts; for now an honest "be
 SURVEYS = Workflow(  # anonymous belonging surveys: launch, invitations, the sealed modal, close, results (issue 8)
     name="surveys",
     listeners=(survey_listeners.register,),
+    home=survey_home.section,
     jobs=survey_jobs.JOBS,
     commands=(survey_cli,),
     chapter=("An anonymous survey", scenario_surveys),

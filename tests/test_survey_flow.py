@@ -208,3 +208,25 @@ def test_after_close_nothing_links_a_member_to_an_answer(driver, simulator, hear
     results = " ".join(m["text"] for m in simulator.messages(simulator.dm_channel("UFINN")))
     assert "6 responses" in results and "comment number 0" in results  # comments shown at 5, sorted
     assert_logs_carry_no_user_ids(caplog.records, EVERYONE)
+
+
+def test_app_home_shows_admins_the_trend_and_members_nothing(driver, simulator, hearth, slack, deliver):
+    for pattern in ([4] * 8, [5] * 8):  # two runs of the same survey for #circle: the second moves the index
+        started = launch(hearth, slack, CIRCLE, k=3)
+        for user in ("UALICE", "UBOB", "UDEV"):
+            usecases.submit(hearth.services, TEAM, user, started.run_id,
+                            {q: str(v) for q, v in zip(QUESTIONS, pattern, strict=True)})
+        usecases.close(hearth.services, TEAM, started.run_id)
+    small = launch(hearth, slack, CIRCLE, k=4)
+    usecases.submit(hearth.services, TEAM, "UBOB", small.run_id, {q: "1" for q in QUESTIONS})
+    usecases.close(hearth.services, TEAM, small.run_id)
+    launch(hearth, slack, GENERAL, k=5)
+
+    driver.app_home_opened("UALICE")
+    assert wait_for(lambda: "admins only" in str((simulator.home("UALICE") or {}).get("blocks")))
+    home = str(simulator.home("UALICE")["blocks"])
+    assert "belonging index 100/100 (+0 since the previous run)" in home
+    assert "fewer than 4 responses, so nothing is shown" in home and "open until" in home
+    driver.app_home_opened("UBOB")
+    assert wait_for(lambda: simulator.home("UBOB") is not None)
+    assert "admins only" not in str(simulator.home("UBOB")["blocks"]) and "belonging index" not in str(simulator.home("UBOB")["blocks"])
