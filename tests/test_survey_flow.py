@@ -231,3 +231,19 @@ def test_app_home_shows_admins_the_trend_and_members_nothing(driver, simulator, 
     assert wait_for(lambda: simulator.home("UBOB") is not None)
     member_home = str(simulator.home("UBOB")["blocks"])
     assert "admins only" not in member_home and "belonging index" not in member_home
+
+
+def test_a_survey_that_shares_results_posts_them_in_its_channel_at_close(hearth, slack, simulator, deliver, tmp_path):
+    source = usecases.load_survey("belonging")[1].replace("share_results: false", "share_results: true")
+    survey = tmp_path / "shared.yml"
+    survey.write_text(source)
+    instrument, text_ = usecases.load_survey(str(survey))
+    started = usecases.launch(hearth.services, slack, TEAM, instrument, text_, channel_id=CIRCLE,
+                              closes=timedelta(days=3), min_responses=3)
+    for user in ("UALICE", "UBOB", "UDEV"):
+        usecases.submit(hearth.services, TEAM, user, started.run_id, {q: "4" for q in QUESTIONS})
+    assert usecases.close(hearth.services, TEAM, started.run_id, slack).status == "closed"
+    deliver()
+    posted = [m["text"] for m in simulator.messages(CIRCLE)]
+    assert any("3 responses" in t and "thank you" in t for t in posted)
+    assert simulator.files(CIRCLE)

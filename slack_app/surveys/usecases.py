@@ -318,23 +318,30 @@ def close(services: Services, team_id: str, public_id: str, slack: SlackPort | N
             text = "\n".join(["Your survey has closed.", *found.lines()])
             outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.results", target=admin, payload={"text": text},
                            dedupe_key=outbox.key(KIND, public_id, "results"))
+        channel = run.channel_id if found.instrument.settings.share_results and found.result is not None else None
+        if channel:  # the survey says so: the audience sees what the admins see (never below the minimum)
+            text = "\n".join(["The survey has closed; thank you to everyone who answered.", *found.lines()])
+            outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.results", target=channel, payload={"text": text},
+                           dedupe_key=outbox.key(KIND, public_id, "results", "channel"))
     repo.wipe_freed_space(services.db)
     log.info("surveys.closed run=%s respondents=%s answers=%s comments=%s", public_id, sealing.respondents,
              sealing.answers, sealing.comments)
     uploaded = False
     if admin and slack is not None:
-        uploaded = _upload_chart(slack, admin, found)
+        uploaded = _upload_chart(slack, admin, found, dm=True)
+    if channel and slack is not None:
+        _upload_chart(slack, channel, found, dm=False)
     return CloseResult("closed", sealing.respondents, found, uploaded)
 
 
-def _upload_chart(slack: SlackPort, admin: str, found: Results) -> bool:
+def _upload_chart(slack: SlackPort, target: str, found: Results, *, dm: bool) -> bool:
     from surveys.chart import render_png  # matplotlib: loaded only when a chart is drawn
 
     png = render_png(found.instrument, found.result, found.change)
     if png is None:
         return False
     try:
-        channel = slack.open_dm([admin])
+        channel = slack.open_dm([target]) if dm else target
         slack.upload_file(channel, f"{found.instrument.name}-results.png", png, title=found.instrument.title)
     except SlackError as exc:
         log.warning("surveys.chart_failed run=%s error=%s", found.run_id, exc.error)
