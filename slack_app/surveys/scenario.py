@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 from slack_app.delivery.ports import single_workspace
 from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
-from slack_app.simulator.driver import SlackDriver
+from slack_app.simulator.driver import SlackDriver, wait_for
 from slack_app.simulator.server import SlackSimulator
 from slack_app.surveys import usecases
-from slack_app.surveys.ids import SurveyAction, question_block
+from slack_app.surveys.ids import SurveyAction, SurveyView, question_block
 
 if TYPE_CHECKING:
     from slack_app.app import Hearth
@@ -49,6 +49,8 @@ def scenario_surveys(driver: SlackDriver, simulator: SlackSimulator, hearth: Hea
     for user, value in ANSWERS.items():
         member = driver.as_member(user)
         member.click(SurveyAction.OPEN_MODAL)
+        # the modal opens after the click's ack: wait for it (a view left open by an earlier chapter is not it)
+        wait_for(lambda u=user: (simulator.latest_view(u) or {}).get("callback_id") == SurveyView.SUBMIT)
         member.submit({question_block(q.id): str(value) for q in instrument.counted})
     step(f"{len(ANSWERS)} members answer in the modal; each ack says what is stored, and nothing is sent")
 
