@@ -18,6 +18,7 @@ Functions take the caller's session, so a change and the messages it causes comm
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -138,7 +139,7 @@ class SurveyRelease(Base):
 # ---- runs -------------------------------------------------------------------------------------------------
 
 def new_run(s: Session, **values: object) -> SurveyRun:
-    run = SurveyRun(public_id=opaque_id()[:16], **values)
+    run = SurveyRun(public_id=secrets.token_hex(8), **values)  # hex: never starts with "-" on a command line
     s.add(run)
     s.flush()
     return run
@@ -201,6 +202,13 @@ def participants(s: Session, run_id: int) -> set[str]:
 
 def submissions(s: Session, run_id: int) -> int:
     return s.scalar(select(func.count()).select_from(SurveyBuffer).where(SurveyBuffer.run_id == run_id)) or 0
+
+
+def still_open(s: Session, run_id: int) -> bool:
+    """Whether the run is open, holding it so until the caller's transaction ends: a close waits for a
+    submission in flight (PostgreSQL: FOR SHARE against the close's UPDATE; SQLite serialises writers)."""
+    status = s.scalar(select(SurveyRun.status).where(SurveyRun.id == run_id).with_for_update(read=True))
+    return status == RunStatus.OPEN
 
 
 def record_submission(s: Session, cipher: Cipher, run_id: int, user_id: str, *, day: date,

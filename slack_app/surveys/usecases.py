@@ -187,6 +187,8 @@ def submit(services: Services, team_id: str, user_id: str, public_id: str | None
         run_id = run.id
     try:
         with services.db.session() as s:
+            if not repo.still_open(s, run_id):  # closed meanwhile: the sealing must not miss (or orphan) it
+                return SubmitResult(views.closed_errors(instrument))
             repo.record_submission(s, services.crypto, run_id, user_id, day=day_of(now),
                                    values=answers.values, texts=answers.texts)
     except IntegrityError:  # a double click or a replayed request: the first answer stands

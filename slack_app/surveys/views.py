@@ -32,7 +32,7 @@ def invitation(instrument: Instrument, run_id: str, closes_at: datetime, *, remi
     return blocks.message(text, [
         blocks.section(text),
         blocks.actions(blocks.button("Answer the survey", SurveyAction.OPEN_MODAL, value=run_id, style="primary")),
-        blocks.context("You can opt out of surveys with `/hearth`; you will not be asked again."),
+        blocks.context("Answering is optional. Results are shown only when enough people have answered."),
     ])
 
 
