@@ -12,6 +12,7 @@ from handlers import buddies as buddy_listeners
 from handlers import checkins as checkin_listeners
 from handlers import hearth_command, home, lifecycle, membership
 from handlers import reports as report_listeners
+from handlers import surveys as survey_listeners
 from slack_app.checkins import cli as checkin_cli
 from slack_app.checkins import home as checkin_home
 from slack_app.checkins import jobs as checkin_jobs
@@ -23,8 +24,11 @@ from slack_app.reports.scenario import scenario_reports
 from slack_app.roster_cli import roster_group
 from slack_app.roster_home import section as roster_section
 from slack_app.simulator.getting_started import getting_started
+from slack_app.surveys import home as survey_home
+from slack_app.surveys import jobs as survey_jobs
+from slack_app.surveys.cli import surveys as survey_cli
+from slack_app.surveys.scenario import scenario_surveys
 from slack_app.workflow import Workflow
-from surveys.cli import surveys as survey_cli
 
 HEARTH = Workflow(  # what every install has: App Home, `/hearth`, the roster, install lifecycle, housekeeping
     name="hearth",
@@ -56,9 +60,13 @@ REPORTS = Workflow(  # `/report` and the Report shortcuts; for now an honest "be
     chapter=("Reporting a concern", scenario_reports),
 )
 
-SURVEYS = Workflow(  # so far the instruments: `hearth surveys check FILE` validates a survey file (issue 8)
+SURVEYS = Workflow(  # anonymous belonging surveys: launch, invitations, the sealed modal, close, results (issue 8)
     name="surveys",
+    listeners=(survey_listeners.register,),
+    home=survey_home.section,
+    jobs=survey_jobs.JOBS,
     commands=(survey_cli,),
+    chapter=("An anonymous survey", scenario_surveys),
 )
 
 BUDDIES = Workflow(  # `/buddies`; for now an honest "not ready yet" note

@@ -1,0 +1,419 @@
+"""Survey use cases: launch, open the modal, submit, close (sealing the answers), remind, results.
+
+Submission touches the database only: one participation row and one sealed buffer row in one transaction,
+and the modal's ack is the only answer. No DM, no outbox row, no log line, no Slack metadata (docs/privacy.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from slack_app import preferences
+from slack_app import roster as roster_service
+from slack_app.slack_port import SlackError, SlackPort
+from slack_app.surveys import views
+from storage import members, outbox
+from storage import surveys as repo
+from storage.anonymity import day_of
+from storage.models import utcnow
+from storage.surveys import Audience, RunStatus, SurveyRun
+from surveys import timing
+from surveys.answers import Invalid, read_answers
+from surveys.disclosure import Cell, Ledger, Stratum, release_by_scope
+from surveys.loader import InstrumentError, builtin_instrument, parse_instrument
+from surveys.model import MIN_RESPONSES_RANGE, Instrument
+from surveys.results import Change, RunResult, change, summarize
+from surveys.text import results_lines
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from slack_app.services import Services
+
+log = logging.getLogger("hearth.surveys")
+
+KIND = "survey"
+RESPONDENTS = "respondents"  # the disclosure scope of the respondent count
+
+
+# ---- instruments ------------------------------------------------------------------------------------------
+
+def load_survey(ref: str) -> tuple[Instrument, str]:
+    """A shipped survey by name, or a YAML file by path: the instrument and its source text.
+    Raises InstrumentError (line-precise) or KeyError (no such survey)."""
+    path = Path(ref)
+    if ref.endswith((".yml", ".yaml")) or path.is_file():
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            raise InstrumentError(ref, []) from None
+        return parse_instrument(source, ref), source
+    instrument = builtin_instrument(ref)
+    source = resources.files("surveys").joinpath("instruments", f"{ref}.yml").read_text(encoding="utf-8")
+    return instrument, source
+
+
+def instrument_of(run: SurveyRun) -> Instrument:
+    """The run's survey, with the minimum fixed at its launch (the file's own is only the default)."""
+    instrument = parse_instrument(run.source, f"{run.survey}.yml")
+    return replace(instrument, settings=replace(instrument.settings, min_responses=run.min_responses))
+
+
+# ---- launch -----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LaunchResult:
+    status: str  # launched | refused | already_open | slack_busy
+    message: str
+    run_id: str | None = None
+    invited: int = 0
+    audience: int = 0
+
+
+def launch(services: Services, slack: SlackPort, team_id: str, instrument: Instrument, source: str, *,
+           channel_id: str | None, closes: timedelta, min_responses: int | None = None,
+           launched_by: str | None = None, now: datetime | None = None) -> LaunchResult:
+    """Open a run for a channel's humans (or the workspace's, `channel_id=None`) and invite each by DM."""
+    now = now or utcnow()
+    k = instrument.settings.min_responses if min_responses is None else min_responses
+    low, high = MIN_RESPONSES_RANGE
+    if not low <= k <= high:
+        return LaunchResult("refused", f"the minimum number of respondents must be between {low} and {high}.")
+    with services.db.session() as s:
+        if repo.open_run_for(s, team_id, channel_id) is not None:
+            where = f"<#{channel_id}>" if channel_id else "the workspace"
+            return LaunchResult("already_open", f"a survey is already open for {where}; close it first.")
+    try:
+        humans = audience_of(services, slack, team_id, channel_id)
+    except SlackError as exc:
+        return LaunchResult("slack_busy", f"Slack could not list the audience ({exc.error}); try again shortly.")
+    if len(humans) < k:
+        return LaunchResult("refused", f"the audience has {len(humans)} people, fewer than the {k} respondents "
+                                       "a result needs, so no result could ever be shown; choose a larger channel, "
+                                       "--workspace, or a lower --min-responses.", audience=len(humans))
+    with services.db.session() as s:
+        if repo.open_run_for(s, team_id, channel_id) is not None:
+            return LaunchResult("already_open", "a survey is already open for that audience; close it first.")
+        invitees = _reachable(s, team_id, humans)
+        run = repo.new_run(s, team_id=team_id, survey=instrument.name, version=instrument.version, source=source,
+                           audience=Audience.CHANNEL if channel_id else Audience.WORKSPACE, channel_id=channel_id,
+                           min_responses=k, launched_by=launched_by, invited=len(invitees), opened_at=now,
+                           closes_at=now + closes)
+        payload = views.invitation(instrument, run.public_id, run.closes_at)
+        outbox.enqueue_many(s, [dict(team_id=team_id, kind=f"{KIND}.invite", target=user_id, payload=payload,
+                                     dedupe_key=outbox.key(KIND, run.public_id, user_id, "invite"))
+                                for user_id in invitees])
+        public_id = run.public_id
+    log.info("surveys.launched run=%s audience=%s invited=%s min=%s", public_id, len(humans), len(invitees), k)
+    return LaunchResult("launched", "launched", public_id, len(invitees), len(humans))
+
+
+def audience_of(services: Services, slack: SlackPort, team_id: str, channel_id: str | None) -> list[str]:
+    """The humans a run is for: a channel's (the roster), or the workspace's."""
+    if channel_id is not None:
+        return roster_service.channel_roster(services, slack, team_id, channel_id).humans
+    people = [roster_service.profile_of(u) for u in slack.list_users()]
+    members.store_profiles(services.db, team_id, people)
+    return sorted(p.user_id for p in people if roster_service.is_human(p))
+
+
+def _reachable(s: Session, team_id: str, user_ids: list[str]) -> list[str]:
+    prefs = preferences.of_many(s, team_id, user_ids, repo.WORKFLOW)
+    return [u for u in user_ids if not (prefs[u].no_dms or prefs[u].opted_out_of(repo.WORKFLOW))]
+
+
+# ---- the modal --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Plan:
+    view: dict | None = None
+    note: str | None = None
+
+
+def _may_answer(s: Session, run: SurveyRun, user_id: str, now: datetime) -> str | None:
+    """Why this member cannot answer this run now (a note for them), or None."""
+    if run.status != RunStatus.OPEN or run.closes_at <= now:
+        return views.CLOSED
+    if run.audience == Audience.CHANNEL and not members.in_channel(s, run.team_id, run.channel_id or "", user_id):
+        return views.NOT_FOR_YOU
+    if repo.took_part(s, run.id, user_id):
+        return views.ALREADY
+    return None
+
+
+def open_survey(services: Services, team_id: str, user_id: str, public_id: str | None,
+                now: datetime | None = None) -> Plan:
+    now = now or utcnow()
+    with services.db.session() as s:
+        run = repo.run_by_public_id(s, team_id, public_id or "")
+        if run is None:
+            return Plan(note=views.MISSING)
+        problem = _may_answer(s, run, user_id, now)
+        if problem:
+            return Plan(note=problem)
+        return Plan(view=views.survey_modal(instrument_of(run), run.public_id))
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    ack: dict = field(default_factory=dict)  # the whole ack body (update to a view, or inline errors)
+
+
+def submit(services: Services, team_id: str, user_id: str, public_id: str | None, raw: dict[str, str | None],
+           now: datetime | None = None) -> SubmitResult:
+    """Store one member's answers sealed, apart from the note that they took part; answer in the ack only."""
+    now = now or utcnow()
+    with services.db.session() as s:
+        run = repo.run_by_public_id(s, team_id, public_id or "")
+        if run is None:
+            return SubmitResult({"response_action": "update", "view": views.notice("Survey", views.MISSING)})
+        instrument = instrument_of(run)
+        problem = _may_answer(s, run, user_id, now)
+        if problem == views.CLOSED:
+            return SubmitResult(views.closed_errors(instrument))
+        if problem:
+            return SubmitResult({"response_action": "update", "view": views.notice("Survey", problem)})
+        answers = read_answers(instrument, raw)
+        if isinstance(answers, Invalid):
+            return SubmitResult(views.answer_errors(answers.errors))
+        run_id = run.id
+    try:
+        with services.db.session() as s:
+            if not repo.still_open(s, run_id):  # closed meanwhile: the sealing must not miss (or orphan) it
+                return SubmitResult(views.closed_errors(instrument))
+            repo.record_submission(s, services.crypto, run_id, user_id, day=day_of(now),
+                                   values=answers.values, texts=answers.texts)
+    except IntegrityError:  # a double click or a replayed request: the first answer stands
+        return SubmitResult({"response_action": "update", "view": views.notice("Survey", views.ALREADY)})
+    return SubmitResult({"response_action": "update", "view": views.thanks()})
+
+
+# ---- results ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Results:
+    run_id: str
+    instrument: Instrument
+    status: str
+    respondents: int | None
+    minimum: int
+    result: RunResult | None
+    change: Change | None
+    comments: tuple[str, ...]
+
+    def lines(self) -> list[str]:
+        if self.status != RunStatus.CLOSED:
+            return [f"{self.instrument.title}: still open; results are sealed until it closes."]
+        return results_lines(self.instrument, self.result, self.change, self.comments,
+                             respondents=self.respondents, minimum=self.minimum)
+
+
+def results_of(s: Session, services: Services, run: SurveyRun) -> Results:
+    """The run's results as every outlet may show them: the disclosure ledger decides, and records the release."""
+    instrument = instrument_of(run)
+    k = max(instrument.settings.min_responses, run.min_responses)
+    if run.status != RunStatus.CLOSED:
+        return Results(run.public_id, instrument, run.status, None, k, None, None, ())
+    previous = repo.previous_run(s, run)
+    runs = [r for r in (run, previous) if r is not None]
+    populations: dict[str, dict[Stratum, int]] = {RESPONDENTS: {}}
+    counts_by_run = {}
+    for r in runs:
+        counts = repo.counts(s, r.id)
+        counts_by_run[r.public_id] = counts
+        populations[RESPONDENTS][Stratum(r.public_id)] = r.respondents or 0
+        for q in instrument.counted:
+            answered = sum(n for (qid, _), n in counts.items() if qid == q.id)
+            populations.setdefault(q.id, {})[Stratum(r.public_id)] = answered
+    ledgers = _ledgers(s, run)
+    requested = [Cell.of(r.public_id) for r in runs]
+    decisions = release_by_scope(ledgers, requested, populations, k)
+    _record(s, run, decisions, populations)
+
+    def summary(r: SurveyRun) -> RunResult | None:
+        cell = Cell.of(r.public_id)
+        if cell not in decisions[RESPONDENTS].shown:
+            return None
+        only = [q for q, d in decisions.items() if q != RESPONDENTS and cell in d.shown]
+        return summarize(instrument, r.respondents or 0, counts_by_run[r.public_id], k, only=only)
+
+    result = summary(run)
+    before = summary(previous) if previous is not None else None
+    moved = change(result, before) if result is not None else None
+    comments: tuple[str, ...] = ()
+    if result is not None:
+        comments = tuple(repo.comments_of(s, services.crypto, run.id))
+    return Results(run.public_id, instrument, run.status, run.respondents, k, result, moved, comments)
+
+
+def _ledgers(s: Session, run: SurveyRun) -> dict[str, Ledger]:
+    released: dict[str, dict[Cell, int]] = {}
+    for c in repo.releases(s, run.team_id, run.series):
+        released.setdefault(c.scope, {})[Cell(frozenset(c.runs), c.where)] = c.size
+    return {scope: Ledger(cells) for scope, cells in released.items()}
+
+
+def _record(s: Session, run: SurveyRun, decisions: dict, populations: dict) -> None:
+    cells = []
+    for scope, decision in decisions.items():
+        for cell, size in decision.ledger.released.items():
+            cells.append(repo.ReleasedCell(scope, tuple(sorted(cell.runs)), cell.where, size))
+    repo.record_releases(s, run.team_id, run.series, cells)
+
+
+def find_run(services: Services, team_id: str, *, run_id: str | None, channel_id: str | None, workspace: bool,
+             closed: bool | None = None) -> str | None:
+    """The public id of the run an admin named: by id, or the open (closed=False) / latest closed run of an
+    audience."""
+    with services.db.session() as s:
+        if run_id:
+            run = repo.run_by_public_id(s, team_id, run_id)
+        elif closed:
+            run = repo.latest_closed_run(s, team_id, None if workspace else channel_id)
+        else:
+            run = repo.open_run_for(s, team_id, None if workspace else channel_id)
+        return run.public_id if run else None
+
+
+def results(services: Services, team_id: str, public_id: str) -> Results | None:
+    with services.db.session() as s:
+        run = repo.run_by_public_id(s, team_id, public_id)
+        return results_of(s, services, run) if run else None
+
+
+# ---- closing ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CloseResult:
+    status: str  # closed | not_open | missing
+    respondents: int = 0
+    results: Results | None = None
+    chart_uploaded: bool = False
+
+
+def close(services: Services, team_id: str, public_id: str, slack: SlackPort | None = None,
+          now: datetime | None = None) -> CloseResult:
+    """Close a run: seal its answers (one transaction), erase the buffer, DM the results to the admin who
+    launched it (text through the outbox; the chart uploaded when a Slack port is given)."""
+    now = now or utcnow()
+    with services.db.session() as s:
+        run = repo.run_by_public_id(s, team_id, public_id)
+        if run is None:
+            return CloseResult("missing")
+        moved = s.execute(update(SurveyRun).where(SurveyRun.id == run.id, SurveyRun.status == RunStatus.OPEN)
+                          .values(status=RunStatus.CLOSED)).rowcount
+        if not moved:
+            return CloseResult("not_open")
+        s.refresh(run)
+        sealing = repo.seal_run(s, services.crypto, run, today=day_of(now))
+        found = results_of(s, services, run)
+        admin = run.launched_by
+        if admin:
+            text = "\n".join(["Your survey has closed.", *found.lines()])
+            outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.results", target=admin, payload={"text": text},
+                           dedupe_key=outbox.key(KIND, public_id, "results"))
+        channel = run.channel_id if found.instrument.settings.share_results and found.result is not None else None
+        if channel:  # the survey says so: the audience sees what the admins see (never below the minimum)
+            text = "\n".join(["The survey has closed; thank you to everyone who answered.", *found.lines()])
+            outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.results", target=channel, payload={"text": text},
+                           dedupe_key=outbox.key(KIND, public_id, "results", "channel"))
+    repo.wipe_freed_space(services.db)
+    log.info("surveys.closed run=%s respondents=%s answers=%s comments=%s", public_id, sealing.respondents,
+             sealing.answers, sealing.comments)
+    uploaded = False
+    if admin and slack is not None:
+        uploaded = _upload_chart(slack, admin, found, dm=True)
+    if channel and slack is not None:
+        _upload_chart(slack, channel, found, dm=False)
+    return CloseResult("closed", sealing.respondents, found, uploaded)
+
+
+def _upload_chart(slack: SlackPort, target: str, found: Results, *, dm: bool) -> bool:
+    from surveys.chart import render_png  # matplotlib: loaded only when a chart is drawn
+
+    png = render_png(found.instrument, found.result, found.change)
+    if png is None:
+        return False
+    try:
+        channel = slack.open_dm([target]) if dm else target
+        slack.upload_file(channel, f"{found.instrument.name}-results.png", png, title=found.instrument.title)
+    except SlackError as exc:
+        log.warning("surveys.chart_failed run=%s error=%s", found.run_id, exc.error)
+        return False
+    return True
+
+
+def close_due(services: Services, slack_for, now: datetime | None = None) -> int:  # noqa: ANN001
+    now = now or utcnow()
+    with services.db.session() as s:
+        due = [(r.team_id, r.public_id) for r in repo.runs_to_close(s, now)]
+    closed = 0
+    for team_id, public_id in due:
+        slack = _port(slack_for, team_id)
+        closed += close(services, team_id, public_id, slack, now).status == "closed"
+    return closed
+
+
+def _port(slack_for, team_id: str) -> SlackPort | None:  # noqa: ANN001
+    try:
+        return slack_for(team_id) if slack_for is not None else None
+    except Exception:  # no token for this workspace: the text still goes through the outbox
+        return None
+
+
+# ---- reminders --------------------------------------------------------------------------------------------
+
+def remind_due(services: Services, slack_for, now: datetime | None = None) -> int:  # noqa: ANN001
+    """Remind the audience members who have not taken part (3 days in, 1 day before close): each run once
+    per reminder. Reminders are sensitive outbox rows (deleted once delivered): who had not answered by
+    then is not kept."""
+    now = now or utcnow()
+    with services.db.session() as s:
+        due = [(r.id, r.team_id, which) for r in repo.open_runs(s)
+               if (which := timing.reminder_due(r.opened_at, r.closes_at, now, first_done=r.first_reminder_done,
+                                                final_done=r.final_reminder_done))]
+    sent = 0
+    for run_id, team_id, which in due:
+        slack = _port(slack_for, team_id)
+        if slack is None:
+            continue
+        sent += _remind(services, slack, run_id, which)
+    return sent
+
+
+def _remind(services: Services, slack: SlackPort, run_id: int, which: str) -> int:
+    with services.db.session() as s:
+        run = s.get(SurveyRun, run_id)
+        if run is None:
+            return 0
+        team_id, channel_id, public_id = run.team_id, run.channel_id, run.public_id
+    try:
+        humans = audience_of(services, slack, team_id, channel_id)
+    except SlackError:
+        return 0  # the next sweep tries again
+    flag = SurveyRun.final_reminder_done if which == "final" else SurveyRun.first_reminder_done
+    with services.db.session() as s:
+        claimed = s.execute(update(SurveyRun).where(SurveyRun.id == run_id, flag.is_(False),
+                                                    SurveyRun.status == RunStatus.OPEN)
+                            .values({flag.key: True, **({"first_reminder_done": True} if which == "final" else {})})
+                            ).rowcount
+        if not claimed:
+            return 0
+        run = s.get(SurveyRun, run_id)
+        assert run is not None
+        done = repo.participants(s, run_id)
+        targets = [u for u in _reachable(s, team_id, humans) if u not in done]
+        payload = views.invitation(instrument_of(run), public_id, run.closes_at, reminder=True)
+        for user_id in targets:
+            outbox.enqueue_sensitive(s, team_id=team_id, kind=f"{KIND}.remind", recipient=user_id, payload=payload,
+                                     dedupe_key=outbox.key(KIND, public_id, user_id, which))
+    log.info("surveys.reminded run=%s which=%s reminders=%s", public_id, which, len(targets))
+    return len(targets)

@@ -1,0 +1,306 @@
+"""Survey tables and their repository functions: runs, who took part, the sealed buffer, the answers.
+
+Anonymity by construction (docs/privacy.md, "Surveys"):
+- `survey_participation` says who took part (for reminders and "you already answered") and nothing else:
+  a random id, the run and the day. It shares no id with anything an answer is stored in, and is deleted
+  when the run closes.
+- `survey_buffer` holds each submission sealed (`Sealed`, encrypted with the database's key) while the run
+  is open, so nothing is lost on a crash: a random id, the run, the ciphertext; no member, no time.
+- At close, `seal_run` decrypts the buffer, shuffles every (question, value) pair of every submission
+  together and writes them as `survey_answer` rows (random ids, no member, no time) in ONE transaction,
+  with the comments (re-encrypted) in `survey_comment`; the buffer and participation rows are deleted in
+  the same transaction, then wiped from the file (SQLite secure_delete + WAL checkpoint; PostgreSQL VACUUM).
+- `survey_release` is the disclosure ledger (surveys.disclosure): every cell shown on any outlet, per scope.
+
+Functions take the caller's session, so a change and the messages it causes commit together.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, delete, func, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from storage.anonymity import opaque_id, shuffled
+from storage.checkins import Cipher, UTCDateTime
+from storage.db import Database
+from storage.models import Base, utcnow
+from storage.sealed import Sealed
+
+WORKFLOW = "surveys"  # the name member opt-outs are kept under (`storage.preferences`)
+
+
+class RunStatus:
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Audience:
+    CHANNEL = "channel"
+    WORKSPACE = "workspace"
+
+
+class SurveyRun(Base):
+    """One launch of a survey to one audience. Not anonymous (it is the admin's act); says nothing of answers
+    until close, then only how many answered."""
+
+    __tablename__ = "survey_run"
+    __table_args__ = (Index("ix_survey_run_team_status", "team_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)  # in buttons and `hearth surveys … ID`
+    team_id: Mapped[str] = mapped_column(String(32))
+    survey: Mapped[str] = mapped_column(String(40))  # the instrument's name: runs of one name make a series
+    version: Mapped[int]
+    source: Mapped[str] = mapped_column(Text)  # the instrument's YAML, so results stay readable if the file changes
+    audience: Mapped[str] = mapped_column(String(16))  # channel | workspace
+    channel_id: Mapped[str | None] = mapped_column(String(32))  # the audience's channel (None: workspace)
+    min_responses: Mapped[int]  # fixed at launch
+    launched_by: Mapped[str | None] = mapped_column(String(32))  # the admin who gets the results (None: CLI)
+    invited: Mapped[int] = mapped_column(default=0)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.OPEN)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    respondents: Mapped[int | None]  # set at close
+    first_reminder_done: Mapped[bool] = mapped_column(default=False)
+    final_reminder_done: Mapped[bool] = mapped_column(default=False)
+
+    @property
+    def series(self) -> str:
+        """Runs whose results may be compared and whose releases share one ledger."""
+        return f"{self.survey}:{self.audience}:{self.channel_id or ''}"
+
+
+class SurveyParticipation(Base):
+    """Who took part in an open run: random id, day only; deleted at close."""
+
+    __tablename__ = "survey_participation"
+    __table_args__ = (UniqueConstraint("run_id", "user_id", name="uq_survey_participation_run_user"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=opaque_id)
+    run_id: Mapped[int] = mapped_column(ForeignKey("survey_run.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(32))
+    day: Mapped[date] = mapped_column(Date)
+
+
+class SurveyBuffer(Base):
+    """One submission, sealed until close: no member, no time."""
+
+    __tablename__ = "survey_buffer"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=opaque_id)
+    run_id: Mapped[int] = mapped_column(ForeignKey("survey_run.id", ondelete="CASCADE"), index=True)
+    sealed: Mapped[str] = mapped_column(Sealed)
+
+
+class SurveyAnswer(Base):
+    """One counted answer of a closed run: a question and a value. Written shuffled, all at once, at close."""
+
+    __tablename__ = "survey_answer"
+    __table_args__ = (Index("ix_survey_answer_run_question", "run_id", "question_id", "value"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=opaque_id)
+    run_id: Mapped[int] = mapped_column(ForeignKey("survey_run.id", ondelete="CASCADE"))
+    question_id: Mapped[str] = mapped_column(String(32))
+    value: Mapped[int] = mapped_column(Integer)
+
+
+class SurveyComment(Base):
+    """One free-text answer of a closed run, encrypted; shown only at the comment minimum, sorted."""
+
+    __tablename__ = "survey_comment"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=opaque_id)
+    run_id: Mapped[int] = mapped_column(ForeignKey("survey_run.id", ondelete="CASCADE"), index=True)
+    question_id: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Sealed)
+
+
+class SurveyRelease(Base):
+    """The disclosure ledger: one cell released on some outlet, in one scope, with its size at release."""
+
+    __tablename__ = "survey_release"
+    __table_args__ = (UniqueConstraint("team_id", "series", "scope", "cell", name="uq_survey_release_cell"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    series: Mapped[str] = mapped_column(String(120))
+    scope: Mapped[str] = mapped_column(String(40))  # "respondents" or a question id
+    cell: Mapped[str] = mapped_column(Text)  # JSON: {"runs": [...], "where": [[dim, value], ...]}
+    size: Mapped[int]
+
+
+# ---- runs -------------------------------------------------------------------------------------------------
+
+def new_run(s: Session, **values: object) -> SurveyRun:
+    run = SurveyRun(public_id=secrets.token_hex(8), **values)  # hex: never starts with "-" on a command line
+    s.add(run)
+    s.flush()
+    return run
+
+
+def run_by_public_id(s: Session, team_id: str, public_id: str) -> SurveyRun | None:
+    return s.scalars(select(SurveyRun).where(SurveyRun.team_id == team_id, SurveyRun.public_id == public_id)).first()
+
+
+def open_run_for(s: Session, team_id: str, channel_id: str | None) -> SurveyRun | None:
+    """The open run whose audience is this channel (None: the workspace)."""
+    return s.scalars(select(SurveyRun).where(SurveyRun.team_id == team_id, SurveyRun.status == RunStatus.OPEN,
+                                             _audience_is(channel_id))).first()
+
+
+def latest_closed_run(s: Session, team_id: str, channel_id: str | None) -> SurveyRun | None:
+    return s.scalars(select(SurveyRun).where(SurveyRun.team_id == team_id, SurveyRun.status == RunStatus.CLOSED,
+                                             _audience_is(channel_id))
+                     .order_by(SurveyRun.closes_at.desc(), SurveyRun.id.desc())).first()
+
+
+def previous_run(s: Session, run: SurveyRun) -> SurveyRun | None:
+    """The closed run of the same survey and audience before `run`."""
+    return s.scalars(select(SurveyRun).where(
+        SurveyRun.team_id == run.team_id, SurveyRun.survey == run.survey, SurveyRun.audience == run.audience,
+        SurveyRun.status == RunStatus.CLOSED, _audience_is(run.channel_id), SurveyRun.id < run.id,
+    ).order_by(SurveyRun.id.desc())).first()
+
+
+def _audience_is(channel_id: str | None):  # noqa: ANN202 - a boolean clause
+    if channel_id is None:
+        return SurveyRun.audience == Audience.WORKSPACE
+    return (SurveyRun.audience == Audience.CHANNEL) & (SurveyRun.channel_id == channel_id)
+
+
+def open_runs(s: Session) -> list[SurveyRun]:
+    return list(s.scalars(select(SurveyRun).where(SurveyRun.status == RunStatus.OPEN).order_by(SurveyRun.id)))
+
+
+def runs_to_close(s: Session, now: datetime) -> list[SurveyRun]:
+    return list(s.scalars(select(SurveyRun).where(SurveyRun.status == RunStatus.OPEN, SurveyRun.closes_at <= now)
+                          .order_by(SurveyRun.id)))
+
+
+def runs_of(s: Session, team_id: str, *, limit: int = 20) -> list[SurveyRun]:
+    return list(s.scalars(select(SurveyRun).where(SurveyRun.team_id == team_id)
+                          .order_by(SurveyRun.id.desc()).limit(limit)))
+
+
+# ---- taking part --------------------------------------------------------------------------------------------
+
+def took_part(s: Session, run_id: int, user_id: str) -> bool:
+    return s.scalar(select(func.count()).select_from(SurveyParticipation).where(
+        SurveyParticipation.run_id == run_id, SurveyParticipation.user_id == user_id)) > 0
+
+
+def participants(s: Session, run_id: int) -> set[str]:
+    return set(s.scalars(select(SurveyParticipation.user_id).where(SurveyParticipation.run_id == run_id)))
+
+
+def submissions(s: Session, run_id: int) -> int:
+    return s.scalar(select(func.count()).select_from(SurveyBuffer).where(SurveyBuffer.run_id == run_id)) or 0
+
+
+def still_open(s: Session, run_id: int) -> bool:
+    """Whether the run is open, holding it so until the caller's transaction ends: a close waits for a
+    submission in flight (PostgreSQL: FOR SHARE against the close's UPDATE; SQLite serialises writers)."""
+    status = s.scalar(select(SurveyRun.status).where(SurveyRun.id == run_id).with_for_update(read=True))
+    return status == RunStatus.OPEN
+
+
+def record_submission(s: Session, cipher: Cipher, run_id: int, user_id: str, *, day: date,
+                      values: Sequence[tuple[str, int]], texts: Sequence[tuple[str, str]]) -> None:
+    """Who took part and what they answered, in two tables that share nothing but the run. The caller's
+    transaction fails with IntegrityError when the member already took part (one answer per member)."""
+    s.add(SurveyParticipation(run_id=run_id, user_id=user_id, day=day))
+    s.flush()  # the unique (run, member) check before anything is sealed
+    payload = json.dumps({"v": [list(v) for v in values], "t": [list(t) for t in texts]}, separators=(",", ":"))
+    s.add(SurveyBuffer(run_id=run_id, sealed=cipher.encrypt(payload)))
+
+
+# ---- closing ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Sealing:
+    respondents: int
+    answers: int
+    comments: int
+
+
+def seal_run(s: Session, cipher: Cipher, run: SurveyRun, *, today: date) -> Sealing:
+    """Move the buffer into answer rows, shuffled, in the caller's transaction; erase buffer and participation.
+    The caller has already moved the run out of `open` (conditionally), so this runs once per run."""
+    if s.get_bind().dialect.name == "sqlite":
+        s.execute(text("PRAGMA secure_delete=ON"))  # freed pages are zeroed, not left readable in the file
+    buffered = list(s.scalars(select(SurveyBuffer.sealed).where(SurveyBuffer.run_id == run.id)))
+    answers: list[dict[str, object]] = []
+    comments: list[dict[str, object]] = []
+    for token in buffered:
+        opened = json.loads(cipher.decrypt(token))
+        answers += [{"id": opaque_id(), "run_id": run.id, "question_id": q, "value": int(v)} for q, v in opened["v"]]
+        comments += [{"id": opaque_id(), "run_id": run.id, "question_id": q, "text": t} for q, t in opened["t"]]
+    answers = shuffled(answers)
+    comments = [dict(c, text=cipher.encrypt(str(c["text"]))) for c in shuffled(comments)]
+    if answers:
+        s.execute(SurveyAnswer.__table__.insert(), answers)
+    if comments:
+        s.execute(SurveyComment.__table__.insert(), comments)
+    s.execute(delete(SurveyBuffer).where(SurveyBuffer.run_id == run.id))
+    s.execute(delete(SurveyParticipation).where(SurveyParticipation.run_id == run.id))
+    run.respondents = len(buffered)
+    run.closed_on = today
+    return Sealing(len(buffered), len(answers), len(comments))
+
+
+def wipe_freed_space(db: Database) -> None:
+    """After a sealing commits: no deleted buffer row stays readable in the database's files."""
+    if db.is_sqlite:
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM survey_buffer")
+        conn.exec_driver_sql("VACUUM survey_participation")
+
+
+# ---- results: aggregated in SQL -----------------------------------------------------------------------------
+
+def counts(s: Session, run_id: int) -> dict[tuple[str, int], int]:
+    rows = s.execute(select(SurveyAnswer.question_id, SurveyAnswer.value, func.count())
+                     .where(SurveyAnswer.run_id == run_id)
+                     .group_by(SurveyAnswer.question_id, SurveyAnswer.value))
+    return {(q, int(v)): int(n) for q, v, n in rows}
+
+
+def comments_of(s: Session, cipher: Cipher, run_id: int) -> list[str]:
+    return [cipher.decrypt(t) for t in s.scalars(select(SurveyComment.text).where(SurveyComment.run_id == run_id))]
+
+
+# ---- the disclosure ledger --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReleasedCell:
+    scope: str
+    runs: tuple[str, ...]
+    where: tuple[tuple[str, str], ...]
+    size: int
+
+
+def releases(s: Session, team_id: str, series: str) -> list[ReleasedCell]:
+    out = []
+    for r in s.scalars(select(SurveyRelease).where(SurveyRelease.team_id == team_id, SurveyRelease.series == series)):
+        cell = json.loads(r.cell)
+        out.append(ReleasedCell(r.scope, tuple(cell["runs"]), tuple((d, v) for d, v in cell["where"]), r.size))
+    return out
+
+
+def record_releases(s: Session, team_id: str, series: str, cells: Iterable[ReleasedCell]) -> None:
+    known = {(c.scope, c.runs, c.where) for c in releases(s, team_id, series)}
+    for c in cells:
+        if (c.scope, c.runs, c.where) in known:
+            continue
+        cell = json.dumps({"runs": sorted(c.runs), "where": [list(p) for p in c.where]}, sort_keys=True)
+        s.add(SurveyRelease(team_id=team_id, series=series, scope=c.scope, cell=cell, size=c.size))

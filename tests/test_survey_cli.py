@@ -1,0 +1,100 @@
+"""`hearth surveys launch / close / results` against the Slack simulator and the test database, and the
+reminder sweep: only people who have not taken part, each reminder once."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from slack_app.cli import main
+from slack_app.settings import reveal
+from slack_app.surveys import usecases
+from storage import surveys as repo
+from storage.models import OutboxMessage
+from surveys.loader import builtin_instrument
+
+TEAM = "T0HEARTH"
+CIRCLE = "CCIRCLE"
+QUESTIONS = [q.id for q in builtin_instrument("belonging").counted]
+
+
+@pytest.fixture
+def cli(simulator, database_url, app_settings, hearth, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no .env here
+    env = {"SLACK_BOT_TOKEN": simulator.bot_token, "SLACK_API_URL": simulator.base_url,
+           "DATABASE_URL": database_url, "HEARTH_ENCRYPTION_KEY": reveal(app_settings.HEARTH_ENCRYPTION_KEY),
+           "ARCHIVE_URL": str(tmp_path / "archive")}
+    runner = CliRunner()
+    return lambda *args: runner.invoke(main, ["surveys", *args], env=env)
+
+
+def test_cli_launches_closes_and_shows_results(cli, hearth, tmp_path):
+    assert "--channel C… or --workspace" in cli("launch", "belonging").output
+    bad = cli("launch", "belonging", "--channel", CIRCLE, "--closes", "forever")
+    assert bad.exit_code == 2 and "--closes forever" in bad.output and "Traceback" not in bad.output
+    unknown = cli("launch", "nosuch", "--channel", CIRCLE)
+    assert unknown.exit_code == 2 and "belonging" in unknown.output
+    small = cli("launch", "belonging", "--channel", CIRCLE)  # the survey's own minimum is 5; #circle has 4
+    assert small.exit_code == 2 and "4 people" in small.output
+    low = cli("launch", "belonging", "--channel", CIRCLE, "--min-responses", "2")
+    assert low.exit_code == 2 and "between 3 and 10" in low.output
+    broken = tmp_path / "team.yml"
+    broken.write_text("name: team\nversion: 1\ntitle: T\nquestions:\n  - id: q1\n    kind: agreement\n")
+    shown = cli("launch", str(broken), "--channel", CIRCLE)
+    assert shown.exit_code == 2 and "team.yml:5" in shown.output
+
+    launched = cli("launch", "belonging", "--channel", CIRCLE, "--min-responses", "3", "--closes", "3d",
+                   "--by", "UALICE")
+    assert launched.exit_code == 0, launched.output
+    assert "4 of 4 people invited" in launched.output
+    early = cli("results", "--channel", CIRCLE)
+    assert early.exit_code == 2 and "no closed survey found" in early.output  # nothing closed yet
+    assert "still open" in cli("results", launched.output.split("(id ")[1].split(")")[0]).output
+
+    with hearth.services.db.session() as s:
+        run = repo.open_run_for(s, TEAM, CIRCLE)
+        run_id = run.public_id
+    for user, value in (("UALICE", "5"), ("UBOB", "4"), ("UDEV", "2")):
+        usecases.submit(hearth.services, TEAM, user, run_id, {q: value for q in QUESTIONS})
+    closed = cli("close", "--channel", CIRCLE)
+    assert closed.exit_code == 0, closed.output
+    assert "3 responses sealed" in closed.output and "Belonging index: 67/100" in closed.output
+    assert cli("close", run_id).exit_code == 2
+
+    out = tmp_path / "results.csv"
+    results = cli("results", run_id, "--csv", str(out))
+    assert results.exit_code == 0 and "3 responses" in results.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    belong = {r["value"]: r["count"] for r in rows if r["question_id"] == "belong"}
+    assert belong == {"1": "0", "2": "1", "3": "0", "4": "1", "5": "1"}
+    assert cli("results", "--channel", CIRCLE).output == results.output.replace(f"Results written to {out}.\n", "")
+
+
+def test_reminders_go_only_to_people_who_have_not_taken_part(hearth, simulator):
+    from slack_app.slack_port import WebApiPort, make_client
+
+    slack = WebApiPort(make_client(simulator.bot_token, simulator.base_url))
+    instrument, source = usecases.load_survey("belonging")
+    started = usecases.launch(hearth.services, slack, TEAM, instrument, source, channel_id=CIRCLE,
+                              closes=timedelta(days=7), min_responses=3)
+    usecases.submit(hearth.services, TEAM, "UBOB", started.run_id, {q: "4" for q in QUESTIONS})
+    with hearth.services.db.session() as s:
+        run = repo.run_by_public_id(s, TEAM, started.run_id)
+        opened = run.opened_at
+    ports = lambda team: slack  # noqa: E731
+    assert usecases.remind_due(hearth.services, ports, now=opened + timedelta(days=2)) == 0
+    assert usecases.remind_due(hearth.services, ports, now=opened + timedelta(days=3)) == 3  # not Bob
+    assert usecases.remind_due(hearth.services, ports, now=opened + timedelta(days=4)) == 0  # once
+    usecases.submit(hearth.services, TEAM, "UDEV", started.run_id, {q: "4" for q in QUESTIONS})
+    assert usecases.remind_due(hearth.services, ports, now=opened + timedelta(days=6)) == 2  # the final one
+    assert usecases.remind_due(hearth.services, ports, now=opened + timedelta(days=6, hours=1)) == 0
+    with hearth.services.db.session() as s:
+        rows = s.scalars(select(OutboxMessage)).all()
+        reminders = [r for r in rows if r.kind == "survey.remind"]
+        assert len(reminders) == 5 and all(r.sensitive for r in reminders)
+        assert not any(u in r.target for r in reminders for u in ("UALICE", "UDEV", "UEMI"))  # sealed recipients

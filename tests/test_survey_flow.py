@@ -1,0 +1,249 @@
+"""Surveys end to end: signed requests into the real app, the Slack simulator on the other side, the delivery
+worker draining the outbox; then the anonymity of what is left behind, read as the adversary would.
+
+The demo workspace's #gratitude-circle (CCIRCLE) holds Alice (admin), Bob, Dev, Emi and the bot; #general
+(CGENERAL) everyone: Alice, Bob, Carmen, Dev, Emi, Finn (and a deactivated member and two bots).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from slack_app.simulator import wait_for
+from slack_app.surveys import usecases, views
+from slack_app.surveys.ids import SurveyAction, question_block
+from storage import surveys as repo
+from storage.models import OutboxMessage
+from surveys.loader import builtin_instrument
+from tests.privacy import assert_logs_carry_no_user_ids, database_dump
+
+TEAM = "T0HEARTH"
+CIRCLE = "CCIRCLE"
+GENERAL = "CGENERAL"
+EVERYONE = ("UALICE", "UBOB", "UCARMEN", "UDEV", "UEMI", "UFINN")
+BELONGING = builtin_instrument("belonging")
+QUESTIONS = [q.id for q in BELONGING.counted]
+
+
+@pytest.fixture
+def slack(simulator):
+    from slack_app.slack_port import WebApiPort, make_client
+
+    return WebApiPort(make_client(simulator.bot_token, simulator.base_url))
+
+
+@pytest.fixture
+def deliver(hearth, slack):
+    from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
+
+    worker = DeliveryWorker(hearth.services.db, lambda team: slack, options=WorkerOptions(threads=1))
+    return lambda: worker.drain(timeout=30)
+
+
+def launch(hearth, slack, channel, *, k=3, by="UALICE", days=5):
+    instrument, source = usecases.load_survey("belonging")
+    return usecases.launch(hearth.services, slack, TEAM, instrument, source, channel_id=channel,
+                           closes=timedelta(days=days), min_responses=k, launched_by=by)
+
+
+def answers(pattern):
+    """Modal values: `pattern` gives each counted question's agreement value, in order."""
+    values = {question_block(q): str(v) for q, v in zip(QUESTIONS, pattern, strict=True)}
+    return values
+
+
+def private_replies(simulator, user):
+    return [p["body"].get("text") or "" for p in simulator.response_url_posts() if p.get("user") == user]
+
+
+def outbox_rows(hearth):
+    with hearth.services.db.session() as s:
+        return s.scalar(select(func.count()).select_from(OutboxMessage))
+
+
+def test_launch_answer_close_and_results(driver, simulator, hearth, slack, deliver, caplog):
+    caplog.set_level(logging.DEBUG, logger="hearth")
+    # an audience smaller than the minimum is refused, with the reason and the ways out
+    small = launch(hearth, slack, CIRCLE, k=5)
+    assert small.status == "refused" and "4 people" in small.message and "--workspace" in small.message
+
+    started = launch(hearth, slack, CIRCLE, k=3)
+    assert started.status == "launched" and started.invited == 4
+    assert launch(hearth, slack, CIRCLE).status == "already_open"
+    deliver()
+    for user in ("UALICE", "UBOB", "UDEV", "UEMI"):
+        [invite] = simulator.messages(simulator.dm_channel(user))
+        assert "anonymous survey" in invite["text"]
+    assert simulator.dm_channel("UCARMEN") is None
+
+    # Bob opens the modal from his invitation; an incomplete form gets inline errors
+    bob = driver.as_member("UBOB")
+    bob.click(SurveyAction.OPEN_MODAL)
+    assert bob.latest_view()["callback_id"] == "survey.submit"
+    resp = bob.submit({question_block("belong"): "4"})
+    assert resp.json["response_action"] == "errors" and question_block("be_myself") in resp.json["errors"]
+    # the real submission: answered in the ack alone, nothing sent, queued or asked of Slack
+    posts, queued = len(simulator.calls), outbox_rows(hearth)
+    resp = bob.submit({**answers([5, 4, 4, 5, 3, 4, 5, 5]), question_block("comment"): "Kind people here"})
+    assert resp.json["response_action"] == "update" and "Thank you" in str(resp.json["view"])
+    assert "sealed" in str(resp.json["view"])
+    assert len(simulator.calls) == posts and outbox_rows(hearth) == queued
+
+    # a second attempt is told kindly; Carmen (not in the channel) pressing an old button is told it is not hers
+    bob.click(SurveyAction.OPEN_MODAL)
+    assert wait_for(lambda: any("already answered" in t for t in private_replies(simulator, "UBOB")))
+    driver.block_action("UCARMEN", SurveyAction.OPEN_MODAL, value=started.run_id)
+    assert wait_for(lambda: any("not for you" in t for t in private_replies(simulator, "UCARMEN")))
+
+    for user, pattern in (("UALICE", [4, 4, 3, 4, 4, 4, 4, 5]), ("UDEV", [2, 3, 3, 4, 2, 3, 4, 4])):
+        member = driver.as_member(user)
+        member.click(SurveyAction.OPEN_MODAL)
+        assert member.submit(answers(pattern)).json["response_action"] == "update"
+
+    # Emi's modal is open when the survey closes: her answer gets a friendly error, not a lost click
+    emi = driver.as_member("UEMI")
+    emi.click(SurveyAction.OPEN_MODAL)
+    closed = usecases.close(hearth.services, TEAM, started.run_id, slack)
+    assert closed.status == "closed" and closed.respondents == 3 and closed.chart_uploaded
+    resp = emi.submit(answers([1, 1, 1, 1, 1, 1, 1, 1]))
+    assert resp.json["response_action"] == "errors" and "closed" in str(resp.json["errors"])
+    assert usecases.close(hearth.services, TEAM, started.run_id, slack).status == "not_open"
+
+    # the results reach Alice, who launched it: text through the outbox, the chart uploaded as a file
+    deliver()
+    dm = simulator.dm_channel("UALICE")
+    texts = [m["text"] for m in simulator.messages(dm)]
+    assert any("3 responses" in t and "Belonging index" in t for t in texts)
+    assert not any("Kind people" in t for t in texts)  # comments wait for their own minimum (5)
+    assert simulator.files(dm)
+    shown = usecases.results(hearth.services, TEAM, started.run_id)
+    assert shown.result is not None and shown.result.respondents == 3
+    belong = shown.result.question("belong")
+    assert dict(belong.distribution) == {1: 0, 2: 1, 3: 0, 4: 1, 5: 1}
+    assert_logs_carry_no_user_ids(caplog.records, EVERYONE)
+
+
+def test_results_below_the_minimum_are_not_shown_anywhere(hearth, slack, driver, simulator, deliver, tmp_path):
+    started = launch(hearth, slack, CIRCLE, k=3)
+    deliver()
+    bob = driver.as_member("UBOB")
+    bob.click(SurveyAction.OPEN_MODAL)
+    bob.submit(answers([5, 5, 5, 5, 5, 5, 5, 5]))
+    closed = usecases.close(hearth.services, TEAM, started.run_id, slack)
+    assert closed.status == "closed" and closed.respondents == 1 and not closed.chart_uploaded
+    assert closed.results.result is None
+    assert "none are shown" in " ".join(closed.results.lines())
+    deliver()
+    texts = [m["text"] for m in simulator.messages(simulator.dm_channel("UALICE"))]
+    assert any("only from 3 respondents" in t for t in texts) and not any("mean" in t for t in texts)
+
+
+def test_replayed_submission_stores_one_answer(hearth, slack, deliver):
+    started = launch(hearth, slack, CIRCLE, k=3)
+    raw = {q: "4" for q in QUESTIONS}
+    first = usecases.submit(hearth.services, TEAM, "UBOB", started.run_id, raw)
+    again = usecases.submit(hearth.services, TEAM, "UBOB", started.run_id, raw)
+    assert "Thank you" in str(first.ack["view"]) and views.ALREADY in str(again.ack["view"])
+    with hearth.services.db.session() as s:
+        run = repo.run_by_public_id(s, TEAM, started.run_id)
+        assert repo.submissions(s, run.id) == 1
+
+
+def test_after_close_nothing_links_a_member_to_an_answer(driver, simulator, hearth, slack, deliver, caplog):
+    caplog.set_level(logging.DEBUG, logger="hearth")
+    db = hearth.services.db
+    started = launch(hearth, slack, GENERAL, k=5, by="UFINN")
+    assert started.status == "launched" and started.invited == 6
+    deliver()
+    before = database_dump(db)
+    calls = len(simulator.calls)
+    submitted = []  # every (question, value) in the order members answered
+    for n, user in enumerate(EVERYONE):
+        pattern = [1 + (n + i) % 5 for i in range(len(QUESTIONS))]  # a different answer set for everyone
+        member = driver.as_member(user)
+        member.click(SurveyAction.OPEN_MODAL)
+        member.submit({**answers(pattern), question_block("comment"): f"comment number {n}"})
+        submitted += list(zip(QUESTIONS, pattern, strict=True))
+    # submitting asked nothing of Slack but the modals (views.open for each click)
+    assert {c.method for c in simulator.calls[calls:]} <= {"views.open"}
+    during = database_dump(db)
+    assert during["outbox"] == before["outbox"]  # no message, no trace in the outbox
+    with db.session() as s:
+        sealed = list(s.scalars(select(repo.SurveyBuffer.sealed)))
+    assert len(sealed) == 6 and not any("comment number" in t for t in sealed)
+
+    closed = usecases.close(hearth.services, TEAM, started.run_id, slack)
+    assert closed.status == "closed" and closed.respondents == 6
+    after = database_dump(db)
+
+    # no survey row names a member (the launching admin's own row aside), none carries a time
+    for table in ("survey_answer", "survey_comment", "survey_buffer", "survey_participation"):
+        assert not any(u in cell for row in after[table] for cell in row for u in EVERYONE), table
+    assert after["survey_buffer"] == [] and after["survey_participation"] == []
+    with db.engine.connect() as conn:
+        columns = set(conn.execute(select(repo.SurveyAnswer).limit(1)).keys())
+        assert columns == {"id", "run_id", "question_id", "value"}
+        order = "ctid" if not db.is_sqlite else "rowid"
+        physical = [(q, v) for q, v in conn.execute(text(f"SELECT question_id, value FROM survey_answer ORDER BY {order}"))]
+        by_id = [(q, v) for q, v in conn.execute(text("SELECT question_id, value FROM survey_answer ORDER BY id"))]
+        ids = [i for (i,) in conn.execute(text("SELECT id FROM survey_answer"))]
+        if not db.is_sqlite:  # one transaction wrote them all: their transaction ids cannot order them
+            assert conn.execute(text("SELECT count(DISTINCT xmin::text) FROM survey_answer")).scalar() == 1
+    assert sorted(physical) == sorted(submitted)
+    assert physical != submitted and by_id != submitted  # neither storage nor id order replays who answered when
+    assert all(len(i) == 22 for i in ids) and len(set(ids)) == len(ids)
+    comments = [row for row in after["survey_comment"]]
+    assert len(comments) == 6 and not any("comment number" in c for row in comments for c in row)  # encrypted
+
+    if db.is_sqlite:  # the erased buffer is not left readable in the file (secure_delete + checkpoint)
+        path = db.engine.url.database
+        raw = b"".join(open(p, "rb").read() for p in (path, path + "-wal") if __import__("os").path.exists(p))
+        assert not any(token.encode() in raw for token in sealed)
+
+    deliver()
+    results = " ".join(m["text"] for m in simulator.messages(simulator.dm_channel("UFINN")))
+    assert "6 responses" in results and "comment number 0" in results  # comments shown at 5, sorted
+    assert_logs_carry_no_user_ids(caplog.records, EVERYONE)
+
+
+def test_app_home_shows_admins_the_trend_and_members_nothing(driver, simulator, hearth, slack, deliver):
+    for pattern in ([4] * 8, [5] * 8):  # two runs of the same survey for #circle: the second moves the index
+        started = launch(hearth, slack, CIRCLE, k=3)
+        for user in ("UALICE", "UBOB", "UDEV"):
+            usecases.submit(hearth.services, TEAM, user, started.run_id,
+                            {q: str(v) for q, v in zip(QUESTIONS, pattern, strict=True)})
+        usecases.close(hearth.services, TEAM, started.run_id)
+    small = launch(hearth, slack, CIRCLE, k=4)
+    usecases.submit(hearth.services, TEAM, "UBOB", small.run_id, {q: "1" for q in QUESTIONS})
+    usecases.close(hearth.services, TEAM, small.run_id)
+    launch(hearth, slack, GENERAL, k=5)
+
+    driver.app_home_opened("UALICE")
+    assert wait_for(lambda: "admins only" in str((simulator.home("UALICE") or {}).get("blocks")))
+    home = str(simulator.home("UALICE")["blocks"])
+    assert "belonging index 100/100 (+0 since the previous run)" in home
+    assert "fewer than 4 responses, so nothing is shown" in home and "open until" in home
+    driver.app_home_opened("UBOB")
+    assert wait_for(lambda: simulator.home("UBOB") is not None)
+    member_home = str(simulator.home("UBOB")["blocks"])
+    assert "admins only" not in member_home and "belonging index" not in member_home
+
+
+def test_a_survey_that_shares_results_posts_them_in_its_channel_at_close(hearth, slack, simulator, deliver, tmp_path):
+    source = usecases.load_survey("belonging")[1].replace("share_results: false", "share_results: true")
+    survey = tmp_path / "shared.yml"
+    survey.write_text(source)
+    instrument, text_ = usecases.load_survey(str(survey))
+    started = usecases.launch(hearth.services, slack, TEAM, instrument, text_, channel_id=CIRCLE,
+                              closes=timedelta(days=3), min_responses=3)
+    for user in ("UALICE", "UBOB", "UDEV"):
+        usecases.submit(hearth.services, TEAM, user, started.run_id, {q: "4" for q in QUESTIONS})
+    assert usecases.close(hearth.services, TEAM, started.run_id, slack).status == "closed"
+    deliver()
+    posted = [m["text"] for m in simulator.messages(CIRCLE)]
+    assert any("3 responses" in t and "thank you" in t for t in posted)
+    assert simulator.files(CIRCLE)
