@@ -82,8 +82,8 @@ def intake_modal(snapshot: rules.Snapshot | None) -> dict:
 
 def read_intake(view: dict) -> dict[str, Any]:
     answers = blocks.view_answers(view)
-    options = answers.get(Field.OPTIONS) or []
-    people = answers.get(Field.PEOPLE) or []
+    raw_options, people = answers.get(Field.OPTIONS), answers.get(Field.PEOPLE)
+    options = raw_options if isinstance(raw_options, list) else []
     meta = IntakeMeta.read(view)
     snapshot = None
     if meta is not None and meta.channel:
@@ -91,8 +91,9 @@ def read_intake(view: dict) -> dict[str, Any]:
                                   text=meta.text, permalink=meta.link)
     return dict(category=answers.get(Field.CATEGORY), text=answers.get(Field.TEXT),
                 urgency=answers.get(Field.URGENCY), anonymous="anonymous" in options,
-                follow_up="follow_up" in options, people=[p for p in people if isinstance(p, str)]
-                if isinstance(people, list) else [], snapshot=snapshot)
+                follow_up="follow_up" in options,
+                people=[p for p in people if isinstance(p, str)] if isinstance(people, list) else [],
+                snapshot=snapshot)
 
 
 def errors_for(errors: dict[str, str]) -> dict[str, str]:
