@@ -292,3 +292,18 @@ def test_the_moderator_channel_setting_refuses_public_channels_and_channels_with
     assert usecases.set_channel(services, slack, TEAM, MODS) is None
     with services.db.session() as s:
         assert store.moderator_channel(s, TEAM) == MODS
+
+
+def test_an_admin_sets_the_moderator_channel_with_slash_hearth_in_a_private_channel(driver, simulator, hearth):
+    resp = driver.command("UBOB", "/hearth", text="reports", channel=MODS)  # not an admin
+    assert wait_for(lambda: simulator.response_url_posts())
+    assert "Only Hearth's admins" in simulator.response_url_posts()[-1]["body"]["text"]
+    driver.command("UALICE", "/hearth", text="reports", channel="CGENERAL")
+    assert wait_for(lambda: len(simulator.response_url_posts()) == 2)
+    assert "public" in simulator.response_url_posts()[-1]["body"]["text"]
+    resp = driver.command("UALICE", "/hearth", text="reports", channel=MODS)
+    assert resp.status == 200 and not resp.late
+    assert wait_for(lambda: len(simulator.response_url_posts()) == 3)
+    assert "Reports now come to this channel" in simulator.response_url_posts()[-1]["body"]["text"]
+    with hearth.services.db.session() as s:
+        assert store.moderator_channel(s, TEAM) == MODS

@@ -141,6 +141,35 @@ def set_channel(services: Services, slack: SlackPort, team_id: str, channel_id: 
     return None
 
 
+SLASH_ANSWERS = {
+    "public": "This channel is public: reports only go to a private channel. Run `/hearth reports` in the "
+              "moderators' private channel.",
+    "archived": "This channel is archived.",
+    "not_in_channel": "Hearth is not in this channel yet: `/invite @hearth`, then try again.",
+    "channel_gone": "Hearth cannot see this channel: `/invite @hearth` here, then try again.",
+    "unreachable": "Slack could not be asked about this channel just now; please try again.",
+    "not_set": "Run `/hearth reports` in the moderators' private channel.",
+}
+
+
+def channel_from_slash(services: Services, slack: SlackPort, team_id: str, user_id: str,
+                       channel_id: str | None) -> str:
+    """`/hearth reports`: an admin makes the channel they type it in the moderator channel."""
+    from slack_app.admins import is_admin
+
+    try:
+        admin = is_admin(services, slack, team_id, user_id, strict=True)
+    except SlackError:
+        return "Slack is busy just now; please try again in a moment."
+    if not admin:
+        return "Only Hearth's admins can choose the moderator channel."
+    problem = set_channel(services, slack, team_id, channel_id or "")
+    if problem:
+        return SLASH_ANSWERS.get(problem, SLASH_ANSWERS["not_set"])
+    return ("Reports now come to this channel. Everyone in it can read and act on cases, so keep it to the "
+            "moderators.")
+
+
 def route(services: Services, slack: SlackPort, team_id: str, case_id: int) -> str | None:
     """Post a new case's card to the moderator channel, or warn the admins; the problem code, if any."""
     channel = configured_channel(services, team_id)
