@@ -109,6 +109,37 @@ def register(app: App) -> None:
         if case_id is not None:
             _ephemeral(respond, usecases.reopen(services, team_id, body["user"]["id"], case_id))
 
+    @app.action(ReportAction.ESCALATE.value)
+    def on_escalate(ack: Ack, body: dict, action: dict, respond: Respond, services: Services, slack: SlackPort,
+                    team_id: str) -> None:
+        ack()
+        case_id = _allowed(services, slack, team_id, body, action, respond, "escalate")
+        if case_id is not None:
+            _ephemeral(respond, usecases.escalate(services, team_id, body["user"]["id"], case_id))
+
+    @app.action(ReportAction.URGENCY.value)
+    def on_urgency(ack: Ack, body: dict, action: dict, respond: Respond, services: Services, slack: SlackPort,
+                   team_id: str) -> None:
+        ack()
+        case_id = _allowed(services, slack, team_id, body, action, respond, "change urgency")
+        view = usecases.urgency_modal(services, case_id) if case_id is not None else None
+        if view is not None:
+            _open(slack, respond, body["trigger_id"], view)
+
+    @app.view(ReportView.URGENCY.value)
+    def on_urgency_submit(ack: Ack, body: dict, view: dict, services: Services, slack: SlackPort,
+                          team_id: str) -> None:
+        meta = views.CaseMeta.read(view)
+        user_id = body["user"]["id"]
+        case_id = meta.case_id if meta else None
+        if case_id is None or not usecases.may_act(services, slack, team_id, case_id, user_id, "change urgency"):
+            ack(response_action="errors", errors={"urgency": REFUSED})
+            return
+        if usecases.change_urgency(services, team_id, user_id, case_id, views.read_urgency(view)):
+            ack(response_action="errors", errors={"urgency": "Please pick an urgency."})
+            return
+        ack()
+
     def _form(kind: ReportView, what: str):  # noqa: ANN202 - a Bolt listener
         def open_form(ack: Ack, body: dict, action: dict, respond: Respond, services: Services, slack: SlackPort,
                       team_id: str) -> None:

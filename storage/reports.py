@@ -46,6 +46,7 @@ class ReportCase(Base):
     pseudonym: Mapped[str] = mapped_column(String(64))
     details: Mapped[str] = mapped_column(Sealed)                 # sealed JSON: text, people, snapshot, nonce
     channel_id: Mapped[str | None] = mapped_column(String(32))   # where the card went; None: nowhere usable
+    dm_recipients: Mapped[str | None] = mapped_column(Sealed)  # sealed ids, when a moderator is involved
     assignee_id: Mapped[str | None] = mapped_column(String(32))
     card_version: Mapped[int] = mapped_column(Integer, default=0)
     reply_waiting: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -91,8 +91,12 @@ def test_an_unacknowledged_case_is_escalated_once_after_its_urgency_time(hearth,
     assert usecases.escalate_overdue(hearth.services, now=created + timedelta(hours=4)) == 1
     assert usecases.escalate_overdue(hearth.services, now=created + timedelta(hours=9)) == 0  # once
     with hearth.services.db.session() as s:
-        [ping] = outbox.rows(s, kind="report.escalation")
-        assert ping.target == "GMODS" and "#1" in ping.payload["text"] and "secret" not in ping.payload["text"]
+        pings = outbox.rows(s, kind="report.escalation")
+        [ping] = [p for p in pings if p.target == "GMODS"]
+        assert "<!here>" in ping.payload["text"] and "#1" in ping.payload["text"]
+        contacts = [p for p in pings if p.target != "GMODS"]
+        assert contacts and all(p.sensitive and p.target in ("UALICE", "UFINN") for p in contacts)  # the admins
+        assert not any("secret" in p.payload["text"] for p in pings)
         assert any(e.action.startswith("escalated") for e in store.entries(s, hearth.services.crypto, case_id))
         assert outbox.rows(s, kind="report.card_update")  # the card shows it
 

@@ -307,3 +307,43 @@ def test_an_admin_sets_the_moderator_channel_with_slash_hearth_in_a_private_chan
     assert "Reports now come to this channel" in simulator.response_url_posts()[-1]["body"]["text"]
     with hearth.services.db.session() as s:
         assert store.moderator_channel(s, TEAM) == MODS
+
+
+def test_when_a_moderator_is_involved_the_case_goes_by_dm_to_the_others_never_to_the_channel(
+        driver, simulator, hearth, deliver):
+    report(driver, simulator, values={"people": ["UFINN"]})  # Finn moderates
+    [(case_id, *_)] = cases(hearth)
+    assert wait_for(lambda: any("sent by DM" in a for _, a in trail(hearth, case_id)))
+    deliver()
+    assert not [m for m in simulator.messages(MODS) if "case #" in (m.get("text") or "")]
+    assert simulator.dm_channel("UFINN") is None or not [
+        m for m in simulator.messages(simulator.dm_channel("UFINN")) if "case #" in (m.get("text") or "")]
+    dm = simulator.dm_channel("UALICE")
+    [alice_card] = [m for m in simulator.messages(dm) if "case #" in (m.get("text") or "")]
+    with hearth.services.db.session() as s:
+        assert "UALICE" not in str(store.get(s, case_id).dm_recipients)  # sealed
+    # Finn, although in the moderator channel, may not act on a case about him
+    driver.block_action("UFINN", ReportAction.VIEW, message={**alice_card, "channel": dm}, channel=dm)
+    assert wait_for(lambda: ("UFINN", "refused: view details") in trail(hearth, case_id))
+    driver.block_action("UALICE", ReportAction.CLAIM, message={**alice_card, "channel": dm}, channel=dm)
+    assert wait_for(lambda: cases(hearth)[0][2] == "acknowledged")
+    deliver()
+    [updated] = [m for m in simulator.messages(dm) if "case #" in (m.get("text") or "")]
+    assert "Acknowledged" in json.dumps(updated)  # updated in place in the DM too
+
+
+def test_change_urgency_and_escalate_are_audited_and_shown_on_the_card(driver, simulator, hearth, deliver):
+    report(driver, simulator)
+    wait_routed(hearth)
+    deliver()
+    [(case_id, *_)] = cases(hearth)
+    click(driver, simulator, "UALICE", ReportAction.URGENCY)
+    assert wait_for(lambda: (simulator.latest_view("UALICE") or {}).get("callback_id") == ReportView.URGENCY)
+    driver.submit_view("UALICE", simulator.latest_view("UALICE")["id"], {"urgency": "urgent"})
+    click(driver, simulator, "UFINN", ReportAction.ESCALATE)
+    assert wait_for(lambda: ("UFINN", "escalated") in trail(hearth, case_id))
+    deliver()
+    shown = json.dumps(card(simulator))
+    assert "Urgent" in shown and "Escalated" in shown
+    assert ("UALICE", "urgency high → urgent") in trail(hearth, case_id)
+    assert any("<!here>" in (m.get("text") or "") for m in simulator.messages(MODS))

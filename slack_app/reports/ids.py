@@ -11,6 +11,7 @@ class ReportView(StrEnum):
     QUESTION = "report.question"        # a moderator's question to the reporter
     REPLY = "report.reply"              # the reporter's answer
     DETAILS = "report.details"          # what moderators read (no submit)
+    URGENCY = "report.urgency"          # change a case's urgency
 
 
 class ReportAction(StrEnum):
@@ -20,6 +21,8 @@ class ReportAction(StrEnum):
     MESSAGE = "report.message_reporter"
     RESOLVE = "report.resolve"
     REOPEN = "report.reopen"
+    URGENCY = "report.change_urgency"
+    ESCALATE = "report.escalate"
     REPLY = "report.reply"              # the Reply button of a relayed question (in the reporter's DM)
 
 

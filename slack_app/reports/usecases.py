@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from slack_app import roster
 from slack_app.reports import rules, views
 from slack_app.reports.ids import ReportView
 from slack_app.services import Services
@@ -171,30 +172,56 @@ def channel_from_slash(services: Services, slack: SlackPort, team_id: str, user_
 
 
 def route(services: Services, slack: SlackPort, team_id: str, case_id: int) -> str | None:
-    """Post a new case's card to the moderator channel, or warn the admins; the problem code, if any."""
+    """Bring a new case to the moderators, or warn the admins; the problem code, if any.
+
+    The card goes to the moderator channel; but if one of its members is among the people involved, the
+    case goes by DM to the other moderators and the escalation contacts instead, never to a channel that
+    person reads."""
     channel = configured_channel(services, team_id)
     problem = channel_problem(slack, channel)
     fallback_admins: list[str] = []
-    if problem is not None:
-        fallback_admins = _slack_admins(slack)
+    moderators: list[str] = []
+    if problem is None:
+        try:
+            moderators = roster.channel_roster(services, slack, team_id, str(channel)).humans
+        except SlackError as exc:
+            log.info("reports.members_failed error=%s", exc.error)
+            problem = "unreachable"
     with services.db.session() as session:
         case = store.get(session, case_id)
         if case is None or case.channel_id is not None:
             return None
-        if problem is None:
+        involved = set(store.open_details(services.crypto, case)["people"])
+    if problem is not None or involved & set(moderators):
+        fallback_admins = _slack_admins(slack)
+    with services.db.session() as session:
+        case = store.get(session, case_id)
+        assert case is not None
+        contacts = [a for a in _admins(session, services, team_id) + fallback_admins if a not in involved]
+        if problem is None and involved & set(moderators):
+            recipients = sorted({m for m in moderators if m not in involved} | set(contacts))
+            case.channel_id = channel
+            case.dm_recipients = services.crypto.encrypt(",".join(recipients))
+            store.add_entry(session, services.crypto, case, SYSTEM,
+                            f"sent by DM to {len(recipients)} moderators and contacts: a moderator is involved")
+            for target, key in _card_targets(services, case):
+                outbox.enqueue(session, team_id=team_id, kind="report.card", target=target,
+                               payload=views.card(_facts(case)), dedupe_key=key)
+        elif problem is None:
             case.channel_id = channel
             store.add_entry(session, services.crypto, case, SYSTEM, "posted to moderators")
             outbox.enqueue(session, team_id=team_id, kind="report.card", target=str(channel),
                            payload=views.card(_facts(case)), dedupe_key=_card_key(case))
         else:
             store.add_entry(session, services.crypto, case, SYSTEM, f"not posted: {problem}")
-            for admin in sorted(set(_admins(session, services, team_id)) | set(fallback_admins)):
+            for admin in sorted(set(contacts)):
                 # sensitive: an admin may be the (anonymous) reporter, and no row may name them in clear
                 outbox.enqueue_sensitive(session, team_id=team_id, kind="report.admin_warning", recipient=admin,
-                               payload={"text": f"A report (case #{case.number}) is waiting, but {PROBLEMS[problem]}. "
-                                                "It is stored safely. Set a private moderator channel that Hearth "
-                                                "is in: `hearth reports channel C…`."},
-                               dedupe_key=outbox.key("report", case.id, admin, "unrouted"))
+                                         payload={"text": f"A report (case #{case.number}) is waiting, but "
+                                                          f"{PROBLEMS[problem]}. It is stored safely. Set a private "
+                                                          "moderator channel that Hearth is in: `/hearth reports` "
+                                                          "in it, or `hearth reports channel G…`."},
+                                         dedupe_key=outbox.key("report", case.id, admin, "unrouted"))
     log.info("reports.routed case=%d problem=%s", case_id, problem or "none")
     return problem
 
@@ -217,8 +244,23 @@ def _slack_admins(slack: SlackPort) -> list[str]:
         return []
 
 
-def _card_key(case: ReportCase) -> str:
+def _card_key(case: ReportCase, recipient: str | None = None) -> str:
+    if recipient:
+        return outbox.key("report", case.team_id, case.id, "card", recipient)
     return outbox.key("report", case.team_id, case.id, "card")
+
+
+def _dm_recipients(services: Services, case: ReportCase) -> list[str]:
+    return services.crypto.decrypt(case.dm_recipients).split(",") if case.dm_recipients else []
+
+
+def _card_targets(services: Services, case: ReportCase) -> list[tuple[str, str]]:
+    """Where the case's card is: (conversation or user, dedupe key of its first post)."""
+    if case.channel_id is None:
+        return []
+    if case.dm_recipients:
+        return [(u, _card_key(case, u)) for u in _dm_recipients(services, case)]
+    return [(case.channel_id, _card_key(case))]
 
 
 def _facts(case: ReportCase) -> views.CardFacts:
@@ -229,14 +271,16 @@ def _facts(case: ReportCase) -> views.CardFacts:
                            escalated=case.escalated_at is not None)
 
 
-def _refresh_card(session: Session, case: ReportCase) -> None:
-    """Update the card in place (chat.update through the outbox) when it was posted."""
-    if case.channel_id is None:
+def _refresh_card(session: Session, services: Services, case: ReportCase) -> None:
+    """Update the card in place (chat.update through the outbox) wherever it was posted."""
+    targets = _card_targets(services, case)
+    if not targets:
         return
     case.card_version += 1
-    payload = {**views.card(_facts(case)), "update_of": _card_key(case)}
-    outbox.enqueue(session, team_id=case.team_id, kind="report.card_update", target=case.channel_id,
-                   payload=payload, dedupe_key=outbox.key("report", case.team_id, case.id, "card", case.card_version))
+    for target, key in targets:
+        outbox.enqueue(session, team_id=case.team_id, kind="report.card_update", target=target,
+                       payload={**views.card(_facts(case)), "update_of": key},
+                       dedupe_key=outbox.key(key, case.card_version))
 
 
 def _tell_reporter(session: Session, services: Services, case: ReportCase, kind: str, payload: dict,
@@ -251,20 +295,23 @@ def _tell_reporter(session: Session, services: Services, case: ReportCase, kind:
 
 def may_act(services: Services, slack: SlackPort, team_id: str, case_id: int | None, user_id: str,
             what: str) -> bool:
-    """Whether `user_id` is a current member of the case's moderator channel: asked of Slack on every click
-    (conversations.members), never cached. A refusal is audited."""
+    """Whether `user_id` may act on the case: a current member of its moderator channel (asked of Slack on
+    every click with conversations.members, never cached), or one of those the case was sent to by DM; and
+    never one of the people involved. A refusal is audited."""
     with services.db.session() as session:
         case = store.get(session, case_id) if case_id is not None else None
         if case is None or case.team_id != team_id:
             return False
         channel = case.channel_id or configured_channel(services, team_id)
+        involved = set(store.open_details(services.crypto, case)["people"])
+        by_dm = set(_dm_recipients(services, case))
     members: list[str] = []
-    if channel:
+    if channel and user_id not in involved and user_id not in by_dm:
         try:
             members = slack.channel_members(channel)
         except SlackError as exc:
             log.info("reports.members_failed error=%s", exc.error)
-    if user_id in members:
+    if user_id not in involved and (user_id in by_dm or user_id in members):
         return True
     with services.db.session() as session:
         case = store.get(session, case_id)
@@ -286,7 +333,7 @@ def claim(services: Services, team_id: str, user_id: str, case_id: int) -> str:
         if first:
             case.acknowledged_at = case.updated_at
         store.add_entry(session, services.crypto, case, user_id, "acknowledged" if first else "claimed")
-        _refresh_card(session, case)
+        _refresh_card(session, services, case)
         if first:
             _tell_reporter(session, services, case, "report.status", views.status_dm(case.number, rules.ACKNOWLEDGED),
                            "acknowledged")
@@ -321,7 +368,7 @@ def resolve(services: Services, team_id: str, user_id: str, case_id: int, text: 
             return None  # a second submission of the same resolution
         case.status, case.updated_at = rules.RESOLVED, utcnow()
         entry = store.add_entry(session, services.crypto, case, user_id, "resolved", (text or "").strip())
-        _refresh_card(session, case)
+        _refresh_card(session, services, case)
         _tell_reporter(session, services, case, "report.status", views.status_dm(case.number, rules.RESOLVED),
                        f"resolved-{entry.id}")
     log.info("reports.resolved case=%d", case_id)
@@ -338,7 +385,7 @@ def reopen(services: Services, team_id: str, user_id: str, case_id: int) -> str:
         case.status = rules.ACKNOWLEDGED if case.acknowledged_at else rules.OPEN
         case.updated_at = utcnow()
         store.add_entry(session, services.crypto, case, user_id, "reopened")
-        _refresh_card(session, case)
+        _refresh_card(session, services, case)
         number = case.number
     log.info("reports.reopened case=%d", case_id)
     return f"Case #{number} is open again."
@@ -409,7 +456,7 @@ def reply(services: Services, team_id: str, user_id: str, case_id: int, text: st
         store.add_entry(session, services.crypto, case, REPORTER, "reporter replied", (text or "").strip())
         case.reply_waiting = True
         case.updated_at = utcnow()
-        _refresh_card(session, case)
+        _refresh_card(session, services, case)
     log.info("reports.replied case=%d", case_id)
     return None
 
@@ -421,8 +468,27 @@ def reply_modal(services: Services, case_id: int) -> dict | None:
 
 # ---- timeliness -------------------------------------------------------------------------------------
 
+def _escalate(session: Session, services: Services, case: ReportCase, reason: str) -> None:
+    """A ping where the card is (`@here` in the channel, a DM to each recipient of a DM-routed case) and a DM
+    to each escalation contact (Hearth's admins) who is not involved; sensitive, as an admin may be the
+    reporter."""
+    text = (f"Case #{case.number} ({rules.URGENCIES.get(case.urgency, case.urgency).lower()}) {reason}. "
+            "Please look at it in the moderators' channel.")
+    for target, key in _card_targets(services, case):
+        ping = f"<!here> {text}" if target[0] in "CG" else text
+        outbox.enqueue(session, team_id=case.team_id, kind="report.escalation", target=target,
+                       payload={"text": ping}, dedupe_key=outbox.key(key, "escalation", case.card_version))
+    involved = set(store.open_details(services.crypto, case)["people"])
+    already = set(_dm_recipients(services, case))
+    for admin in _admins(session, services, case.team_id):
+        if admin not in involved and admin not in already:
+            outbox.enqueue_sensitive(session, team_id=case.team_id, kind="report.escalation", recipient=admin,
+                                     payload={"text": text},
+                                     dedupe_key=outbox.key("report", case.id, admin, "escalation", case.card_version))
+
+
 def escalate_overdue(services: Services, now: datetime | None = None) -> int:
-    """Ping the moderators about cases still unacknowledged past their urgency's time (once per case)."""
+    """Escalate cases still unacknowledged past their urgency's time (once per case)."""
     now = now or datetime.now(UTC)
     count = 0
     with services.db.session() as session:
@@ -433,13 +499,45 @@ def escalate_overdue(services: Services, now: datetime | None = None) -> int:
                 continue
             case.escalated_at = now
             store.add_entry(session, services.crypto, case, SYSTEM, "escalated: not acknowledged in time", at=now)
-            _refresh_card(session, case)
-            outbox.enqueue(session, team_id=case.team_id, kind="report.escalation", target=case.channel_id,
-                           payload={"text": f"<!here> Case #{case.number} "
-                                            f"({rules.URGENCIES.get(case.urgency, case.urgency).lower()}) has waited "
-                                            "longer than its urgency allows: please acknowledge it."},
-                           dedupe_key=outbox.key("report", case.team_id, case.id, "escalation"))
+            _refresh_card(session, services, case)
+            _escalate(session, services, case, "has waited longer than its urgency allows")
             count += 1
     if count:
         log.info("reports.escalated count=%d", count)
     return count
+
+
+def escalate(services: Services, team_id: str, user_id: str, case_id: int) -> str:
+    """A moderator escalates a case by hand: the escalation contacts are told (audited)."""
+    with services.db.session() as session:
+        case = store.get(session, case_id)
+        if case is None or case.team_id != team_id:
+            return "That case no longer exists."
+        case.escalated_at = utcnow()
+        store.add_entry(session, services.crypto, case, user_id, "escalated")
+        _refresh_card(session, services, case)
+        _escalate(session, services, case, "was escalated by a moderator")
+        number = case.number
+    log.info("reports.escalated_by_hand case=%d", case_id)
+    return f"Case #{number} is escalated: Hearth's admins have been told."
+
+
+def change_urgency(services: Services, team_id: str, user_id: str, case_id: int, urgency: str | None) -> str | None:
+    if urgency not in rules.URGENCIES:
+        return "unknown"
+    with services.db.session() as session:
+        case = store.get(session, case_id)
+        if case is None or case.team_id != team_id:
+            return "gone"
+        if case.urgency != urgency:
+            store.add_entry(session, services.crypto, case, user_id, f"urgency {case.urgency} → {urgency}")
+            case.urgency, case.updated_at = urgency, utcnow()
+            _refresh_card(session, services, case)
+    log.info("reports.urgency case=%d", case_id)
+    return None
+
+
+def urgency_modal(services: Services, case_id: int) -> dict | None:
+    with services.db.session() as session:
+        case = store.get(session, case_id)
+        return views.urgency_modal(case.id, case.number, case.urgency) if case else None

@@ -131,6 +131,18 @@ def note_modal(case_id: int, number: int, kind: ReportView) -> dict:
                         callback_id=kind, submit=submit, close="Cancel", private_metadata=CaseMeta(case_id))
 
 
+def urgency_modal(case_id: int, number: int, current: str) -> dict:
+    return blocks.modal("Change urgency", [blocks.radio_input(Field.URGENCY, f"Urgency of case #{number}",
+                                                              list(rules.URGENCIES.items()), initial=current)],
+                        callback_id=ReportView.URGENCY, submit="Change", close="Cancel",
+                        private_metadata=CaseMeta(case_id))
+
+
+def read_urgency(view: dict) -> str | None:
+    value = blocks.view_answers(view).get(Field.URGENCY)
+    return value if isinstance(value, str) else None
+
+
 def read_note(view: dict) -> str | None:
     value = blocks.view_answers(view).get(Field.NOTE)
     return value if isinstance(value, str) else None
@@ -172,7 +184,9 @@ def card(f: CardFacts) -> dict[str, Any]:
         buttons.append(blocks.button("Acknowledge / claim", ReportAction.CLAIM, value=value))
     buttons.append(blocks.button("Add note", ReportAction.NOTE, value=value))
     buttons.append(blocks.button("Message reporter", ReportAction.MESSAGE, value=value))
+    buttons.append(blocks.button("Change urgency", ReportAction.URGENCY, value=value))
     if f.status != rules.RESOLVED:
+        buttons.append(blocks.button("Escalate", ReportAction.ESCALATE, value=value, style="danger"))
         buttons.append(blocks.button("Resolve", ReportAction.RESOLVE, value=value))
     else:
         buttons.append(blocks.button("Reopen", ReportAction.REOPEN, value=value))
@@ -181,7 +195,7 @@ def card(f: CardFacts) -> dict[str, Any]:
     if f.reply_waiting:
         notes.append(":speech_balloon: The reporter replied — see *View details*.")
     if f.escalated:
-        notes.append(":rotating_light: Waited longer than its urgency allows.")
+        notes.append(":rotating_light: Escalated (see the audit trail in *View details*).")
     if notes:
         out.append(blocks.context(*notes))
     out.append(blocks.context("Details are in *View details*, never in this channel."))

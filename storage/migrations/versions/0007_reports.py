@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("pseudonym", sa.String(64), nullable=False),
         sa.Column("details", sa.Text, nullable=False),
         sa.Column("channel_id", sa.String(32)),
+        sa.Column("dm_recipients", sa.Text),
         sa.Column("assignee_id", sa.String(32)),
         sa.Column("card_version", sa.Integer, nullable=False),
         sa.Column("reply_waiting", sa.Boolean, nullable=False),
