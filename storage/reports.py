@@ -111,6 +111,11 @@ def open_cases(session: Session) -> list[ReportCase]:
     return list(session.scalars(select(ReportCase).where(ReportCase.status == "open").order_by(ReportCase.id)))
 
 
+def unresolved_cases(session: Session) -> list[ReportCase]:
+    return list(session.scalars(select(ReportCase).where(ReportCase.status != "resolved")
+                                .order_by(ReportCase.team_id, ReportCase.number)))
+
+
 def add_entry(session: Session, crypto: Cipher, case: ReportCase, actor: str, action: str,
               body: str | None = None, *, at: datetime | None = None) -> ReportEntry:
     """Append one line to the case's trail (the only write `report_entry` ever gets)."""

@@ -120,3 +120,18 @@ def test_key_rotation_reaches_every_sealed_report_column(hearth, slack, app_sett
         case = store.get(s, case_id)
         assert only_new.decrypt(case.reporter_sealed) == "UBOB"
         assert store.open_details(only_new, case)["text"] == "secret words"
+
+
+def test_the_daily_digest_lists_open_cases_by_age_with_numbers_only(hearth, slack):
+    first = _report(hearth, slack, anonymous=True, view_id="V1")
+    _report(hearth, slack, anonymous=False, view_id="V2")
+    usecases.resolve(hearth.services, TEAM, "UALICE", _report(hearth, slack, anonymous=False, view_id="V3"), "done")
+    with hearth.services.db.session() as s:
+        created = store.get(s, first).created_at
+    assert usecases.digest(hearth.services, now=created + timedelta(days=2)) == 1
+    assert usecases.digest(hearth.services, now=created + timedelta(days=2, hours=1)) == 1  # same day: one row
+    with hearth.services.db.session() as s:
+        [row] = outbox.rows(s, kind="report.digest")
+    assert row.target == "GMODS"
+    assert "2 open cases, 2 not yet acknowledged" in row.payload["text"] and "#1, #2" in row.payload["text"]
+    assert "#3" not in row.payload["text"] and "secret" not in row.payload["text"]

@@ -61,3 +61,11 @@ def test_a_case_is_overdue_once_its_urgency_time_passed_unacknowledged():
 def test_a_permalink_is_built_without_asking_slack():
     assert rules.permalink("https://demo.slack.com", "C1", "1700000000.000100") == \
         "https://demo.slack.com/archives/C1/p1700000000000100"
+
+
+def test_open_cases_are_grouped_by_age_for_the_digest():
+    now = datetime(2026, 12, 10, tzinfo=UTC)
+    cases = [(3, now - timedelta(hours=2)), (1, now - timedelta(days=9)), (2, now - timedelta(days=2)),
+             (4, now - timedelta(days=1))]
+    assert rules.by_age(cases, now) == [("under a day", [3]), ("1–3 days", [2, 4]), ("over a week", [1])]
+    assert rules.by_age([], now) == []

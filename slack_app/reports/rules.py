@@ -150,3 +150,20 @@ def allowed(action: str, status: str) -> bool:
 def overdue(urgency: str, created_at: datetime, now: datetime, status: str) -> bool:
     """A case still waiting for acknowledgement longer than its urgency allows."""
     return status == OPEN and now - created_at >= SLA.get(urgency, SLA["normal"])
+
+
+AGE_BUCKETS: tuple[tuple[str, timedelta], ...] = (("under a day", timedelta(days=1)),
+                                                   ("1–3 days", timedelta(days=3)),
+                                                   ("3–7 days", timedelta(days=7)))
+OLDEST_BUCKET = "over a week"
+
+
+def by_age(cases: Sequence[tuple[int, datetime]], now: datetime) -> list[tuple[str, list[int]]]:
+    """Open case numbers grouped by age, youngest group first; empty groups left out."""
+    groups: dict[str, list[int]] = {}
+    for number, created in sorted(cases):
+        age = now - created
+        label = next((name for name, limit in AGE_BUCKETS if age < limit), OLDEST_BUCKET)
+        groups.setdefault(label, []).append(number)
+    order = [name for name, _ in AGE_BUCKETS] + [OLDEST_BUCKET]
+    return [(name, groups[name]) for name in order if name in groups]

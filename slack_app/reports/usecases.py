@@ -541,3 +541,30 @@ def urgency_modal(services: Services, case_id: int) -> dict | None:
     with services.db.session() as session:
         case = store.get(session, case_id)
         return views.urgency_modal(case.id, case.number, case.urgency) if case else None
+
+
+def digest(services: Services, now: datetime | None = None) -> int:
+    """The daily digest in each workspace's moderator channel: open cases by age, counts and case numbers
+    only (cases sent by DM because a moderator is involved are left out). How many digests were queued."""
+    now = now or datetime.now(UTC)
+    sent = 0
+    with services.db.session() as session:
+        teams: dict[str, list[ReportCase]] = {}
+        for case in store.unresolved_cases(session):
+            if case.channel_id and not case.dm_recipients:
+                teams.setdefault(case.team_id, []).append(case)
+        for team_id, open_ in teams.items():
+            channel = store.moderator_channel(session, team_id) or services.settings.HEARTH_MODERATOR_CHANNEL
+            if not channel:
+                continue
+            groups = rules.by_age([(c.number, c.created_at) for c in open_], now)
+            unclaimed = sum(1 for c in open_ if c.status == rules.OPEN)
+            lines = [f"*Reports digest:* {len(open_)} open case{'s' if len(open_) != 1 else ''}, "
+                     f"{unclaimed} not yet acknowledged."]
+            lines += [f"• {label}: " + ", ".join(f"#{n}" for n in numbers) for label, numbers in groups]
+            outbox.enqueue(session, team_id=team_id, kind="report.digest", target=channel,
+                           payload={"text": "\n".join(lines)},
+                           dedupe_key=outbox.key("report", team_id, "digest", now.date().isoformat()))
+            sent += 1
+    log.info("reports.digest workspaces=%d", sent)
+    return sent
