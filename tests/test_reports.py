@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -269,6 +270,8 @@ def test_an_anonymous_report_and_its_follow_up_never_hold_the_reporter_in_clear(
             raise AssertionError(f"{call.method} named the reporter: {call.params}")
     assert_logs_carry_no_user_ids(caplog.records, MEMBERS)
     assert "When did it start" not in caplog.text and "Since last" not in caplog.text
+    archive = Path(hearth.services.settings.ARCHIVE_URL)  # nothing of a report is archived, nor names Bob
+    assert not [p for p in archive.rglob("*") if p.is_file() and b"UBOB" in p.read_bytes()]
 
 
 def test_an_unusable_moderator_channel_stores_the_report_and_warns_the_admins(driver, simulator, hearth,
@@ -347,3 +350,18 @@ def test_change_urgency_and_escalate_are_audited_and_shown_on_the_card(driver, s
     assert "Urgent" in shown and "Escalated" in shown
     assert ("UALICE", "urgency high → urgent") in trail(hearth, case_id)
     assert any("<!here>" in (m.get("text") or "") for m in simulator.messages(MODS))
+
+
+@pytest.mark.parametrize(("text", "channel"), [("", "CCIRCLE"), ("said in a channel without Hearth", "CNOBOT")])
+def test_reporting_a_deleted_message_or_one_where_hearth_is_not_works(driver, simulator, hearth, text, channel):
+    driver.message_shortcut("UBOB", "report.message", channel, "1700000000.000200", message_text=text,
+                            message_user="UEMI")
+    assert wait_for(lambda: (simulator.latest_view("UBOB") or {}).get("callback_id") == ReportView.INTAKE)
+    view = simulator.latest_view("UBOB")
+    assert ("no text" in str(view["blocks"])) is (text == "")
+    resp = driver.submit_view("UBOB", view["id"], {"category": "other", "text": "see that message",
+                                                   "urgency": "normal"})
+    assert not resp.view_error and "case #1" in str(simulator.view(view["id"])["blocks"])
+    with hearth.services.db.session() as s:
+        snap = store.open_details(hearth.services.crypto, store.by_number(s, TEAM, 1))["snapshot"]
+    assert snap["channel"] == channel and snap["text"] == text and snap["author"] == "UEMI"

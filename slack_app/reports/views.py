@@ -50,7 +50,8 @@ def intake_modal(snapshot: rules.Snapshot | None) -> dict:
                 "questions if you allow follow-up.")
     body: list[dict] = [blocks.section(who_sees)]
     if snapshot is not None:
-        quoted = blocks.escape_member_text(blocks.truncate(snapshot.text, 300)) or "_(no text)_"
+        quoted = (blocks.escape_member_text(blocks.truncate(snapshot.text, 300))
+                  or "_(no text: the message may have been deleted, or hold only files)_")
         author = f"<@{snapshot.author_id}>" if snapshot.author_id else "someone"
         body.append(blocks.context(f"You are reporting a message by {author} in <#{snapshot.channel_id}>:"))
         body.append(blocks.section(f">{quoted}"))
