@@ -5,6 +5,7 @@ from slack_bolt import Ack, App, Respond
 from slack_app import request_path
 from slack_app.checkins import usecases as checkins
 from slack_app.ids import Command
+from slack_app.reports import usecases as reports
 from slack_app.services import Services
 from slack_app.slack_port import SlackError, SlackPort
 
@@ -16,6 +17,12 @@ def register(app: App) -> None:
         words = (command.get("text") or "").lower().split()
         if words[:1] == ["help"]:
             ack(response_type="ephemeral", text=services.copy.render("help.j2"))
+            return
+        if words[:1] == ["reports"]:  # an admin makes this (private) channel the moderator channel
+            ack()
+            respond(response_type="ephemeral",
+                    text=reports.channel_from_slash(services, slack, team_id, command["user_id"],
+                                                    command.get("channel_id")))
             return
         ack()  # the modal opens right after, while the trigger_id is fresh
         try:

@@ -20,6 +20,8 @@ from slack_app.checkins.scenario import scenario_checkins
 from slack_app.delivery import cli as delivery_cli
 from slack_app.delivery import home as delivery_home
 from slack_app.housekeeping import jobs as housekeeping_jobs
+from slack_app.reports import cli as report_cli
+from slack_app.reports import jobs as report_jobs
 from slack_app.reports.scenario import scenario_reports
 from slack_app.roster_cli import roster_group
 from slack_app.roster_home import section as roster_section
@@ -54,9 +56,11 @@ DELIVERY = Workflow(  # the outbox: admins see what could not be delivered; oper
     commands=(delivery_cli.outbox_group,),
 )
 
-REPORTS = Workflow(  # `/report` and the Report shortcuts; for now an honest "being set up" modal (issue 9)
+REPORTS = Workflow(  # `/report`, the Report shortcuts, case cards and triage in the moderator channel (issue 9)
     name="reports",
     listeners=(report_listeners.register,),
+    jobs=report_jobs.JOBS,
+    commands=(report_cli.reports,),
     chapter=("Reporting a concern", scenario_reports),
 )
 

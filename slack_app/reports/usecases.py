@@ -1,32 +1,570 @@
-"""What `/report` and the *Report* shortcuts do until the intake exists: say so, and keep nothing.
+"""Reports: intake, routing to the moderator channel, triage with access control, and follow-up.
 
-Nothing here writes to the database or the log beyond the fact that the modal was shown: not who asked, not
-which message they pointed at (a message shortcut's text and author are never read).
+Logs carry case ids and counts only: never a user id, a name, or anything a reporter or moderator wrote.
+An anonymous reporter's id lives only sealed in `report_case.reporter_sealed`, and in the recipient of
+sensitive outbox rows (sealed, deleted once delivered).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from slack_app.reports import views
+from sqlalchemy.orm import Session
+
+from slack_app import roster
+from slack_app.reports import rules, views
+from slack_app.reports.ids import ReportView
 from slack_app.services import Services
 from slack_app.slack_port import SlackError, SlackPort
+from storage import outbox
+from storage import reports as store
+from storage.models import Member, utcnow
+from storage.reports import REPORTER, SYSTEM, ReportCase
 
 log = logging.getLogger("hearth.reports")
 
 
-def open_setting_up(services: Services, slack: SlackPort, trigger_id: str, *, about_message: bool) -> bool:
-    """Open the interim modal; False when Slack refused it (the caller tells the member another way)."""
-    view = views.setting_up_modal(services.copy, services.settings.admins, about_message=about_message)
+# ---- intake -----------------------------------------------------------------------------------------
+
+def snapshot_of(shortcut: dict, domain_url: str | None = None) -> rules.Snapshot:
+    message = shortcut.get("message") or {}
+    channel = (shortcut.get("channel") or {}).get("id") or ""
+    ts = str(message.get("ts") or shortcut.get("message_ts") or "")
+    text = str(message.get("text") or "")[: rules.SNAPSHOT_MAX]
+    author = message.get("user") or message.get("bot_id")
+    return rules.Snapshot(channel_id=channel, ts=ts, author_id=str(author) if author else None, text=text,
+                          permalink=rules.permalink(domain_url, channel, ts))
+
+
+def open_intake(slack: SlackPort, trigger_id: str, snapshot: rules.Snapshot | None) -> bool:
     try:
-        slack.open_view(trigger_id, view)
+        slack.open_view(trigger_id, views.intake_modal(snapshot))
     except SlackError as exc:
         log.info("reports.modal_failed error=%s", exc.error)
         return False
-    log.info("reports.setting_up_shown about_message=%s", about_message)
+    log.info("reports.form_shown about_message=%s", snapshot is not None)
     return True
 
 
-def setting_up_note(services: Services, *, about_message: bool) -> str:
-    """The same words as the modal, for an ephemeral reply when the modal could not open."""
-    return views.setting_up_text(services.copy, services.settings.admins, about_message=about_message)
+@dataclass
+class Submitted:
+    errors: dict[str, str] = field(default_factory=dict)
+    view: dict | None = None
+    case_id: int | None = None
+    created: bool = False
+
+
+def submit(services: Services, team_id: str, user_id: str, view_id: str, raw: dict) -> Submitted:
+    """Store the report (once per modal: a double submission or replay finds the same case)."""
+    checked = rules.check_submission(**raw)
+    if checked.submission is None:
+        return Submitted(errors=checked.errors)
+    sub = checked.submission
+    crypto = services.crypto
+    with services.db.session() as session:
+        key = store.submission_key(session, team_id, view_id)
+        case = store.by_submission(session, team_id, key)
+        if case is not None:
+            details = store.open_details(crypto, case)
+            log.info("reports.duplicate_submission case=%d", case.id)
+            return Submitted(view=views.done_modal(case.number, details["receipt"], anonymous=case.anonymous),
+                             case_id=case.id)
+        number = store.next_number(session, team_id)
+        nonce = rules.new_nonce()
+        receipt = rules.receipt(number, sub, nonce)
+        snap = None
+        if sub.snapshot is not None:
+            s = sub.snapshot
+            snap = {"channel": s.channel_id, "ts": s.ts, "author": s.author_id, "text": s.text,
+                    "link": s.permalink}
+        details = {"text": sub.text, "people": list(sub.people), "snapshot": snap, "nonce": nonce,
+                   "receipt": receipt, "follow_up": sub.follow_up}
+        now = utcnow()
+        case = ReportCase(team_id=team_id, number=number, submission_key=key, category=sub.category,
+                          urgency=sub.urgency, status=rules.OPEN, anonymous=sub.anonymous,
+                          follow_up=sub.follow_up, reporter_id=None if sub.anonymous else user_id,
+                          reporter_sealed=crypto.encrypt(user_id), pseudonym=rules.pseudonym(),
+                          details=store.seal_details(crypto, details), card_version=0, reply_waiting=False,
+                          created_at=now, updated_at=now)
+        session.add(case)
+        session.flush()
+        store.add_entry(session, crypto, case, REPORTER, "submitted", at=now)
+        case_id = case.id
+    log.info("reports.submitted case=%d anonymous=%s", case_id, sub.anonymous)
+    return Submitted(view=views.done_modal(number, receipt, anonymous=sub.anonymous), case_id=case_id,
+                     created=True)
+
+
+# ---- the moderator channel --------------------------------------------------------------------------
+
+def configured_channel(services: Services, team_id: str) -> str | None:
+    with services.db.session() as session:
+        return store.moderator_channel(session, team_id) or services.settings.HEARTH_MODERATOR_CHANNEL
+
+
+def channel_problem(slack: SlackPort, channel_id: str | None) -> str | None:
+    """Why a channel cannot be the moderator channel; None when it can."""
+    if not channel_id:
+        return "not_set"
+    try:
+        info = slack.channel_info(channel_id)
+    except SlackError as exc:
+        return "channel_gone" if exc.error in ("channel_not_found", "not_in_channel") else "unreachable"
+    if not info.is_private:
+        return "public"
+    if info.is_archived:
+        return "archived"
+    if not info.is_member:
+        return "not_in_channel"
+    return None
+
+
+PROBLEMS = {
+    "not_set": "no moderator channel is set",
+    "channel_gone": "Slack cannot find the moderator channel (deleted, or private without Hearth)",
+    "unreachable": "Slack could not be asked about the moderator channel",
+    "public": "the moderator channel is public, and reports never go to a public channel",
+    "archived": "the moderator channel is archived",
+    "not_in_channel": "Hearth is not a member of the moderator channel",
+}
+
+
+def set_channel(services: Services, slack: SlackPort, team_id: str, channel_id: str) -> str | None:
+    """Make `channel_id` the workspace's moderator channel; the problem code when it cannot be."""
+    problem = channel_problem(slack, channel_id)
+    if problem is not None:
+        return problem
+    with services.db.session() as session:
+        store.set_moderator_channel(session, team_id, channel_id)
+    log.info("reports.channel_set")
+    return None
+
+
+SLASH_ANSWERS = {
+    "public": "This channel is public: reports only go to a private channel. Run `/hearth reports` in the "
+              "moderators' private channel.",
+    "archived": "This channel is archived.",
+    "not_in_channel": "Hearth is not in this channel yet: `/invite @hearth`, then try again.",
+    "channel_gone": "Hearth cannot see this channel: `/invite @hearth` here, then try again.",
+    "unreachable": "Slack could not be asked about this channel just now; please try again.",
+    "not_set": "Run `/hearth reports` in the moderators' private channel.",
+}
+
+
+def channel_from_slash(services: Services, slack: SlackPort, team_id: str, user_id: str,
+                       channel_id: str | None) -> str:
+    """`/hearth reports`: an admin makes the channel they type it in the moderator channel."""
+    from slack_app.admins import is_admin
+
+    try:
+        admin = is_admin(services, slack, team_id, user_id, strict=True)
+    except SlackError:
+        return "Slack is busy just now; please try again in a moment."
+    if not admin:
+        return "Only Hearth's admins can choose the moderator channel."
+    problem = set_channel(services, slack, team_id, channel_id or "")
+    if problem:
+        return SLASH_ANSWERS.get(problem, SLASH_ANSWERS["not_set"])
+    return ("Reports now come to this channel. Everyone in it can read and act on cases, so keep it to the "
+            "moderators.")
+
+
+def route(services: Services, slack: SlackPort, team_id: str, case_id: int) -> str | None:
+    """Bring a new case to the moderators, or warn the admins; the problem code, if any.
+
+    The card goes to the moderator channel; but if one of its members is among the people involved, the
+    case goes by DM to the other moderators and the escalation contacts instead, never to a channel that
+    person reads."""
+    channel = configured_channel(services, team_id)
+    problem = channel_problem(slack, channel)
+    fallback_admins: list[str] = []
+    moderators: list[str] = []
+    if problem is None:
+        try:
+            moderators = roster.channel_roster(services, slack, team_id, str(channel)).humans
+        except SlackError as exc:
+            log.info("reports.members_failed error=%s", exc.error)
+            problem = "unreachable"
+    with services.db.session() as session:
+        case = store.get(session, case_id)
+        if case is None or case.channel_id is not None:
+            return None
+        involved = set(store.open_details(services.crypto, case)["people"])
+    if problem is not None or involved & set(moderators):
+        fallback_admins = _slack_admins(slack)
+    with services.db.session() as session:
+        case = store.get(session, case_id)
+        assert case is not None
+        contacts = [a for a in _admins(session, services, team_id) + fallback_admins if a not in involved]
+        if problem is None and involved & set(moderators):
+            recipients = sorted({m for m in moderators if m not in involved} | set(contacts))
+            case.channel_id = channel
+            case.dm_recipients = services.crypto.encrypt(",".join(recipients))
+            store.add_entry(session, services.crypto, case, SYSTEM,
+                            f"sent by DM to {len(recipients)} moderators and contacts: a moderator is involved")
+            for target, key in _card_targets(services, case):
+                outbox.enqueue(session, team_id=team_id, kind="report.card", target=target,
+                               payload=views.card(_facts(case)), dedupe_key=key)
+        elif problem is None:
+            case.channel_id = channel
+            store.add_entry(session, services.crypto, case, SYSTEM, "posted to moderators")
+            outbox.enqueue(session, team_id=team_id, kind="report.card", target=str(channel),
+                           payload=views.card(_facts(case)), dedupe_key=_card_key(case))
+        else:
+            store.add_entry(session, services.crypto, case, SYSTEM, f"not posted: {problem}")
+            for admin in sorted(set(contacts)):
+                # sensitive: an admin may be the (anonymous) reporter, and no row may name them in clear
+                outbox.enqueue_sensitive(session, team_id=team_id, kind="report.admin_warning", recipient=admin,
+                                         payload={"text": f"A report (case #{case.number}) is waiting, but "
+                                                          f"{PROBLEMS[problem]}. It is stored safely. Set a private "
+                                                          "moderator channel that Hearth is in: `/hearth reports` "
+                                                          "in it, or `hearth reports channel G…`."},
+                                         dedupe_key=outbox.key("report", case.id, admin, "unrouted"))
+    log.info("reports.routed case=%d problem=%s", case_id, problem or "none")
+    return problem
+
+
+def _admins(session: Session, services: Services, team_id: str) -> list[str]:
+    from sqlalchemy import select
+
+    known = set(session.scalars(select(Member.user_id).where(Member.team_id == team_id, Member.is_admin,
+                                                             Member.is_deleted.is_(False), Member.is_bot.is_(False))))
+    return sorted(known | set(services.settings.admins))
+
+
+def _slack_admins(slack: SlackPort) -> list[str]:
+    """Workspace admins and owners as Slack says (the warning must reach someone even before Hearth's
+    roster knows who the admins are)."""
+    try:
+        return [u.id for u in slack.list_users() if u.is_human and (u.is_admin or u.is_owner)]
+    except SlackError as exc:
+        log.info("reports.admins_unknown error=%s", exc.error)
+        return []
+
+
+def _card_key(case: ReportCase, recipient: str | None = None) -> str:
+    if recipient:
+        return outbox.key("report", case.team_id, case.id, "card", recipient)
+    return outbox.key("report", case.team_id, case.id, "card")
+
+
+def _dm_recipients(services: Services, case: ReportCase) -> list[str]:
+    return services.crypto.decrypt(case.dm_recipients).split(",") if case.dm_recipients else []
+
+
+def _card_targets(services: Services, case: ReportCase) -> list[tuple[str, str]]:
+    """Where the case's card is: (conversation or user, dedupe key of its first post)."""
+    if case.channel_id is None:
+        return []
+    if case.dm_recipients:
+        return [(u, _card_key(case, u)) for u in _dm_recipients(services, case)]
+    return [(case.channel_id, _card_key(case))]
+
+
+def _facts(case: ReportCase) -> views.CardFacts:
+    reporter = case.pseudonym if case.anonymous else f"<@{case.reporter_id}>"
+    return views.CardFacts(case_id=case.id, number=case.number, category=case.category, urgency=case.urgency,
+                           status=case.status, assignee_id=case.assignee_id, reporter=reporter,
+                           created_at=case.created_at, reply_waiting=case.reply_waiting,
+                           escalated=case.escalated_at is not None)
+
+
+def _refresh_card(session: Session, services: Services, case: ReportCase) -> None:
+    """Update the card in place (chat.update through the outbox) wherever it was posted."""
+    targets = _card_targets(services, case)
+    if not targets:
+        return
+    case.card_version += 1
+    for target, key in targets:
+        outbox.enqueue(session, team_id=case.team_id, kind="report.card_update", target=target,
+                       payload={**views.card(_facts(case)), "update_of": key},
+                       dedupe_key=outbox.key(key, case.card_version))
+
+
+def _tell_reporter(session: Session, services: Services, case: ReportCase, kind: str, payload: dict,
+                   step: object) -> None:
+    """A DM to the reporter: a sensitive outbox row (recipient sealed, row deleted once delivered)."""
+    reporter = services.crypto.decrypt(case.reporter_sealed)
+    outbox.enqueue_sensitive(session, team_id=case.team_id, kind=kind, recipient=reporter, payload=payload,
+                             dedupe_key=outbox.key("report", case.team_id, case.id, reporter, kind, step))
+
+
+# ---- triage -----------------------------------------------------------------------------------------
+
+def may_act(services: Services, slack: SlackPort, team_id: str, case_id: int | None, user_id: str,
+            what: str) -> bool:
+    """Whether `user_id` may act on the case: a current member of its moderator channel (asked of Slack on
+    every click with conversations.members, never cached), or one of those the case was sent to by DM; and
+    never one of the people involved. A refusal is audited."""
+    with services.db.session() as session:
+        case = store.get(session, case_id) if case_id is not None else None
+        if case is None or case.team_id != team_id:
+            return False
+        channel = case.channel_id or configured_channel(services, team_id)
+        involved = set(store.open_details(services.crypto, case)["people"])
+        by_dm = set(_dm_recipients(services, case))
+    members: list[str] = []
+    if channel and user_id not in involved and user_id not in by_dm:
+        try:
+            members = slack.channel_members(channel)
+        except SlackError as exc:
+            log.info("reports.members_failed error=%s", exc.error)
+    if user_id not in involved and (user_id in by_dm or user_id in members):
+        return True
+    with services.db.session() as session:
+        case = store.get(session, case_id)
+        if case is not None:
+            store.add_entry(session, services.crypto, case, user_id, f"refused: {what}")
+    log.info("reports.refused case=%s action=%s", case_id, what)
+    return False
+
+
+def claim(services: Services, team_id: str, user_id: str, case_id: int) -> str:
+    with services.db.session() as session:
+        case = store.get(session, case_id)
+        if case is None or case.team_id != team_id:
+            return "That case no longer exists."
+        if case.status == rules.RESOLVED:
+            return f"Case #{case.number} is resolved; reopen it first."
+        first = case.status == rules.OPEN
+        case.status, case.assignee_id, case.updated_at = rules.ACKNOWLEDGED, user_id, utcnow()
+        if first:
+            case.acknowledged_at = case.updated_at
+        store.add_entry(session, services.crypto, case, user_id, "acknowledged" if first else "claimed")
+        _refresh_card(session, services, case)
+        if first:
+            _tell_reporter(session, services, case, "report.status", views.status_dm(case.number, rules.ACKNOWLEDGED),
+                           "acknowledged")
+        number = case.number
+    log.info("reports.claimed case=%d", case_id)
+    return f"You have case #{number}."
+
+
+def add_note(services: Services, team_id: str, user_id: str, case_id: int, text: str | None) -> str | None:
+    """The error code of the note, or None once it is stored."""
+    problem = rules.check_note(text)
+    if problem:
+        return problem
+    with services.db.session() as session:
+        case = store.get(session, case_id)
+        if case is None or case.team_id != team_id:
+            return "gone"
+        store.add_entry(session, services.crypto, case, user_id, "note", (text or "").strip())
+    log.info("reports.note case=%d", case_id)
+    return None
+
+
+def resolve(services: Services, team_id: str, user_id: str, case_id: int, text: str | None) -> str | None:
+    problem = rules.check_note(text)
+    if problem:
+        return problem
+    with services.db.session() as session:
+        case = store.get(session, case_id)
+        if case is None or case.team_id != team_id:
+            return "gone"
+        if case.status == rules.RESOLVED:
+            return None  # a second submission of the same resolution
+        case.status, case.updated_at = rules.RESOLVED, utcnow()
+        entry = store.add_entry(session, services.crypto, case, user_id, "resolved", (text or "").strip())
+        _refresh_card(session, services, case)
+        _tell_reporter(session, services, case, "report.status", views.status_dm(case.number, rules.RESOLVED),
+                       f"resolved-{entry.id}")
+    log.info("reports.resolved case=%d", case_id)
+    return None
+
+
+def reopen(services: Services, team_id: str, user_id: str, case_id: int) -> str:
+    with services.db.session() as session:
+        case = store.get(session, case_id)
+        if case is None or case.team_id != team_id:
+            return "That case no longer exists."
+        if case.status != rules.RESOLVED:
+            return f"Case #{case.number} is not resolved."
+        case.status = rules.ACKNOWLEDGED if case.acknowledged_at else rules.OPEN
+        case.updated_at = utcnow()
+        store.add_entry(session, services.crypto, case, user_id, "reopened")
+        _refresh_card(session, services, case)
+        number = case.number
+    log.info("reports.reopened case=%d", case_id)
+    return f"Case #{number} is open again."
+
+
+def details_view(services: Services, team_id: str, user_id: str, case_id: int) -> dict | None:
+    """The details modal (audited: who read the case, when)."""
+    with services.db.session() as session:
+        case = store.get(session, case_id)
+        if case is None or case.team_id != team_id:
+            return None
+        store.add_entry(session, services.crypto, case, user_id, "viewed details")
+        details = store.open_details(services.crypto, case)
+        trail = store.entries(session, services.crypto, case.id)
+        return views.details_modal(_facts(case), details, trail, details["receipt"])
+
+
+def case_number(services: Services, case_id: int) -> int | None:
+    with services.db.session() as session:
+        case = store.get(session, case_id)
+        return case.number if case else None
+
+
+def can_follow_up(services: Services, case_id: int) -> bool:
+    with services.db.session() as session:
+        case = store.get(session, case_id)
+        return bool(case and case.follow_up)
+
+
+# ---- follow-up: a moderator's question, the reporter's answer ---------------------------------------
+
+def ask(services: Services, team_id: str, user_id: str, case_id: int, text: str | None) -> str | None:
+    problem = rules.check_note(text)
+    if problem:
+        return problem
+    with services.db.session() as session:
+        case = store.get(session, case_id)
+        if case is None or case.team_id != team_id:
+            return "gone"
+        if not case.follow_up:
+            return "no_follow_up"
+        question = (text or "").strip()
+        entry = store.add_entry(session, services.crypto, case, user_id, "asked reporter", question)
+        _tell_reporter(session, services, case, "report.question",
+                       views.question_dm(case.number, case.pseudonym, question, case.id), f"q-{entry.id}")
+    log.info("reports.asked case=%d", case_id)
+    return None
+
+
+def is_reporter(services: Services, team_id: str, user_id: str, case_id: int | None) -> bool:
+    """Whether `user_id` reported the case (compared with the sealed id: nothing in clear to look up)."""
+    if case_id is None:
+        return False
+    with services.db.session() as session:
+        case = store.get(session, case_id)
+        return bool(case and case.team_id == team_id and services.crypto.decrypt(case.reporter_sealed) == user_id)
+
+
+def reply(services: Services, team_id: str, user_id: str, case_id: int, text: str | None) -> str | None:
+    problem = rules.check_note(text)
+    if problem:
+        return problem
+    if not is_reporter(services, team_id, user_id, case_id):
+        return "gone"
+    with services.db.session() as session:
+        case = store.get(session, case_id)
+        assert case is not None
+        store.add_entry(session, services.crypto, case, REPORTER, "reporter replied", (text or "").strip())
+        case.reply_waiting = True
+        case.updated_at = utcnow()
+        _refresh_card(session, services, case)
+    log.info("reports.replied case=%d", case_id)
+    return None
+
+
+def reply_modal(services: Services, case_id: int) -> dict | None:
+    number = case_number(services, case_id)
+    return views.note_modal(case_id, number, ReportView.REPLY) if number is not None else None
+
+
+# ---- timeliness -------------------------------------------------------------------------------------
+
+def _escalate(session: Session, services: Services, case: ReportCase, reason: str) -> None:
+    """A ping where the card is (`@here` in the channel, a DM to each recipient of a DM-routed case) and a DM
+    to each escalation contact (Hearth's admins) who is not involved; sensitive, as an admin may be the
+    reporter."""
+    text = (f"Case #{case.number} ({rules.URGENCIES.get(case.urgency, case.urgency).lower()}) {reason}. "
+            "Please look at it in the moderators' channel.")
+    for target, key in _card_targets(services, case):
+        ping = f"<!here> {text}" if target[0] in "CG" else text
+        outbox.enqueue(session, team_id=case.team_id, kind="report.escalation", target=target,
+                       payload={"text": ping}, dedupe_key=outbox.key(key, "escalation", case.card_version))
+    involved = set(store.open_details(services.crypto, case)["people"])
+    already = set(_dm_recipients(services, case))
+    for admin in _admins(session, services, case.team_id):
+        if admin not in involved and admin not in already:
+            outbox.enqueue_sensitive(session, team_id=case.team_id, kind="report.escalation", recipient=admin,
+                                     payload={"text": text},
+                                     dedupe_key=outbox.key("report", case.id, admin, "escalation", case.card_version))
+
+
+def escalate_overdue(services: Services, now: datetime | None = None) -> int:
+    """Escalate cases still unacknowledged past their urgency's time (once per case)."""
+    now = now or datetime.now(UTC)
+    count = 0
+    with services.db.session() as session:
+        for case in store.open_cases(session):
+            if case.escalated_at is not None or case.channel_id is None:
+                continue
+            if not rules.overdue(case.urgency, case.created_at, now, case.status):
+                continue
+            case.escalated_at = now
+            store.add_entry(session, services.crypto, case, SYSTEM, "escalated: not acknowledged in time", at=now)
+            _refresh_card(session, services, case)
+            _escalate(session, services, case, "has waited longer than its urgency allows")
+            count += 1
+    if count:
+        log.info("reports.escalated count=%d", count)
+    return count
+
+
+def escalate(services: Services, team_id: str, user_id: str, case_id: int) -> str:
+    """A moderator escalates a case by hand: the escalation contacts are told (audited)."""
+    with services.db.session() as session:
+        case = store.get(session, case_id)
+        if case is None or case.team_id != team_id:
+            return "That case no longer exists."
+        case.escalated_at = utcnow()
+        store.add_entry(session, services.crypto, case, user_id, "escalated")
+        _refresh_card(session, services, case)
+        _escalate(session, services, case, "was escalated by a moderator")
+        number = case.number
+    log.info("reports.escalated_by_hand case=%d", case_id)
+    return f"Case #{number} is escalated: Hearth's admins have been told."
+
+
+def change_urgency(services: Services, team_id: str, user_id: str, case_id: int, urgency: str | None) -> str | None:
+    if urgency not in rules.URGENCIES:
+        return "unknown"
+    with services.db.session() as session:
+        case = store.get(session, case_id)
+        if case is None or case.team_id != team_id:
+            return "gone"
+        if case.urgency != urgency:
+            store.add_entry(session, services.crypto, case, user_id, f"urgency {case.urgency} → {urgency}")
+            case.urgency, case.updated_at = urgency, utcnow()
+            _refresh_card(session, services, case)
+    log.info("reports.urgency case=%d", case_id)
+    return None
+
+
+def urgency_modal(services: Services, case_id: int) -> dict | None:
+    with services.db.session() as session:
+        case = store.get(session, case_id)
+        return views.urgency_modal(case.id, case.number, case.urgency) if case else None
+
+
+def digest(services: Services, now: datetime | None = None) -> int:
+    """The daily digest in each workspace's moderator channel: open cases by age, counts and case numbers
+    only (cases sent by DM because a moderator is involved are left out). How many digests were queued."""
+    now = now or datetime.now(UTC)
+    sent = 0
+    with services.db.session() as session:
+        teams: dict[str, list[ReportCase]] = {}
+        for case in store.unresolved_cases(session):
+            if case.channel_id and not case.dm_recipients:
+                teams.setdefault(case.team_id, []).append(case)
+        for team_id, open_ in teams.items():
+            channel = store.moderator_channel(session, team_id) or services.settings.HEARTH_MODERATOR_CHANNEL
+            if not channel:
+                continue
+            groups = rules.by_age([(c.number, c.created_at) for c in open_], now)
+            unclaimed = sum(1 for c in open_ if c.status == rules.OPEN)
+            lines = [f"*Reports digest:* {len(open_)} open case{'s' if len(open_) != 1 else ''}, "
+                     f"{unclaimed} not yet acknowledged."]
+            lines += [f"• {label}: " + ", ".join(f"#{n}" for n in numbers) for label, numbers in groups]
+            outbox.enqueue(session, team_id=team_id, kind="report.digest", target=channel,
+                           payload={"text": "\n".join(lines)},
+                           dedupe_key=outbox.key("report", team_id, "digest", now.date().isoformat()))
+            sent += 1
+    log.info("reports.digest workspaces=%d", sent)
+    return sent
