@@ -1,12 +1,21 @@
-"""`/buddies` until buddy introductions are built: an honest private note, whatever the sub-command."""
+"""`/buddies [skip|pause|resume|leave|join|help]`: a member's own choices, answered privately."""
 
 from slack_bolt import Ack, App
 
+from slack_app.buddies import usecases, views
 from slack_app.ids import Command
 from slack_app.services import Services
+
+ACTIONS = ("skip", "pause", "resume", "leave", "join")
 
 
 def register(app: App) -> None:
     @app.command(Command.BUDDIES.value)
-    def on_buddies(ack: Ack, services: Services) -> None:
-        ack(response_type="ephemeral", text=services.copy.render("buddies_setting_up.j2"))
+    def on_buddies(ack: Ack, command: dict, services: Services, team_id: str) -> None:
+        words = (command.get("text") or "").strip().lower().split()
+        action = words[0] if words else "help"
+        channel_id = command.get("channel_id")
+        outcome = "help"
+        if action in ACTIONS:
+            outcome = usecases.choose(services, team_id, channel_id, command["user_id"], action)
+        ack(response_type="ephemeral", text=views.command_answer(services.copy, outcome, channel_id))

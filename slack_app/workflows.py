@@ -13,6 +13,9 @@ from handlers import checkins as checkin_listeners
 from handlers import hearth_command, home, lifecycle, membership
 from handlers import reports as report_listeners
 from handlers import surveys as survey_listeners
+from slack_app.buddies import cli as buddy_cli
+from slack_app.buddies import ritual as buddy_ritual
+from slack_app.buddies.scenario import scenario_buddies
 from slack_app.checkins import cli as checkin_cli
 from slack_app.checkins import home as checkin_home
 from slack_app.checkins import jobs as checkin_jobs
@@ -73,9 +76,12 @@ SURVEYS = Workflow(  # anonymous belonging surveys: launch, invitations, the sea
     chapter=("An anonymous survey", scenario_surveys),
 )
 
-BUDDIES = Workflow(  # `/buddies`; for now an honest "not ready yet" note
+BUDDIES = Workflow(  # buddy introductions: `/buddies`, rounds on each program's cadence, `hearth buddies`
     name="buddies",
     listeners=(buddy_listeners.register,),
+    jobs=buddy_ritual.JOBS,
+    commands=(buddy_cli.buddies,),
+    chapter=("Buddy introductions", scenario_buddies),
 )
 
 WORKFLOWS: tuple[Workflow, ...] = (HEARTH, CHECKINS, DELIVERY, SURVEYS, REPORTS, BUDDIES)

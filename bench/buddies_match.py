@@ -1,0 +1,68 @@
+"""Benchmark: buddy matching on a large channel with a long history.
+
+    .venv/bin/python bench/buddies_match.py [--members 100000] [--rounds 26] [--size 2] [--repeat 3]
+
+Builds `--rounds` past rounds (random groups of `--size`), never-pair lists for 1% of members (3 names each)
+and 200 "must not meet" pairs, then times `match` (median of `--repeat` runs) at 1,000 members and at
+`--members`, and counts repeats (pairs that met in the last 12 rounds) and constraint violations.
+Targets: 100,000 members ≤ 2 s, 1,000 members ≤ 50 ms, 0 repeats, 0 violations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+
+import _common as bench
+
+from slack_app.buddies.matching import match
+
+
+def scenario(n: int, rounds: int, size: int, seed: int = 1):
+    rng = random.Random(seed)
+    members = [f"U{i:09X}" for i in range(n)]
+    history = []
+    for _ in range(rounds):
+        order = members[:]
+        rng.shuffle(order)
+        history.append([order[i:i + size] for i in range(0, n - size + 1, size)])
+    forbidden = [(a, rng.choice(members)) for a in rng.sample(members, n // 100) for _ in range(3)]
+    forbidden += [(rng.choice(members), rng.choice(members)) for _ in range(200)]
+    return members, history, forbidden
+
+
+def run(n: int, rounds: int, size: int, repeat: int) -> dict:
+    members, history, forbidden = scenario(n, rounds, size)
+    times, plan = [], None
+    for attempt in range(repeat):
+        started = time.perf_counter()
+        plan = match(members, size, seed=attempt, history=history, forbidden=forbidden)
+        times.append(time.perf_counter() - started)
+    assert plan is not None
+    q = plan.quality
+    return {"members": n, "size": size, "history_rounds": rounds, "forbidden_pairs": len(forbidden),
+            "median_s": round(statistics.median(times), 4), "max_s": round(max(times), 4),
+            "groups": q.groups, "left_out": q.left_out, "repeats": q.repeats, "violations": q.violations}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--members", type=int, default=100_000)
+    ap.add_argument("--rounds", type=int, default=26)
+    ap.add_argument("--size", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    small = run(1_000, args.rounds, args.size, max(args.repeat, 5))
+    scale = [run(n, args.rounds, args.size, args.repeat) for n in (10_000, args.members)]
+    result = {"small": small, "scaling": scale,
+              "ok": small["median_s"] <= 0.05 and scale[-1]["median_s"] <= 2.0
+              and all(r["repeats"] == 0 and r["violations"] == 0 for r in [small, *scale])}
+    bench.write(f"buddies_match_k{args.size}", result, "python bench/buddies_match.py " + " ".join(sys.argv[1:]))
+    sys.exit(0 if result["ok"] else 1)
+
+
+if __name__ == "__main__":
+    main()

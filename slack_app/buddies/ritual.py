@@ -1,0 +1,55 @@
+"""Buddy rounds as a ritual (slack_app.scheduling.rituals): each enabled program runs a round on its cadence.
+
+`last_occurrence` records the last scheduled round claimed; claiming is a conditional update, so the
+program's cadence job and the every-minute sweep cannot both run one occurrence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from slack_app.buddies import usecases
+from slack_app.scheduling import rituals
+from slack_app.scheduling.cadence import Cadence
+from slack_app.scheduling.rituals import Due
+from storage import buddies as repo
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from slack_app.services import Services
+    from slack_app.slack_port import SlackPort
+
+
+class BuddyRitual:
+    name = "buddies"
+
+    def cadences(self, session: Session) -> Iterable[tuple[str, str, Cadence]]:
+        return [(str(p.id), p.team_id, usecases.cadence_of(p)) for p in repo.programs(session)]
+
+    def due(self, session: Session, now: datetime, key: str | None = None) -> Iterable[Due]:
+        out = []
+        for p in repo.programs(session):
+            if key is not None and str(p.id) != key:
+                continue
+            occurrence = rituals.due_occurrence(usecases.cadence_of(p), p.last_occurrence, now, since=p.enabled_at)
+            if occurrence is not None:
+                out.append(Due(str(p.id), p.team_id, occurrence))
+        return out
+
+    def open(self, services: Services, slack: SlackPort, due: Due, now: datetime) -> str:
+        if due.occurrence is None or not usecases.claim_occurrence(services, int(due.key), due.occurrence):
+            return "claimed_elsewhere"
+        with services.db.session() as s:
+            prog = s.get(repo.BuddyProgram, int(due.key))
+            channel_id = prog.channel_id if prog else None
+        if channel_id is None:
+            return "gone"
+        result = usecases.plan_round(services, slack, due.team_id, channel_id, occurrence=due.occurrence, now=now)
+        return rituals.OPENED if result.status == "opened" else result.status
+
+
+RITUAL = BuddyRitual()
+JOBS = rituals.ritual_jobs(RITUAL)

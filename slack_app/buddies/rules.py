@@ -1,0 +1,104 @@
+"""Buddy rules that need no Slack and no database: program settings, who takes part, prompts, seeds."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from slack_app.buddies.matching import MAX_SIZE, MIN_SIZE
+from slack_app.scheduling.cadence import KINDS, WEEKDAYS
+
+DEFAULT_CADENCE = "biweekly"
+CADENCES = ("weekly", "biweekly", "fourweekly")  # the shared cadence's every-N-weeks kinds
+
+PROMPTS = (
+    "What's something small that made your week better?",
+    "What's a skill you'd love to learn if you had a free month?",
+    "What's the best thing you've read, watched or listened to lately?",
+    "What did you want to be when you were ten?",
+    "What's a place you'd happily go back to?",
+    "What's one thing about your work that people are often surprised by?",
+    "What's your favourite way to switch off after a long day?",
+    "If you could have lunch with anyone this week, who would it be?",
+)
+
+
+class SettingsError(ValueError):
+    def __init__(self, field: str, code: str) -> None:
+        super().__init__(f"{field}: {code}")
+        self.field, self.code = field, code
+
+
+@dataclass(frozen=True)
+class ProgramSettings:
+    size: int = 2
+    cadence: str = DEFAULT_CADENCE
+    weekday: int = 0
+    local_time: str = "10:00"
+    timezone: str = "UTC"
+    opt_in: bool = False
+
+
+def parse_settings(*, size: int = 2, cadence: str = DEFAULT_CADENCE, day: str = "mon", local_time: str = "10:00",
+                   timezone: str = "UTC", opt_in: bool = False) -> ProgramSettings:
+    """Typed settings from what an admin typed; SettingsError(field, code) names the first bad one."""
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise SettingsError("size", "size_out_of_range")
+    if cadence not in CADENCES or cadence not in KINDS:
+        raise SettingsError("cadence", "unknown_cadence")
+    if day.lower()[:3] not in WEEKDAYS:
+        raise SettingsError("day", "unknown_day")
+    try:
+        hour, minute = (int(x) for x in local_time.split(":"))
+        if not (0 <= hour < 24 and 0 <= minute < 60):
+            raise ValueError
+    except ValueError:
+        raise SettingsError("time", "bad_time") from None
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError("timezone", "unknown_timezone") from None
+    return ProgramSettings(size=size, cadence=cadence, weekday=WEEKDAYS.index(day.lower()[:3]),
+                           local_time=f"{hour:02d}:{minute:02d}", timezone=timezone, opt_in=opt_in)
+
+
+@dataclass(frozen=True)
+class MemberState:
+    paused: bool = False
+    opted_out: bool = False
+    skip_next: bool = False
+    joined: bool = False
+
+
+def participants(humans: list[str], states: Mapping[str, MemberState], *, opt_in: bool) -> list[str]:
+    """Who is matched this round: the channel's humans, less those paused, gone, skipping, or (in an opt-in
+    program) not joined."""
+    out = []
+    for user_id in humans:
+        st = states.get(user_id, MemberState())
+        if st.paused or st.opted_out or st.skip_next or (opt_in and not st.joined):
+            continue
+        out.append(user_id)
+    return out
+
+
+def round_seed(program_id: int, when: datetime, salt: int = 0) -> int:
+    """A seed for a round, stored with it so the round can be reproduced."""
+    digest = hashlib.sha256(f"{program_id}:{when.isoformat()}:{salt}".encode()).digest()
+    return int.from_bytes(digest[:7], "big")
+
+
+def prompt_for(seed: int, group_index: int) -> str:
+    return PROMPTS[(seed + group_index) % len(PROMPTS)]
+
+
+def offset_minutes(tz: str, at: datetime) -> int:
+    """A member's UTC offset in minutes at `at` (their zone's, 0 when unknown)."""
+    try:
+        off = at.astimezone(ZoneInfo(tz)).utcoffset()
+    except (ZoneInfoNotFoundError, ValueError):
+        return 0
+    return int(off.total_seconds() // 60) if off is not None else 0

@@ -1,0 +1,50 @@
+"""Buddy introductions acted out for `hearth simulate`: a program in #general, a round, a skip, a second round.
+
+Rounds run through the use cases the scheduler calls; `/buddies` goes through signed requests; the outbox is
+drained by a real delivery worker, so what is printed is what Slack saw.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from slack_app.buddies import rules, usecases
+from slack_app.delivery.ports import single_workspace
+from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
+from slack_app.simulator.driver import SlackDriver
+from slack_app.simulator.server import SlackSimulator
+
+if TYPE_CHECKING:
+    from slack_app.app import Hearth
+
+CHANNEL = "CGENERAL"
+
+
+def scenario_buddies(driver: SlackDriver, simulator: SlackSimulator, hearth: Hearth) -> list[str]:
+    services = hearth.services
+    team_id = simulator.workspace.team_id
+    ports = single_workspace(simulator.bot_token, simulator.base_url)
+    worker = DeliveryWorker(services.db, ports, options=WorkerOptions(threads=1))
+    lines: list[str] = []
+    seen = len(simulator.transcript())
+
+    def step(title: str) -> None:
+        nonlocal seen
+        worker.drain(timeout=30)
+        simulator_lines = simulator.transcript()
+        lines.append(f"▸ {title}")
+        lines.extend(f"    {line}" for line in simulator_lines[seen:])
+        seen = len(simulator_lines)
+
+    usecases.enable(services, team_id, CHANNEL, rules.parse_settings(size=2, cadence="biweekly"))
+    step("An admin turns on buddy introductions in #general (`hearth buddies enable --channel CGENERAL`)")
+    first = usecases.plan_round(services, ports(team_id), team_id, CHANNEL)
+    q = first.plan.quality if first.plan else None
+    step(f"A round: {q.groups if q else 0} group DMs with a warm intro and a conversation starter "
+         f"({q.repeats if q else 0} repeats, {q.left_out if q else 0} left out)")
+    driver.as_member("UBOB").command("/buddies", text="skip", channel=CHANNEL)
+    step("Bob types `/buddies skip`: he sits out the next round (answered only to him)")
+    second = usecases.plan_round(services, ports(team_id), team_id, CHANNEL)
+    q = second.plan.quality if second.plan else None
+    step(f"The next round: nobody meets the same person again ({q.repeats if q else 0} repeats), Bob is not in it")
+    return lines

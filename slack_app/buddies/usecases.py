@@ -1,0 +1,170 @@
+"""Buddy introductions: programs, planning and running a round, and members' choices.
+
+A round: list the channel's humans (`slack_app.roster`), drop the paused, gone, skipping and no-DM ones,
+match them (`matching.match`, seeded, history and hard constraints from storage), store the round and its
+sealed groups, and queue one group DM per group and a kind note to anyone left out, all through the outbox
+as sensitive messages (who met whom is never kept in clear), in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_, update
+
+from slack_app import preferences
+from slack_app.buddies import rules, views
+from slack_app.buddies.matching import Plan, match
+from slack_app.roster import channel_roster
+from slack_app.scheduling.cadence import Cadence
+from storage import buddies as repo
+from storage import outbox
+from storage.models import utcnow
+
+if TYPE_CHECKING:
+    from slack_app.services import Services
+    from slack_app.slack_port import SlackPort
+
+log = logging.getLogger("hearth.buddies")
+KIND = "buddies"
+
+
+def cadence_of(p: repo.BuddyProgram) -> Cadence:
+    return Cadence(kind=p.cadence, weekday=p.weekday, at=p.local_time, tz=p.timezone, anchor=p.anchor_date)
+
+
+def enable(services: Services, team_id: str, channel_id: str, settings: rules.ProgramSettings, *,
+           now: datetime | None = None) -> tuple[repo.BuddyProgram, bool]:
+    now = now or utcnow()
+    with services.db.session() as s:
+        row = repo.program(s, team_id, channel_id)
+        created = row is None
+        if row is None:
+            row = repo.BuddyProgram(team_id=team_id, channel_id=channel_id, anchor_date=now.date(), window=12)
+            s.add(row)
+        row.enabled, row.size, row.cadence, row.weekday = True, settings.size, settings.cadence, settings.weekday
+        row.local_time, row.timezone, row.opt_in, row.enabled_at = (settings.local_time, settings.timezone,
+                                                                    settings.opt_in, now)
+        s.flush()
+        s.expunge(row)
+    log.info("buddies.enabled program=%s created=%s", row.id, created)
+    return row, created
+
+
+def disable(services: Services, team_id: str, channel_id: str) -> bool:
+    with services.db.session() as s:
+        row = repo.program(s, team_id, channel_id)
+        if row is None:
+            return False
+        row.enabled = False
+    return True
+
+
+def program(services: Services, team_id: str, channel_id: str) -> repo.BuddyProgram | None:
+    with services.db.session() as s:
+        row = repo.program(s, team_id, channel_id)
+        if row is not None:
+            s.expunge(row)
+        return row
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    status: str  # "opened", "planned" (dry run), "no_program", "too_few"
+    plan: Plan | None = None
+    round_id: int | None = None
+    participants: int = 0
+
+
+def plan_round(services: Services, slack: SlackPort, team_id: str, channel_id: str, *, dry_run: bool = False,
+               occurrence: datetime | None = None, now: datetime | None = None) -> RoundResult:
+    """Match the program's members now; unless `dry_run`, store the round and queue the introductions."""
+    now = now or utcnow()
+    prog = program(services, team_id, channel_id)
+    if prog is None:
+        return RoundResult("no_program")
+    roster = channel_roster(services, slack, team_id, channel_id, now=now)
+    with services.db.session() as s:
+        states = repo.members(s, prog.id)
+        prefs = preferences.of_many(s, team_id, roster.humans, workflow=repo.WORKFLOW)
+        member_states = {
+            u: rules.MemberState(
+                paused=p.paused or p.snoozed_at(now) is not None or p.no_dms,
+                opted_out=p.opted_out_of(repo.WORKFLOW, channel_id),
+                skip_next=bool(states.get(u) and states[u].skip_next),
+                joined=bool(states.get(u) and states[u].joined))
+            for u, p in prefs.items()}
+        people = rules.participants(roster.humans, member_states, opt_in=prog.opt_in)
+        seed = rules.round_seed(prog.id, occurrence or now, len(repo.rounds(s, prog.id)))
+        plan = match(people, prog.size, seed=seed, history=repo.history(s, services.crypto, prog.id, prog.window),
+                     forbidden=repo.forbidden_pairs(s, services.crypto, team_id),
+                     priority=[u for u, st in states.items() if st.priority],
+                     offsets={u: rules.offset_minutes(roster.tz.get(u, "UTC"), now) for u in people},
+                     window=prog.window)
+        if dry_run:
+            return RoundResult("planned", plan, participants=len(people))
+        if not plan.groups and not people:
+            log.info("buddies.round_empty program=%s", prog.id)
+        rnd = repo.add_round(s, services.crypto, prog.id, seed, plan.groups, occurrence=occurrence,
+                             left_out=len(plan.left_out), repeats=plan.quality.repeats)
+        for i, group in enumerate(plan.groups):
+            outbox.enqueue_sensitive(s, team_id=team_id, kind=f"{KIND}.intro", recipient=group,
+                                     payload=views.intro(services.copy, group, rules.prompt_for(seed, i)),
+                                     dedupe_key=outbox.key(KIND, rnd.id, "intro", i))
+        for user_id in plan.left_out:
+            outbox.enqueue_sensitive(s, team_id=team_id, kind=f"{KIND}.left_out", recipient=user_id,
+                                     payload=views.left_out(services.copy),
+                                     dedupe_key=outbox.key(KIND, rnd.id, "left_out", user_id))
+        repo.after_round(s, prog.id, plan.left_out)
+        round_id = rnd.id
+    log.info("buddies.round_opened program=%s round=%s groups=%s left_out=%s repeats=%s", prog.id, round_id,
+             len(plan.groups), len(plan.left_out), plan.quality.repeats)
+    status = "opened" if plan.groups or plan.left_out else "too_few"
+    return RoundResult(status, plan, round_id, participants=len(people))
+
+
+def claim_occurrence(services: Services, program_id: int, occurrence: datetime) -> bool:
+    """Claim a scheduled round once, whoever wakes it (a conditional update on the program)."""
+    with services.db.session() as s:
+        done = s.execute(update(repo.BuddyProgram).where(
+            repo.BuddyProgram.id == program_id, repo.BuddyProgram.enabled.is_(True),
+            or_(repo.BuddyProgram.last_occurrence.is_(None), repo.BuddyProgram.last_occurrence < occurrence),
+        ).values(last_occurrence=occurrence))
+        return bool(done.rowcount)
+
+
+# --- members' choices (/buddies) -----------------------------------------------------------------------------
+
+def choose(services: Services, team_id: str, channel_id: str | None, user_id: str, action: str) -> str:
+    """Apply a member's choice; the outcome names the answer to show them."""
+    with services.db.session() as s:
+        if action == "pause":
+            preferences.pause(s, team_id, user_id)
+            return "paused"
+        if action == "resume":
+            preferences.resume(s, team_id, user_id)
+            return "resumed"
+        prog = repo.program(s, team_id, channel_id) if channel_id else None
+        if prog is None or not prog.enabled:
+            return "no_program"
+        if action == "skip":
+            row = repo.member(s, prog.id, user_id, create=True)
+            assert row is not None
+            row.skip_next = True
+            return "skipped"
+        if action == "leave":
+            preferences.opt_out(s, team_id, user_id, repo.WORKFLOW, prog.channel_id)
+            row = repo.member(s, prog.id, user_id)
+            if row is not None:
+                row.joined = False
+            return "left"
+        if action == "join":
+            preferences.opt_in(s, team_id, user_id, repo.WORKFLOW)
+            row = repo.member(s, prog.id, user_id, create=True)
+            assert row is not None
+            row.joined = True
+            return "joined"
+    return "help"

@@ -1,0 +1,142 @@
+"""Buddy matching invariants (hypothesis), checked against a brute force on small rounds."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from slack_app.buddies.matching import EXACT_LIMIT, MAX_SIZE, group_sizes, match, quality
+
+
+def _members(n: int) -> list[str]:
+    return [f"U{i:03d}" for i in range(n)]
+
+
+@st.composite
+def rounds(draw, max_members: int = 24):
+    n = draw(st.integers(0, max_members))
+    members = _members(n)
+    size = draw(st.integers(2, 8))
+    pairs = list(combinations(members, 2))
+    history = draw(st.lists(st.lists(st.sampled_from(pairs), max_size=12), max_size=14)) if pairs else []
+    forbidden = draw(st.lists(st.sampled_from(pairs), max_size=6)) if pairs else []
+    priority = draw(st.lists(st.sampled_from(members), max_size=3)) if members else []
+    seed = draw(st.integers(0, 2**32))
+    return members, size, [[list(p) for p in r] for r in history], forbidden, priority, seed
+
+
+def _partitions(people: list[str], sizes: list[int]):
+    if not people:
+        yield []
+        return
+    first, rest = people[0], people[1:]
+    for s in sorted(set(sizes)):
+        left = list(sizes)
+        left.remove(s)
+        for mates in combinations(rest, s - 1):
+            others = [m for m in rest if m not in mates]
+            for tail in _partitions(others, left):
+                yield [[first, *mates], *tail]
+
+
+def _brute(members, size, history, forbidden, priority, window=12):
+    """(left out, priority left out, repeats) of the best grouping, trying every subset and partition."""
+    banned = {frozenset(p) for p in forbidden}
+    recent = {frozenset(p) for r in history[-window:] for g in r for p in combinations(g, 2)}
+    best = None
+    for out_count in range(len(members) + 1):
+        for out in combinations(members, out_count):
+            placed = [m for m in members if m not in out]
+            for groups in _partitions(placed, group_sizes(len(placed), size)) if group_sizes(len(placed), size) else []:
+                pairs = [frozenset(p) for g in groups for p in combinations(g, 2)]
+                if any(p in banned for p in pairs):
+                    continue
+                score = (out_count, sum(m in priority for m in out), sum(p in recent for p in pairs))
+                best = score if best is None or score < best else best
+        if best is not None:
+            return best
+    return (len(members), len(set(priority)), 0)
+
+
+def test_group_sizes():
+    assert group_sizes(7, 2) == [3, 2, 2]
+    assert group_sizes(8, 2) == [2, 2, 2, 2]
+    assert group_sizes(1, 2) == []
+    assert group_sizes(3, 4) == [3]
+    assert group_sizes(9, 4) == [5, 4]
+    assert group_sizes(7, 4) == [4, 3]  # a remainder larger than the groups: sizes k and k - 1
+    assert group_sizes(17, 8) == [6, 6, 5]  # never more than 8 people in a group DM
+    for n in range(0, 200):
+        for k in range(2, 9):
+            sizes = group_sizes(n, k)
+            assert sum(sizes) == (n if n >= 2 else 0)
+            assert all(2 <= s <= MAX_SIZE for s in sizes)
+            if n >= k and n % k <= n // k and k < MAX_SIZE:
+                assert set(sizes) <= {k, k + 1}
+
+
+@settings(max_examples=150, deadline=None)
+@given(rounds())
+def test_invariants(case):
+    members, size, history, forbidden, priority, seed = case
+    plan = match(members, size, seed=seed, history=history, forbidden=forbidden, priority=priority)
+    placed = [m for g in plan.groups for m in g]
+    assert sorted(placed + plan.left_out) == sorted(members)  # everyone once: placed or left out
+    assert [len(g) for g in sorted(plan.groups, key=len, reverse=True)] == group_sizes(len(placed), size)
+    banned = {frozenset(p) for p in forbidden}
+    assert not any(frozenset(p) in banned for g in plan.groups for p in combinations(g, 2))
+    assert plan.quality.violations == 0
+    assert plan.quality == quality(plan.groups, plan.left_out, history=history, forbidden=forbidden)
+    again = match(list(reversed(members)), size, seed=seed, history=history, forbidden=forbidden, priority=priority)
+    assert again.groups == plan.groups and again.left_out == plan.left_out  # deterministic from the seed
+
+
+@settings(max_examples=120, deadline=None)
+@given(rounds(max_members=7))
+def test_optimal_against_brute_force(case):
+    members, size, history, forbidden, priority, seed = case
+    plan = match(members, size, seed=seed, history=history, forbidden=forbidden, priority=priority)
+    got = (len(plan.left_out), sum(m in priority for m in plan.left_out), plan.quality.repeats)
+    assert got == _brute(members, size, history, forbidden, priority)
+
+
+def test_left_out_only_when_impossible_and_placed_first_next_round():
+    members = _members(5)
+    lonely = members[0]
+    forbidden = [(lonely, m) for m in members[1:]]
+    plan = match(members, 2, seed=1, forbidden=forbidden)
+    assert plan.left_out == [lonely]
+    # Next round someone else is impossible to place; the one left out last time is placed first.
+    members = _members(4)
+    plan = match(members, 3, seed=3, priority=[members[0]])
+    assert plan.left_out == [] and len(plan.groups) == 1
+    plan = match(_members(3), 2, seed=5, forbidden=[("U000", "U001")], priority=["U000"])
+    assert "U000" not in plan.left_out
+
+
+def test_no_avoidable_repeats_in_a_large_round():
+    members = _members(EXACT_LIMIT * 50)
+    history = []
+    for r in range(12):
+        plan = match(members, 2, seed=r, history=history)
+        assert plan.quality.repeats == 0
+        history.append(plan.groups)
+
+
+def test_prefers_overlapping_working_hours():
+    members = _members(40)
+    offsets = {m: (i % 2) * 9 * 60 for i, m in enumerate(members)}  # half UTC, half UTC+9
+    plan = match(members, 2, seed=7, offsets=offsets)
+    assert plan.quality.min_overlap_hours == 8
+    blind = match(members, 2, seed=7)
+    assert quality(blind.groups, offsets=offsets).min_overlap_hours < 8
+
+
+def test_window_limits_history():
+    members = _members(2)
+    plan = match(members, 2, seed=0, history=[[members]] + [[]] * 12)
+    assert plan.quality.repeats == 0
+    plan = match(members, 2, seed=0, history=[[members]])
+    assert plan.quality.repeats == 1 and plan.left_out == []  # a repeat beats leaving people out
