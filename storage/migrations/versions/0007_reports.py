@@ -1,14 +1,14 @@
 """Reports: cases (content and, for anonymous reports, the reporter only sealed) and their append-only trail.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
