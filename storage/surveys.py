@@ -275,6 +275,17 @@ def counts(s: Session, run_id: int) -> dict[tuple[str, int], int]:
     return {(q, int(v)): int(n) for q, v, n in rows}
 
 
+def counts_many(s: Session, run_ids: Sequence[int]) -> dict[int, dict[tuple[str, int], int]]:
+    """`counts` of many runs in one aggregate query (a trend): rows out = runs × questions × values."""
+    out: dict[int, dict[tuple[str, int], int]] = {r: {} for r in run_ids}
+    rows = s.execute(select(SurveyAnswer.run_id, SurveyAnswer.question_id, SurveyAnswer.value, func.count())
+                     .where(SurveyAnswer.run_id.in_(list(run_ids)))
+                     .group_by(SurveyAnswer.run_id, SurveyAnswer.question_id, SurveyAnswer.value))
+    for run_id, q, v, n in rows:
+        out[run_id][(q, int(v))] = int(n)
+    return out
+
+
 def comments_of(s: Session, cipher: Cipher, run_id: int) -> list[str]:
     return [cipher.decrypt(t) for t in s.scalars(select(SurveyComment.text).where(SurveyComment.run_id == run_id))]
 
