@@ -69,7 +69,7 @@ def test_launch_answer_close_and_results(driver, simulator, hearth, slack, deliv
     caplog.set_level(logging.DEBUG, logger="hearth")
     # an audience smaller than the minimum is refused, with the reason and the ways out
     small = launch(hearth, slack, CIRCLE, k=5)
-    assert small.status == "refused" and "4 people" in small.message and "--workspace" in small.message
+    assert small.status == "refused" and "4 people" in small.message and "whole workspace" in small.message
 
     started = launch(hearth, slack, CIRCLE, k=3)
     assert started.status == "launched" and started.invited == 4
