@@ -8,6 +8,7 @@ from slack_app.ids import Command
 from slack_app.reports import usecases as reports
 from slack_app.services import Services
 from slack_app.slack_port import SlackError, SlackPort
+from slack_app.surveys.command import launch_here
 
 
 def register(app: App) -> None:
@@ -23,6 +24,11 @@ def register(app: App) -> None:
             respond(response_type="ephemeral",
                     text=reports.channel_from_slash(services, slack, team_id, command["user_id"],
                                                     command.get("channel_id")))
+            return
+        if words[:1] == ["survey"]:  # `/hearth survey NAME [5d] [min=K]`: an admin launches a survey here
+            ack()
+            respond(response_type="ephemeral", text=launch_here(services, slack, team_id, command["user_id"],
+                                                                command.get("channel_id"), words[1:]))
             return
         ack()  # the modal opens right after, while the trigger_id is fresh
         try:

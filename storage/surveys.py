@@ -111,6 +111,18 @@ class SurveyAnswer(Base):
     value: Mapped[int] = mapped_column(Integer)
 
 
+class SurveyCount(Base):
+    """How many answer sets gave each value to each question of a closed run, aggregated in SQL at close
+    (a sealed run never changes): results and trends read these few rows, never the answers one by one."""
+
+    __tablename__ = "survey_count"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("survey_run.id", ondelete="CASCADE"), primary_key=True)
+    question_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int]
+
+
 class SurveyComment(Base):
     """One free-text answer of a closed run, encrypted; shown only at the comment minimum, sorted."""
 
@@ -248,6 +260,7 @@ def seal_run(s: Session, cipher: Cipher, run: SurveyRun, *, today: date) -> Seal
         s.execute(SurveyAnswer.__table__.insert(), answers)
     if comments:
         s.execute(SurveyComment.__table__.insert(), comments)
+    aggregate_counts(s, run.id)
     s.execute(delete(SurveyBuffer).where(SurveyBuffer.run_id == run.id))
     s.execute(delete(SurveyParticipation).where(SurveyParticipation.run_id == run.id))
     run.respondents = len(buffered)
@@ -268,11 +281,28 @@ def wipe_freed_space(db: Database) -> None:
 
 # ---- results: aggregated in SQL -----------------------------------------------------------------------------
 
+def aggregate_counts(s: Session, run_id: int) -> None:
+    """Count a run's answers per (question, value) in SQL, once, as it is sealed."""
+    s.execute(delete(SurveyCount).where(SurveyCount.run_id == run_id))
+    s.execute(SurveyCount.__table__.insert().from_select(
+        ["run_id", "question_id", "value", "n"],
+        select(SurveyAnswer.run_id, SurveyAnswer.question_id, SurveyAnswer.value, func.count())
+        .where(SurveyAnswer.run_id == run_id)
+        .group_by(SurveyAnswer.run_id, SurveyAnswer.question_id, SurveyAnswer.value)))
+
+
 def counts(s: Session, run_id: int) -> dict[tuple[str, int], int]:
-    rows = s.execute(select(SurveyAnswer.question_id, SurveyAnswer.value, func.count())
-                     .where(SurveyAnswer.run_id == run_id)
-                     .group_by(SurveyAnswer.question_id, SurveyAnswer.value))
-    return {(q, int(v)): int(n) for q, v, n in rows}
+    return counts_many(s, [run_id])[run_id]
+
+
+def counts_many(s: Session, run_ids: Sequence[int]) -> dict[int, dict[tuple[str, int], int]]:
+    """Counts per (question, value) of many runs (a trend): runs × questions × values rows."""
+    out: dict[int, dict[tuple[str, int], int]] = {r: {} for r in run_ids}
+    rows = s.execute(select(SurveyCount.run_id, SurveyCount.question_id, SurveyCount.value, SurveyCount.n)
+                     .where(SurveyCount.run_id.in_(list(run_ids))))
+    for run_id, q, v, n in rows:
+        out[run_id][(q, int(v))] = int(n)
+    return out
 
 
 def comments_of(s: Session, cipher: Cipher, run_id: int) -> list[str]:

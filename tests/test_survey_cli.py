@@ -98,3 +98,28 @@ def test_reminders_go_only_to_people_who_have_not_taken_part(hearth, simulator):
         reminders = [r for r in rows if r.kind == "survey.remind"]
         assert len(reminders) == 5 and all(r.sensitive for r in reminders)
         assert not any(u in r.target for r in reminders for u in ("UALICE", "UDEV", "UEMI"))  # sealed recipients
+
+
+def test_a_survey_closes_by_itself_when_its_time_comes(hearth, simulator):
+    from slack_app.scheduling.registry import JobContext
+    from slack_app.slack_port import WebApiPort, make_client
+    from slack_app.surveys.jobs import JOBS
+
+    slack = WebApiPort(make_client(simulator.bot_token, simulator.base_url))
+    instrument, source = usecases.load_survey("belonging")
+    started = usecases.launch(hearth.services, slack, TEAM, instrument, source, channel_id=CIRCLE,
+                              closes=timedelta(days=2), min_responses=3, launched_by="UALICE")
+    for user in ("UALICE", "UBOB", "UDEV"):
+        usecases.submit(hearth.services, TEAM, user, started.run_id, {q: "5" for q in QUESTIONS})
+    with hearth.services.db.session() as s:
+        closes_at = repo.run_by_public_id(s, TEAM, started.run_id).closes_at
+    ports = lambda team: slack  # noqa: E731
+    assert usecases.close_due(hearth.services, ports, now=closes_at - timedelta(minutes=1)) == 0
+    assert usecases.close_due(hearth.services, ports, now=closes_at) == 1
+    assert usecases.close_due(hearth.services, ports, now=closes_at) == 0
+    with hearth.services.db.session() as s:
+        run = repo.run_by_public_id(s, TEAM, started.run_id)
+        assert run.status == "closed" and run.respondents == 3
+    assert simulator.files(simulator.dm_channel("UALICE"))  # the chart went to Alice
+    ctx = JobContext(db=hearth.services.db, params={}, services=hearth.services, ports=ports)
+    assert JOBS.actions["surveys.close_due"](ctx) == 0 and JOBS.actions["surveys.remind_due"](ctx) == 0

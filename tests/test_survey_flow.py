@@ -69,7 +69,7 @@ def test_launch_answer_close_and_results(driver, simulator, hearth, slack, deliv
     caplog.set_level(logging.DEBUG, logger="hearth")
     # an audience smaller than the minimum is refused, with the reason and the ways out
     small = launch(hearth, slack, CIRCLE, k=5)
-    assert small.status == "refused" and "4 people" in small.message and "--workspace" in small.message
+    assert small.status == "refused" and "4 people" in small.message and "whole workspace" in small.message
 
     started = launch(hearth, slack, CIRCLE, k=3)
     assert started.status == "launched" and started.invited == 4
@@ -247,3 +247,22 @@ def test_a_survey_that_shares_results_posts_them_in_its_channel_at_close(hearth,
     posted = [m["text"] for m in simulator.messages(CIRCLE)]
     assert any("3 responses" in t and "thank you" in t for t in posted)
     assert simulator.files(CIRCLE)
+
+
+def test_an_admin_launches_a_survey_for_a_channel_with_slash_hearth(driver, simulator, hearth, deliver):
+    driver.as_member("UBOB").command("/hearth", "survey belonging", channel=CIRCLE)
+    assert wait_for(lambda: any("Only Hearth admins" in t for t in private_replies(simulator, "UBOB")))
+    alice = driver.as_member("UALICE")
+    alice.command("/hearth", "survey belonging forever", channel=CIRCLE)
+    assert wait_for(lambda: any("`forever` is not a duration" in t for t in private_replies(simulator, "UALICE")))
+    alice.command("/hearth", "survey belonging", channel=CIRCLE)  # the survey's own minimum (5) > 4 people
+    assert wait_for(lambda: any("4 people" in t for t in private_replies(simulator, "UALICE")))
+    resp = alice.command("/hearth", "survey belonging 3d min=3", channel=CIRCLE)
+    assert resp.status == 200
+    assert wait_for(lambda: any("4 invitations" in t for t in private_replies(simulator, "UALICE")))
+    with hearth.services.db.session() as s:
+        run = repo.open_run_for(s, TEAM, CIRCLE)
+        assert run.launched_by == "UALICE" and run.min_responses == 3
+        assert run.closes_at - run.opened_at == timedelta(days=3)
+    deliver()
+    assert simulator.messages(simulator.dm_channel("UBOB"))

@@ -97,8 +97,8 @@ def launch(services: Services, slack: SlackPort, team_id: str, instrument: Instr
         return LaunchResult("slack_busy", f"Slack could not list the audience ({exc.error}); try again shortly.")
     if len(humans) < k:
         return LaunchResult("refused", f"the audience has {len(humans)} people, fewer than the {k} respondents "
-                                       "a result needs, so no result could ever be shown; choose a larger channel, "
-                                       "--workspace, or a lower --min-responses.", audience=len(humans))
+                                       "a result needs, so no result could ever be shown; choose a larger channel or "
+                                       f"the whole workspace, or a lower minimum ({low} at least).", audience=len(humans))
     with services.db.session() as s:
         if repo.open_run_for(s, team_id, channel_id) is not None:
             return LaunchResult("already_open", "a survey is already open for that audience; close it first.")

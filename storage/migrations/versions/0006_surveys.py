@@ -1,5 +1,5 @@
-"""Surveys: runs, participation (who took part, apart from answers), the sealed buffer, answers, comments and
-the disclosure ledger. See storage/surveys.py and docs/privacy.md ("Surveys").
+"""Surveys: runs, participation (who took part, apart from answers), the sealed buffer, answers, their counts,
+comments and the disclosure ledger. See storage/surveys.py and docs/privacy.md ("Surveys").
 
 Revision ID: 0006
 Revises: 0005
@@ -63,6 +63,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_survey_answer_run_question", "survey_answer", ["run_id", "question_id", "value"])
     op.create_table(
+        "survey_count",
+        sa.Column("run_id", sa.Integer, sa.ForeignKey("survey_run.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("question_id", sa.String(32), primary_key=True),
+        sa.Column("value", sa.Integer, primary_key=True),
+        sa.Column("n", sa.Integer, nullable=False),
+    )
+    op.create_table(
         "survey_comment",
         sa.Column("id", sa.String(32), primary_key=True),
         sa.Column("run_id", sa.Integer, sa.ForeignKey("survey_run.id", ondelete="CASCADE"), nullable=False,
@@ -83,6 +90,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("survey_release", "survey_comment", "survey_answer", "survey_buffer", "survey_participation",
+    for name in ("survey_release", "survey_comment", "survey_count", "survey_answer", "survey_buffer", "survey_participation",
                  "survey_run"):
         op.drop_table(name)
