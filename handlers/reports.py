@@ -168,7 +168,8 @@ def register(app: App) -> None:
             if kind != ReportView.REPLY and not usecases.may_act(services, slack, team_id, case_id, user_id, what):
                 ack(response_action="errors", errors={"note": REFUSED})
                 return
-            problem = run(services, team_id, user_id, case_id, views.read_note(view)) if case_id else "gone"
+            problem = (run(services, team_id, user_id, case_id, views.read_note(view), view_id=view.get("id"))
+                       if case_id else "gone")
             if problem in ("empty", "too_long"):
                 ack(response_action="errors", errors=views.errors_for({"note": problem}))
             elif problem == "no_follow_up":

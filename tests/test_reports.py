@@ -119,10 +119,7 @@ def test_a_double_submission_or_replay_makes_one_case(driver, simulator, hearth)
     assert "case #1" in receipt
     # the same modal submitted again (a double click, or Slack's retry of the request)
 
-    again = driver._interaction({"type": "view_submission", "team": driver._team(), "user": driver._user("UBOB"),
-                                 "api_app_id": "A1", "token": "x", "trigger_id": simulator.issue_trigger("UBOB"),
-                                 "view": {**first_view(simulator, view_id)}, "response_urls": [],
-                                 "is_enterprise_install": False, "enterprise": None})
+    again = replay(driver, simulator, "UBOB", view_id)
     assert again.status == 200
     assert again.json["response_action"] == "update"
     assert again.json["view"]["blocks"][0]["text"]["text"] == receipt  # the same case number and receipt
@@ -130,6 +127,14 @@ def test_a_double_submission_or_replay_makes_one_case(driver, simulator, hearth)
 
 
 _submitted_views: dict[str, dict] = {}
+
+
+def replay(driver, simulator, user, view_id):
+    """The submission of `view_id` sent again, as a double click or a replayed request would."""
+    return driver._interaction({"type": "view_submission", "team": driver._team(), "user": driver._user(user),
+                                "api_app_id": "A1", "token": "x", "trigger_id": simulator.issue_trigger(user),
+                                "view": {**first_view(simulator, view_id)}, "response_urls": [],
+                                "is_enterprise_install": False, "enterprise": None})
 
 
 def first_view(simulator, view_id):
@@ -196,6 +201,7 @@ def test_triage_updates_the_card_in_place_tells_the_reporter_and_is_audited(driv
     resp = driver.submit_view("UALICE", note_view["id"], {"note": ""})
     assert resp.json["response_action"] == "errors"
     driver.submit_view("UALICE", note_view["id"], {"note": "Talked to Emi"})
+    assert replay(driver, simulator, "UALICE", note_view["id"]).status == 200  # one note all the same
 
     click(driver, simulator, "UALICE", ReportAction.RESOLVE)
     assert wait_for(lambda: (simulator.latest_view("UALICE") or {}).get("callback_id") == ReportView.RESOLVE)
@@ -234,7 +240,9 @@ def test_an_anonymous_report_and_its_follow_up_never_hold_the_reporter_in_clear(
     assert wait_for(lambda: cases(hearth)[0][2] == "acknowledged")
     click(driver, simulator, "UALICE", ReportAction.MESSAGE)
     assert wait_for(lambda: (simulator.latest_view("UALICE") or {}).get("callback_id") == ReportView.QUESTION)
-    driver.submit_view("UALICE", simulator.latest_view("UALICE")["id"], {"note": "When did it start?"})
+    question_view = simulator.latest_view("UALICE")["id"]
+    driver.submit_view("UALICE", question_view, {"note": "When did it start?"})
+    replay(driver, simulator, "UALICE", question_view)  # a double submission asks once
     deliver()
     dm = simulator.dm_channel("UBOB")
     [question] = [m for m in simulator.messages(dm) if "question" in (m.get("text") or "")]

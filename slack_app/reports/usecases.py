@@ -342,7 +342,8 @@ def claim(services: Services, team_id: str, user_id: str, case_id: int) -> str:
     return f"You have case #{number}."
 
 
-def add_note(services: Services, team_id: str, user_id: str, case_id: int, text: str | None) -> str | None:
+def add_note(services: Services, team_id: str, user_id: str, case_id: int, text: str | None, *,
+             view_id: str | None = None) -> str | None:
     """The error code of the note, or None once it is stored."""
     problem = rules.check_note(text)
     if problem:
@@ -351,12 +352,16 @@ def add_note(services: Services, team_id: str, user_id: str, case_id: int, text:
         case = store.get(session, case_id)
         if case is None or case.team_id != team_id:
             return "gone"
-        store.add_entry(session, services.crypto, case, user_id, "note", (text or "").strip())
+        ref = store.view_ref(session, view_id)
+        if store.has_ref(session, case.id, ref):
+            return None  # the same note submitted twice
+        store.add_entry(session, services.crypto, case, user_id, "note", (text or "").strip(), ref=ref)
     log.info("reports.note case=%d", case_id)
     return None
 
 
-def resolve(services: Services, team_id: str, user_id: str, case_id: int, text: str | None) -> str | None:
+def resolve(services: Services, team_id: str, user_id: str, case_id: int, text: str | None, *,
+            view_id: str | None = None) -> str | None:
     problem = rules.check_note(text)
     if problem:
         return problem
@@ -417,7 +422,8 @@ def can_follow_up(services: Services, case_id: int) -> bool:
 
 # ---- follow-up: a moderator's question, the reporter's answer ---------------------------------------
 
-def ask(services: Services, team_id: str, user_id: str, case_id: int, text: str | None) -> str | None:
+def ask(services: Services, team_id: str, user_id: str, case_id: int, text: str | None, *,
+        view_id: str | None = None) -> str | None:
     problem = rules.check_note(text)
     if problem:
         return problem
@@ -427,8 +433,10 @@ def ask(services: Services, team_id: str, user_id: str, case_id: int, text: str 
             return "gone"
         if not case.follow_up:
             return "no_follow_up"
-        question = (text or "").strip()
-        entry = store.add_entry(session, services.crypto, case, user_id, "asked reporter", question)
+        question, ref = (text or "").strip(), store.view_ref(session, view_id)
+        if store.has_ref(session, case.id, ref):
+            return None  # the same question submitted twice: asked once
+        entry = store.add_entry(session, services.crypto, case, user_id, "asked reporter", question, ref=ref)
         _tell_reporter(session, services, case, "report.question",
                        views.question_dm(case.number, case.pseudonym, question, case.id), f"q-{entry.id}")
     log.info("reports.asked case=%d", case_id)
@@ -444,7 +452,8 @@ def is_reporter(services: Services, team_id: str, user_id: str, case_id: int | N
         return bool(case and case.team_id == team_id and services.crypto.decrypt(case.reporter_sealed) == user_id)
 
 
-def reply(services: Services, team_id: str, user_id: str, case_id: int, text: str | None) -> str | None:
+def reply(services: Services, team_id: str, user_id: str, case_id: int, text: str | None, *,
+          view_id: str | None = None) -> str | None:
     problem = rules.check_note(text)
     if problem:
         return problem
@@ -453,7 +462,10 @@ def reply(services: Services, team_id: str, user_id: str, case_id: int, text: st
     with services.db.session() as session:
         case = store.get(session, case_id)
         assert case is not None
-        store.add_entry(session, services.crypto, case, REPORTER, "reporter replied", (text or "").strip())
+        ref = store.view_ref(session, view_id)
+        if store.has_ref(session, case.id, ref):
+            return None  # the same answer submitted twice
+        store.add_entry(session, services.crypto, case, REPORTER, "reporter replied", (text or "").strip(), ref=ref)
         case.reply_waiting = True
         case.updated_at = utcnow()
         _refresh_card(session, services, case)

@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(64), nullable=False),
         sa.Column("action", sa.String(32), nullable=False),
         sa.Column("body", sa.Text),
+        sa.Column("ref", sa.String(64)),
         sa.Column("at", TS, nullable=False),
     )
 
