@@ -72,9 +72,13 @@ def card(simulator):
 
 
 def wait_routed(hearth):
-    assert wait_for(lambda: cases(hearth) and cases(hearth)[-1][5] is not None
-                    or any("not posted" in a for _, a in trail(hearth, cases(hearth)[-1][0])) if cases(hearth)
-                    else False)
+    """Wait until the newest case was brought to the moderators (or found no usable channel): `route` runs
+    after the ack."""
+    def routed():
+        found = cases(hearth)
+        return bool(found) and (found[-1][5] is not None
+                                or any(a.startswith("not posted") for _, a in trail(hearth, found[-1][0])))
+    assert wait_for(routed)
 
 
 @pytest.mark.parametrize("how", ["command", "global", "message"])
@@ -124,6 +128,7 @@ def test_a_double_submission_or_replay_makes_one_case(driver, simulator, hearth)
     assert again.json["response_action"] == "update"
     assert again.json["view"]["blocks"][0]["text"]["text"] == receipt  # the same case number and receipt
     assert len(cases(hearth)) == 1
+    wait_routed(hearth)
 
 
 _submitted_views: dict[str, dict] = {}
@@ -370,6 +375,7 @@ def test_reporting_a_deleted_message_or_one_where_hearth_is_not_works(driver, si
     resp = driver.submit_view("UBOB", view["id"], {"category": "other", "text": "see that message",
                                                    "urgency": "normal"})
     assert not resp.view_error and "case #1" in str(simulator.view(view["id"])["blocks"])
+    wait_routed(hearth)  # the card is posted after the ack: let it finish before the test ends
     with hearth.services.db.session() as s:
         snap = store.open_details(hearth.services.crypto, store.by_number(s, TEAM, 1))["snapshot"]
     assert snap["channel"] == channel and snap["text"] == text and snap["author"] == "UEMI"

@@ -371,7 +371,7 @@ def resolve(services: Services, team_id: str, user_id: str, case_id: int, text: 
             return "gone"
         if case.status == rules.RESOLVED:
             return None  # a second submission of the same resolution
-        case.status, case.updated_at = rules.RESOLVED, utcnow()
+        case.status, case.updated_at, case.reply_waiting = rules.RESOLVED, utcnow(), False
         entry = store.add_entry(session, services.crypto, case, user_id, "resolved", (text or "").strip())
         _refresh_card(session, services, case)
         _tell_reporter(session, services, case, "report.status", views.status_dm(case.number, rules.RESOLVED),
@@ -437,6 +437,9 @@ def ask(services: Services, team_id: str, user_id: str, case_id: int, text: str 
         if store.has_ref(session, case.id, ref):
             return None  # the same question submitted twice: asked once
         entry = store.add_entry(session, services.crypto, case, user_id, "asked reporter", question, ref=ref)
+        if case.reply_waiting:  # answered by a new question: the card stops saying a reply is waiting
+            case.reply_waiting = False
+            _refresh_card(session, services, case)
         _tell_reporter(session, services, case, "report.question",
                        views.question_dm(case.number, case.pseudonym, question, case.id), f"q-{entry.id}")
     log.info("reports.asked case=%d", case_id)
