@@ -73,12 +73,19 @@ def intake_modal(snapshot: rules.Snapshot | None) -> dict:
                                      "you by DM from Hearth, and your answers go back under the pseudonym."),
         blocks.context("If someone is in danger right now, contact your local emergency services."),
     ]
-    meta = None
-    if snapshot is not None:
+    if snapshot is None:
+        return blocks.modal("Report a concern", body, callback_id=ReportView.INTAKE, submit="Send report",
+                            close="Cancel", private_metadata={})
+    # the snapshot rides in private_metadata (3000 characters, JSON-escaped): as much of its text as fits
+    for keep in (SNAPSHOT_IN_METADATA, 900, 400, 150, 0):
         meta = IntakeMeta(channel=snapshot.channel_id, ts=snapshot.ts, author=snapshot.author_id or "",
-                          text=blocks.truncate(snapshot.text, SNAPSHOT_IN_METADATA), link=snapshot.permalink)
-    return blocks.modal("Report a concern", body, callback_id=ReportView.INTAKE, submit="Send report",
-                        close="Cancel", private_metadata=meta if meta is not None else {})
+                          text=blocks.truncate(snapshot.text, keep) if keep else "", link=snapshot.permalink)
+        try:
+            return blocks.modal("Report a concern", body, callback_id=ReportView.INTAKE, submit="Send report",
+                                close="Cancel", private_metadata=meta)
+        except blocks.MetadataTooLarge:
+            continue
+    raise blocks.MetadataTooLarge("a message snapshot's link alone does not fit")
 
 
 def read_intake(view: dict) -> dict[str, Any]:
