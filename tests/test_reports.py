@@ -379,3 +379,26 @@ def test_reporting_a_deleted_message_or_one_where_hearth_is_not_works(driver, si
     with hearth.services.db.session() as s:
         snap = store.open_details(hearth.services.crypto, store.by_number(s, TEAM, 1))["snapshot"]
     assert snap["channel"] == channel and snap["text"] == text and snap["author"] == "UEMI"
+
+
+@pytest.fixture(autouse=True)
+def _no_remembered_members():
+    usecases._members_seen.clear()
+    yield
+    usecases._members_seen.clear()
+
+
+def test_a_moderator_who_left_while_a_form_was_open_cannot_submit_it(driver, simulator, hearth, deliver,
+                                                                      monkeypatch):
+    report(driver, simulator)
+    wait_routed(hearth)
+    deliver()
+    [(case_id, *_)] = cases(hearth)
+    click(driver, simulator, "UALICE", ReportAction.NOTE)
+    assert wait_for(lambda: (simulator.latest_view("UALICE") or {}).get("callback_id") == ReportView.NOTE)
+    simulator.workspace.channels[MODS].members.discard("UALICE")
+    monkeypatch.setattr(usecases, "MEMBERS_FRESH_FOR", 0.0)  # the opening click's answer has gone stale
+    resp = driver.submit_view("UALICE", simulator.latest_view("UALICE")["id"], {"note": "still here?"})
+    assert resp.json["response_action"] == "errors" and "Only current members" in resp.json["errors"]["note"]
+    assert ("UALICE", "refused: add note") in trail(hearth, case_id)
+    assert "note" not in [a for _, a in trail(hearth, case_id)]

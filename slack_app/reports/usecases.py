@@ -8,6 +8,7 @@ sensitive outbox rows (sealed, deleted once delivered).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -293,11 +294,27 @@ def _tell_reporter(session: Session, services: Services, case: ReportCase, kind:
 
 # ---- triage -----------------------------------------------------------------------------------------
 
+MEMBERS_FRESH_FOR = 60.0  # seconds a form's submission may rely on the membership its opening click checked
+_members_seen: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
+
+
+def _channel_members(slack: SlackPort, team_id: str, channel: str, *, fresh: bool) -> frozenset[str]:
+    """conversations.members, asked on every click (`fresh`); a form's submission may use the answer its
+    opening click got within the last minute, so its ack never waits on Slack."""
+    seen = _members_seen.get((team_id, channel))
+    if not fresh and seen is not None and time.monotonic() - seen[0] < MEMBERS_FRESH_FOR:
+        return seen[1]
+    members = frozenset(slack.channel_members(channel))
+    _members_seen[(team_id, channel)] = (time.monotonic(), members)
+    return members
+
+
 def may_act(services: Services, slack: SlackPort, team_id: str, case_id: int | None, user_id: str,
-            what: str) -> bool:
+            what: str, *, fresh: bool = True) -> bool:
     """Whether `user_id` may act on the case: a current member of its moderator channel (asked of Slack on
-    every click with conversations.members, never cached), or one of those the case was sent to by DM; and
-    never one of the people involved. A refusal is audited."""
+    every click with conversations.members; a form's submission may rely on its opening click's answer for a
+    minute), or one of those the case was sent to by DM; and never one of the people involved. A refusal is
+    audited."""
     with services.db.session() as session:
         case = store.get(session, case_id) if case_id is not None else None
         if case is None or case.team_id != team_id:
@@ -305,10 +322,10 @@ def may_act(services: Services, slack: SlackPort, team_id: str, case_id: int | N
         channel = case.channel_id or configured_channel(services, team_id)
         involved = set(store.open_details(services.crypto, case)["people"])
         by_dm = set(_dm_recipients(services, case))
-    members: list[str] = []
+    members: frozenset[str] = frozenset()
     if channel and user_id not in involved and user_id not in by_dm:
         try:
-            members = slack.channel_members(channel)
+            members = _channel_members(slack, team_id, channel, fresh=fresh)
         except SlackError as exc:
             log.info("reports.members_failed error=%s", exc.error)
     if user_id not in involved and (user_id in by_dm or user_id in members):
