@@ -288,7 +288,7 @@ def test_an_anonymous_report_and_its_follow_up_never_hold_the_reporter_in_clear(
 
 
 def test_an_unusable_moderator_channel_stores_the_report_and_warns_the_admins(driver, simulator, hearth,
-                                                                               deliver):
+                                                                               deliver, slack):
     simulator.workspace.channels[MODS].is_archived = True
     view_id, _ = report(driver, simulator)
     assert "case #1" in str(simulator.view(view_id)["blocks"])
@@ -297,6 +297,11 @@ def test_an_unusable_moderator_channel_stores_the_report_and_warns_the_admins(dr
     assert cases(hearth)[0][5] is None
     warned = simulator.messages(simulator.dm_channel("UALICE"))
     assert any("case #1" in (m.get("text") or "") and "archived" in m["text"] for m in warned)
+
+    simulator.workspace.channels[MODS].is_archived = False  # fixed: the waiting case reaches the moderators
+    assert usecases.set_channel(hearth.services, slack, TEAM, MODS) is None
+    deliver()
+    assert cases(hearth)[0][5] == MODS and "case #1" in card(simulator)["text"]
 
 
 def test_the_moderator_channel_setting_refuses_public_channels_and_channels_without_hearth(hearth, slack):

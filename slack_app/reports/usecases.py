@@ -70,8 +70,8 @@ def submit(services: Services, team_id: str, user_id: str, view_id: str, raw: di
         if case is not None:
             details = store.open_details(crypto, case)
             log.info("reports.duplicate_submission case=%d", case.id)
-            return Submitted(view=views.done_modal(case.number, details["receipt"], anonymous=case.anonymous),
-                             case_id=case.id)
+            return Submitted(view=views.done_modal(case.number, details["receipt"], anonymous=case.anonymous,
+                                                   follow_up=case.follow_up), case_id=case.id)
         number = store.next_number(session, team_id)
         nonce = rules.new_nonce()
         receipt = rules.receipt(number, sub, nonce)
@@ -94,8 +94,8 @@ def submit(services: Services, team_id: str, user_id: str, view_id: str, raw: di
         store.add_entry(session, crypto, case, REPORTER, "submitted", at=now)
         case_id = case.id
     log.info("reports.submitted case=%d anonymous=%s", case_id, sub.anonymous)
-    return Submitted(view=views.done_modal(number, receipt, anonymous=sub.anonymous), case_id=case_id,
-                     created=True)
+    return Submitted(view=views.done_modal(number, receipt, anonymous=sub.anonymous, follow_up=sub.follow_up),
+                     case_id=case_id, created=True)
 
 
 # ---- the moderator channel --------------------------------------------------------------------------
@@ -129,6 +129,7 @@ PROBLEMS = {
     "public": "the moderator channel is public, and reports never go to a public channel",
     "archived": "the moderator channel is archived",
     "not_in_channel": "Hearth is not a member of the moderator channel",
+    "all_involved": "everyone who moderates is among the people involved",
 }
 
 
@@ -139,7 +140,10 @@ def set_channel(services: Services, slack: SlackPort, team_id: str, channel_id: 
         return problem
     with services.db.session() as session:
         store.set_moderator_channel(session, team_id, channel_id)
-    log.info("reports.channel_set")
+        waiting = [c.id for c in store.unresolved_cases(session) if c.team_id == team_id and c.channel_id is None]
+    for case_id in waiting:  # cases that found no usable channel reach the moderators now
+        route(services, slack, team_id, case_id)
+    log.info("reports.channel_set rerouted=%d", len(waiting))
     return None
 
 
@@ -199,12 +203,14 @@ def route(services: Services, slack: SlackPort, team_id: str, case_id: int) -> s
         case = store.get(session, case_id)
         assert case is not None
         contacts = [a for a in _admins(session, services, team_id) + fallback_admins if a not in involved]
+        recipients = sorted({m for m in moderators if m not in involved} | set(contacts))
+        if problem is None and involved & set(moderators) and not recipients:
+            problem = "all_involved"  # nobody may read it: stored, and visible to operators (`hearth reports`)
         if problem is None and involved & set(moderators):
-            recipients = sorted({m for m in moderators if m not in involved} | set(contacts))
             case.channel_id = channel
             case.dm_recipients = services.crypto.encrypt(",".join(recipients))
-            store.add_entry(session, services.crypto, case, SYSTEM,
-                            f"sent by DM to {len(recipients)} moderators and contacts: a moderator is involved")
+            store.add_entry(session, services.crypto, case, SYSTEM, "sent by DM: a moderator is involved",
+                            f"to {len(recipients)} moderators and escalation contacts")
             for target, key in _card_targets(services, case):
                 outbox.enqueue(session, team_id=team_id, kind="report.card", target=target,
                                payload=views.card(_facts(case)), dedupe_key=key)

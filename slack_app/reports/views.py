@@ -109,10 +109,11 @@ def errors_for(errors: dict[str, str]) -> dict[str, str]:
             for f, code in errors.items()}
 
 
-def done_modal(number: int, receipt: str, *, anonymous: bool, routed: bool = True) -> dict:
+def done_modal(number: int, receipt: str, *, anonymous: bool, follow_up: bool) -> dict:
     lines = [f"*Thank you. Your report is case #{number}.*",
-             "The moderators will look at it" + (" and reply here if they have questions." if routed else
-                                                 " — it is stored safely and will be handled."),
+             "It is stored safely and the moderators will handle it. Hearth will tell you by DM when a moderator "
+             "takes it up and when it is resolved"
+             + (", and pass on their questions, if they have any." if follow_up else "."),
              f"Your receipt: `{receipt}`\nKeep it: it is a fingerprint of exactly what you sent, so you can "
              "later show what you reported."]
     if anonymous:
