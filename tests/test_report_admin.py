@@ -135,3 +135,17 @@ def test_the_daily_digest_lists_open_cases_by_age_with_numbers_only(hearth, slac
     assert row.target == "GMODS"
     assert "2 open cases, 2 not yet acknowledged" in row.payload["text"] and "#1, #2" in row.payload["text"]
     assert "#3" not in row.payload["text"] and "secret" not in row.payload["text"]
+
+
+def test_a_case_about_every_moderator_and_admin_stays_stored_for_operators(hearth, slack, simulator):
+    raw = dict(category="harassment", text="about the moderators", urgency="urgent", anonymous=True,
+               follow_up=False, people=["UALICE", "UFINN"], snapshot=None)
+    case_id = usecases.submit(hearth.services, TEAM, "UBOB", "V1", raw).case_id
+    assert usecases.route(hearth.services, slack, TEAM, case_id) == "all_involved"
+    with hearth.services.db.session() as s:
+        case = store.get(s, case_id)
+        assert case.channel_id is None
+        assert [e.action for e in store.entries(s, hearth.services.crypto, case_id)][-1] == "not posted: all_involved"
+        assert not outbox.rows(s)  # nothing to the channel, nothing to those involved
+    # neither of them may open it from anywhere
+    assert not usecases.may_act(hearth.services, slack, TEAM, case_id, "UALICE", "view details")
