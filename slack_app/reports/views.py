@@ -216,13 +216,13 @@ def details_modal(f: CardFacts, details: dict[str, Any], trail: list[Any], recei
     snap = details.get("snapshot")
     body: list[dict] = [blocks.section(f"*Case #{f.number}* · {rules.CATEGORIES.get(f.category, f.category)} · "
                                        f"{rules.URGENCIES.get(f.urgency, f.urgency)} · reporter {f.reporter}"),
-                        blocks.section("*What happened*\n" + blocks.escape_member_text(details.get("text")))]
+                        *_long_section("*What happened*", details.get("text"))]
     if details.get("people"):
         body.append(blocks.section("*People involved:* " + ", ".join(f"<@{p}>" for p in details["people"])))
     if snap:
         author = f"<@{snap['author']}>" if snap.get("author") else "someone"
-        body.append(blocks.section(f"*Reported message* by {author} in <#{snap['channel']}> "
-                                   f"(<{snap['link']}|link>):\n>" + blocks.escape_member_text(snap.get("text"))))
+        body.extend(_long_section(f"*Reported message* by {author} in <#{snap['channel']}> (<{snap['link']}|link>)",
+                                  snap.get("text") or "_(no text)_"))
     body.append(blocks.context(f"Receipt `{receipt}` · follow-up "
                                f"{'allowed' if details.get('follow_up') else 'not allowed'}"))
     body.append(blocks.divider())
@@ -236,6 +236,13 @@ def details_modal(f: CardFacts, details: dict[str, Any], trail: list[Any], recei
     for start in range(0, len(lines), 8):
         body.append(blocks.section("\n".join(lines[start:start + 8])))
     return blocks.modal(f"Case #{f.number}", body[:100], callback_id=ReportView.DETAILS, close="Close")
+
+
+def _long_section(title: str, text: str | None, size: int = 2800) -> list[dict]:
+    """A title and member text, over as many sections as it takes (a section holds 3000 characters)."""
+    escaped = blocks.escape_member_text(text) or "_(empty)_"
+    parts = [escaped[i:i + size] for i in range(0, len(escaped), size)]
+    return [blocks.section(title + "\n" + parts[0]), *(blocks.section(p) for p in parts[1:])]
 
 
 def question_dm(number: int, pseudonym: str, question: str, case_id: int) -> dict[str, Any]:
