@@ -132,7 +132,8 @@ def register(app: App) -> None:
         meta = views.CaseMeta.read(view)
         user_id = body["user"]["id"]
         case_id = meta.case_id if meta else None
-        if case_id is None or not usecases.may_act(services, slack, team_id, case_id, user_id, "change urgency"):
+        if case_id is None or not usecases.may_act(services, slack, team_id, case_id, user_id, "change urgency",
+                                                   fresh=False):
             ack(response_action="errors", errors={"urgency": REFUSED})
             return
         if usecases.change_urgency(services, team_id, user_id, case_id, views.read_urgency(view)):
@@ -165,10 +166,12 @@ def register(app: App) -> None:
             meta = views.CaseMeta.read(view)
             user_id = body["user"]["id"]
             case_id = meta.case_id if meta else None
-            if kind != ReportView.REPLY and not usecases.may_act(services, slack, team_id, case_id, user_id, what):
+            if kind != ReportView.REPLY and not usecases.may_act(services, slack, team_id, case_id, user_id, what,
+                                                                 fresh=False):
                 ack(response_action="errors", errors={"note": REFUSED})
                 return
-            problem = run(services, team_id, user_id, case_id, views.read_note(view)) if case_id else "gone"
+            problem = (run(services, team_id, user_id, case_id, views.read_note(view), view_id=view.get("id"))
+                       if case_id else "gone")
             if problem in ("empty", "too_long"):
                 ack(response_action="errors", errors=views.errors_for({"note": problem}))
             elif problem == "no_follow_up":

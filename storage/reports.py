@@ -65,8 +65,9 @@ class ReportEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("report_case.id", ondelete="CASCADE"), index=True)
     actor: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
     body: Mapped[str | None] = mapped_column(Sealed)
+    ref: Mapped[str | None] = mapped_column(String(64))  # opaque hash of the modal submitted: one entry each
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -117,13 +118,23 @@ def unresolved_cases(session: Session) -> list[ReportCase]:
 
 
 def add_entry(session: Session, crypto: Cipher, case: ReportCase, actor: str, action: str,
-              body: str | None = None, *, at: datetime | None = None) -> ReportEntry:
+              body: str | None = None, *, at: datetime | None = None, ref: str | None = None) -> ReportEntry:
     """Append one line to the case's trail (the only write `report_entry` ever gets)."""
-    entry = ReportEntry(case_id=case.id, actor=actor[:64], action=action[:32],
-                        body=crypto.encrypt(body) if body is not None else None, at=at or utcnow())
+    entry = ReportEntry(case_id=case.id, actor=actor[:64], action=action[:64],
+                        body=crypto.encrypt(body) if body is not None else None, at=at or utcnow(), ref=ref)
     session.add(entry)
     session.flush()
     return entry
+
+
+def view_ref(session: Session, view_id: str | None) -> str | None:
+    """The opaque reference of a submitted modal, so a double submission or replay adds one entry."""
+    return opaque(session, f"report-view:{view_id}")[:64] if view_id else None
+
+
+def has_ref(session: Session, case_id: int, ref: str | None) -> bool:
+    return ref is not None and session.scalar(select(ReportEntry.id).where(
+        ReportEntry.case_id == case_id, ReportEntry.ref == ref).limit(1)) is not None
 
 
 def entries(session: Session, crypto: Cipher, case_id: int) -> list[Entry]:

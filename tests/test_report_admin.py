@@ -52,22 +52,24 @@ def test_show_and_export_never_print_an_anonymous_reporters_identity(hearth, sla
     assert listed.exit_code == 0, listed.output
     assert "harassment" in listed.output and "secret" not in listed.output and "UBOB" not in listed.output
 
-    shown = CliRunner().invoke(main, ["reports", "show", "1"], env=env)
+    refused = CliRunner().invoke(main, ["reports", "show", "1", "--as", "UDEV"], env=env)  # not a moderator
+    assert refused.exit_code == 2 and "may not read case #1" in refused.output and "secret" not in refused.output
+    shown = CliRunner().invoke(main, ["reports", "show", "1", "--as", "UALICE"], env=env)
     assert shown.exit_code == 0, shown.output
     assert "secret words" in shown.output and "Reporter " in shown.output and "UBOB" not in shown.output
-    assert "UDEV" in CliRunner().invoke(main, ["reports", "show", "2"], env=env).output  # not anonymous
+    assert "UDEV" in CliRunner().invoke(main, ["reports", "show", "2", "--as", "UFINN"], env=env).output
 
     out = tmp_path / "cases.jsonl"
-    exported = CliRunner().invoke(main, ["reports", "export", "--out", str(out)], env=env)
+    exported = CliRunner().invoke(main, ["reports", "export", "--as", "UALICE", "--out", str(out)], env=env)
     assert exported.exit_code == 0 and "2 cases" in exported.output
     docs = [json.loads(line) for line in out.read_text().splitlines()]
     assert [d["case"] for d in docs] == [1, 2] and "UBOB" not in out.read_text()
     assert oct(out.stat().st_mode & 0o777) == "0o600"
     with hearth.services.db.session() as s:
         actions = [e.action for e in store.entries(s, hearth.services.crypto, store.by_number(s, TEAM, 1).id)]
-    assert "shown by an operator" in actions and "exported by an operator" in actions
+    assert {"shown (cli)", "exported (cli)", "refused: show (cli)"} <= set(actions)
 
-    missing = CliRunner().invoke(main, ["reports", "show", "9"], env=env)
+    missing = CliRunner().invoke(main, ["reports", "show", "9", "--as", "UALICE"], env=env)
     assert missing.exit_code == 2 and "no case #9" in missing.output and "Traceback" not in missing.output
 
 
@@ -135,3 +137,17 @@ def test_the_daily_digest_lists_open_cases_by_age_with_numbers_only(hearth, slac
     assert row.target == "GMODS"
     assert "2 open cases, 2 not yet acknowledged" in row.payload["text"] and "#1, #2" in row.payload["text"]
     assert "#3" not in row.payload["text"] and "secret" not in row.payload["text"]
+
+
+def test_a_case_about_every_moderator_and_admin_stays_stored_for_operators(hearth, slack, simulator):
+    raw = dict(category="harassment", text="about the moderators", urgency="urgent", anonymous=True,
+               follow_up=False, people=["UALICE", "UFINN"], snapshot=None)
+    case_id = usecases.submit(hearth.services, TEAM, "UBOB", "V1", raw).case_id
+    assert usecases.route(hearth.services, slack, TEAM, case_id) == "all_involved"
+    with hearth.services.db.session() as s:
+        case = store.get(s, case_id)
+        assert case.channel_id is None
+        assert [e.action for e in store.entries(s, hearth.services.crypto, case_id)][-1] == "not posted: all_involved"
+        assert not outbox.rows(s)  # nothing to the channel, nothing to those involved
+    # neither of them may open it from anywhere
+    assert not usecases.may_act(hearth.services, slack, TEAM, case_id, "UALICE", "view details")

@@ -69,3 +69,28 @@ def test_open_cases_are_grouped_by_age_for_the_digest():
              (4, now - timedelta(days=1))]
     assert rules.by_age(cases, now) == [("under a day", [3]), ("1–3 days", [2, 4]), ("over a week", [1])]
     assert rules.by_age([], now) == []
+
+
+def test_the_form_keeps_as_much_of_a_long_reported_message_as_slack_allows():
+    from slack_app import blocks
+    from slack_app.reports import views
+
+    for text in ("a" * 4000, "😡" * 4000, '"\\' * 2000):
+        snap = rules.Snapshot("C1", "1700000000.000100", "UEMI", text, "https://x.slack.com/archives/C1/p1")
+        view = views.intake_modal(snap)
+        kept = views.IntakeMeta.read(view)
+        assert kept is not None and kept.channel == "C1" and kept.author == "UEMI"
+        assert text.startswith(kept.text.rstrip(blocks.ELLIPSIS)) and len(view["private_metadata"]) <= 3000
+
+
+def test_the_details_modal_shows_a_long_report_whole():
+    from slack_app.reports import views
+
+    facts = views.CardFacts(case_id=1, number=1, category="other", urgency="normal", status="open",
+                            assignee_id=None, reporter="Reporter Wren-12",
+                            created_at=datetime(2026, 12, 3, tzinfo=UTC), reply_waiting=False, escalated=False)
+    text = "".join(f"{i:04d} " for i in range(600))  # 3000 characters
+    view = views.details_modal(facts, {"text": text, "people": [], "snapshot": None, "follow_up": True}, [],
+                               "ABCD")
+    shown = "".join(b["text"]["text"] for b in view["blocks"] if b["type"] == "section")
+    assert "0000 " in shown and "0599 " in shown and "…" not in shown

@@ -72,9 +72,13 @@ def card(simulator):
 
 
 def wait_routed(hearth):
-    assert wait_for(lambda: cases(hearth) and cases(hearth)[-1][5] is not None
-                    or any("not posted" in a for _, a in trail(hearth, cases(hearth)[-1][0])) if cases(hearth)
-                    else False)
+    """Wait until the newest case was brought to the moderators (or found no usable channel): `route` runs
+    after the ack."""
+    def routed():
+        found = cases(hearth)
+        return bool(found) and (found[-1][5] is not None
+                                or any(a.startswith("not posted") for _, a in trail(hearth, found[-1][0])))
+    assert wait_for(routed)
 
 
 @pytest.mark.parametrize("how", ["command", "global", "message"])
@@ -119,17 +123,23 @@ def test_a_double_submission_or_replay_makes_one_case(driver, simulator, hearth)
     assert "case #1" in receipt
     # the same modal submitted again (a double click, or Slack's retry of the request)
 
-    again = driver._interaction({"type": "view_submission", "team": driver._team(), "user": driver._user("UBOB"),
-                                 "api_app_id": "A1", "token": "x", "trigger_id": simulator.issue_trigger("UBOB"),
-                                 "view": {**first_view(simulator, view_id)}, "response_urls": [],
-                                 "is_enterprise_install": False, "enterprise": None})
+    again = replay(driver, simulator, "UBOB", view_id)
     assert again.status == 200
     assert again.json["response_action"] == "update"
     assert again.json["view"]["blocks"][0]["text"]["text"] == receipt  # the same case number and receipt
     assert len(cases(hearth)) == 1
+    wait_routed(hearth)
 
 
 _submitted_views: dict[str, dict] = {}
+
+
+def replay(driver, simulator, user, view_id):
+    """The submission of `view_id` sent again, as a double click or a replayed request would."""
+    return driver._interaction({"type": "view_submission", "team": driver._team(), "user": driver._user(user),
+                                "api_app_id": "A1", "token": "x", "trigger_id": simulator.issue_trigger(user),
+                                "view": {**first_view(simulator, view_id)}, "response_urls": [],
+                                "is_enterprise_install": False, "enterprise": None})
 
 
 def first_view(simulator, view_id):
@@ -196,6 +206,7 @@ def test_triage_updates_the_card_in_place_tells_the_reporter_and_is_audited(driv
     resp = driver.submit_view("UALICE", note_view["id"], {"note": ""})
     assert resp.json["response_action"] == "errors"
     driver.submit_view("UALICE", note_view["id"], {"note": "Talked to Emi"})
+    assert replay(driver, simulator, "UALICE", note_view["id"]).status == 200  # one note all the same
 
     click(driver, simulator, "UALICE", ReportAction.RESOLVE)
     assert wait_for(lambda: (simulator.latest_view("UALICE") or {}).get("callback_id") == ReportView.RESOLVE)
@@ -234,7 +245,9 @@ def test_an_anonymous_report_and_its_follow_up_never_hold_the_reporter_in_clear(
     assert wait_for(lambda: cases(hearth)[0][2] == "acknowledged")
     click(driver, simulator, "UALICE", ReportAction.MESSAGE)
     assert wait_for(lambda: (simulator.latest_view("UALICE") or {}).get("callback_id") == ReportView.QUESTION)
-    driver.submit_view("UALICE", simulator.latest_view("UALICE")["id"], {"note": "When did it start?"})
+    question_view = simulator.latest_view("UALICE")["id"]
+    driver.submit_view("UALICE", question_view, {"note": "When did it start?"})
+    replay(driver, simulator, "UALICE", question_view)  # a double submission asks once
     deliver()
     dm = simulator.dm_channel("UBOB")
     [question] = [m for m in simulator.messages(dm) if "question" in (m.get("text") or "")]
@@ -275,7 +288,7 @@ def test_an_anonymous_report_and_its_follow_up_never_hold_the_reporter_in_clear(
 
 
 def test_an_unusable_moderator_channel_stores_the_report_and_warns_the_admins(driver, simulator, hearth,
-                                                                               deliver):
+                                                                               deliver, slack):
     simulator.workspace.channels[MODS].is_archived = True
     view_id, _ = report(driver, simulator)
     assert "case #1" in str(simulator.view(view_id)["blocks"])
@@ -284,6 +297,11 @@ def test_an_unusable_moderator_channel_stores_the_report_and_warns_the_admins(dr
     assert cases(hearth)[0][5] is None
     warned = simulator.messages(simulator.dm_channel("UALICE"))
     assert any("case #1" in (m.get("text") or "") and "archived" in m["text"] for m in warned)
+
+    simulator.workspace.channels[MODS].is_archived = False  # fixed: the waiting case reaches the moderators
+    assert usecases.set_channel(hearth.services, slack, TEAM, MODS) is None
+    deliver()
+    assert cases(hearth)[0][5] == MODS and "case #1" in card(simulator)["text"]
 
 
 def test_the_moderator_channel_setting_refuses_public_channels_and_channels_without_hearth(hearth, slack):
@@ -362,6 +380,30 @@ def test_reporting_a_deleted_message_or_one_where_hearth_is_not_works(driver, si
     resp = driver.submit_view("UBOB", view["id"], {"category": "other", "text": "see that message",
                                                    "urgency": "normal"})
     assert not resp.view_error and "case #1" in str(simulator.view(view["id"])["blocks"])
+    wait_routed(hearth)  # the card is posted after the ack: let it finish before the test ends
     with hearth.services.db.session() as s:
         snap = store.open_details(hearth.services.crypto, store.by_number(s, TEAM, 1))["snapshot"]
     assert snap["channel"] == channel and snap["text"] == text and snap["author"] == "UEMI"
+
+
+@pytest.fixture(autouse=True)
+def _no_remembered_members():
+    usecases._members_seen.clear()
+    yield
+    usecases._members_seen.clear()
+
+
+def test_a_moderator_who_left_while_a_form_was_open_cannot_submit_it(driver, simulator, hearth, deliver,
+                                                                      monkeypatch):
+    report(driver, simulator)
+    wait_routed(hearth)
+    deliver()
+    [(case_id, *_)] = cases(hearth)
+    click(driver, simulator, "UALICE", ReportAction.NOTE)
+    assert wait_for(lambda: (simulator.latest_view("UALICE") or {}).get("callback_id") == ReportView.NOTE)
+    simulator.workspace.channels[MODS].members.discard("UALICE")
+    monkeypatch.setattr(usecases, "MEMBERS_FRESH_FOR", 0.0)  # the opening click's answer has gone stale
+    resp = driver.submit_view("UALICE", simulator.latest_view("UALICE")["id"], {"note": "still here?"})
+    assert resp.json["response_action"] == "errors" and "Only current members" in resp.json["errors"]["note"]
+    assert ("UALICE", "refused: add note") in trail(hearth, case_id)
+    assert "note" not in [a for _, a in trail(hearth, case_id)]

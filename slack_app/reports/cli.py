@@ -1,7 +1,9 @@
 """`hearth reports …`: the moderator channel, and cases for operators (list, show, export).
 
-Admin-facing, so its words live here. `show` and `export` decrypt with HEARTH_ENCRYPTION_KEY and never print
-an anonymous reporter's identity (only the case's pseudonym); every `show` and `export` is audited.
+Admin-facing, so its words live here. `show` and `export` decrypt with HEARTH_ENCRYPTION_KEY, follow the
+buttons' rule (`--as U…`: a current member of the moderator channel, not involved in the case; asked of
+Slack), never print an anonymous reporter's identity (only the case's pseudonym), and are audited under
+that member.
 """
 
 from __future__ import annotations
@@ -85,19 +87,36 @@ def _case_doc(ctx: CliContext, session: Any, case: Any) -> dict[str, Any]:
     }
 
 
+AS_HELP = "your Slack user id: you must be a current member of the moderator channel (audited under it)"
+
+
+def _check_reader(ctx: CliContext, user_id: str, case_id: int, what: str, *, fresh: bool = True) -> bool:
+    """The same rule as the buttons: a current member of the moderator channel, not involved in the case."""
+    from slack_app.reports import usecases
+
+    return usecases.may_act(ctx.services, ctx.slack, ctx.team_id, case_id, user_id, what, fresh=fresh)
+
+
 @reports.command(help="One case in full (decrypted with the key); an anonymous reporter shows as the pseudonym.")
 @click.argument("number", type=int)
+@click.option("--as", "as_user", required=True, help=AS_HELP)
 @friendly
 @pass_cli
-def show(ctx: CliContext, number: int) -> None:
+def show(ctx: CliContext, number: int, as_user: str) -> None:
     from storage import reports as store
 
     with ctx.db.session() as session:
         case = store.by_number(session, ctx.team_id, number)
         if case is None:
             fail(f"there is no case #{number}.")
+        case_id = case.id
+    if not _check_reader(ctx, as_user, case_id, "show (cli)"):
+        fail(f"{as_user} may not read case #{number}: only current members of the moderator channel who are not "
+             "involved in it (the attempt was recorded).")
+    with ctx.db.session() as session:
+        case = store.get(session, case_id)
         doc = _case_doc(ctx, session, case)
-        store.add_entry(session, ctx.services.crypto, case, "cli", "shown by an operator")
+        store.add_entry(session, ctx.services.crypto, case, as_user, "shown (cli)")
     click.echo(f"Case #{doc['case']} · {doc['status']} · {doc['category']} · {doc['urgency']} · "
                f"opened {doc['created_at']}")
     click.echo(f"Reporter: {doc['reporter']}   Assignee: {doc['assignee'] or '—'}   Receipt: {doc['receipt']}")
@@ -112,18 +131,27 @@ def show(ctx: CliContext, number: int) -> None:
         click.echo(f"  {e['at']}  {e['actor']}: {e['action']}" + (f" — {e['text']}" if e["text"] else ""))
 
 
-@reports.command(help="Every case as JSON lines (decrypted), for the community's own records.")
+@reports.command(help="Every case the reader may read, as JSON lines (decrypted), for the community's records.")
+@click.option("--as", "as_user", required=True, help=AS_HELP)
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None, help="file (default: stdout)")
 @friendly
 @pass_cli
-def export(ctx: CliContext, out: str | None) -> None:
+def export(ctx: CliContext, as_user: str, out: str | None) -> None:
     from storage import reports as store
 
     with ctx.db.session() as session:
-        docs = []
-        for case in store.cases(session, ctx.team_id):
+        ids = [c.id for c in store.cases(session, ctx.team_id)]
+    # one conversations.members for the whole export (the first case asks, the rest reuse its answer)
+    readable = [i for n, i in enumerate(ids) if _check_reader(ctx, as_user, i, "export (cli)", fresh=n == 0)]
+    if ids and not readable:
+        fail(f"{as_user} may not read any case: only current members of the moderator channel (recorded).")
+    docs = []
+    with ctx.db.session() as session:
+        for case_id in readable:
+            case = store.get(session, case_id)
             docs.append(_case_doc(ctx, session, case))
-            store.add_entry(session, ctx.services.crypto, case, "cli", "exported by an operator")
+            store.add_entry(session, ctx.services.crypto, case, as_user, "exported (cli)")
+    skipped = len(ids) - len(readable)
     lines = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs)
     if out:
         import os
@@ -131,6 +159,7 @@ def export(ctx: CliContext, out: str | None) -> None:
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(lines)
-        click.echo(f"{len(docs)} cases written to {out}.")
+        click.echo(f"{len(docs)} cases written to {out}" + (f" ({skipped} left out: {as_user} is involved in "
+                                                              "them)." if skipped else "."))
     else:
         click.echo(lines, nl=False)

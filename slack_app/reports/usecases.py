@@ -8,6 +8,7 @@ sensitive outbox rows (sealed, deleted once delivered).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -69,8 +70,8 @@ def submit(services: Services, team_id: str, user_id: str, view_id: str, raw: di
         if case is not None:
             details = store.open_details(crypto, case)
             log.info("reports.duplicate_submission case=%d", case.id)
-            return Submitted(view=views.done_modal(case.number, details["receipt"], anonymous=case.anonymous),
-                             case_id=case.id)
+            return Submitted(view=views.done_modal(case.number, details["receipt"], anonymous=case.anonymous,
+                                                   follow_up=case.follow_up), case_id=case.id)
         number = store.next_number(session, team_id)
         nonce = rules.new_nonce()
         receipt = rules.receipt(number, sub, nonce)
@@ -93,8 +94,8 @@ def submit(services: Services, team_id: str, user_id: str, view_id: str, raw: di
         store.add_entry(session, crypto, case, REPORTER, "submitted", at=now)
         case_id = case.id
     log.info("reports.submitted case=%d anonymous=%s", case_id, sub.anonymous)
-    return Submitted(view=views.done_modal(number, receipt, anonymous=sub.anonymous), case_id=case_id,
-                     created=True)
+    return Submitted(view=views.done_modal(number, receipt, anonymous=sub.anonymous, follow_up=sub.follow_up),
+                     case_id=case_id, created=True)
 
 
 # ---- the moderator channel --------------------------------------------------------------------------
@@ -128,6 +129,7 @@ PROBLEMS = {
     "public": "the moderator channel is public, and reports never go to a public channel",
     "archived": "the moderator channel is archived",
     "not_in_channel": "Hearth is not a member of the moderator channel",
+    "all_involved": "everyone who moderates is among the people involved",
 }
 
 
@@ -138,7 +140,10 @@ def set_channel(services: Services, slack: SlackPort, team_id: str, channel_id: 
         return problem
     with services.db.session() as session:
         store.set_moderator_channel(session, team_id, channel_id)
-    log.info("reports.channel_set")
+        waiting = [c.id for c in store.unresolved_cases(session) if c.team_id == team_id and c.channel_id is None]
+    for case_id in waiting:  # cases that found no usable channel reach the moderators now
+        route(services, slack, team_id, case_id)
+    log.info("reports.channel_set rerouted=%d", len(waiting))
     return None
 
 
@@ -198,12 +203,14 @@ def route(services: Services, slack: SlackPort, team_id: str, case_id: int) -> s
         case = store.get(session, case_id)
         assert case is not None
         contacts = [a for a in _admins(session, services, team_id) + fallback_admins if a not in involved]
+        recipients = sorted({m for m in moderators if m not in involved} | set(contacts))
+        if problem is None and involved & set(moderators) and not recipients:
+            problem = "all_involved"  # nobody may read it: stored, and visible to operators (`hearth reports`)
         if problem is None and involved & set(moderators):
-            recipients = sorted({m for m in moderators if m not in involved} | set(contacts))
             case.channel_id = channel
             case.dm_recipients = services.crypto.encrypt(",".join(recipients))
-            store.add_entry(session, services.crypto, case, SYSTEM,
-                            f"sent by DM to {len(recipients)} moderators and contacts: a moderator is involved")
+            store.add_entry(session, services.crypto, case, SYSTEM, "sent by DM: a moderator is involved",
+                            f"to {len(recipients)} moderators and escalation contacts")
             for target, key in _card_targets(services, case):
                 outbox.enqueue(session, team_id=team_id, kind="report.card", target=target,
                                payload=views.card(_facts(case)), dedupe_key=key)
@@ -293,11 +300,27 @@ def _tell_reporter(session: Session, services: Services, case: ReportCase, kind:
 
 # ---- triage -----------------------------------------------------------------------------------------
 
+MEMBERS_FRESH_FOR = 60.0  # seconds a form's submission may rely on the membership its opening click checked
+_members_seen: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
+
+
+def _channel_members(slack: SlackPort, team_id: str, channel: str, *, fresh: bool) -> frozenset[str]:
+    """conversations.members, asked on every click (`fresh`); a form's submission may use the answer its
+    opening click got within the last minute, so its ack never waits on Slack."""
+    seen = _members_seen.get((team_id, channel))
+    if not fresh and seen is not None and time.monotonic() - seen[0] < MEMBERS_FRESH_FOR:
+        return seen[1]
+    members = frozenset(slack.channel_members(channel))
+    _members_seen[(team_id, channel)] = (time.monotonic(), members)
+    return members
+
+
 def may_act(services: Services, slack: SlackPort, team_id: str, case_id: int | None, user_id: str,
-            what: str) -> bool:
+            what: str, *, fresh: bool = True) -> bool:
     """Whether `user_id` may act on the case: a current member of its moderator channel (asked of Slack on
-    every click with conversations.members, never cached), or one of those the case was sent to by DM; and
-    never one of the people involved. A refusal is audited."""
+    every click with conversations.members; a form's submission may rely on its opening click's answer for a
+    minute), or one of those the case was sent to by DM; and never one of the people involved. A refusal is
+    audited."""
     with services.db.session() as session:
         case = store.get(session, case_id) if case_id is not None else None
         if case is None or case.team_id != team_id:
@@ -305,10 +328,10 @@ def may_act(services: Services, slack: SlackPort, team_id: str, case_id: int | N
         channel = case.channel_id or configured_channel(services, team_id)
         involved = set(store.open_details(services.crypto, case)["people"])
         by_dm = set(_dm_recipients(services, case))
-    members: list[str] = []
+    members: frozenset[str] = frozenset()
     if channel and user_id not in involved and user_id not in by_dm:
         try:
-            members = slack.channel_members(channel)
+            members = _channel_members(slack, team_id, channel, fresh=fresh)
         except SlackError as exc:
             log.info("reports.members_failed error=%s", exc.error)
     if user_id not in involved and (user_id in by_dm or user_id in members):
@@ -342,7 +365,8 @@ def claim(services: Services, team_id: str, user_id: str, case_id: int) -> str:
     return f"You have case #{number}."
 
 
-def add_note(services: Services, team_id: str, user_id: str, case_id: int, text: str | None) -> str | None:
+def add_note(services: Services, team_id: str, user_id: str, case_id: int, text: str | None, *,
+             view_id: str | None = None) -> str | None:
     """The error code of the note, or None once it is stored."""
     problem = rules.check_note(text)
     if problem:
@@ -351,12 +375,16 @@ def add_note(services: Services, team_id: str, user_id: str, case_id: int, text:
         case = store.get(session, case_id)
         if case is None or case.team_id != team_id:
             return "gone"
-        store.add_entry(session, services.crypto, case, user_id, "note", (text or "").strip())
+        ref = store.view_ref(session, view_id)
+        if store.has_ref(session, case.id, ref):
+            return None  # the same note submitted twice
+        store.add_entry(session, services.crypto, case, user_id, "note", (text or "").strip(), ref=ref)
     log.info("reports.note case=%d", case_id)
     return None
 
 
-def resolve(services: Services, team_id: str, user_id: str, case_id: int, text: str | None) -> str | None:
+def resolve(services: Services, team_id: str, user_id: str, case_id: int, text: str | None, *,
+            view_id: str | None = None) -> str | None:
     problem = rules.check_note(text)
     if problem:
         return problem
@@ -366,7 +394,7 @@ def resolve(services: Services, team_id: str, user_id: str, case_id: int, text: 
             return "gone"
         if case.status == rules.RESOLVED:
             return None  # a second submission of the same resolution
-        case.status, case.updated_at = rules.RESOLVED, utcnow()
+        case.status, case.updated_at, case.reply_waiting = rules.RESOLVED, utcnow(), False
         entry = store.add_entry(session, services.crypto, case, user_id, "resolved", (text or "").strip())
         _refresh_card(session, services, case)
         _tell_reporter(session, services, case, "report.status", views.status_dm(case.number, rules.RESOLVED),
@@ -417,7 +445,8 @@ def can_follow_up(services: Services, case_id: int) -> bool:
 
 # ---- follow-up: a moderator's question, the reporter's answer ---------------------------------------
 
-def ask(services: Services, team_id: str, user_id: str, case_id: int, text: str | None) -> str | None:
+def ask(services: Services, team_id: str, user_id: str, case_id: int, text: str | None, *,
+        view_id: str | None = None) -> str | None:
     problem = rules.check_note(text)
     if problem:
         return problem
@@ -427,8 +456,13 @@ def ask(services: Services, team_id: str, user_id: str, case_id: int, text: str 
             return "gone"
         if not case.follow_up:
             return "no_follow_up"
-        question = (text or "").strip()
-        entry = store.add_entry(session, services.crypto, case, user_id, "asked reporter", question)
+        question, ref = (text or "").strip(), store.view_ref(session, view_id)
+        if store.has_ref(session, case.id, ref):
+            return None  # the same question submitted twice: asked once
+        entry = store.add_entry(session, services.crypto, case, user_id, "asked reporter", question, ref=ref)
+        if case.reply_waiting:  # answered by a new question: the card stops saying a reply is waiting
+            case.reply_waiting = False
+            _refresh_card(session, services, case)
         _tell_reporter(session, services, case, "report.question",
                        views.question_dm(case.number, case.pseudonym, question, case.id), f"q-{entry.id}")
     log.info("reports.asked case=%d", case_id)
@@ -444,7 +478,8 @@ def is_reporter(services: Services, team_id: str, user_id: str, case_id: int | N
         return bool(case and case.team_id == team_id and services.crypto.decrypt(case.reporter_sealed) == user_id)
 
 
-def reply(services: Services, team_id: str, user_id: str, case_id: int, text: str | None) -> str | None:
+def reply(services: Services, team_id: str, user_id: str, case_id: int, text: str | None, *,
+          view_id: str | None = None) -> str | None:
     problem = rules.check_note(text)
     if problem:
         return problem
@@ -453,7 +488,10 @@ def reply(services: Services, team_id: str, user_id: str, case_id: int, text: st
     with services.db.session() as session:
         case = store.get(session, case_id)
         assert case is not None
-        store.add_entry(session, services.crypto, case, REPORTER, "reporter replied", (text or "").strip())
+        ref = store.view_ref(session, view_id)
+        if store.has_ref(session, case.id, ref):
+            return None  # the same answer submitted twice
+        store.add_entry(session, services.crypto, case, REPORTER, "reporter replied", (text or "").strip(), ref=ref)
         case.reply_waiting = True
         case.updated_at = utcnow()
         _refresh_card(session, services, case)

@@ -73,12 +73,19 @@ def intake_modal(snapshot: rules.Snapshot | None) -> dict:
                                      "you by DM from Hearth, and your answers go back under the pseudonym."),
         blocks.context("If someone is in danger right now, contact your local emergency services."),
     ]
-    meta = None
-    if snapshot is not None:
+    if snapshot is None:
+        return blocks.modal("Report a concern", body, callback_id=ReportView.INTAKE, submit="Send report",
+                            close="Cancel", private_metadata={})
+    # the snapshot rides in private_metadata (3000 characters, JSON-escaped): as much of its text as fits
+    for keep in (SNAPSHOT_IN_METADATA, 900, 400, 150, 0):
         meta = IntakeMeta(channel=snapshot.channel_id, ts=snapshot.ts, author=snapshot.author_id or "",
-                          text=blocks.truncate(snapshot.text, SNAPSHOT_IN_METADATA), link=snapshot.permalink)
-    return blocks.modal("Report a concern", body, callback_id=ReportView.INTAKE, submit="Send report",
-                        close="Cancel", private_metadata=meta if meta is not None else {})
+                          text=blocks.truncate(snapshot.text, keep) if keep else "", link=snapshot.permalink)
+        try:
+            return blocks.modal("Report a concern", body, callback_id=ReportView.INTAKE, submit="Send report",
+                                close="Cancel", private_metadata=meta)
+        except blocks.MetadataTooLarge:
+            continue
+    raise blocks.MetadataTooLarge("a message snapshot's link alone does not fit")
 
 
 def read_intake(view: dict) -> dict[str, Any]:
@@ -102,10 +109,11 @@ def errors_for(errors: dict[str, str]) -> dict[str, str]:
             for f, code in errors.items()}
 
 
-def done_modal(number: int, receipt: str, *, anonymous: bool, routed: bool = True) -> dict:
+def done_modal(number: int, receipt: str, *, anonymous: bool, follow_up: bool) -> dict:
     lines = [f"*Thank you. Your report is case #{number}.*",
-             "The moderators will look at it" + (" and reply here if they have questions." if routed else
-                                                 " — it is stored safely and will be handled."),
+             "It is stored safely and the moderators will handle it. Hearth will tell you by DM when a moderator "
+             "takes it up and when it is resolved"
+             + (", and pass on their questions, if they have any." if follow_up else "."),
              f"Your receipt: `{receipt}`\nKeep it: it is a fingerprint of exactly what you sent, so you can "
              "later show what you reported."]
     if anonymous:
@@ -208,13 +216,13 @@ def details_modal(f: CardFacts, details: dict[str, Any], trail: list[Any], recei
     snap = details.get("snapshot")
     body: list[dict] = [blocks.section(f"*Case #{f.number}* · {rules.CATEGORIES.get(f.category, f.category)} · "
                                        f"{rules.URGENCIES.get(f.urgency, f.urgency)} · reporter {f.reporter}"),
-                        blocks.section("*What happened*\n" + blocks.escape_member_text(details.get("text")))]
+                        *_long_section("*What happened*", details.get("text"))]
     if details.get("people"):
         body.append(blocks.section("*People involved:* " + ", ".join(f"<@{p}>" for p in details["people"])))
     if snap:
         author = f"<@{snap['author']}>" if snap.get("author") else "someone"
-        body.append(blocks.section(f"*Reported message* by {author} in <#{snap['channel']}> "
-                                   f"(<{snap['link']}|link>):\n>" + blocks.escape_member_text(snap.get("text"))))
+        body.extend(_long_section(f"*Reported message* by {author} in <#{snap['channel']}> (<{snap['link']}|link>)",
+                                  snap.get("text") or "_(no text)_"))
     body.append(blocks.context(f"Receipt `{receipt}` · follow-up "
                                f"{'allowed' if details.get('follow_up') else 'not allowed'}"))
     body.append(blocks.divider())
@@ -228,6 +236,13 @@ def details_modal(f: CardFacts, details: dict[str, Any], trail: list[Any], recei
     for start in range(0, len(lines), 8):
         body.append(blocks.section("\n".join(lines[start:start + 8])))
     return blocks.modal(f"Case #{f.number}", body[:100], callback_id=ReportView.DETAILS, close="Close")
+
+
+def _long_section(title: str, text: str | None, size: int = 2800) -> list[dict]:
+    """A title and member text, over as many sections as it takes (a section holds 3000 characters)."""
+    escaped = blocks.escape_member_text(text) or "_(empty)_"
+    parts = [escaped[i:i + size] for i in range(0, len(escaped), size)]
+    return [blocks.section(title + "\n" + parts[0]), *(blocks.section(p) for p in parts[1:])]
 
 
 def question_dm(number: int, pseudonym: str, question: str, case_id: int) -> dict[str, Any]:

@@ -50,8 +50,9 @@ def upgrade() -> None:
         sa.Column("case_id", sa.Integer, sa.ForeignKey("report_case.id", ondelete="CASCADE"), nullable=False,
                   index=True),
         sa.Column("actor", sa.String(64), nullable=False),
-        sa.Column("action", sa.String(32), nullable=False),
+        sa.Column("action", sa.String(64), nullable=False),
         sa.Column("body", sa.Text),
+        sa.Column("ref", sa.String(64)),
         sa.Column("at", TS, nullable=False),
     )
 
