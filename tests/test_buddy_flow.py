@@ -1,0 +1,148 @@
+"""Buddy introductions end to end: rounds through the use cases the scheduler calls, `/buddies` through
+signed requests, the outbox drained by a real delivery worker into the Slack simulator.
+
+#general (CGENERAL) holds six humans (Alice, Bob, Carmen, Dev, Emi, Finn), a deactivated member and two bots.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from itertools import combinations
+
+import pytest
+
+from slack_app.buddies import ritual, rules, usecases
+from storage import buddies as repo
+from storage.models import utcnow
+from tests.privacy import assert_logs_carry_no_user_ids, database_dump
+
+TEAM = "T0HEARTH"
+CHANNEL = "CGENERAL"
+HUMANS = {"UALICE", "UBOB", "UCARMEN", "UDEV", "UEMI", "UFINN"}
+
+
+@pytest.fixture
+def slack(simulator):
+    from slack_app.slack_port import WebApiPort, make_client
+
+    return WebApiPort(make_client(simulator.bot_token, simulator.base_url))
+
+
+@pytest.fixture
+def deliver(hearth, slack):
+    from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
+
+    worker = DeliveryWorker(hearth.services.db, lambda team: slack, options=WorkerOptions(threads=1))
+    return lambda: worker.drain(timeout=30)
+
+
+def group_dms(simulator, since: int = 0) -> list[set[str]]:
+    """The member sets of the group DMs Hearth opened (after the first `since` opens)."""
+    opens = [c for c in simulator.calls_for("conversations.open") if c.ok][since:]
+    return [set(c.params["users"].split(",")) for c in opens]
+
+
+def enable(hearth, **settings):
+    return usecases.enable(hearth.services, TEAM, CHANNEL, rules.parse_settings(**settings))
+
+
+def test_a_round_introduces_everyone_in_group_dms(server, simulator, hearth, slack, deliver, caplog):
+    caplog.set_level(logging.DEBUG, logger="hearth")
+    enable(hearth)
+    result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    assert result.status == "opened" and result.plan is not None
+    deliver()
+    groups = group_dms(simulator)
+    assert sorted(len(g) for g in groups) == [2, 2, 2]
+    assert set().union(*groups) == HUMANS  # everyone once; no bots, not the deactivated member
+    for call in simulator.calls_for("conversations.open"):
+        channel = call.params.get("users")
+        assert channel and "UHEARTHBOT" not in channel
+    intros = [m for c in simulator.workspace.channels.values() if c.is_mpim for m in simulator.messages(c.id)]
+    assert len(intros) == 3
+    assert all("buddies" in m["text"] and "Something to start with" in m["text"] for m in intros)
+    # Who met whom is never kept in clear: groups are sealed, intros are sensitive (deleted once sent).
+    dump = database_dump(hearth.services.db)
+    for table in ("buddy_group", "buddy_round", "outbox"):
+        assert not any(u in cell for row in dump[table] for cell in row for u in HUMANS), table
+    assert_logs_carry_no_user_ids(caplog.records, HUMANS)
+
+
+def test_skip_never_pair_and_no_repeats_across_rounds(driver, simulator, hearth, slack, deliver):
+    enable(hearth)
+    with hearth.services.db.session() as s:
+        repo.set_never_pair(s, hearth.services.crypto, TEAM, "UALICE", ["UDEV"])
+        repo.add_must_not_meet(s, hearth.services.crypto, TEAM, "UBOB", "UEMI")
+    usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    deliver()
+    first = group_dms(simulator)
+    answer = driver.as_member("UBOB").command("/buddies", text="skip", channel=CHANNEL)
+    assert "sit out the next round" in answer.json["text"]
+    second_result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    deliver()
+    second = group_dms(simulator, since=len(first))
+    assert "UBOB" not in set().union(*second)
+    assert sorted(len(g) for g in second) == [2, 3]
+    met = {frozenset(p) for g in first for p in combinations(g, 2)}
+    assert not any(frozenset(p) in met for g in second for p in combinations(g, 2))  # 5 people: repeat-free exists
+    for g in first + second:
+        assert not {"UALICE", "UDEV"} <= g and not {"UBOB", "UEMI"} <= g
+    assert second_result.plan is not None and second_result.plan.quality.violations == 0
+    third = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)  # the skip is used up
+    assert third.plan is not None and "UBOB" in {m for g in third.plan.groups for m in g}
+
+
+def test_buddies_command_answers_privately(driver, simulator, hearth):
+    enable(hearth)
+    bob = driver.as_member("UBOB")
+    assert "sit out the next round" in bob.command("/buddies", text="skip", channel=CHANNEL).json["text"]
+    assert "paused" in bob.command("/buddies", text="pause", channel=CHANNEL).json["text"]
+    assert "Welcome back" in bob.command("/buddies", text="resume", channel=CHANNEL).json["text"]
+    assert "left" in bob.command("/buddies", text="leave", channel=CHANNEL).json["text"]
+    with hearth.services.db.session() as s:
+        from slack_app import preferences
+        assert preferences.of(s, TEAM, "UBOB", "buddies").opted_out_of("buddies", CHANNEL)
+    assert "You're in" in bob.command("/buddies", text="join", channel=CHANNEL).json["text"]
+    assert "no buddy introductions" in bob.command("/buddies", text="skip", channel="CCIRCLE").json["text"]
+    assert "/buddies skip" in bob.command("/buddies", text="", channel=CHANNEL).json["text"]
+
+
+def test_paused_and_left_members_are_not_introduced_and_the_odd_one_is_told(simulator, hearth, slack, deliver):
+    enable(hearth)
+    for user, action in (("UBOB", "pause"), ("UDEV", "leave"), ("UEMI", "skip")):
+        usecases.choose(hearth.services, TEAM, CHANNEL, user, action)
+    with hearth.services.db.session() as s:  # Alice may meet neither of the two left: she cannot be placed
+        repo.set_never_pair(s, hearth.services.crypto, TEAM, "UALICE", ["UCARMEN", "UFINN"])
+    result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    deliver()
+    assert result.plan is not None and result.plan.left_out == ["UALICE"]
+    assert group_dms(simulator) == [{"UCARMEN", "UFINN"}]
+    assert any("first in line next round" in m["text"] for m in simulator.messages(simulator.dm_channel("UALICE")))
+    with hearth.services.db.session() as s:
+        prog = repo.program(s, TEAM, CHANNEL)
+        assert repo.members(s, prog.id)["UALICE"].priority
+
+
+def test_the_ritual_opens_a_round_once_on_its_cadence(simulator, hearth, slack, deliver):
+    prog, _ = enable(hearth, cadence="weekly", day="mon", local_time="10:00", timezone="UTC")
+    with hearth.services.db.session() as s:
+        s.get(repo.BuddyProgram, prog.id).enabled_at = utcnow() - timedelta(days=8)
+    opened = ritual.rituals.open_due(ritual.RITUAL, hearth.services, lambda team: slack)
+    again = ritual.rituals.open_due(ritual.RITUAL, hearth.services, lambda team: slack)
+    assert (opened, again) == (1, 0)
+    deliver()
+    assert len(group_dms(simulator)) == 3
+    with hearth.services.db.session() as s:
+        rounds = repo.rounds(s, prog.id)
+        assert len(rounds) == 1 and rounds[0].occurrence is not None
+
+
+def test_dry_run_sends_nothing(simulator, hearth, slack):
+    enable(hearth, size=3)
+    result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL, dry_run=True)
+    assert result.status == "planned" and result.plan is not None
+    assert sorted(len(g) for g in result.plan.groups) == [3, 3]
+    assert not simulator.calls_for("conversations.open")
+    with hearth.services.db.session() as s:
+        assert repo.rounds(s, repo.program(s, TEAM, CHANNEL).id) == []
