@@ -146,3 +146,42 @@ def test_dry_run_sends_nothing(simulator, hearth, slack):
     assert not simulator.calls_for("conversations.open")
     with hearth.services.db.session() as s:
         assert repo.rounds(s, repo.program(s, TEAM, CHANNEL).id) == []
+
+
+def test_cli_enables_plans_runs_and_reports(simulator, database_url, db, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from slack_app.cli import main
+    from storage.crypto import generate_key
+
+    monkeypatch.chdir(tmp_path)  # no .env here
+    env = {"SLACK_BOT_TOKEN": simulator.bot_token, "SLACK_API_URL": simulator.base_url,
+           "DATABASE_URL": database_url, "HEARTH_ENCRYPTION_KEY": generate_key(),
+           "ARCHIVE_URL": str(tmp_path / "archive"), "HEARTH_TIMEZONE": "Europe/Berlin"}
+    runner = CliRunner()
+
+    def hearth(*args):
+        return runner.invoke(main, ["buddies", *args], env=env)
+
+    assert "not set up" in hearth("status", "--channel", CHANNEL).output
+    enabled = hearth("enable", "--channel", CHANNEL, "--size", "3", "--cadence", "weekly", "--day", "thu")
+    assert enabled.exit_code == 0, enabled.output
+    assert "groups of 3, weekly on thu at 10:00 Europe/Berlin" in enabled.output
+    for args, field in ((("--size", "9"), "--size"), (("--cadence", "daily"), "--cadence"),
+                        (("--day", "someday"), "--day"), (("--time", "25:00"), "--time"),
+                        (("--timezone", "Mars/Olympus"), "--timezone")):
+        bad = hearth("enable", "--channel", CHANNEL, *args)
+        assert bad.exit_code == 2 and field in bad.output and "Traceback" not in bad.output
+    planned = hearth("match", "--channel", CHANNEL, "--dry-run")
+    assert planned.exit_code == 0, planned.output
+    assert "6 taking part" in planned.output and "repeats: 0" in planned.output
+    assert "constraint violations: 0" in planned.output and "working-hours overlap" in planned.output
+    assert not simulator.calls_for("conversations.open")
+    assert hearth("match", "--channel", CHANNEL).exit_code == 2  # planning without --dry-run is refused
+    ran = hearth("run", "--channel", CHANNEL)
+    assert ran.exit_code == 0 and "2 introductions queued for 6 members" in ran.output
+    status = hearth("status", "--channel", CHANNEL)
+    assert "2 groups, 0 left out, 0 repeats" in status.output
+    assert hearth("disable", "--channel", CHANNEL).exit_code == 0
+    assert f"{CHANNEL}: off;" in hearth("status", "--channel", CHANNEL).output
+    assert hearth("run", "--channel", "CCIRCLE").exit_code == 2

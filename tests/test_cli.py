@@ -90,7 +90,8 @@ def test_simulate_tells_the_whole_story_on_the_embedded_defaults(tmp_path):
                      "(0 extra App Home publishes)", "modal opened for Alice: Check-in settings",
                      "#gratitude-circle (in thread)  Hearth: *@Bob checked in*", "group DM (Bob, Dev)",
                      "2 checked in · 1 challenge shared · 1 offer of help · 1 accepted",
-                     "== Reporting a concern", "modal opened for Bob: Report a concern (0 inputs)"):
+                     "== Reporting a concern", "modal opened for Bob: Report a concern (0 inputs)",
+                     "== Buddy introductions", "you're this round's buddies"):
         assert expected in out, expected
     assert (tmp_path / "var" / "simulate.db").exists()  # the embedded default: SQLite under ./var/
     assert "Traceback" not in result.stderr
