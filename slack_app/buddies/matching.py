@@ -111,21 +111,25 @@ class _Problem:
         return cost
 
     def group_cost(self, group: Sequence[int]) -> int:
-        if len(group) == 2 and self.offsets is None:  # the common case, kept quick for large rounds
-            a, b = group
-            k = a * len(self.ids) + b if a < b else b * len(self.ids) + a
-            h = self.hashes
-            return (HARD if k in self.forbidden else 0) + (REPEAT if h[a] + h[b] in self.repeats else 0)
+        if self.offsets is None:  # the common case, kept quick for large rounds
+            n, h, forbidden, repeats = len(self.ids), self.hashes, self.forbidden, self.repeats
+            cost = 0
+            for a, b in combinations(group, 2):
+                if (a * n + b if a < b else b * n + a) in forbidden:
+                    cost += HARD
+                if h[a] + h[b] in repeats:
+                    cost += REPEAT
+            return cost
         return sum(self.pair_cost(a, b) for a, b in combinations(group, 2))
 
     def quality(self, groups: Sequence[Sequence[int]], left_out: int) -> Quality:
         repeats = violations = 0
         overlaps: list[int] = []
+        n, h = len(self.ids), self.hashes
         for group in groups:
             for a, b in combinations(group, 2):
-                k = self.key(a, b)
-                repeats += self.hashes[a] + self.hashes[b] in self.repeats
-                violations += k in self.forbidden
+                repeats += h[a] + h[b] in self.repeats
+                violations += (a * n + b if a < b else b * n + a) in self.forbidden
             if self.offsets is not None:
                 offsets = self.offsets
                 overlaps.append(min(overlap_hours(offsets[a], offsets[b]) for a, b in combinations(group, 2)))
@@ -266,7 +270,8 @@ def _search(p: _Problem, rng: random.Random) -> tuple[list[list[int]], list[int]
     order = sorted(range(len(p.ids)), key=lambda m: m not in p.priority)  # stable: seeded order within
     left_out: list[int] = []
     while True:
-        placed = [m for m in order if m not in set(left_out)]
+        gone = set(left_out)
+        placed = [m for m in order if m not in gone]
         if p.offsets is not None:
             placed.sort(key=lambda m: p.offsets[m])  # type: ignore[index]
         sizes = group_sizes(len(placed), p.size)
