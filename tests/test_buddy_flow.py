@@ -185,3 +185,28 @@ def test_cli_enables_plans_runs_and_reports(simulator, database_url, db, tmp_pat
     assert hearth("disable", "--channel", CHANNEL).exit_code == 0
     assert f"{CHANNEL}: off;" in hearth("status", "--channel", CHANNEL).output
     assert hearth("run", "--channel", "CCIRCLE").exit_code == 2
+
+
+def test_a_scheduled_round_that_cannot_list_the_channel_is_retried(simulator, hearth, slack, deliver):
+    prog, _ = enable(hearth, cadence="weekly", day="mon", local_time="10:00", timezone="UTC")
+    with hearth.services.db.session() as s:
+        s.get(repo.BuddyProgram, prog.id).enabled_at = utcnow() - timedelta(days=8)
+    simulator.fail_next("conversations.members", error="ratelimited", status=429, count=5)
+    assert ritual.rituals.open_due(ritual.RITUAL, hearth.services, lambda team: slack) == 0
+    with hearth.services.db.session() as s:
+        assert repo.rounds(s, prog.id) == [] and s.get(repo.BuddyProgram, prog.id).last_occurrence is None
+    assert ritual.rituals.open_due(ritual.RITUAL, hearth.services, lambda team: slack) == 1
+    deliver()
+    assert len(group_dms(simulator)) == 3
+
+
+def test_a_round_where_everyone_skips_still_completes(simulator, hearth, slack, deliver):
+    enable(hearth)
+    for user in HUMANS:
+        usecases.choose(hearth.services, TEAM, CHANNEL, user, "skip")
+    result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    deliver()
+    assert result.status == "too_few" and result.round_id is not None
+    assert not simulator.calls_for("conversations.open")
+    nxt = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)  # skips were for one round only
+    assert nxt.plan is not None and len(nxt.plan.groups) == 3

@@ -136,6 +136,14 @@ def claim_occurrence(services: Services, program_id: int, occurrence: datetime) 
         return bool(done.rowcount)
 
 
+def release_occurrence(services: Services, program_id: int, occurrence: datetime, previous: datetime | None) -> None:
+    """Give a claimed occurrence back (its round could not run), so the next sweep tries it again."""
+    with services.db.session() as s:
+        s.execute(update(repo.BuddyProgram).where(repo.BuddyProgram.id == program_id,
+                                                  repo.BuddyProgram.last_occurrence == occurrence)
+                  .values(last_occurrence=previous))
+
+
 # --- members' choices (/buddies) -----------------------------------------------------------------------------
 
 def choose(services: Services, team_id: str, channel_id: str | None, user_id: str, action: str) -> str:
