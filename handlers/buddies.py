@@ -1,4 +1,4 @@
-"""`/buddies [skip|pause|resume|leave|join|help]`: a member's own choices, answered privately."""
+"""`/buddies [skip|pause|resume|leave|join|never …|help]`: a member's own choices, answered privately."""
 
 from slack_bolt import Ack, App
 
@@ -16,6 +16,11 @@ def register(app: App) -> None:
         action = words[0] if words else "help"
         channel_id = command.get("channel_id")
         outcome = "help"
+        if action == "never":
+            outcome, names = usecases.never_pair(services, team_id, command["user_id"], " ".join(words[1:]),
+                                                 command.get("text") or "")
+            ack(response_type="ephemeral", text=views.command_answer(services.copy, outcome, channel_id, names))
+            return
         if action in ACTIONS:
             outcome = usecases.choose(services, team_id, channel_id, command["user_id"], action)
         ack(response_type="ephemeral", text=views.command_answer(services.copy, outcome, channel_id))

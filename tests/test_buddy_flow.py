@@ -210,3 +210,23 @@ def test_a_round_where_everyone_skips_still_completes(simulator, hearth, slack, 
     assert not simulator.calls_for("conversations.open")
     nxt = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)  # skips were for one round only
     assert nxt.plan is not None and len(nxt.plan.groups) == 3
+
+
+def test_never_pair_from_slack_is_confidential_and_honoured(driver, simulator, hearth, slack, caplog):
+    caplog.set_level(logging.DEBUG, logger="hearth")
+    enable(hearth)
+    alice = driver.as_member("UALICE")
+    answer = alice.command("/buddies", text="never <@UDEV|dev> <@UEMI|emi>", channel=CHANNEL).json["text"]
+    assert "never be grouped with <@UDEV>, <@UEMI>" in answer
+    assert "<@UDEV>, <@UEMI>" in alice.command("/buddies", text="never", channel=CHANNEL).json["text"]
+    assert "Mention the people" in alice.command("/buddies", text="never dev", channel=CHANNEL).json["text"]
+    dump = database_dump(hearth.services.db)
+    assert not any(u in cell for row in dump["buddy_never_pair"] for cell in row for u in ("UDEV", "UEMI"))
+    for seed_round in range(4):
+        result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+        assert result.plan is not None, seed_round
+        for g in result.plan.groups:
+            assert not ({"UALICE", "UDEV"} <= set(g) or {"UALICE", "UEMI"} <= set(g))
+    assert "empty now" in alice.command("/buddies", text="never clear", channel=CHANNEL).json["text"]
+    assert "list is empty" in alice.command("/buddies", text="never", channel=CHANNEL).json["text"]
+    assert_logs_carry_no_user_ids(caplog.records, HUMANS)

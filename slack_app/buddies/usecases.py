@@ -9,6 +9,7 @@ as sensitive messages (who met whom is never kept in clear), in one transaction.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -176,3 +177,23 @@ def choose(services: Services, team_id: str, channel_id: str | None, user_id: st
             row.joined = True
             return "joined"
     return "help"
+
+
+MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def never_pair(services: Services, team_id: str, user_id: str, words: str, raw: str) -> tuple[str, list[str]]:
+    """`/buddies never @a @b` adds to the member's confidential list, `never clear` empties it, `never` shows
+    it. Returns the outcome and the people to show (only ever to the member themself)."""
+    mentioned = [u for u in MENTION.findall(raw) if u != user_id]
+    with services.db.session() as s:
+        current = repo.never_pair(s, services.crypto, team_id, user_id)
+        if words.strip() == "clear":
+            repo.set_never_pair(s, services.crypto, team_id, user_id, [])
+            return "never_cleared", []
+        if mentioned:
+            repo.set_never_pair(s, services.crypto, team_id, user_id, current + mentioned)
+            return "never_added", sorted(set(current + mentioned))
+        if words.strip():
+            return "never_help", []
+        return "never_list", current

@@ -16,5 +16,5 @@ def left_out(copy: Copy) -> dict:
     return blocks.message(text, [blocks.section(text)])
 
 
-def command_answer(copy: Copy, outcome: str, channel_id: str | None) -> str:
-    return copy.render("buddies_command.j2", outcome=outcome, channel_id=channel_id)
+def command_answer(copy: Copy, outcome: str, channel_id: str | None, people: list[str] | None = None) -> str:
+    return copy.render("buddies_command.j2", outcome=outcome, channel_id=channel_id, people=people or [])
