@@ -230,3 +230,17 @@ def test_never_pair_from_slack_is_confidential_and_honoured(driver, simulator, h
     assert "empty now" in alice.command("/buddies", text="never clear", channel=CHANNEL).json["text"]
     assert "list is empty" in alice.command("/buddies", text="never", channel=CHANNEL).json["text"]
     assert_logs_carry_no_user_ids(caplog.records, HUMANS)
+
+
+def test_app_home_shows_programs_and_admins_see_the_last_round(driver, simulator, hearth, slack):
+    from slack_app.simulator import wait_for
+
+    enable(hearth)
+    usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    driver.as_member("UALICE").open_home()  # an admin
+    assert wait_for(lambda: "last round: 3 groups, 0 left out, 0 repeats" in str(
+        (simulator.home("UALICE") or {}).get("blocks")))
+    driver.as_member("UBOB").open_home()  # a member of #general
+    assert wait_for(lambda: "Buddy introductions" in str((simulator.home("UBOB") or {}).get("blocks")))
+    bob = str(simulator.home("UBOB")["blocks"])
+    assert "groups of 2, biweekly" in bob and "last round" not in bob
