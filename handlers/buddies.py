@@ -1,6 +1,6 @@
 """`/buddies [skip|pause|resume|leave|join|never …|help]`: a member's own choices, answered privately."""
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 
 from slack_app.buddies import usecases, views
 from slack_app.ids import Command
@@ -24,3 +24,11 @@ def register(app: App) -> None:
         if action in ACTIONS:
             outcome = usecases.choose(services, team_id, channel_id, command["user_id"], action)
         ack(response_type="ephemeral", text=views.command_answer(services.copy, outcome, channel_id))
+
+    @app.action(views.SKIP_ACTION)
+    def on_skip(ack: Ack, body: dict, action: dict, respond: Respond, services: Services, team_id: str) -> None:
+        ack()
+        outcome, channel_id = usecases.skip_from_button(services, team_id, body["user"]["id"],
+                                                        str(action.get("value") or ""))
+        respond(response_type="ephemeral", replace_original=False,
+                text=views.command_answer(services.copy, outcome if channel_id else "gone", channel_id))

@@ -47,6 +47,7 @@ class BuddyProgram(Base):
     window: Mapped[int] = mapped_column(default=12)  # no pair repeated within this many rounds
     enabled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_occurrence: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the last scheduled round claimed
+    heads_up_for: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the occurrence last announced
 
 
 class BuddyRound(Base):

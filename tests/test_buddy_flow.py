@@ -244,3 +244,35 @@ def test_app_home_shows_programs_and_admins_see_the_last_round(driver, simulator
     assert wait_for(lambda: "Buddy introductions" in str((simulator.home("UBOB") or {}).get("blocks")))
     bob = str(simulator.home("UBOB")["blocks"])
     assert "groups of 2, biweekly" in bob and "last round" not in bob
+
+
+def test_heads_up_a_business_day_before_with_skip_this_round(driver, simulator, hearth, slack, deliver):
+    from slack_app.buddies import views
+    from slack_app.scheduling.cadence import next_after
+
+    prog, _ = enable(hearth, cadence="weekly", day="mon", local_time="10:00", timezone="Europe/Berlin")
+    nxt = next_after(usecases.cadence_of(prog), utcnow())
+    announce = rules.heads_up_at(nxt, "Europe/Berlin")
+    assert announce.astimezone(nxt.tzinfo).weekday() == 4  # Friday before a Monday round
+    assert usecases.heads_up_due(hearth.services, lambda team: slack, now=announce - timedelta(minutes=1)) == 0
+    assert usecases.heads_up_due(hearth.services, lambda team: slack, now=announce + timedelta(minutes=1)) == 6
+    assert usecases.heads_up_due(hearth.services, lambda team: slack, now=announce + timedelta(minutes=6)) == 0
+    deliver()
+    assert all(any("come round again" in m["text"] for m in simulator.messages(simulator.dm_channel(u)))
+               for u in HUMANS)
+    driver.as_member("UBOB").click(views.SKIP_ACTION)
+    from slack_app.simulator import wait_for
+    assert wait_for(lambda: any("sit out the next round" in (p["body"].get("text") or "")
+                                for p in simulator.response_url_posts()))
+    result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    assert result.plan is not None and "UBOB" not in {m for g in result.plan.groups for m in g}
+
+
+def test_heads_up_dates():
+    from datetime import UTC, datetime
+    monday = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    assert rules.heads_up_at(monday, "UTC") == datetime(2026, 12, 4, 9, 0, tzinfo=UTC)  # Friday
+    wednesday = datetime(2026, 12, 9, 9, 0, tzinfo=UTC)
+    assert rules.heads_up_at(wednesday, "UTC") == datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
+    sunday = datetime(2026, 12, 13, 9, 0, tzinfo=UTC)
+    assert rules.heads_up_at(sunday, "UTC") == datetime(2026, 12, 11, 9, 0, tzinfo=UTC)

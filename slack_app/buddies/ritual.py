@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from slack_app.buddies import usecases
 from slack_app.scheduling import rituals
 from slack_app.scheduling.cadence import Cadence
+from slack_app.scheduling.registry import JobContext, Jobs, JobSpec
 from slack_app.scheduling.rituals import Due
 from slack_app.slack_port import SlackError
 from storage import buddies as repo
@@ -61,4 +62,15 @@ class BuddyRitual:
 
 
 RITUAL = BuddyRitual()
-JOBS = rituals.ritual_jobs(RITUAL)
+HEADS_UP = "buddies.heads_up"
+HEADS_UP_EVERY = 300.0  # seconds
+
+
+def _heads_up(ctx: JobContext) -> int:
+    if ctx.services is None or ctx.ports is None:
+        raise RuntimeError("buddy jobs run inside Hearth (hearth serve / run / worker)")
+    return usecases.heads_up_due(ctx.services, ctx.ports)
+
+
+JOBS = rituals.ritual_jobs(RITUAL) | Jobs(actions={HEADS_UP: _heads_up},
+                                          always=[JobSpec(id=HEADS_UP, action=HEADS_UP, every=HEADS_UP_EVERY)])

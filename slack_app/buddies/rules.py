@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_app.buddies.matching import MAX_SIZE, MIN_SIZE
@@ -102,3 +102,13 @@ def offset_minutes(tz: str, at: datetime) -> int:
     except (ZoneInfoNotFoundError, ValueError):
         return 0
     return int(off.total_seconds() // 60) if off is not None else 0
+
+
+def heads_up_at(occurrence: datetime, tz: str) -> datetime:
+    """One business day before a round, on the program's clock: Friday for a Monday round (a Sunday or
+    Saturday round too)."""
+    local = occurrence.astimezone(ZoneInfo(tz))
+    before = local - timedelta(days=1)
+    while before.weekday() >= 5:  # Saturday, Sunday
+        before -= timedelta(days=1)
+    return before.astimezone(occurrence.tzinfo)

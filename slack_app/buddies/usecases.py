@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, update
 
@@ -20,12 +22,14 @@ from slack_app import preferences
 from slack_app.buddies import rules, views
 from slack_app.buddies.matching import Plan, match
 from slack_app.roster import channel_roster
-from slack_app.scheduling.cadence import Cadence
+from slack_app.scheduling.cadence import Cadence, next_after
 from storage import buddies as repo
 from storage import outbox
 from storage.models import utcnow
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from slack_app.services import Services
     from slack_app.slack_port import SlackPort
 
@@ -90,15 +94,7 @@ def plan_round(services: Services, slack: SlackPort, team_id: str, channel_id: s
     roster = channel_roster(services, slack, team_id, channel_id, now=now)
     with services.db.session() as s:
         states = repo.members(s, prog.id)
-        prefs = preferences.of_many(s, team_id, roster.humans, workflow=repo.WORKFLOW)
-        member_states = {
-            u: rules.MemberState(
-                paused=p.paused or p.snoozed_at(now) is not None or p.no_dms,
-                opted_out=p.opted_out_of(repo.WORKFLOW, channel_id),
-                skip_next=bool(states.get(u) and states[u].skip_next),
-                joined=bool(states.get(u) and states[u].joined))
-            for u, p in prefs.items()}
-        people = rules.participants(roster.humans, member_states, opt_in=prog.opt_in)
+        people = _participants(s, prog.id, team_id, channel_id, prog.opt_in, roster.humans, now)
         seed = rules.round_seed(prog.id, occurrence or now, len(repo.rounds(s, prog.id)))
         plan = match(people, prog.size, seed=seed, history=repo.history(s, services.crypto, prog.id, prog.window),
                      forbidden=repo.forbidden_pairs(s, services.crypto, team_id),
@@ -127,6 +123,20 @@ def plan_round(services: Services, slack: SlackPort, team_id: str, channel_id: s
     return RoundResult(status, plan, round_id, participants=len(people))
 
 
+def _participants(s: Session, program_id: int, team_id: str, channel_id: str, opt_in: bool, humans: list[str],
+                  now: datetime) -> list[str]:
+    states = repo.members(s, program_id)
+    prefs = preferences.of_many(s, team_id, humans, workflow=repo.WORKFLOW)
+    member_states = {
+        u: rules.MemberState(
+            paused=p.paused or p.snoozed_at(now) is not None or p.no_dms,
+            opted_out=p.opted_out_of(repo.WORKFLOW, channel_id),
+            skip_next=bool(states.get(u) and states[u].skip_next),
+            joined=bool(states.get(u) and states[u].joined))
+        for u, p in prefs.items()}
+    return rules.participants(humans, member_states, opt_in=opt_in)
+
+
 def claim_occurrence(services: Services, program_id: int, occurrence: datetime) -> bool:
     """Claim a scheduled round once, whoever wakes it (a conditional update on the program)."""
     with services.db.session() as s:
@@ -143,6 +153,45 @@ def release_occurrence(services: Services, program_id: int, occurrence: datetime
         s.execute(update(repo.BuddyProgram).where(repo.BuddyProgram.id == program_id,
                                                   repo.BuddyProgram.last_occurrence == occurrence)
                   .values(last_occurrence=previous))
+
+
+def heads_up_due(services: Services, slack_for: Callable[[str], SlackPort], *, now: datetime | None = None) -> int:
+    """One business day before each program's next scheduled round, a DM to each member who would take part,
+    with "Skip this round". Claimed per occurrence (a conditional update), so it is sent once."""
+    now = now or utcnow()
+    with services.db.session() as s:
+        work = []
+        for p in repo.programs(s):
+            nxt = next_after(cadence_of(p), max(now, p.enabled_at))
+            if rules.heads_up_at(nxt, p.timezone) <= now and p.heads_up_for != nxt:
+                work.append((p.id, p.team_id, p.channel_id, p.opt_in, p.timezone, nxt))
+    sent = 0
+    for program_id, team_id, channel_id, opt_in, tz, nxt in work:
+        with services.db.session() as s:
+            claimed = s.execute(update(repo.BuddyProgram).where(
+                repo.BuddyProgram.id == program_id,
+                or_(repo.BuddyProgram.heads_up_for.is_(None), repo.BuddyProgram.heads_up_for != nxt),
+            ).values(heads_up_for=nxt)).rowcount
+        if not claimed:
+            continue
+        roster = channel_roster(services, slack_for(team_id), team_id, channel_id, now=now)
+        when = nxt.astimezone(ZoneInfo(tz)).strftime("%A at %H:%M ") + tz
+        with services.db.session() as s:
+            people = _participants(s, program_id, team_id, channel_id, opt_in, roster.humans, now)
+            for user_id in people:
+                outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.heads_up", target=user_id,
+                               payload=views.heads_up(services.copy, channel_id, program_id, when),
+                               dedupe_key=outbox.key(KIND, program_id, nxt.isoformat(), "heads_up", user_id))
+        sent += len(people)
+        log.info("buddies.heads_up program=%s members=%s", program_id, len(people))
+    return sent
+
+
+def skip_from_button(services: Services, team_id: str, user_id: str, value: str) -> tuple[str, str | None]:
+    with services.db.session() as s:
+        prog = s.get(repo.BuddyProgram, int(value)) if value.isdigit() else None
+        channel_id = prog.channel_id if prog is not None and prog.team_id == team_id else None
+    return choose(services, team_id, channel_id, user_id, "skip"), channel_id
 
 
 # --- members' choices (/buddies) -----------------------------------------------------------------------------

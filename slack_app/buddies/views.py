@@ -18,3 +18,12 @@ def left_out(copy: Copy) -> dict:
 
 def command_answer(copy: Copy, outcome: str, channel_id: str | None, people: list[str] | None = None) -> str:
     return copy.render("buddies_command.j2", outcome=outcome, channel_id=channel_id, people=people or [])
+
+
+SKIP_ACTION = "buddies.skip_round"
+
+
+def heads_up(copy: Copy, channel_id: str, program_id: int, occurrence_local: str) -> dict:
+    text = copy.render("buddies_heads_up.j2", channel_id=channel_id, when=occurrence_local)
+    return blocks.message(text, [blocks.section(text), blocks.actions(
+        blocks.button(copy.text("buddies_skip_button.j2"), SKIP_ACTION, value=str(program_id)))])

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("window", sa.Integer, nullable=False),
         sa.Column("enabled_at", TS, nullable=False),
         sa.Column("last_occurrence", TS),
+        sa.Column("heads_up_for", TS),
         sa.UniqueConstraint("team_id", "channel_id"),
     )
     op.create_table(
