@@ -1,5 +1,7 @@
 """`/buddies [skip|pause|resume|leave|join|never …|help]`: a member's own choices, answered privately."""
 
+import re
+
 from slack_bolt import Ack, App, Respond
 
 from slack_app.buddies import usecases, views
@@ -32,3 +34,17 @@ def register(app: App) -> None:
                                                         str(action.get("value") or ""))
         respond(response_type="ephemeral", replace_original=False,
                 text=views.command_answer(services.copy, outcome if channel_id else "gone", channel_id))
+
+    @app.action(re.compile("^buddies[.]met_"))
+    def on_met(ack: Ack, body: dict, action: dict, respond: Respond, services: Services) -> None:
+        ack()
+        answer = views.MET_ACTIONS.get(action["action_id"])
+        if answer and usecases.answer_follow_up(services, body["user"]["id"], str(action.get("value") or ""), answer):
+            respond(replace_original=True, **views.answered(services.copy, answer))
+
+    @app.action(views.RESUME_ACTION)
+    def on_resume(ack: Ack, body: dict, respond: Respond, services: Services, team_id: str) -> None:
+        ack()
+        usecases.resume(services, team_id, body["user"]["id"])
+        respond(response_type="ephemeral", replace_original=False,
+                text=views.command_answer(services.copy, "resumed", None))

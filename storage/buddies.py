@@ -61,6 +61,9 @@ class BuddyRound(Base):
     left_out: Mapped[int] = mapped_column(default=0)
     repeats: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # "Did you meet?" halfway
+    followed_up: Mapped[bool] = mapped_column(default=False)
+    tallied: Mapped[bool] = mapped_column(default=False)  # unanswered follow-ups counted (at the next round)
 
 
 class BuddyGroup(Base):
@@ -69,6 +72,7 @@ class BuddyGroup(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("buddy_round.id", ondelete="CASCADE"), index=True)
     members: Mapped[str] = mapped_column(Sealed)  # JSON list of user ids, encrypted
+    answer: Mapped[str | None] = mapped_column(String(16))  # "yes", "not_yet", "couldnt" (Did you meet?)
 
 
 class BuddyMember(Base):
@@ -83,6 +87,7 @@ class BuddyMember(Base):
     joined: Mapped[bool] = mapped_column(default=False)
     skip_next: Mapped[bool] = mapped_column(default=False)
     priority: Mapped[bool] = mapped_column(default=False)  # left out last round: placed first next round
+    unanswered: Mapped[int] = mapped_column(default=0)  # introductions in a row whose "Did you meet?" got no answer
 
 
 class BuddyNeverPair(Base):
@@ -127,9 +132,11 @@ def programs(s: Session, team_id: str | None = None, *, enabled_only: bool = Tru
 # --- rounds --------------------------------------------------------------------------------------------------
 
 def add_round(s: Session, cipher: Cipher, program_id: int, seed: int, groups: list[list[str]], *,
-              occurrence: datetime | None, left_out: int, repeats: int) -> BuddyRound:
+              occurrence: datetime | None, left_out: int, repeats: int,
+              follow_up_at: datetime | None = None) -> BuddyRound:
     rnd = BuddyRound(program_id=program_id, seed=seed, occurrence=occurrence, groups=len(groups),
-                     left_out=left_out, repeats=repeats)
+                     left_out=left_out, repeats=repeats, follow_up_at=follow_up_at, followed_up=False,
+                     tallied=False)
     s.add(rnd)
     s.flush()
     s.add_all(BuddyGroup(round_id=rnd.id, members=cipher.encrypt(json.dumps(g))) for g in groups)
@@ -153,6 +160,14 @@ def history(s: Session, cipher: Cipher, program_id: int, window: int) -> list[li
     return out
 
 
+def group_rows(s: Session, round_id: int) -> list[BuddyGroup]:
+    return list(s.scalars(select(BuddyGroup).where(BuddyGroup.round_id == round_id).order_by(BuddyGroup.id)))
+
+
+def members_of(cipher: Cipher, group: BuddyGroup) -> list[str]:
+    return json.loads(cipher.decrypt(group.members))
+
+
 def groups_of(s: Session, cipher: Cipher, round_id: int) -> list[list[str]]:
     rows = s.scalars(select(BuddyGroup.members).where(BuddyGroup.round_id == round_id).order_by(BuddyGroup.id))
     return [json.loads(cipher.decrypt(token)) for token in rows]
@@ -163,7 +178,8 @@ def groups_of(s: Session, cipher: Cipher, round_id: int) -> list[list[str]]:
 def member(s: Session, program_id: int, user_id: str, *, create: bool = False) -> BuddyMember | None:
     row = s.scalar(select(BuddyMember).where(BuddyMember.program_id == program_id, BuddyMember.user_id == user_id))
     if row is None and create:
-        row = BuddyMember(program_id=program_id, user_id=user_id, joined=False, skip_next=False, priority=False)
+        row = BuddyMember(program_id=program_id, user_id=user_id, joined=False, skip_next=False, priority=False,
+                          unanswered=0)
         s.add(row)
         s.flush()
     return row

@@ -276,3 +276,46 @@ def test_heads_up_dates():
     assert rules.heads_up_at(wednesday, "UTC") == datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
     sunday = datetime(2026, 12, 13, 9, 0, tzinfo=UTC)
     assert rules.heads_up_at(sunday, "UTC") == datetime(2026, 12, 11, 9, 0, tzinfo=UTC)
+
+
+def test_did_you_meet_and_three_unanswered_pause_with_one_click_resume(driver, simulator, hearth, slack, deliver):
+    from slack_app.buddies import views
+    from slack_app.simulator import wait_for
+
+    enable(hearth)
+    later = utcnow() + timedelta(days=8)  # halfway through a two-week round
+
+    def round_and_follow_up():
+        usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+        assert usecases.follow_up_due(hearth.services, now=utcnow()) == 0  # not halfway yet
+        asked = usecases.follow_up_due(hearth.services, now=later)
+        assert usecases.follow_up_due(hearth.services, now=later) == 0  # once per round
+        deliver()
+        return asked
+
+    assert round_and_follow_up() == 3
+    driver.as_member("UALICE").click("buddies.met_yes")
+    assert wait_for(lambda: any("Lovely" in (p["body"].get("text") or "") for p in simulator.response_url_posts()))
+    assert round_and_follow_up() == 3  # nobody answers this one …
+    assert round_and_follow_up() == 3  # … nor this one
+    usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)  # three in a row unanswered: paused
+    deliver()
+    notified = [u for u in HUMANS
+                if simulator.dm_channel(u)
+                and any("paused them for you" in m["text"] for m in simulator.messages(simulator.dm_channel(u)))]
+    alice_partners = set()
+    with hearth.services.db.session() as s:
+        prog = repo.program(s, TEAM, CHANNEL)
+        first = repo.rounds(s, prog.id)[-1]
+        for g in repo.groups_of(s, hearth.services.crypto, first.id):
+            if "UALICE" in g:
+                alice_partners = set(g)
+        from slack_app import preferences
+        paused = {u for u in HUMANS if preferences.of(s, TEAM, u).paused}
+    assert paused == set(notified) == HUMANS - alice_partners  # the group that answered once is not paused
+    someone = sorted(paused)[0]
+    driver.as_member(someone).click(views.RESUME_ACTION)
+    assert wait_for(lambda: any("Welcome back" in (p["body"].get("text") or "")
+                                for p in simulator.response_url_posts()))
+    with hearth.services.db.session() as s:
+        assert not preferences.of(s, TEAM, someone).paused

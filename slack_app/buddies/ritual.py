@@ -72,5 +72,16 @@ def _heads_up(ctx: JobContext) -> int:
     return usecases.heads_up_due(ctx.services, ctx.ports)
 
 
-JOBS = rituals.ritual_jobs(RITUAL) | Jobs(actions={HEADS_UP: _heads_up},
-                                          always=[JobSpec(id=HEADS_UP, action=HEADS_UP, every=HEADS_UP_EVERY)])
+FOLLOW_UP = "buddies.follow_up"
+
+
+def _follow_up(ctx: JobContext) -> int:
+    if ctx.services is None:
+        raise RuntimeError("buddy jobs run inside Hearth (hearth serve / run / worker)")
+    return usecases.follow_up_due(ctx.services)
+
+
+JOBS = rituals.ritual_jobs(RITUAL) | Jobs(
+    actions={HEADS_UP: _heads_up, FOLLOW_UP: _follow_up},
+    always=[JobSpec(id=HEADS_UP, action=HEADS_UP, every=HEADS_UP_EVERY),
+            JobSpec(id=FOLLOW_UP, action=FOLLOW_UP, every=HEADS_UP_EVERY)])

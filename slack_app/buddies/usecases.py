@@ -16,13 +16,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 
 from slack_app import preferences
 from slack_app.buddies import rules, views
 from slack_app.buddies.matching import Plan, match
 from slack_app.roster import channel_roster
-from slack_app.scheduling.cadence import Cadence, next_after
+from slack_app.scheduling.cadence import Cadence, next_after, period
 from storage import buddies as repo
 from storage import outbox
 from storage.models import utcnow
@@ -92,6 +92,9 @@ def plan_round(services: Services, slack: SlackPort, team_id: str, channel_id: s
     if prog is None:
         return RoundResult("no_program")
     roster = channel_roster(services, slack, team_id, channel_id, now=now)
+    if not dry_run:
+        with services.db.session() as s:
+            _tally_follow_ups(services, s, prog.id, team_id)
     with services.db.session() as s:
         states = repo.members(s, prog.id)
         people = _participants(s, prog.id, team_id, channel_id, prog.opt_in, roster.humans, now)
@@ -106,7 +109,8 @@ def plan_round(services: Services, slack: SlackPort, team_id: str, channel_id: s
         if not plan.groups and not people:
             log.info("buddies.round_empty program=%s", prog.id)
         rnd = repo.add_round(s, services.crypto, prog.id, seed, plan.groups, occurrence=occurrence,
-                             left_out=len(plan.left_out), repeats=plan.quality.repeats)
+                             left_out=len(plan.left_out), repeats=plan.quality.repeats,
+                             follow_up_at=now + period(cadence_of(prog)) / 2)
         for i, group in enumerate(plan.groups):
             outbox.enqueue_sensitive(s, team_id=team_id, kind=f"{KIND}.intro", recipient=group,
                                      payload=views.intro(services.copy, group, rules.prompt_for(seed, i)),
@@ -135,6 +139,77 @@ def _participants(s: Session, program_id: int, team_id: str, channel_id: str, op
             joined=bool(states.get(u) and states[u].joined))
         for u, p in prefs.items()}
     return rules.participants(humans, member_states, opt_in=opt_in)
+
+
+UNANSWERED_LIMIT = 3
+
+
+def _tally_follow_ups(services: Services, s: Session, program_id: int, team_id: str) -> None:
+    """Before a new round: count the last round's unanswered "Did you meet?" per member (an answer resets
+    it); a member at 3 in a row is paused, with a kind notice and a one-click resume."""
+    last = next((r for r in repo.rounds(s, program_id, 1) if r.followed_up and not r.tallied), None)
+    if last is None:
+        return
+    last.tallied = True
+    paused = 0
+    for group in repo.group_rows(s, last.id):
+        for user_id in repo.members_of(services.crypto, group):
+            row = repo.member(s, program_id, user_id, create=True)
+            assert row is not None
+            row.unanswered = 0 if group.answer else row.unanswered + 1
+            if row.unanswered >= UNANSWERED_LIMIT:
+                row.unanswered = 0
+                preferences.pause(s, team_id, user_id)
+                outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.paused", target=user_id,
+                               payload=views.paused_notice(services.copy),
+                               dedupe_key=outbox.key(KIND, last.id, "paused", user_id))
+                paused += 1
+    if paused:
+        log.info("buddies.paused_unanswered program=%s members=%s", program_id, paused)
+
+
+def follow_up_due(services: Services, *, now: datetime | None = None) -> int:
+    """Halfway through each round, "Did you meet?" in each group's DM (once per round, whoever wakes it)."""
+    now = now or utcnow()
+    with services.db.session() as s:
+        due = [r.id for r in s.scalars(select(repo.BuddyRound).where(
+            repo.BuddyRound.follow_up_at <= now, repo.BuddyRound.followed_up.is_(False)))]
+    asked = 0
+    for round_id in due:
+        with services.db.session() as s:
+            if not s.execute(update(repo.BuddyRound).where(repo.BuddyRound.id == round_id,
+                                                           repo.BuddyRound.followed_up.is_(False))
+                             .values(followed_up=True)).rowcount:
+                continue
+            rnd = s.get(repo.BuddyRound, round_id)
+            prog = s.get(repo.BuddyProgram, rnd.program_id) if rnd else None
+            if rnd is None or prog is None:
+                continue
+            for i, group in enumerate(repo.group_rows(s, round_id)):
+                outbox.enqueue_sensitive(s, team_id=prog.team_id, kind=f"{KIND}.follow_up",
+                                         recipient=repo.members_of(services.crypto, group),
+                                         payload=views.follow_up(services.copy, group.id),
+                                         dedupe_key=outbox.key(KIND, round_id, "follow_up", i))
+                asked += 1
+        log.info("buddies.follow_up round=%s", round_id)
+    return asked
+
+
+def answer_follow_up(services: Services, user_id: str, value: str, answer: str) -> bool:
+    """Record a group's answer to "Did you meet?"; only a member of the group can give it."""
+    if not value.isdigit():
+        return False
+    with services.db.session() as s:
+        group = s.get(repo.BuddyGroup, int(value))
+        if group is None or user_id not in repo.members_of(services.crypto, group):
+            return False
+        group.answer = answer
+    return True
+
+
+def resume(services: Services, team_id: str, user_id: str) -> None:
+    with services.db.session() as s:
+        preferences.resume(s, team_id, user_id)
 
 
 def claim_occurrence(services: Services, program_id: int, occurrence: datetime) -> bool:

@@ -27,3 +27,25 @@ def heads_up(copy: Copy, channel_id: str, program_id: int, occurrence_local: str
     text = copy.render("buddies_heads_up.j2", channel_id=channel_id, when=occurrence_local)
     return blocks.message(text, [blocks.section(text), blocks.actions(
         blocks.button(copy.text("buddies_skip_button.j2"), SKIP_ACTION, value=str(program_id)))])
+
+
+MET_ACTIONS = {"buddies.met_yes": "yes", "buddies.met_not_yet": "not_yet", "buddies.met_couldnt": "couldnt"}
+RESUME_ACTION = "buddies.resume"
+
+
+def follow_up(copy: Copy, group_id: int) -> dict:
+    text = copy.render("buddies_follow_up.j2")
+    labels = {"yes": "Yes!", "not_yet": "Not yet", "couldnt": "We couldn't"}
+    return blocks.message(text, [blocks.section(text), blocks.actions(
+        *(blocks.button(labels[answer], action_id, value=str(group_id)) for action_id, answer in MET_ACTIONS.items()))])
+
+
+def answered(copy: Copy, answer: str) -> dict:
+    text = copy.render("buddies_answered.j2", answer=answer)
+    return blocks.message(text, [blocks.section(text)])
+
+
+def paused_notice(copy: Copy) -> dict:
+    text = copy.render("buddies_paused_notice.j2")
+    return blocks.message(text, [blocks.section(text), blocks.actions(
+        blocks.button("Resume introductions", RESUME_ACTION, value="resume", style="primary"))])

@@ -47,6 +47,9 @@ def upgrade() -> None:
         sa.Column("left_out", sa.Integer, nullable=False),
         sa.Column("repeats", sa.Integer, nullable=False),
         sa.Column("created_at", TS, nullable=False),
+        sa.Column("follow_up_at", TS, index=True),
+        sa.Column("followed_up", sa.Boolean, nullable=False),
+        sa.Column("tallied", sa.Boolean, nullable=False),
     )
     op.create_table(
         "buddy_group",
@@ -54,6 +57,7 @@ def upgrade() -> None:
         sa.Column("round_id", sa.Integer, sa.ForeignKey("buddy_round.id", ondelete="CASCADE"), nullable=False,
                   index=True),
         sa.Column("members", sa.Text, nullable=False),
+        sa.Column("answer", sa.String(16)),
     )
     op.create_table(
         "buddy_member",
@@ -64,6 +68,7 @@ def upgrade() -> None:
         sa.Column("joined", sa.Boolean, nullable=False),
         sa.Column("skip_next", sa.Boolean, nullable=False),
         sa.Column("priority", sa.Boolean, nullable=False),
+        sa.Column("unanswered", sa.Integer, nullable=False),
         sa.UniqueConstraint("program_id", "user_id"),
     )
     op.create_table(
