@@ -83,12 +83,12 @@ def test_the_modal_names_hearths_admins_as_people_to_contact():
     assert "look after Hearth" not in str(views.setting_up_modal(copy, [], about_message=False)["blocks"])
 
 
-def test_buddies_answers_honestly_whatever_the_subcommand(driver, simulator, db, watched):
-    for text in ("", "join", "pause", "leave", "anything"):
+def test_buddies_help_and_unknown_subcommands_answer_privately_and_record_nothing(driver, simulator, db, watched):
+    for text in ("", "help", "anything"):
         resp = driver.command("UBOB", "/buddies", text=text)
         assert resp.status == 200
         assert resp.json["response_type"] == "ephemeral"
-        assert "aren't ready yet" in resp.json["text"] and "nothing about you was recorded" in resp.json["text"]
-        assert "switch it on" not in resp.json["text"]  # no admin can: the old note promised too much
+        assert "/buddies skip" in resp.json["text"] and "/buddies never @someone" in resp.json["text"]
+    assert "no buddy introductions" in driver.command("UBOB", "/buddies", text="skip").json["text"]
     assert simulator.calls == []
     assert database_dump(db) == watched
