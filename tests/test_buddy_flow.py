@@ -296,6 +296,9 @@ def test_did_you_meet_and_three_unanswered_pause_with_one_click_resume(driver, s
     assert round_and_follow_up() == 3
     driver.as_member("UALICE").click("buddies.met_yes")
     assert wait_for(lambda: any("Lovely" in (p["body"].get("text") or "") for p in simulator.response_url_posts()))
+    driver.as_member("UALICE").open_home()  # an admin sees the meet rate
+    assert wait_for(lambda: "met in the last round asked: 1 of 3 groups" in str(
+        (simulator.home("UALICE") or {}).get("blocks")))
     assert round_and_follow_up() == 3  # nobody answers this one …
     assert round_and_follow_up() == 3  # … nor this one
     usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)  # three in a row unanswered: paused

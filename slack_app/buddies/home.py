@@ -28,8 +28,11 @@ def section(viewer: Viewer) -> list[dict]:
         for p in progs:
             recent = repo.rounds(s, p.id) if is_admin else []
             last = recent[0] if recent else None
+            asked = next((r for r in recent if r.followed_up), None)
+            met = sum(g.answer == "yes" for g in repo.group_rows(s, asked.id)) if asked else None
             cards.append({"channel_id": p.channel_id, "size": p.size, "cadence": p.cadence, "rounds": len(recent),
                           "groups": last.groups if last else 0, "left_out": last.left_out if last else 0,
-                          "repeats": last.repeats if last else 0})
+                          "repeats": last.repeats if last else 0,
+                          "met": met, "asked_groups": asked.groups if asked else 0})
     text = viewer.services.copy.render("buddies_home.j2", programs=cards, is_admin=is_admin)
     return [blocks.divider(), blocks.section(blocks.truncate(text, 3000))]
