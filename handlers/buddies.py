@@ -28,10 +28,13 @@ def register(app: App) -> None:
         ack(response_type="ephemeral", text=views.command_answer(services.copy, outcome, channel_id))
 
     @app.action(views.SKIP_ACTION)
-    def on_skip(ack: Ack, body: dict, action: dict, respond: Respond, services: Services, team_id: str) -> None:
+    @app.action(views.JOIN_ACTION)
+    def on_program_button(ack: Ack, body: dict, action: dict, respond: Respond, services: Services,
+                          team_id: str) -> None:
         ack()
-        outcome, channel_id = usecases.skip_from_button(services, team_id, body["user"]["id"],
-                                                        str(action.get("value") or ""))
+        choice = "join" if action["action_id"] == views.JOIN_ACTION else "skip"
+        outcome, channel_id = usecases.choose_from_button(services, team_id, body["user"]["id"],
+                                                          str(action.get("value") or ""), choice)
         respond(response_type="ephemeral", replace_original=False,
                 text=views.command_answer(services.copy, outcome if channel_id else "gone", channel_id))
 

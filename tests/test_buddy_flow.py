@@ -322,3 +322,20 @@ def test_did_you_meet_and_three_unanswered_pause_with_one_click_resume(driver, s
                                 for p in simulator.response_url_posts()))
     with hearth.services.db.session() as s:
         assert not preferences.of(s, TEAM, someone).paused
+
+
+def test_an_opt_in_program_matches_only_those_who_join(driver, simulator, hearth, slack, deliver):
+    from slack_app.buddies import views
+    from slack_app.simulator import wait_for
+
+    enable(hearth, opt_in=True)
+    deliver()
+    assert any("press *Join*" in m["text"] for m in simulator.messages(CHANNEL))
+    assert usecases.plan_round(hearth.services, slack, TEAM, CHANNEL).status == "too_few"  # nobody joined yet
+    for user in ("UBOB", "UDEV", "UEMI"):
+        driver.as_member(user).click(views.JOIN_ACTION)
+    assert wait_for(lambda: sum("You're in" in (p["body"].get("text") or "")
+                                for p in simulator.response_url_posts()) == 3)
+    result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    assert result.plan is not None and result.plan.groups and \
+        sorted(m for g in result.plan.groups for m in g) == ["UBOB", "UDEV", "UEMI"]

@@ -54,6 +54,10 @@ def enable(services: Services, team_id: str, channel_id: str, settings: rules.Pr
         row.local_time, row.timezone, row.opt_in, row.enabled_at = (settings.local_time, settings.timezone,
                                                                     settings.opt_in, now)
         s.flush()
+        if settings.opt_in:  # members join with a button: invite them once, in the channel
+            outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.join", target=channel_id,
+                           payload=views.join_invitation(services.copy, row.id, settings.size),
+                           dedupe_key=outbox.key(KIND, row.id, "join_invitation"))
         s.expunge(row)
     log.info("buddies.enabled program=%s created=%s", row.id, created)
     return row, created
@@ -262,11 +266,13 @@ def heads_up_due(services: Services, slack_for: Callable[[str], SlackPort], *, n
     return sent
 
 
-def skip_from_button(services: Services, team_id: str, user_id: str, value: str) -> tuple[str, str | None]:
+def choose_from_button(services: Services, team_id: str, user_id: str, value: str,
+                       action: str) -> tuple[str, str | None]:
+    """A button naming a program (by id): skip its next round, or join it."""
     with services.db.session() as s:
         prog = s.get(repo.BuddyProgram, int(value)) if value.isdigit() else None
         channel_id = prog.channel_id if prog is not None and prog.team_id == team_id else None
-    return choose(services, team_id, channel_id, user_id, "skip"), channel_id
+    return choose(services, team_id, channel_id, user_id, action), channel_id
 
 
 # --- members' choices (/buddies) -----------------------------------------------------------------------------

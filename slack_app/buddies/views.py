@@ -49,3 +49,12 @@ def paused_notice(copy: Copy) -> dict:
     text = copy.render("buddies_paused_notice.j2")
     return blocks.message(text, [blocks.section(text), blocks.actions(
         blocks.button("Resume introductions", RESUME_ACTION, value="resume", style="primary"))])
+
+
+JOIN_ACTION = "buddies.join"
+
+
+def join_invitation(copy: Copy, program_id: int, size: int) -> dict:
+    text = copy.render("buddies_join.j2", size=size)
+    return blocks.message(text, [blocks.section(text), blocks.actions(
+        blocks.button("Join", JOIN_ACTION, value=str(program_id), style="primary"))])
