@@ -4,9 +4,12 @@ import re
 
 from slack_bolt import Ack, App, Respond
 
+from slack_app import home as app_home
 from slack_app.buddies import usecases, views
 from slack_app.ids import Command
+from slack_app.request_path import AfterAck
 from slack_app.services import Services
+from slack_app.slack_port import SlackPort
 
 ACTIONS = ("skip", "pause", "resume", "leave", "join")
 
@@ -51,3 +54,11 @@ def register(app: App) -> None:
         usecases.resume(services, team_id, body["user"]["id"])
         respond(response_type="ephemeral", replace_original=False,
                 text=views.command_answer(services.copy, "resumed", None))
+
+    @app.action(views.VOLUNTEER_ACTION)
+    def on_volunteer(ack: Ack, body: dict, action: dict, services: Services, slack: SlackPort, team_id: str,
+                     after_ack: AfterAck) -> None:
+        """From App Home (no response_url there): the republished home shows the new state on its button."""
+        ack()
+        usecases.volunteer(services, team_id, body["user"]["id"], str(action.get("value") or ""))
+        after_ack.submit("buddies.home_refresh", app_home.show, services, slack, team_id, body["user"]["id"])

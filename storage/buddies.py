@@ -87,6 +87,8 @@ class BuddyMember(Base):
     joined: Mapped[bool] = mapped_column(default=False)
     skip_next: Mapped[bool] = mapped_column(default=False)
     priority: Mapped[bool] = mapped_column(default=False)  # left out last round: placed first next round
+    welcomer: Mapped[bool] = mapped_column(default=False)  # volunteers to welcome newcomers (onboarding buddy)
+    welcomed: Mapped[bool] = mapped_column(default=False)  # was introduced to a welcomer (at most once)
     unanswered: Mapped[int] = mapped_column(default=0)  # introductions in a row whose "Did you meet?" got no answer
 
 
@@ -179,7 +181,7 @@ def member(s: Session, program_id: int, user_id: str, *, create: bool = False) -
     row = s.scalar(select(BuddyMember).where(BuddyMember.program_id == program_id, BuddyMember.user_id == user_id))
     if row is None and create:
         row = BuddyMember(program_id=program_id, user_id=user_id, joined=False, skip_next=False, priority=False,
-                          unanswered=0)
+                          unanswered=0, welcomer=False, welcomed=False)
         s.add(row)
         s.flush()
     return row

@@ -339,3 +339,41 @@ def test_an_opt_in_program_matches_only_those_who_join(driver, simulator, hearth
     result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
     assert result.plan is not None and result.plan.groups and \
         sorted(m for g in result.plan.groups for m in g) == ["UBOB", "UDEV", "UEMI"]
+
+
+def test_a_newcomer_meets_a_volunteer_welcomer_once(driver, simulator, hearth, slack):
+    from slack_app.buddies import views
+    from slack_app.simulator import wait_for
+
+    usecases.enable(hearth.services, TEAM, "CCIRCLE", rules.parse_settings())
+    dev = driver.as_member("UDEV")
+    dev.open_home()
+    assert wait_for(lambda: "Welcome newcomers" in str((simulator.home("UDEV") or {}).get("blocks")))
+    dev.click(views.VOLUNTEER_ACTION)
+    assert wait_for(lambda: "Stop welcoming newcomers" in str((simulator.home("UDEV") or {}).get("blocks")))
+    simulator.join("UFINN", "CCIRCLE")
+    driver.member_joined_channel("UFINN", "CCIRCLE")
+    driver.member_joined_channel("UOTHERBOT", "CCIRCLE")  # a bot is nobody's newcomer
+    wait_for(lambda: _queued_welcomes(hearth) >= 1)
+    driver.member_joined_channel("UFINN", "CCIRCLE")  # left and came back: at most once per person
+    import time
+    time.sleep(0.5)  # the welcome is decided after the ack
+    assert _queued_welcomes(hearth) == 1
+    from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
+    worker = DeliveryWorker(hearth.services.db, lambda team: slack, options=WorkerOptions(threads=1))
+    with hearth.services.db.session() as s:  # "soon after": it waits a few minutes; let it go now
+        from storage.models import OutboxMessage
+        for row in s.query(OutboxMessage).filter(OutboxMessage.kind == "buddies.welcome"):
+            row.next_attempt_at = utcnow()
+    worker.drain(timeout=30)
+    assert group_dms(simulator) == [{"UFINN", "UDEV"}]
+    welcome = [m for c in simulator.workspace.channels.values() if c.is_mpim for m in simulator.messages(c.id)]
+    assert len(welcome) == 1 and "Welcome to" in welcome[0]["text"]
+
+
+def _queued_welcomes(hearth) -> int:
+    from sqlalchemy import func, select
+
+    from storage.models import OutboxMessage
+    with hearth.services.db.session() as s:
+        return s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "buddies.welcome"))

@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -21,10 +21,10 @@ from sqlalchemy import or_, select, update
 from slack_app import preferences
 from slack_app.buddies import rules, views
 from slack_app.buddies.matching import Plan, match
-from slack_app.roster import channel_roster
+from slack_app.roster import channel_roster, is_human, profile_of
 from slack_app.scheduling.cadence import Cadence, next_after, period
 from storage import buddies as repo
-from storage import outbox
+from storage import members, outbox
 from storage.models import utcnow
 
 if TYPE_CHECKING:
@@ -327,3 +327,57 @@ def never_pair(services: Services, team_id: str, user_id: str, words: str, raw: 
         if words.strip():
             return "never_help", []
         return "never_list", current
+
+
+WELCOME_AFTER = timedelta(minutes=10)  # "soon after" joining: time to look around first
+
+
+def member_joined(services: Services, slack: SlackPort, team_id: str, channel_id: str, user_id: str, *,
+                  now: datetime | None = None) -> bool:
+    """Someone joined a program's channel: introduce them to a volunteer welcomer, at most once per person.
+    Runs after the ack (it may ask Slack whether a never-seen member is a person)."""
+    now = now or utcnow()
+    with services.db.session() as s:
+        prog = repo.program(s, team_id, channel_id)
+        if prog is None or not prog.enabled:
+            return False
+        profile = members.by_id(s, team_id, [user_id]).get(user_id)
+        known = profile is not None and profile.profile_at is not None
+        if known and (profile.is_bot or profile.is_deleted):  # type: ignore[union-attr]
+            return False
+    if not known and not is_human(profile_of(slack.user_info(user_id))):
+        return False
+    with services.db.session() as s:
+        prog = repo.program(s, team_id, channel_id)
+        if prog is None:
+            return False
+        row = repo.member(s, prog.id, user_id, create=True)
+        assert row is not None
+        if row.welcomed:
+            return False
+        volunteers = sorted(u for u, m in repo.members(s, prog.id).items() if m.welcomer and u != user_id)
+        prefs = preferences.of_many(s, team_id, volunteers, workflow=repo.WORKFLOW)
+        volunteers = [u for u in volunteers if not (prefs[u].paused or prefs[u].snoozed_at(now) or prefs[u].no_dms
+                                                    or prefs[u].opted_out_of(repo.WORKFLOW, channel_id))]
+        if not volunteers:
+            return False
+        welcomer = volunteers[rules.round_seed(prog.id, now) % len(volunteers)]
+        row.welcomed = True
+        outbox.enqueue_sensitive(s, team_id=team_id, kind=f"{KIND}.welcome", recipient=[user_id, welcomer],
+                                 payload=views.welcome(services.copy, user_id, welcomer, channel_id),
+                                 dedupe_key=outbox.key(KIND, prog.id, "welcome", user_id),
+                                 not_before=now + WELCOME_AFTER)
+    log.info("buddies.welcome_queued program=%s", prog.id)
+    return True
+
+
+def volunteer(services: Services, team_id: str, user_id: str, value: str) -> bool | None:
+    """Toggle the member's "welcome newcomers" offer for a program; the new state (None: no such program)."""
+    with services.db.session() as s:
+        prog = s.get(repo.BuddyProgram, int(value)) if value.isdigit() else None
+        if prog is None or prog.team_id != team_id:
+            return None
+        row = repo.member(s, prog.id, user_id, create=True)
+        assert row is not None
+        row.welcomer = not row.welcomer
+        return row.welcomer

@@ -58,3 +58,11 @@ def join_invitation(copy: Copy, program_id: int, size: int) -> dict:
     text = copy.render("buddies_join.j2", size=size)
     return blocks.message(text, [blocks.section(text), blocks.actions(
         blocks.button("Join", JOIN_ACTION, value=str(program_id), style="primary"))])
+
+
+VOLUNTEER_ACTION = "buddies.volunteer"
+
+
+def welcome(copy: Copy, newcomer: str, welcomer: str, channel_id: str) -> dict:
+    text = copy.render("buddies_welcome.j2", newcomer=newcomer, welcomer=welcomer, channel_id=channel_id)
+    return blocks.message(text, [blocks.section(text)])

@@ -69,6 +69,8 @@ def upgrade() -> None:
         sa.Column("skip_next", sa.Boolean, nullable=False),
         sa.Column("priority", sa.Boolean, nullable=False),
         sa.Column("unanswered", sa.Integer, nullable=False),
+        sa.Column("welcomer", sa.Boolean, nullable=False),
+        sa.Column("welcomed", sa.Boolean, nullable=False),
         sa.UniqueConstraint("program_id", "user_id"),
     )
     op.create_table(
