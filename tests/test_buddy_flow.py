@@ -184,6 +184,8 @@ def test_cli_enables_plans_runs_and_reports(simulator, database_url, db, tmp_pat
     assert "2 groups, 0 left out, 0 repeats" in status.output
     assert hearth("disable", "--channel", CHANNEL).exit_code == 0
     assert f"{CHANNEL}: off;" in hearth("status", "--channel", CHANNEL).output
+    off = hearth("run", "--channel", CHANNEL)
+    assert off.exit_code == 2 and "are off" in off.output
     assert hearth("run", "--channel", "CCIRCLE").exit_code == 2
 
 

@@ -96,6 +96,8 @@ def run(ctx: CliContext, channel: str) -> None:
     result = usecases.plan_round(ctx.services, ctx.slack, ctx.team_id, channel)
     if result.status == "no_program":
         fail(f"buddy introductions are not set up for {channel}; run `hearth buddies enable --channel {channel}`.")
+    if result.status == "disabled":
+        fail(f"buddy introductions are off for {channel}; `hearth buddies enable --channel {channel}` turns them on.")
     assert result.plan is not None
     q = result.plan.quality
     click.echo(f"Round {result.round_id} in {channel}: {q.groups} introductions queued for {q.placed} members; "

@@ -82,7 +82,7 @@ def program(services: Services, team_id: str, channel_id: str) -> repo.BuddyProg
 
 @dataclass(frozen=True)
 class RoundResult:
-    status: str  # "opened", "planned" (dry run), "no_program", "too_few"
+    status: str  # "opened", "planned" (dry run), "no_program", "disabled", "too_few"
     plan: Plan | None = None
     round_id: int | None = None
     participants: int = 0
@@ -95,6 +95,8 @@ def plan_round(services: Services, slack: SlackPort, team_id: str, channel_id: s
     prog = program(services, team_id, channel_id)
     if prog is None:
         return RoundResult("no_program")
+    if not prog.enabled and not dry_run:
+        return RoundResult("disabled")
     roster = channel_roster(services, slack, team_id, channel_id, now=now)
     if not dry_run:
         with services.db.session() as s:
