@@ -30,6 +30,7 @@ def heads_up(copy: Copy, channel_id: str, program_id: int, occurrence_local: str
 
 
 MET_ACTIONS = {"buddies.met_yes": "yes", "buddies.met_not_yet": "not_yet", "buddies.met_couldnt": "couldnt"}
+MET_ACTIONS_YES = "buddies.met_yes"
 RESUME_ACTION = "buddies.resume"
 
 
