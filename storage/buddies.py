@@ -45,6 +45,7 @@ class BuddyProgram(Base):
     anchor_date: Mapped[date]
     opt_in: Mapped[bool] = mapped_column(default=False)  # members join with a button instead of by being there
     window: Mapped[int] = mapped_column(default=12)  # no pair repeated within this many rounds
+    mix_channel: Mapped[str | None] = mapped_column(String(32))  # mix its members with everyone else
     enabled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_occurrence: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the last scheduled round claimed
     heads_up_for: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the occurrence last announced

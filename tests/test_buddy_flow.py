@@ -169,7 +169,7 @@ def test_cli_enables_plans_runs_and_reports(simulator, database_url, db, tmp_pat
     assert "groups of 3, weekly on thu at 10:00 Europe/Berlin" in enabled.output
     for args, field in ((("--size", "9"), "--size"), (("--cadence", "daily"), "--cadence"),
                         (("--day", "someday"), "--day"), (("--time", "25:00"), "--time"),
-                        (("--timezone", "Mars/Olympus"), "--timezone")):
+                        (("--timezone", "Mars/Olympus"), "--timezone"), (("--mix-with", "#team"), "--mix-with")):
         bad = hearth("enable", "--channel", CHANNEL, *args)
         assert bad.exit_code == 2 and field in bad.output and "Traceback" not in bad.output
     planned = hearth("match", "--channel", CHANNEL, "--dry-run")
@@ -379,3 +379,12 @@ def _queued_welcomes(hearth) -> int:
     from storage.models import OutboxMessage
     with hearth.services.db.session() as s:
         return s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "buddies.welcome"))
+
+
+def test_mixing_with_a_second_channel(simulator, hearth, slack):
+    # #gratitude-circle holds Alice, Bob, Dev and Emi: each group mixes one of them with Carmen or Finn.
+    enable(hearth, size=3, mix_channel="CCIRCLE")
+    result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL, dry_run=True)
+    assert result.plan is not None and sorted(len(g) for g in result.plan.groups) == [3, 3]
+    outsiders = {"UCARMEN", "UFINN"}
+    assert all(len(set(g) & outsiders) == 1 for g in result.plan.groups)

@@ -40,10 +40,11 @@ class ProgramSettings:
     local_time: str = "10:00"
     timezone: str = "UTC"
     opt_in: bool = False
+    mix_channel: str | None = None
 
 
 def parse_settings(*, size: int = 2, cadence: str = DEFAULT_CADENCE, day: str = "mon", local_time: str = "10:00",
-                   timezone: str = "UTC", opt_in: bool = False) -> ProgramSettings:
+                   timezone: str = "UTC", opt_in: bool = False, mix_channel: str | None = None) -> ProgramSettings:
     """Typed settings from what an admin typed; SettingsError(field, code) names the first bad one."""
     if not MIN_SIZE <= size <= MAX_SIZE:
         raise SettingsError("size", "size_out_of_range")
@@ -61,8 +62,11 @@ def parse_settings(*, size: int = 2, cadence: str = DEFAULT_CADENCE, day: str = 
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError("timezone", "unknown_timezone") from None
+    if mix_channel is not None and (mix_channel[:1] not in ("C", "G") or not mix_channel[1:].isalnum()):
+        raise SettingsError("mix-with", "bad_channel")
     return ProgramSettings(size=size, cadence=cadence, weekday=WEEKDAYS.index(day.lower()[:3]),
-                           local_time=f"{hour:02d}:{minute:02d}", timezone=timezone, opt_in=opt_in)
+                           local_time=f"{hour:02d}:{minute:02d}", timezone=timezone, opt_in=opt_in,
+                           mix_channel=mix_channel)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ def enable(services: Services, team_id: str, channel_id: str, settings: rules.Pr
         row.enabled, row.size, row.cadence, row.weekday = True, settings.size, settings.cadence, settings.weekday
         row.local_time, row.timezone, row.opt_in, row.enabled_at = (settings.local_time, settings.timezone,
                                                                     settings.opt_in, now)
+        row.mix_channel = settings.mix_channel
         s.flush()
         if settings.opt_in:  # members join with a button: invite them once, in the channel
             outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.join", target=channel_id,
@@ -98,6 +99,10 @@ def plan_round(services: Services, slack: SlackPort, team_id: str, channel_id: s
     if not prog.enabled and not dry_run:
         return RoundResult("disabled")
     roster = channel_roster(services, slack, team_id, channel_id, now=now)
+    teams = None
+    if prog.mix_channel:  # two "teams": those in the second channel, and everyone else
+        other = set(channel_roster(services, slack, team_id, prog.mix_channel, now=now).humans)
+        teams = {u: "in" if u in other else "out" for u in roster.humans}
     if not dry_run:
         with services.db.session() as s:
             _tally_follow_ups(services, s, prog.id, team_id)
@@ -109,7 +114,7 @@ def plan_round(services: Services, slack: SlackPort, team_id: str, channel_id: s
                      forbidden=repo.forbidden_pairs(s, services.crypto, team_id),
                      priority=[u for u, st in states.items() if st.priority],
                      offsets={u: rules.offset_minutes(roster.tz.get(u, "UTC"), now) for u in people},
-                     window=prog.window)
+                     window=prog.window, teams=teams)
         if dry_run:
             return RoundResult("planned", plan, participants=len(people))
         if not plan.groups and not people:

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("anchor_date", sa.Date, nullable=False),
         sa.Column("opt_in", sa.Boolean, nullable=False),
         sa.Column("window", sa.Integer, nullable=False),
+        sa.Column("mix_channel", sa.String(32)),
         sa.Column("enabled_at", TS, nullable=False),
         sa.Column("last_occurrence", TS),
         sa.Column("heads_up_for", TS),
