@@ -8,8 +8,11 @@ so a person removed from a circle's channel stops seeing it at once. Ids only: n
 from slack_bolt import App
 
 from slack_app import roster
+from slack_app.buddies import usecases as buddies
 from slack_app.checkins import rounds
+from slack_app.request_path import AfterAck
 from slack_app.services import Services
+from slack_app.slack_port import SlackPort
 
 
 def register(app: App) -> None:
@@ -19,8 +22,12 @@ def register(app: App) -> None:
         roster.profile_changed(services, team_id, event.get("user") or {})
 
     @app.event("member_joined_channel")
-    def on_member_joined(event: dict, services: Services, team_id: str) -> None:
+    def on_member_joined(event: dict, services: Services, slack: SlackPort, team_id: str,
+                         after_ack: AfterAck) -> None:
         roster.member_joined(services, team_id, event["channel"], event["user"])
+        # Bolt runs one listener per event: a buddy program's channel introduces newcomers to a welcomer.
+        after_ack.submit("buddies.welcome", buddies.member_joined, services, slack, team_id, event["channel"],
+                         event["user"])
 
     @app.event("member_left_channel")
     def on_member_left(event: dict, services: Services, team_id: str) -> None:

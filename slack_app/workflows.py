@@ -14,6 +14,7 @@ from handlers import hearth_command, home, lifecycle, membership
 from handlers import reports as report_listeners
 from handlers import surveys as survey_listeners
 from slack_app.buddies import cli as buddy_cli
+from slack_app.buddies import home as buddy_home
 from slack_app.buddies import ritual as buddy_ritual
 from slack_app.buddies.scenario import scenario_buddies
 from slack_app.checkins import cli as checkin_cli
@@ -79,6 +80,7 @@ SURVEYS = Workflow(  # anonymous belonging surveys: launch, invitations, the sea
 BUDDIES = Workflow(  # buddy introductions: `/buddies`, rounds on each program's cadence, `hearth buddies`
     name="buddies",
     listeners=(buddy_listeners.register,),
+    home=buddy_home.section,
     jobs=buddy_ritual.JOBS,
     commands=(buddy_cli.buddies,),
     chapter=("Buddy introductions", scenario_buddies),

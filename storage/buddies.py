@@ -45,8 +45,10 @@ class BuddyProgram(Base):
     anchor_date: Mapped[date]
     opt_in: Mapped[bool] = mapped_column(default=False)  # members join with a button instead of by being there
     window: Mapped[int] = mapped_column(default=12)  # no pair repeated within this many rounds
+    mix_channel: Mapped[str | None] = mapped_column(String(32))  # mix its members with everyone else
     enabled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_occurrence: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the last scheduled round claimed
+    heads_up_for: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the occurrence last announced
 
 
 class BuddyRound(Base):
@@ -60,6 +62,9 @@ class BuddyRound(Base):
     left_out: Mapped[int] = mapped_column(default=0)
     repeats: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # "Did you meet?" halfway
+    followed_up: Mapped[bool] = mapped_column(default=False)
+    tallied: Mapped[bool] = mapped_column(default=False)  # unanswered follow-ups counted (at the next round)
 
 
 class BuddyGroup(Base):
@@ -68,6 +73,7 @@ class BuddyGroup(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("buddy_round.id", ondelete="CASCADE"), index=True)
     members: Mapped[str] = mapped_column(Sealed)  # JSON list of user ids, encrypted
+    answer: Mapped[str | None] = mapped_column(String(16))  # "yes", "not_yet", "couldnt" (Did you meet?)
 
 
 class BuddyMember(Base):
@@ -82,6 +88,9 @@ class BuddyMember(Base):
     joined: Mapped[bool] = mapped_column(default=False)
     skip_next: Mapped[bool] = mapped_column(default=False)
     priority: Mapped[bool] = mapped_column(default=False)  # left out last round: placed first next round
+    welcomer: Mapped[bool] = mapped_column(default=False)  # volunteers to welcome newcomers (onboarding buddy)
+    welcomed: Mapped[bool] = mapped_column(default=False)  # was introduced to a welcomer (at most once)
+    unanswered: Mapped[int] = mapped_column(default=0)  # introductions in a row whose "Did you meet?" got no answer
 
 
 class BuddyNeverPair(Base):
@@ -126,9 +135,11 @@ def programs(s: Session, team_id: str | None = None, *, enabled_only: bool = Tru
 # --- rounds --------------------------------------------------------------------------------------------------
 
 def add_round(s: Session, cipher: Cipher, program_id: int, seed: int, groups: list[list[str]], *,
-              occurrence: datetime | None, left_out: int, repeats: int) -> BuddyRound:
+              occurrence: datetime | None, left_out: int, repeats: int,
+              follow_up_at: datetime | None = None) -> BuddyRound:
     rnd = BuddyRound(program_id=program_id, seed=seed, occurrence=occurrence, groups=len(groups),
-                     left_out=left_out, repeats=repeats)
+                     left_out=left_out, repeats=repeats, follow_up_at=follow_up_at, followed_up=False,
+                     tallied=False)
     s.add(rnd)
     s.flush()
     s.add_all(BuddyGroup(round_id=rnd.id, members=cipher.encrypt(json.dumps(g))) for g in groups)
@@ -152,6 +163,14 @@ def history(s: Session, cipher: Cipher, program_id: int, window: int) -> list[li
     return out
 
 
+def group_rows(s: Session, round_id: int) -> list[BuddyGroup]:
+    return list(s.scalars(select(BuddyGroup).where(BuddyGroup.round_id == round_id).order_by(BuddyGroup.id)))
+
+
+def members_of(cipher: Cipher, group: BuddyGroup) -> list[str]:
+    return json.loads(cipher.decrypt(group.members))
+
+
 def groups_of(s: Session, cipher: Cipher, round_id: int) -> list[list[str]]:
     rows = s.scalars(select(BuddyGroup.members).where(BuddyGroup.round_id == round_id).order_by(BuddyGroup.id))
     return [json.loads(cipher.decrypt(token)) for token in rows]
@@ -162,7 +181,8 @@ def groups_of(s: Session, cipher: Cipher, round_id: int) -> list[list[str]]:
 def member(s: Session, program_id: int, user_id: str, *, create: bool = False) -> BuddyMember | None:
     row = s.scalar(select(BuddyMember).where(BuddyMember.program_id == program_id, BuddyMember.user_id == user_id))
     if row is None and create:
-        row = BuddyMember(program_id=program_id, user_id=user_id, joined=False, skip_next=False, priority=False)
+        row = BuddyMember(program_id=program_id, user_id=user_id, joined=False, skip_next=False, priority=False,
+                          unanswered=0, welcomer=False, welcomed=False)
         s.add(row)
         s.flush()
     return row

@@ -140,3 +140,15 @@ def test_window_limits_history():
     assert plan.quality.repeats == 0
     plan = match(members, 2, seed=0, history=[[members]])
     assert plan.quality.repeats == 1 and plan.left_out == []  # a repeat beats leaving people out
+
+
+def test_mixes_teams_when_asked():
+    members = _members(40)
+    teams = {m: "eng" if i < 20 else "ops" for i, m in enumerate(members)}
+    plan = match(members, 2, seed=11, teams=teams)
+    assert all(len({teams[m] for m in g}) == 2 for g in plan.groups)
+    small = _members(8)  # exact solver too
+    plan = match(small, 2, seed=3, teams={m: str(i % 2) for i, m in enumerate(small)})
+    assert all(len({int(m[1:]) % 2 for m in g}) == 2 for g in plan.groups)
+    blind = match(members, 2, seed=11)
+    assert not all(len({teams[m] for m in g}) == 2 for g in blind.groups)

@@ -91,7 +91,8 @@ def test_simulate_tells_the_whole_story_on_the_embedded_defaults(tmp_path):
                      "#gratitude-circle (in thread)  Hearth: *@Bob checked in*", "group DM (Bob, Dev)",
                      "2 checked in · 1 challenge shared · 1 offer of help · 1 accepted",
                      "== Reporting a concern", "modal opened for Bob: Report a concern (5 inputs)", "Report sent",
-                     "== An anonymous survey", "modal opened for Carmen: How are we doing?", "5 responses"):
+                     "== An anonymous survey", "modal opened for Carmen: How are we doing?", "5 responses",
+                     "== Buddy introductions", "you're this round's buddies"):
         assert expected in out, expected
     assert (tmp_path / "var" / "simulate.db").exists()  # the embedded default: SQLite under ./var/
     assert "Traceback" not in result.stderr

@@ -13,6 +13,7 @@ ERRORS = {
     "unknown_day": "is not a weekday (mon … sun)",
     "bad_time": "is not a time like 10:00",
     "unknown_timezone": "is not a time zone like Europe/Berlin",
+    "bad_channel": "is not a channel id (C… or G…)",
 }
 
 
@@ -30,10 +31,12 @@ def buddies() -> None:
 @click.option("--timezone", "tz", default=None, help="IANA zone; HEARTH_TIMEZONE when not given")
 @click.option("--opt-in/--everyone", default=False, show_default=True,
               help="members join with /buddies join, instead of everyone in the channel")
+@click.option("--mix-with", "mix_channel", default=None,
+              help="a second channel (e.g. a team's): groups mix its members with everyone else")
 @friendly
 @pass_cli
 def enable(ctx: CliContext, channel: str, size: int, cadence: str, day: str, local_time: str, tz: str | None,
-           opt_in: bool) -> None:
+           opt_in: bool, mix_channel: str | None) -> None:
     from slack_app.buddies import usecases
 
     if channel[:1] not in ("C", "G"):
@@ -41,13 +44,14 @@ def enable(ctx: CliContext, channel: str, size: int, cadence: str, day: str, loc
     zone = tz or ctx.settings.HEARTH_TIMEZONE
     try:
         settings = rules.parse_settings(size=size, cadence=cadence, day=day, local_time=local_time, timezone=zone,
-                                        opt_in=opt_in)
+                                        opt_in=opt_in, mix_channel=mix_channel)
     except rules.SettingsError as exc:
         fail(f"--{exc.field} {ERRORS.get(exc.code, exc.code)}.")
     _, created = usecases.enable(ctx.services, ctx.team_id, channel, settings)
     verb = "on" if created else "updated"
     click.echo(f"Buddy introductions {verb} for {channel}: groups of {settings.size}, {settings.cadence} on {day} "
-               f"at {settings.local_time} {zone}{', opt-in' if opt_in else ''}.")
+               f"at {settings.local_time} {zone}{', opt-in' if opt_in else ''}"
+               f"{f', mixing {mix_channel} with everyone else' if mix_channel else ''}.")
 
 
 @buddies.command(help="Turn buddy introductions off for a channel (history is kept).")
@@ -96,6 +100,8 @@ def run(ctx: CliContext, channel: str) -> None:
     result = usecases.plan_round(ctx.services, ctx.slack, ctx.team_id, channel)
     if result.status == "no_program":
         fail(f"buddy introductions are not set up for {channel}; run `hearth buddies enable --channel {channel}`.")
+    if result.status == "disabled":
+        fail(f"buddy introductions are off for {channel}; `hearth buddies enable --channel {channel}` turns them on.")
     assert result.plan is not None
     q = result.plan.quality
     click.echo(f"Round {result.round_id} in {channel}: {q.groups} introductions queued for {q.placed} members; "

@@ -12,7 +12,8 @@ Rules, in this order of importance:
    (an odd count with size 2 makes one group of 3); never more than 8 people (Slack's group DM limit).
 4. No pair meets again that met within the last `window` rounds of `history`, whenever such a matching
    exists; otherwise as few repeats as possible.
-5. Optionally (`offsets` given), groups whose working hours overlap most.
+5. Optionally (`teams` given), groups that mix teams; and (`offsets` given) groups whose working hours
+   overlap most.
 
 Small rounds (up to EXACT_LIMIT members) are solved exactly by branch and bound. Larger ones start from the
 seeded shuffle (sorted by UTC offset when `offsets` are given, so neighbours share hours), then repair every
@@ -34,8 +35,10 @@ DEFAULT_WINDOW = 12
 EXACT_LIMIT = 10
 WORKDAY_HOURS = 8  # overlap of two working days 09:00–17:00 local, in hours
 
-HARD = 1_000_000  # cost of a forbidden pair in a group
-REPEAT = 1_000  # cost of a repeated pair
+# Costs, so that each rule outweighs all the ones after it within any group (28 pairs at most) or round:
+HARD = 100_000_000  # a forbidden pair in a group (also the cost of leaving someone out)
+REPEAT = 100_000  # a pair that met within the window
+SAME_TEAM = 250  # two people of one team in a group, when mixing teams (outweighs any working-hours mismatch)
 SIDEWAYS = 0.3  # how often a swap that neither helps nor hurts is taken (walks off a plateau)
 
 
@@ -97,6 +100,7 @@ class _Problem:
     forbidden: set[int]  # pair keys a * n + b (a < b)
     offsets: list[int] | None
     priority: set[int] = field(default_factory=set)
+    teams: list[str] | None = None
 
     def key(self, a: int, b: int) -> int:
         return a * len(self.ids) + b if a < b else b * len(self.ids) + a
@@ -108,24 +112,30 @@ class _Problem:
             cost += REPEAT
         if self.offsets is not None:
             cost += WORKDAY_HOURS - overlap_hours(self.offsets[a], self.offsets[b])
+        if self.teams is not None and self.teams[a] == self.teams[b]:
+            cost += SAME_TEAM
         return cost
 
     def group_cost(self, group: Sequence[int]) -> int:
-        if len(group) == 2 and self.offsets is None:  # the common case, kept quick for large rounds
-            a, b = group
-            k = a * len(self.ids) + b if a < b else b * len(self.ids) + a
-            h = self.hashes
-            return (HARD if k in self.forbidden else 0) + (REPEAT if h[a] + h[b] in self.repeats else 0)
+        if self.offsets is None and self.teams is None:  # the common case, kept quick for large rounds
+            n, h, forbidden, repeats = len(self.ids), self.hashes, self.forbidden, self.repeats
+            cost = 0
+            for a, b in combinations(group, 2):
+                if (a * n + b if a < b else b * n + a) in forbidden:
+                    cost += HARD
+                if h[a] + h[b] in repeats:
+                    cost += REPEAT
+            return cost
         return sum(self.pair_cost(a, b) for a, b in combinations(group, 2))
 
     def quality(self, groups: Sequence[Sequence[int]], left_out: int) -> Quality:
         repeats = violations = 0
         overlaps: list[int] = []
+        n, h = len(self.ids), self.hashes
         for group in groups:
             for a, b in combinations(group, 2):
-                k = self.key(a, b)
-                repeats += self.hashes[a] + self.hashes[b] in self.repeats
-                violations += k in self.forbidden
+                repeats += h[a] + h[b] in self.repeats
+                violations += (a * n + b if a < b else b * n + a) in self.forbidden
             if self.offsets is not None:
                 offsets = self.offsets
                 overlaps.append(min(overlap_hours(offsets[a], offsets[b]) for a, b in combinations(group, 2)))
@@ -142,9 +152,11 @@ def _pairs(groups: Iterable[Iterable[str]]) -> Iterable[tuple[str, str]]:
 
 def match(members: Sequence[str], size: int = 2, *, seed: int, history: Sequence[Iterable[Iterable[str]]] = (),
           forbidden: Iterable[tuple[str, str]] = (), priority: Iterable[str] = (),
-          offsets: Mapping[str, int] | None = None, window: int = DEFAULT_WINDOW) -> Plan:
+          offsets: Mapping[str, int] | None = None, window: int = DEFAULT_WINDOW,
+          teams: Mapping[str, str] | None = None) -> Plan:
     """This round's groups. `history` is past rounds' groups, oldest first (only the last `window` count);
-    `offsets` maps members to minutes from UTC (to prefer overlapping working hours)."""
+    `offsets` maps members to minutes from UTC (to prefer overlapping working hours); `teams` maps members
+    to a team (to prefer groups that mix teams)."""
     group_sizes(2, size)  # validates size
     ids = sorted(set(members))
     rng = random.Random(seed)
@@ -155,6 +167,7 @@ def match(members: Sequence[str], size: int = 2, *, seed: int, history: Sequence
     recent = list(history)[-window:] if window > 0 else []
     problem = _Problem(ids=ids, size=size, repeats=_history_keys(recent), hashes=list(map(hash, ids)), forbidden=set(),
                        offsets=[offsets.get(m, 0) for m in ids] if offsets is not None else None,
+                       teams=[teams.get(m, "") for m in ids] if teams is not None else None,
                        priority={index[m] for m in priority if m in index})
     for a, b in forbidden:
         i, j = index.get(a), index.get(b)
@@ -266,9 +279,12 @@ def _search(p: _Problem, rng: random.Random) -> tuple[list[list[int]], list[int]
     order = sorted(range(len(p.ids)), key=lambda m: m not in p.priority)  # stable: seeded order within
     left_out: list[int] = []
     while True:
-        placed = [m for m in order if m not in set(left_out)]
+        gone = set(left_out)
+        placed = [m for m in order if m not in gone]
         if p.offsets is not None:
             placed.sort(key=lambda m: p.offsets[m])  # type: ignore[index]
+        if p.teams is not None:
+            placed = _interleave(placed, p.teams)
         sizes = group_sizes(len(placed), p.size)
         groups, start = [], 0
         for s in sizes:
@@ -285,6 +301,20 @@ def _search(p: _Problem, rng: random.Random) -> tuple[list[list[int]], list[int]
         left_out.append(worst)
         if len(placed) - 1 < MIN_SIZE:
             return [], left_out + [m for m in placed if m != worst]
+
+
+def _interleave(placed: list[int], teams: list[str]) -> list[int]:
+    """Members dealt round-robin from each team (largest first), so consecutive members differ in team."""
+    by_team: dict[str, list[int]] = {}
+    for m in placed:
+        by_team.setdefault(teams[m], []).append(m)
+    queues = sorted(by_team.values(), key=len, reverse=True)
+    out: list[int] = []
+    while queues:
+        for q in queues:
+            out.append(q.pop(0))
+        queues = [q for q in queues if q]
+    return out
 
 
 def _repair(p: _Problem, groups: list[list[int]], rng: random.Random) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_app.buddies.matching import MAX_SIZE, MIN_SIZE
@@ -40,10 +40,11 @@ class ProgramSettings:
     local_time: str = "10:00"
     timezone: str = "UTC"
     opt_in: bool = False
+    mix_channel: str | None = None
 
 
 def parse_settings(*, size: int = 2, cadence: str = DEFAULT_CADENCE, day: str = "mon", local_time: str = "10:00",
-                   timezone: str = "UTC", opt_in: bool = False) -> ProgramSettings:
+                   timezone: str = "UTC", opt_in: bool = False, mix_channel: str | None = None) -> ProgramSettings:
     """Typed settings from what an admin typed; SettingsError(field, code) names the first bad one."""
     if not MIN_SIZE <= size <= MAX_SIZE:
         raise SettingsError("size", "size_out_of_range")
@@ -61,8 +62,11 @@ def parse_settings(*, size: int = 2, cadence: str = DEFAULT_CADENCE, day: str = 
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError("timezone", "unknown_timezone") from None
+    if mix_channel is not None and (mix_channel[:1] not in ("C", "G") or not mix_channel[1:].isalnum()):
+        raise SettingsError("mix-with", "bad_channel")
     return ProgramSettings(size=size, cadence=cadence, weekday=WEEKDAYS.index(day.lower()[:3]),
-                           local_time=f"{hour:02d}:{minute:02d}", timezone=timezone, opt_in=opt_in)
+                           local_time=f"{hour:02d}:{minute:02d}", timezone=timezone, opt_in=opt_in,
+                           mix_channel=mix_channel)
 
 
 @dataclass(frozen=True)
@@ -102,3 +106,13 @@ def offset_minutes(tz: str, at: datetime) -> int:
     except (ZoneInfoNotFoundError, ValueError):
         return 0
     return int(off.total_seconds() // 60) if off is not None else 0
+
+
+def heads_up_at(occurrence: datetime, tz: str) -> datetime:
+    """One business day before a round, on the program's clock: Friday for a Monday round (a Sunday or
+    Saturday round too)."""
+    local = occurrence.astimezone(ZoneInfo(tz))
+    before = local - timedelta(days=1)
+    while before.weekday() >= 5:  # Saturday, Sunday
+        before -= timedelta(days=1)
+    return before.astimezone(occurrence.tzinfo)

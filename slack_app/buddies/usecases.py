@@ -9,22 +9,27 @@ as sensitive messages (who met whom is never kept in clear), in one transaction.
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 
 from slack_app import preferences
 from slack_app.buddies import rules, views
 from slack_app.buddies.matching import Plan, match
-from slack_app.roster import channel_roster
-from slack_app.scheduling.cadence import Cadence
+from slack_app.roster import channel_roster, is_human, profile_of
+from slack_app.scheduling.cadence import Cadence, next_after, period
 from storage import buddies as repo
-from storage import outbox
+from storage import members, outbox
 from storage.models import utcnow
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from slack_app.services import Services
     from slack_app.slack_port import SlackPort
 
@@ -48,7 +53,12 @@ def enable(services: Services, team_id: str, channel_id: str, settings: rules.Pr
         row.enabled, row.size, row.cadence, row.weekday = True, settings.size, settings.cadence, settings.weekday
         row.local_time, row.timezone, row.opt_in, row.enabled_at = (settings.local_time, settings.timezone,
                                                                     settings.opt_in, now)
+        row.mix_channel = settings.mix_channel
         s.flush()
+        if settings.opt_in:  # members join with a button: invite them once, in the channel
+            outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.join", target=channel_id,
+                           payload=views.join_invitation(services.copy, row.id, settings.size),
+                           dedupe_key=outbox.key(KIND, row.id, "join_invitation"))
         s.expunge(row)
     log.info("buddies.enabled program=%s created=%s", row.id, created)
     return row, created
@@ -73,7 +83,7 @@ def program(services: Services, team_id: str, channel_id: str) -> repo.BuddyProg
 
 @dataclass(frozen=True)
 class RoundResult:
-    status: str  # "opened", "planned" (dry run), "no_program", "too_few"
+    status: str  # "opened", "planned" (dry run), "no_program", "disabled", "too_few"
     plan: Plan | None = None
     round_id: int | None = None
     participants: int = 0
@@ -86,30 +96,32 @@ def plan_round(services: Services, slack: SlackPort, team_id: str, channel_id: s
     prog = program(services, team_id, channel_id)
     if prog is None:
         return RoundResult("no_program")
+    if not prog.enabled and not dry_run:
+        return RoundResult("disabled")
     roster = channel_roster(services, slack, team_id, channel_id, now=now)
+    teams = None
+    if prog.mix_channel:  # two "teams": those in the second channel, and everyone else
+        other = set(channel_roster(services, slack, team_id, prog.mix_channel, now=now).humans)
+        teams = {u: "in" if u in other else "out" for u in roster.humans}
+    if not dry_run:
+        with services.db.session() as s:
+            _tally_follow_ups(services, s, prog.id, team_id)
     with services.db.session() as s:
         states = repo.members(s, prog.id)
-        prefs = preferences.of_many(s, team_id, roster.humans, workflow=repo.WORKFLOW)
-        member_states = {
-            u: rules.MemberState(
-                paused=p.paused or p.snoozed_at(now) is not None or p.no_dms,
-                opted_out=p.opted_out_of(repo.WORKFLOW, channel_id),
-                skip_next=bool(states.get(u) and states[u].skip_next),
-                joined=bool(states.get(u) and states[u].joined))
-            for u, p in prefs.items()}
-        people = rules.participants(roster.humans, member_states, opt_in=prog.opt_in)
+        people = _participants(s, prog.id, team_id, channel_id, prog.opt_in, roster.humans, now)
         seed = rules.round_seed(prog.id, occurrence or now, len(repo.rounds(s, prog.id)))
         plan = match(people, prog.size, seed=seed, history=repo.history(s, services.crypto, prog.id, prog.window),
                      forbidden=repo.forbidden_pairs(s, services.crypto, team_id),
                      priority=[u for u, st in states.items() if st.priority],
                      offsets={u: rules.offset_minutes(roster.tz.get(u, "UTC"), now) for u in people},
-                     window=prog.window)
+                     window=prog.window, teams=teams)
         if dry_run:
             return RoundResult("planned", plan, participants=len(people))
         if not plan.groups and not people:
             log.info("buddies.round_empty program=%s", prog.id)
         rnd = repo.add_round(s, services.crypto, prog.id, seed, plan.groups, occurrence=occurrence,
-                             left_out=len(plan.left_out), repeats=plan.quality.repeats)
+                             left_out=len(plan.left_out), repeats=plan.quality.repeats,
+                             follow_up_at=now + period(cadence_of(prog)) / 2)
         for i, group in enumerate(plan.groups):
             outbox.enqueue_sensitive(s, team_id=team_id, kind=f"{KIND}.intro", recipient=group,
                                      payload=views.intro(services.copy, group, rules.prompt_for(seed, i)),
@@ -126,6 +138,91 @@ def plan_round(services: Services, slack: SlackPort, team_id: str, channel_id: s
     return RoundResult(status, plan, round_id, participants=len(people))
 
 
+def _participants(s: Session, program_id: int, team_id: str, channel_id: str, opt_in: bool, humans: list[str],
+                  now: datetime) -> list[str]:
+    states = repo.members(s, program_id)
+    prefs = preferences.of_many(s, team_id, humans, workflow=repo.WORKFLOW)
+    member_states = {
+        u: rules.MemberState(
+            paused=p.paused or p.snoozed_at(now) is not None or p.no_dms,
+            opted_out=p.opted_out_of(repo.WORKFLOW, channel_id),
+            skip_next=bool(states.get(u) and states[u].skip_next),
+            joined=bool(states.get(u) and states[u].joined))
+        for u, p in prefs.items()}
+    return rules.participants(humans, member_states, opt_in=opt_in)
+
+
+UNANSWERED_LIMIT = 3
+
+
+def _tally_follow_ups(services: Services, s: Session, program_id: int, team_id: str) -> None:
+    """Before a new round: count the last round's unanswered "Did you meet?" per member (an answer resets
+    it); a member at 3 in a row is paused, with a kind notice and a one-click resume."""
+    last = next((r for r in repo.rounds(s, program_id, 1) if r.followed_up and not r.tallied), None)
+    if last is None:
+        return
+    last.tallied = True
+    paused = 0
+    for group in repo.group_rows(s, last.id):
+        for user_id in repo.members_of(services.crypto, group):
+            row = repo.member(s, program_id, user_id, create=True)
+            assert row is not None
+            row.unanswered = 0 if group.answer else row.unanswered + 1
+            if row.unanswered >= UNANSWERED_LIMIT:
+                row.unanswered = 0
+                preferences.pause(s, team_id, user_id)
+                outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.paused", target=user_id,
+                               payload=views.paused_notice(services.copy),
+                               dedupe_key=outbox.key(KIND, last.id, "paused", user_id))
+                paused += 1
+    if paused:
+        log.info("buddies.paused_unanswered program=%s members=%s", program_id, paused)
+
+
+def follow_up_due(services: Services, *, now: datetime | None = None) -> int:
+    """Halfway through each round, "Did you meet?" in each group's DM (once per round, whoever wakes it)."""
+    now = now or utcnow()
+    with services.db.session() as s:
+        due = [r.id for r in s.scalars(select(repo.BuddyRound).where(
+            repo.BuddyRound.follow_up_at <= now, repo.BuddyRound.followed_up.is_(False)))]
+    asked = 0
+    for round_id in due:
+        with services.db.session() as s:
+            if not s.execute(update(repo.BuddyRound).where(repo.BuddyRound.id == round_id,
+                                                           repo.BuddyRound.followed_up.is_(False))
+                             .values(followed_up=True)).rowcount:
+                continue
+            rnd = s.get(repo.BuddyRound, round_id)
+            prog = s.get(repo.BuddyProgram, rnd.program_id) if rnd else None
+            if rnd is None or prog is None:
+                continue
+            for i, group in enumerate(repo.group_rows(s, round_id)):
+                outbox.enqueue_sensitive(s, team_id=prog.team_id, kind=f"{KIND}.follow_up",
+                                         recipient=repo.members_of(services.crypto, group),
+                                         payload=views.follow_up(services.copy, group.id),
+                                         dedupe_key=outbox.key(KIND, round_id, "follow_up", i))
+                asked += 1
+        log.info("buddies.follow_up round=%s", round_id)
+    return asked
+
+
+def answer_follow_up(services: Services, user_id: str, value: str, answer: str) -> bool:
+    """Record a group's answer to "Did you meet?"; only a member of the group can give it."""
+    if not value.isdigit():
+        return False
+    with services.db.session() as s:
+        group = s.get(repo.BuddyGroup, int(value))
+        if group is None or user_id not in repo.members_of(services.crypto, group):
+            return False
+        group.answer = answer
+    return True
+
+
+def resume(services: Services, team_id: str, user_id: str) -> None:
+    with services.db.session() as s:
+        preferences.resume(s, team_id, user_id)
+
+
 def claim_occurrence(services: Services, program_id: int, occurrence: datetime) -> bool:
     """Claim a scheduled round once, whoever wakes it (a conditional update on the program)."""
     with services.db.session() as s:
@@ -134,6 +231,55 @@ def claim_occurrence(services: Services, program_id: int, occurrence: datetime) 
             or_(repo.BuddyProgram.last_occurrence.is_(None), repo.BuddyProgram.last_occurrence < occurrence),
         ).values(last_occurrence=occurrence))
         return bool(done.rowcount)
+
+
+def release_occurrence(services: Services, program_id: int, occurrence: datetime, previous: datetime | None) -> None:
+    """Give a claimed occurrence back (its round could not run), so the next sweep tries it again."""
+    with services.db.session() as s:
+        s.execute(update(repo.BuddyProgram).where(repo.BuddyProgram.id == program_id,
+                                                  repo.BuddyProgram.last_occurrence == occurrence)
+                  .values(last_occurrence=previous))
+
+
+def heads_up_due(services: Services, slack_for: Callable[[str], SlackPort], *, now: datetime | None = None) -> int:
+    """One business day before each program's next scheduled round, a DM to each member who would take part,
+    with "Skip this round". Claimed per occurrence (a conditional update), so it is sent once."""
+    now = now or utcnow()
+    with services.db.session() as s:
+        work = []
+        for p in repo.programs(s):
+            nxt = next_after(cadence_of(p), max(now, p.enabled_at))
+            if rules.heads_up_at(nxt, p.timezone) <= now and p.heads_up_for != nxt:
+                work.append((p.id, p.team_id, p.channel_id, p.opt_in, p.timezone, nxt))
+    sent = 0
+    for program_id, team_id, channel_id, opt_in, tz, nxt in work:
+        with services.db.session() as s:
+            claimed = s.execute(update(repo.BuddyProgram).where(
+                repo.BuddyProgram.id == program_id,
+                or_(repo.BuddyProgram.heads_up_for.is_(None), repo.BuddyProgram.heads_up_for != nxt),
+            ).values(heads_up_for=nxt)).rowcount
+        if not claimed:
+            continue
+        roster = channel_roster(services, slack_for(team_id), team_id, channel_id, now=now)
+        when = nxt.astimezone(ZoneInfo(tz)).strftime("%A at %H:%M ") + tz
+        with services.db.session() as s:
+            people = _participants(s, program_id, team_id, channel_id, opt_in, roster.humans, now)
+            for user_id in people:
+                outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.heads_up", target=user_id,
+                               payload=views.heads_up(services.copy, channel_id, program_id, when),
+                               dedupe_key=outbox.key(KIND, program_id, nxt.isoformat(), "heads_up", user_id))
+        sent += len(people)
+        log.info("buddies.heads_up program=%s members=%s", program_id, len(people))
+    return sent
+
+
+def choose_from_button(services: Services, team_id: str, user_id: str, value: str,
+                       action: str) -> tuple[str, str | None]:
+    """A button naming a program (by id): skip its next round, or join it."""
+    with services.db.session() as s:
+        prog = s.get(repo.BuddyProgram, int(value)) if value.isdigit() else None
+        channel_id = prog.channel_id if prog is not None and prog.team_id == team_id else None
+    return choose(services, team_id, channel_id, user_id, action), channel_id
 
 
 # --- members' choices (/buddies) -----------------------------------------------------------------------------
@@ -168,3 +314,77 @@ def choose(services: Services, team_id: str, channel_id: str | None, user_id: st
             row.joined = True
             return "joined"
     return "help"
+
+
+MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def never_pair(services: Services, team_id: str, user_id: str, words: str, raw: str) -> tuple[str, list[str]]:
+    """`/buddies never @a @b` adds to the member's confidential list, `never clear` empties it, `never` shows
+    it. Returns the outcome and the people to show (only ever to the member themself)."""
+    mentioned = [u for u in MENTION.findall(raw) if u != user_id]
+    with services.db.session() as s:
+        current = repo.never_pair(s, services.crypto, team_id, user_id)
+        if words.strip() == "clear":
+            repo.set_never_pair(s, services.crypto, team_id, user_id, [])
+            return "never_cleared", []
+        if mentioned:
+            repo.set_never_pair(s, services.crypto, team_id, user_id, current + mentioned)
+            return "never_added", sorted(set(current + mentioned))
+        if words.strip():
+            return "never_help", []
+        return "never_list", current
+
+
+WELCOME_AFTER = timedelta(minutes=10)  # "soon after" joining: time to look around first
+
+
+def member_joined(services: Services, slack: SlackPort, team_id: str, channel_id: str, user_id: str, *,
+                  now: datetime | None = None) -> bool:
+    """Someone joined a program's channel: introduce them to a volunteer welcomer, at most once per person.
+    Runs after the ack (it may ask Slack whether a never-seen member is a person)."""
+    now = now or utcnow()
+    with services.db.session() as s:
+        prog = repo.program(s, team_id, channel_id)
+        if prog is None or not prog.enabled:
+            return False
+        profile = members.by_id(s, team_id, [user_id]).get(user_id)
+        known = profile is not None and profile.profile_at is not None
+        if known and (profile.is_bot or profile.is_deleted):  # type: ignore[union-attr]
+            return False
+    if not known and not is_human(profile_of(slack.user_info(user_id))):
+        return False
+    with services.db.session() as s:
+        prog = repo.program(s, team_id, channel_id)
+        if prog is None:
+            return False
+        row = repo.member(s, prog.id, user_id, create=True)
+        assert row is not None
+        if row.welcomed:
+            return False
+        volunteers = sorted(u for u, m in repo.members(s, prog.id).items() if m.welcomer and u != user_id)
+        prefs = preferences.of_many(s, team_id, volunteers, workflow=repo.WORKFLOW)
+        volunteers = [u for u in volunteers if not (prefs[u].paused or prefs[u].snoozed_at(now) or prefs[u].no_dms
+                                                    or prefs[u].opted_out_of(repo.WORKFLOW, channel_id))]
+        if not volunteers:
+            return False
+        welcomer = volunteers[rules.round_seed(prog.id, now) % len(volunteers)]
+        row.welcomed = True
+        outbox.enqueue_sensitive(s, team_id=team_id, kind=f"{KIND}.welcome", recipient=[user_id, welcomer],
+                                 payload=views.welcome(services.copy, user_id, welcomer, channel_id),
+                                 dedupe_key=outbox.key(KIND, prog.id, "welcome", user_id),
+                                 not_before=now + WELCOME_AFTER)
+    log.info("buddies.welcome_queued program=%s", prog.id)
+    return True
+
+
+def volunteer(services: Services, team_id: str, user_id: str, value: str) -> bool | None:
+    """Toggle the member's "welcome newcomers" offer for a program; the new state (None: no such program)."""
+    with services.db.session() as s:
+        prog = s.get(repo.BuddyProgram, int(value)) if value.isdigit() else None
+        if prog is None or prog.team_id != team_id:
+            return None
+        row = repo.member(s, prog.id, user_id, create=True)
+        assert row is not None
+        row.welcomer = not row.welcomer
+        return row.welcomer

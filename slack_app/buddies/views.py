@@ -16,5 +16,54 @@ def left_out(copy: Copy) -> dict:
     return blocks.message(text, [blocks.section(text)])
 
 
-def command_answer(copy: Copy, outcome: str, channel_id: str | None) -> str:
-    return copy.render("buddies_command.j2", outcome=outcome, channel_id=channel_id)
+def command_answer(copy: Copy, outcome: str, channel_id: str | None, people: list[str] | None = None) -> str:
+    return copy.render("buddies_command.j2", outcome=outcome, channel_id=channel_id, people=people or [])
+
+
+SKIP_ACTION = "buddies.skip_round"
+
+
+def heads_up(copy: Copy, channel_id: str, program_id: int, occurrence_local: str) -> dict:
+    text = copy.render("buddies_heads_up.j2", channel_id=channel_id, when=occurrence_local)
+    return blocks.message(text, [blocks.section(text), blocks.actions(
+        blocks.button(copy.text("buddies_skip_button.j2"), SKIP_ACTION, value=str(program_id)))])
+
+
+MET_ACTIONS = {"buddies.met_yes": "yes", "buddies.met_not_yet": "not_yet", "buddies.met_couldnt": "couldnt"}
+MET_ACTIONS_YES = "buddies.met_yes"
+RESUME_ACTION = "buddies.resume"
+
+
+def follow_up(copy: Copy, group_id: int) -> dict:
+    text = copy.render("buddies_follow_up.j2")
+    labels = {"yes": "Yes!", "not_yet": "Not yet", "couldnt": "We couldn't"}
+    return blocks.message(text, [blocks.section(text), blocks.actions(
+        *(blocks.button(labels[answer], action_id, value=str(group_id)) for action_id, answer in MET_ACTIONS.items()))])
+
+
+def answered(copy: Copy, answer: str) -> dict:
+    text = copy.render("buddies_answered.j2", answer=answer)
+    return blocks.message(text, [blocks.section(text)])
+
+
+def paused_notice(copy: Copy) -> dict:
+    text = copy.render("buddies_paused_notice.j2")
+    return blocks.message(text, [blocks.section(text), blocks.actions(
+        blocks.button("Resume introductions", RESUME_ACTION, value="resume", style="primary"))])
+
+
+JOIN_ACTION = "buddies.join"
+
+
+def join_invitation(copy: Copy, program_id: int, size: int) -> dict:
+    text = copy.render("buddies_join.j2", size=size)
+    return blocks.message(text, [blocks.section(text), blocks.actions(
+        blocks.button("Join", JOIN_ACTION, value=str(program_id), style="primary"))])
+
+
+VOLUNTEER_ACTION = "buddies.volunteer"
+
+
+def welcome(copy: Copy, newcomer: str, welcomer: str, channel_id: str) -> dict:
+    text = copy.render("buddies_welcome.j2", newcomer=newcomer, welcomer=welcomer, channel_id=channel_id)
+    return blocks.message(text, [blocks.section(text)])

@@ -31,8 +31,10 @@ def upgrade() -> None:
         sa.Column("anchor_date", sa.Date, nullable=False),
         sa.Column("opt_in", sa.Boolean, nullable=False),
         sa.Column("window", sa.Integer, nullable=False),
+        sa.Column("mix_channel", sa.String(32)),
         sa.Column("enabled_at", TS, nullable=False),
         sa.Column("last_occurrence", TS),
+        sa.Column("heads_up_for", TS),
         sa.UniqueConstraint("team_id", "channel_id"),
     )
     op.create_table(
@@ -46,6 +48,9 @@ def upgrade() -> None:
         sa.Column("left_out", sa.Integer, nullable=False),
         sa.Column("repeats", sa.Integer, nullable=False),
         sa.Column("created_at", TS, nullable=False),
+        sa.Column("follow_up_at", TS, index=True),
+        sa.Column("followed_up", sa.Boolean, nullable=False),
+        sa.Column("tallied", sa.Boolean, nullable=False),
     )
     op.create_table(
         "buddy_group",
@@ -53,6 +58,7 @@ def upgrade() -> None:
         sa.Column("round_id", sa.Integer, sa.ForeignKey("buddy_round.id", ondelete="CASCADE"), nullable=False,
                   index=True),
         sa.Column("members", sa.Text, nullable=False),
+        sa.Column("answer", sa.String(16)),
     )
     op.create_table(
         "buddy_member",
@@ -63,6 +69,9 @@ def upgrade() -> None:
         sa.Column("joined", sa.Boolean, nullable=False),
         sa.Column("skip_next", sa.Boolean, nullable=False),
         sa.Column("priority", sa.Boolean, nullable=False),
+        sa.Column("unanswered", sa.Integer, nullable=False),
+        sa.Column("welcomer", sa.Boolean, nullable=False),
+        sa.Column("welcomed", sa.Boolean, nullable=False),
         sa.UniqueConstraint("program_id", "user_id"),
     )
     op.create_table(

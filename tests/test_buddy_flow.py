@@ -1,0 +1,390 @@
+"""Buddy introductions end to end: rounds through the use cases the scheduler calls, `/buddies` through
+signed requests, the outbox drained by a real delivery worker into the Slack simulator.
+
+#general (CGENERAL) holds six humans (Alice, Bob, Carmen, Dev, Emi, Finn), a deactivated member and two bots.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from itertools import combinations
+
+import pytest
+
+from slack_app.buddies import ritual, rules, usecases
+from storage import buddies as repo
+from storage.models import utcnow
+from tests.privacy import assert_logs_carry_no_user_ids, database_dump
+
+TEAM = "T0HEARTH"
+CHANNEL = "CGENERAL"
+HUMANS = {"UALICE", "UBOB", "UCARMEN", "UDEV", "UEMI", "UFINN"}
+
+
+@pytest.fixture
+def slack(simulator):
+    from slack_app.slack_port import WebApiPort, make_client
+
+    return WebApiPort(make_client(simulator.bot_token, simulator.base_url))
+
+
+@pytest.fixture
+def deliver(hearth, slack):
+    from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
+
+    worker = DeliveryWorker(hearth.services.db, lambda team: slack, options=WorkerOptions(threads=1))
+    return lambda: worker.drain(timeout=30)
+
+
+def group_dms(simulator, since: int = 0) -> list[set[str]]:
+    """The member sets of the group DMs Hearth opened (after the first `since` opens)."""
+    opens = [c for c in simulator.calls_for("conversations.open") if c.ok][since:]
+    return [set(c.params["users"].split(",")) for c in opens]
+
+
+def enable(hearth, **settings):
+    return usecases.enable(hearth.services, TEAM, CHANNEL, rules.parse_settings(**settings))
+
+
+def test_a_round_introduces_everyone_in_group_dms(server, simulator, hearth, slack, deliver, caplog):
+    caplog.set_level(logging.DEBUG, logger="hearth")
+    enable(hearth)
+    result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    assert result.status == "opened" and result.plan is not None
+    deliver()
+    groups = group_dms(simulator)
+    assert sorted(len(g) for g in groups) == [2, 2, 2]
+    assert set().union(*groups) == HUMANS  # everyone once; no bots, not the deactivated member
+    for call in simulator.calls_for("conversations.open"):
+        channel = call.params.get("users")
+        assert channel and "UHEARTHBOT" not in channel
+    intros = [m for c in simulator.workspace.channels.values() if c.is_mpim for m in simulator.messages(c.id)]
+    assert len(intros) == 3
+    assert all("buddies" in m["text"] and "Something to start with" in m["text"] for m in intros)
+    # Who met whom is never kept in clear: groups are sealed, intros are sensitive (deleted once sent).
+    dump = database_dump(hearth.services.db)
+    for table in ("buddy_group", "buddy_round", "outbox"):
+        assert not any(u in cell for row in dump[table] for cell in row for u in HUMANS), table
+    assert_logs_carry_no_user_ids(caplog.records, HUMANS)
+
+
+def test_skip_never_pair_and_no_repeats_across_rounds(driver, simulator, hearth, slack, deliver):
+    enable(hearth)
+    with hearth.services.db.session() as s:
+        repo.set_never_pair(s, hearth.services.crypto, TEAM, "UALICE", ["UDEV"])
+        repo.add_must_not_meet(s, hearth.services.crypto, TEAM, "UBOB", "UEMI")
+    usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    deliver()
+    first = group_dms(simulator)
+    answer = driver.as_member("UBOB").command("/buddies", text="skip", channel=CHANNEL)
+    assert "sit out the next round" in answer.json["text"]
+    second_result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    deliver()
+    second = group_dms(simulator, since=len(first))
+    assert "UBOB" not in set().union(*second)
+    assert sorted(len(g) for g in second) == [2, 3]
+    met = {frozenset(p) for g in first for p in combinations(g, 2)}
+    assert not any(frozenset(p) in met for g in second for p in combinations(g, 2))  # 5 people: repeat-free exists
+    for g in first + second:
+        assert not {"UALICE", "UDEV"} <= g and not {"UBOB", "UEMI"} <= g
+    assert second_result.plan is not None and second_result.plan.quality.violations == 0
+    third = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)  # the skip is used up
+    assert third.plan is not None and "UBOB" in {m for g in third.plan.groups for m in g}
+
+
+def test_buddies_command_answers_privately(driver, simulator, hearth):
+    enable(hearth)
+    bob = driver.as_member("UBOB")
+    assert "sit out the next round" in bob.command("/buddies", text="skip", channel=CHANNEL).json["text"]
+    assert "paused" in bob.command("/buddies", text="pause", channel=CHANNEL).json["text"]
+    assert "Welcome back" in bob.command("/buddies", text="resume", channel=CHANNEL).json["text"]
+    assert "left" in bob.command("/buddies", text="leave", channel=CHANNEL).json["text"]
+    with hearth.services.db.session() as s:
+        from slack_app import preferences
+        assert preferences.of(s, TEAM, "UBOB", "buddies").opted_out_of("buddies", CHANNEL)
+    assert "You're in" in bob.command("/buddies", text="join", channel=CHANNEL).json["text"]
+    assert "no buddy introductions" in bob.command("/buddies", text="skip", channel="CCIRCLE").json["text"]
+    assert "/buddies skip" in bob.command("/buddies", text="", channel=CHANNEL).json["text"]
+
+
+def test_paused_and_left_members_are_not_introduced_and_the_odd_one_is_told(simulator, hearth, slack, deliver):
+    enable(hearth)
+    for user, action in (("UBOB", "pause"), ("UDEV", "leave"), ("UEMI", "skip")):
+        usecases.choose(hearth.services, TEAM, CHANNEL, user, action)
+    with hearth.services.db.session() as s:  # Alice may meet neither of the two left: she cannot be placed
+        repo.set_never_pair(s, hearth.services.crypto, TEAM, "UALICE", ["UCARMEN", "UFINN"])
+    result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    deliver()
+    assert result.plan is not None and result.plan.left_out == ["UALICE"]
+    assert group_dms(simulator) == [{"UCARMEN", "UFINN"}]
+    assert any("first in line next round" in m["text"] for m in simulator.messages(simulator.dm_channel("UALICE")))
+    with hearth.services.db.session() as s:
+        prog = repo.program(s, TEAM, CHANNEL)
+        assert repo.members(s, prog.id)["UALICE"].priority
+
+
+def test_the_ritual_opens_a_round_once_on_its_cadence(simulator, hearth, slack, deliver):
+    prog, _ = enable(hearth, cadence="weekly", day="mon", local_time="10:00", timezone="UTC")
+    with hearth.services.db.session() as s:
+        s.get(repo.BuddyProgram, prog.id).enabled_at = utcnow() - timedelta(days=8)
+    opened = ritual.rituals.open_due(ritual.RITUAL, hearth.services, lambda team: slack)
+    again = ritual.rituals.open_due(ritual.RITUAL, hearth.services, lambda team: slack)
+    assert (opened, again) == (1, 0)
+    deliver()
+    assert len(group_dms(simulator)) == 3
+    with hearth.services.db.session() as s:
+        rounds = repo.rounds(s, prog.id)
+        assert len(rounds) == 1 and rounds[0].occurrence is not None
+
+
+def test_dry_run_sends_nothing(simulator, hearth, slack):
+    enable(hearth, size=3)
+    result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL, dry_run=True)
+    assert result.status == "planned" and result.plan is not None
+    assert sorted(len(g) for g in result.plan.groups) == [3, 3]
+    assert not simulator.calls_for("conversations.open")
+    with hearth.services.db.session() as s:
+        assert repo.rounds(s, repo.program(s, TEAM, CHANNEL).id) == []
+
+
+def test_cli_enables_plans_runs_and_reports(simulator, database_url, db, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from slack_app.cli import main
+    from storage.crypto import generate_key
+
+    monkeypatch.chdir(tmp_path)  # no .env here
+    env = {"SLACK_BOT_TOKEN": simulator.bot_token, "SLACK_API_URL": simulator.base_url,
+           "DATABASE_URL": database_url, "HEARTH_ENCRYPTION_KEY": generate_key(),
+           "ARCHIVE_URL": str(tmp_path / "archive"), "HEARTH_TIMEZONE": "Europe/Berlin"}
+    runner = CliRunner()
+
+    def hearth(*args):
+        return runner.invoke(main, ["buddies", *args], env=env)
+
+    assert "not set up" in hearth("status", "--channel", CHANNEL).output
+    enabled = hearth("enable", "--channel", CHANNEL, "--size", "3", "--cadence", "weekly", "--day", "thu")
+    assert enabled.exit_code == 0, enabled.output
+    assert "groups of 3, weekly on thu at 10:00 Europe/Berlin" in enabled.output
+    for args, field in ((("--size", "9"), "--size"), (("--cadence", "daily"), "--cadence"),
+                        (("--day", "someday"), "--day"), (("--time", "25:00"), "--time"),
+                        (("--timezone", "Mars/Olympus"), "--timezone"), (("--mix-with", "#team"), "--mix-with")):
+        bad = hearth("enable", "--channel", CHANNEL, *args)
+        assert bad.exit_code == 2 and field in bad.output and "Traceback" not in bad.output
+    planned = hearth("match", "--channel", CHANNEL, "--dry-run")
+    assert planned.exit_code == 0, planned.output
+    assert "6 taking part" in planned.output and "repeats: 0" in planned.output
+    assert "constraint violations: 0" in planned.output and "working-hours overlap" in planned.output
+    assert not simulator.calls_for("conversations.open")
+    assert hearth("match", "--channel", CHANNEL).exit_code == 2  # planning without --dry-run is refused
+    ran = hearth("run", "--channel", CHANNEL)
+    assert ran.exit_code == 0 and "2 introductions queued for 6 members" in ran.output
+    status = hearth("status", "--channel", CHANNEL)
+    assert "2 groups, 0 left out, 0 repeats" in status.output
+    assert hearth("disable", "--channel", CHANNEL).exit_code == 0
+    assert f"{CHANNEL}: off;" in hearth("status", "--channel", CHANNEL).output
+    off = hearth("run", "--channel", CHANNEL)
+    assert off.exit_code == 2 and "are off" in off.output
+    assert hearth("run", "--channel", "CCIRCLE").exit_code == 2
+
+
+def test_a_scheduled_round_that_cannot_list_the_channel_is_retried(simulator, hearth, slack, deliver):
+    prog, _ = enable(hearth, cadence="weekly", day="mon", local_time="10:00", timezone="UTC")
+    with hearth.services.db.session() as s:
+        s.get(repo.BuddyProgram, prog.id).enabled_at = utcnow() - timedelta(days=8)
+    simulator.fail_next("conversations.members", error="ratelimited", status=429, count=5)
+    assert ritual.rituals.open_due(ritual.RITUAL, hearth.services, lambda team: slack) == 0
+    with hearth.services.db.session() as s:
+        assert repo.rounds(s, prog.id) == [] and s.get(repo.BuddyProgram, prog.id).last_occurrence is None
+    assert ritual.rituals.open_due(ritual.RITUAL, hearth.services, lambda team: slack) == 1
+    deliver()
+    assert len(group_dms(simulator)) == 3
+
+
+def test_a_round_where_everyone_skips_still_completes(simulator, hearth, slack, deliver):
+    enable(hearth)
+    for user in HUMANS:
+        usecases.choose(hearth.services, TEAM, CHANNEL, user, "skip")
+    result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    deliver()
+    assert result.status == "too_few" and result.round_id is not None
+    assert not simulator.calls_for("conversations.open")
+    nxt = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)  # skips were for one round only
+    assert nxt.plan is not None and len(nxt.plan.groups) == 3
+
+
+def test_never_pair_from_slack_is_confidential_and_honoured(driver, simulator, hearth, slack, caplog):
+    caplog.set_level(logging.DEBUG, logger="hearth")
+    enable(hearth)
+    alice = driver.as_member("UALICE")
+    answer = alice.command("/buddies", text="never <@UDEV|dev> <@UEMI|emi>", channel=CHANNEL).json["text"]
+    assert "never be grouped with <@UDEV>, <@UEMI>" in answer
+    assert "<@UDEV>, <@UEMI>" in alice.command("/buddies", text="never", channel=CHANNEL).json["text"]
+    assert "Mention the people" in alice.command("/buddies", text="never dev", channel=CHANNEL).json["text"]
+    dump = database_dump(hearth.services.db)
+    assert not any(u in cell for row in dump["buddy_never_pair"] for cell in row for u in ("UDEV", "UEMI"))
+    for seed_round in range(4):
+        result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+        assert result.plan is not None, seed_round
+        for g in result.plan.groups:
+            assert not ({"UALICE", "UDEV"} <= set(g) or {"UALICE", "UEMI"} <= set(g))
+    assert "empty now" in alice.command("/buddies", text="never clear", channel=CHANNEL).json["text"]
+    assert "list is empty" in alice.command("/buddies", text="never", channel=CHANNEL).json["text"]
+    assert_logs_carry_no_user_ids(caplog.records, HUMANS)
+
+
+def test_app_home_shows_programs_and_admins_see_the_last_round(driver, simulator, hearth, slack):
+    from slack_app.simulator import wait_for
+
+    enable(hearth)
+    usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    driver.as_member("UALICE").open_home()  # an admin
+    assert wait_for(lambda: "last round: 3 groups, 0 left out, 0 repeats" in str(
+        (simulator.home("UALICE") or {}).get("blocks")))
+    driver.as_member("UBOB").open_home()  # a member of #general
+    assert wait_for(lambda: "Buddy introductions" in str((simulator.home("UBOB") or {}).get("blocks")))
+    bob = str(simulator.home("UBOB")["blocks"])
+    assert "groups of 2, biweekly" in bob and "last round" not in bob
+
+
+def test_heads_up_a_business_day_before_with_skip_this_round(driver, simulator, hearth, slack, deliver):
+    from slack_app.buddies import views
+    from slack_app.scheduling.cadence import next_after
+
+    prog, _ = enable(hearth, cadence="weekly", day="mon", local_time="10:00", timezone="Europe/Berlin")
+    nxt = next_after(usecases.cadence_of(prog), utcnow())
+    announce = rules.heads_up_at(nxt, "Europe/Berlin")
+    assert announce.astimezone(nxt.tzinfo).weekday() == 4  # Friday before a Monday round
+    assert usecases.heads_up_due(hearth.services, lambda team: slack, now=announce - timedelta(minutes=1)) == 0
+    assert usecases.heads_up_due(hearth.services, lambda team: slack, now=announce + timedelta(minutes=1)) == 6
+    assert usecases.heads_up_due(hearth.services, lambda team: slack, now=announce + timedelta(minutes=6)) == 0
+    deliver()
+    assert all(any("come round again" in m["text"] for m in simulator.messages(simulator.dm_channel(u)))
+               for u in HUMANS)
+    driver.as_member("UBOB").click(views.SKIP_ACTION)
+    from slack_app.simulator import wait_for
+    assert wait_for(lambda: any("sit out the next round" in (p["body"].get("text") or "")
+                                for p in simulator.response_url_posts()))
+    result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    assert result.plan is not None and "UBOB" not in {m for g in result.plan.groups for m in g}
+
+
+def test_heads_up_dates():
+    from datetime import UTC, datetime
+    monday = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    assert rules.heads_up_at(monday, "UTC") == datetime(2026, 12, 4, 9, 0, tzinfo=UTC)  # Friday
+    wednesday = datetime(2026, 12, 9, 9, 0, tzinfo=UTC)
+    assert rules.heads_up_at(wednesday, "UTC") == datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
+    sunday = datetime(2026, 12, 13, 9, 0, tzinfo=UTC)
+    assert rules.heads_up_at(sunday, "UTC") == datetime(2026, 12, 11, 9, 0, tzinfo=UTC)
+
+
+def test_did_you_meet_and_three_unanswered_pause_with_one_click_resume(driver, simulator, hearth, slack, deliver):
+    from slack_app.buddies import views
+    from slack_app.simulator import wait_for
+
+    enable(hearth)
+    later = utcnow() + timedelta(days=8)  # halfway through a two-week round
+
+    def round_and_follow_up():
+        usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+        assert usecases.follow_up_due(hearth.services, now=utcnow()) == 0  # not halfway yet
+        asked = usecases.follow_up_due(hearth.services, now=later)
+        assert usecases.follow_up_due(hearth.services, now=later) == 0  # once per round
+        deliver()
+        return asked
+
+    assert round_and_follow_up() == 3
+    driver.as_member("UALICE").click("buddies.met_yes")
+    assert wait_for(lambda: any("Lovely" in (p["body"].get("text") or "") for p in simulator.response_url_posts()))
+    driver.as_member("UALICE").open_home()  # an admin sees the meet rate
+    assert wait_for(lambda: "met in the last round asked: 1 of 3 groups" in str(
+        (simulator.home("UALICE") or {}).get("blocks")))
+    assert round_and_follow_up() == 3  # nobody answers this one …
+    assert round_and_follow_up() == 3  # … nor this one
+    usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)  # three in a row unanswered: paused
+    deliver()
+    notified = [u for u in HUMANS
+                if simulator.dm_channel(u)
+                and any("paused them for you" in m["text"] for m in simulator.messages(simulator.dm_channel(u)))]
+    alice_partners = set()
+    with hearth.services.db.session() as s:
+        prog = repo.program(s, TEAM, CHANNEL)
+        first = repo.rounds(s, prog.id)[-1]
+        for g in repo.groups_of(s, hearth.services.crypto, first.id):
+            if "UALICE" in g:
+                alice_partners = set(g)
+        from slack_app import preferences
+        paused = {u for u in HUMANS if preferences.of(s, TEAM, u).paused}
+    assert paused == set(notified) == HUMANS - alice_partners  # the group that answered once is not paused
+    someone = sorted(paused)[0]
+    driver.as_member(someone).click(views.RESUME_ACTION)
+    assert wait_for(lambda: any("Welcome back" in (p["body"].get("text") or "")
+                                for p in simulator.response_url_posts()))
+    with hearth.services.db.session() as s:
+        assert not preferences.of(s, TEAM, someone).paused
+
+
+def test_an_opt_in_program_matches_only_those_who_join(driver, simulator, hearth, slack, deliver):
+    from slack_app.buddies import views
+    from slack_app.simulator import wait_for
+
+    enable(hearth, opt_in=True)
+    deliver()
+    assert any("press *Join*" in m["text"] for m in simulator.messages(CHANNEL))
+    assert usecases.plan_round(hearth.services, slack, TEAM, CHANNEL).status == "too_few"  # nobody joined yet
+    for user in ("UBOB", "UDEV", "UEMI"):
+        driver.as_member(user).click(views.JOIN_ACTION)
+    assert wait_for(lambda: sum("You're in" in (p["body"].get("text") or "")
+                                for p in simulator.response_url_posts()) == 3)
+    result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    assert result.plan is not None and result.plan.groups and \
+        sorted(m for g in result.plan.groups for m in g) == ["UBOB", "UDEV", "UEMI"]
+
+
+def test_a_newcomer_meets_a_volunteer_welcomer_once(driver, simulator, hearth, slack):
+    from slack_app.buddies import views
+    from slack_app.simulator import wait_for
+
+    usecases.enable(hearth.services, TEAM, "CCIRCLE", rules.parse_settings())
+    dev = driver.as_member("UDEV")
+    dev.open_home()
+    assert wait_for(lambda: "Welcome newcomers" in str((simulator.home("UDEV") or {}).get("blocks")))
+    dev.click(views.VOLUNTEER_ACTION)
+    assert wait_for(lambda: "Stop welcoming newcomers" in str((simulator.home("UDEV") or {}).get("blocks")))
+    simulator.join("UFINN", "CCIRCLE")
+    driver.member_joined_channel("UFINN", "CCIRCLE")
+    driver.member_joined_channel("UOTHERBOT", "CCIRCLE")  # a bot is nobody's newcomer
+    wait_for(lambda: _queued_welcomes(hearth) >= 1)
+    driver.member_joined_channel("UFINN", "CCIRCLE")  # left and came back: at most once per person
+    import time
+    time.sleep(0.5)  # the welcome is decided after the ack
+    assert _queued_welcomes(hearth) == 1
+    from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
+    worker = DeliveryWorker(hearth.services.db, lambda team: slack, options=WorkerOptions(threads=1))
+    with hearth.services.db.session() as s:  # "soon after": it waits a few minutes; let it go now
+        from storage.models import OutboxMessage
+        for row in s.query(OutboxMessage).filter(OutboxMessage.kind == "buddies.welcome"):
+            row.next_attempt_at = utcnow()
+    worker.drain(timeout=30)
+    assert group_dms(simulator) == [{"UFINN", "UDEV"}]
+    welcome = [m for c in simulator.workspace.channels.values() if c.is_mpim for m in simulator.messages(c.id)]
+    assert len(welcome) == 1 and "Welcome to" in welcome[0]["text"]
+
+
+def _queued_welcomes(hearth) -> int:
+    from sqlalchemy import func, select
+
+    from storage.models import OutboxMessage
+    with hearth.services.db.session() as s:
+        return s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "buddies.welcome"))
+
+
+def test_mixing_with_a_second_channel(simulator, hearth, slack):
+    # #gratitude-circle holds Alice, Bob, Dev and Emi: each group mixes one of them with Carmen or Finn.
+    enable(hearth, size=3, mix_channel="CCIRCLE")
+    result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL, dry_run=True)
+    assert result.plan is not None and sorted(len(g) for g in result.plan.groups) == [3, 3]
+    outsiders = {"UCARMEN", "UFINN"}
+    assert all(len(set(g) & outsiders) == 1 for g in result.plan.groups)
