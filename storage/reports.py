@@ -117,6 +117,20 @@ def unresolved_cases(session: Session) -> list[ReportCase]:
                                 .order_by(ReportCase.team_id, ReportCase.number)))
 
 
+def linked_pairs(session: Session, crypto: Cipher, team_id: str) -> set[tuple[str, str]]:
+    """Who an unresolved report links: its reporter with each person involved. Buddy introductions never
+    group such a pair; worked out when a round is matched (nothing stored, so it lifts at resolution, and
+    nothing in the buddy tables hints that a report exists)."""
+    pairs: set[tuple[str, str]] = set()
+    stmt = select(ReportCase).where(ReportCase.team_id == team_id, ReportCase.status != "resolved")
+    for case in session.scalars(stmt):
+        reporter = crypto.decrypt(case.reporter_sealed)
+        for person in open_details(crypto, case).get("people") or []:
+            if person != reporter:
+                pairs.add((reporter, person))
+    return pairs
+
+
 def add_entry(session: Session, crypto: Cipher, case: ReportCase, actor: str, action: str,
               body: str | None = None, *, at: datetime | None = None, ref: str | None = None) -> ReportEntry:
     """Append one line to the case's trail (the only write `report_entry` ever gets)."""

@@ -388,3 +388,26 @@ def test_mixing_with_a_second_channel(simulator, hearth, slack):
     assert result.plan is not None and sorted(len(g) for g in result.plan.groups) == [3, 3]
     outsiders = {"UCARMEN", "UFINN"}
     assert all(len(set(g) & outsiders) == 1 for g in result.plan.groups)
+
+
+def test_people_linked_by_an_unresolved_report_are_never_grouped_until_it_is_resolved(hearth, slack):
+    from storage import reports as report_store
+
+    services = hearth.services
+    enable(hearth)
+    with services.db.session() as s:  # Bob reported something involving Carmen (anonymously)
+        case = report_store.ReportCase(
+            team_id=TEAM, number=1, submission_key="k", category="other", urgency="normal", status="open",
+            anonymous=True, follow_up=False, reporter_id=None, reporter_sealed=services.crypto.encrypt("UBOB"),
+            pseudonym="Reporter 1", details=report_store.seal_details(services.crypto, {"people": ["UCARMEN"]}))
+        s.add(case)
+    nows = [utcnow() + timedelta(days=i) for i in range(5)]
+
+    def paired(now):
+        plan = usecases.plan_round(services, slack, TEAM, CHANNEL, dry_run=True, now=now).plan
+        return any({"UBOB", "UCARMEN"} <= set(g) for g in plan.groups)
+
+    assert not any(paired(now) for now in nows)
+    with services.db.session() as s:
+        s.get(report_store.ReportCase, case.id).status = "resolved"
+    assert all(paired(now) for now in nows)  # without it, the best match pairs them (near time zones)

@@ -25,6 +25,7 @@ from slack_app.roster import channel_roster, is_human, profile_of
 from slack_app.scheduling.cadence import Cadence, next_after, period
 from storage import buddies as repo
 from storage import members, outbox
+from storage import reports as reports_repo
 from storage.models import utcnow
 
 if TYPE_CHECKING:
@@ -111,7 +112,8 @@ def plan_round(services: Services, slack: SlackPort, team_id: str, channel_id: s
         people = _participants(s, prog.id, team_id, channel_id, prog.opt_in, roster.humans, now)
         seed = rules.round_seed(prog.id, occurrence or now, len(repo.rounds(s, prog.id)))
         plan = match(people, prog.size, seed=seed, history=repo.history(s, services.crypto, prog.id, prog.window),
-                     forbidden=repo.forbidden_pairs(s, services.crypto, team_id),
+                     forbidden=repo.forbidden_pairs(s, services.crypto, team_id)
+                     | reports_repo.linked_pairs(s, services.crypto, team_id),
                      priority=[u for u, st in states.items() if st.priority],
                      offsets={u: rules.offset_minutes(roster.tz.get(u, "UTC"), now) for u in people},
                      window=prog.window, teams=teams)
