@@ -5,11 +5,12 @@ import re
 from slack_bolt import Ack, App, Respond
 
 from slack_app import home as app_home
-from slack_app.buddies import usecases, views
+from slack_app.buddies import rules, usecases, views
 from slack_app.ids import Command
 from slack_app.request_path import AfterAck
 from slack_app.services import Services
 from slack_app.slack_port import SlackPort
+from storage.models import utcnow
 
 ACTIONS = ("skip", "pause", "resume", "leave", "join")
 
@@ -26,9 +27,16 @@ def register(app: App) -> None:
                                                  command.get("text") or "")
             ack(response_type="ephemeral", text=views.command_answer(services.copy, outcome, channel_id, names))
             return
-        if action in ACTIONS:
+        until = None
+        if action == "pause" and len(words) > 1:  # `/buddies pause until 2026-12-24` or `pause 2w`
+            until = rules.pause_end(words[1:], utcnow())
+            if until is None:
+                ack(response_type="ephemeral", text=views.command_answer(services.copy, "pause_help", channel_id))
+                return
+            outcome = usecases.pause_until(services, team_id, command["user_id"], until)
+        elif action in ACTIONS:
             outcome = usecases.choose(services, team_id, channel_id, command["user_id"], action)
-        ack(response_type="ephemeral", text=views.command_answer(services.copy, outcome, channel_id))
+        ack(response_type="ephemeral", text=views.command_answer(services.copy, outcome, channel_id, until=until))
 
     @app.action(views.SKIP_ACTION)
     @app.action(views.JOIN_ACTION)

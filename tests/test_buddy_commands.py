@@ -16,3 +16,17 @@ def test_buddies_help_and_unknown_subcommands_answer_privately_and_record_nothin
     assert "no buddy introductions" in driver.command("UBOB", "/buddies", text="skip").json["text"]
     assert simulator.calls == []
     assert database_dump(db) == before
+
+
+def test_pause_end_reads_a_date_or_a_span_and_refuses_the_past_far_future_and_nonsense():
+    from datetime import UTC, datetime
+
+    from slack_app.buddies.rules import pause_end
+
+    now = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
+    assert pause_end(["until", "2026-12-24"], now) == datetime(2026, 12, 24, tzinfo=UTC)
+    assert pause_end(["2026-12-24"], now) == datetime(2026, 12, 24, tzinfo=UTC)
+    assert pause_end(["2w"], now) == datetime(2026, 12, 17, tzinfo=UTC)
+    assert pause_end(["10d"], now) == datetime(2026, 12, 13, tzinfo=UTC)
+    for words in (["until", "2026-12-01"], ["until", "2028-01-01"], ["someday"], ["w"], ["until"], ["0d"]):
+        assert pause_end(words, now) is None, words

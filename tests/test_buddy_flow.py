@@ -411,3 +411,22 @@ def test_people_linked_by_an_unresolved_report_are_never_grouped_until_it_is_res
     with services.db.session() as s:
         s.get(report_store.ReportCase, case.id).status = "resolved"
     assert all(paired(now) for now in nows)  # without it, the best match pairs them (near time zones)
+
+
+def test_pause_until_a_date_is_a_shared_preference_and_bad_dates_get_an_example(driver, hearth, slack):
+    from slack_app import preferences
+
+    enable(hearth)
+    bob = driver.as_member("UBOB")
+    answer = bob.command("/buddies", text="pause until 2099-01-01", channel=CHANNEL).json["text"]
+    assert "/buddies pause until" in answer and "paused" not in answer  # beyond a year: refused, with an example
+    when = (utcnow() + timedelta(days=20)).strftime("%Y-%m-%d")
+    answer = bob.command("/buddies", text=f"pause until {when}", channel=CHANNEL).json["text"]
+    assert "paused for you until" in answer
+    with hearth.services.db.session() as s:
+        pref = preferences.of(s, TEAM, "UBOB")
+        assert pref.snoozed_at(utcnow()) is not None and pref.snoozed_at(utcnow() + timedelta(days=21)) is None
+    planned = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL, dry_run=True).plan
+    assert "UBOB" not in {m for g in planned.groups for m in g}
+    assert "paused for you until" in bob.command("/buddies", text="pause 2w", channel=CHANNEL).json["text"]
+    assert "/buddies pause until" in bob.command("/buddies", text="pause someday", channel=CHANNEL).json["text"]

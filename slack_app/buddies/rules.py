@@ -26,6 +26,24 @@ PROMPTS = (
 )
 
 
+PAUSE_AT_MOST = timedelta(days=366)
+
+
+def pause_end(words: list[str], now: datetime) -> datetime | None:
+    """When `/buddies pause until 2026-12-24` (or `pause 2w`, `pause 10d`) ends, as the start of that UTC day;
+    None when the words are neither, or the date is past or more than a year ahead."""
+    text = " ".join(w for w in words if w != "until")
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=ZoneInfo("UTC"))
+    except ValueError:
+        unit = {"d": 1, "w": 7}.get(text[-1:]) if text[:-1].isdigit() else None
+        if unit is None:
+            return None
+        day = (now + timedelta(days=int(text[:-1]) * unit)).astimezone(ZoneInfo("UTC"))
+        day = day.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day if now < day <= now + PAUSE_AT_MOST else None
+
+
 class SettingsError(ValueError):
     def __init__(self, field: str, code: str) -> None:
         super().__init__(f"{field}: {code}")

@@ -286,6 +286,13 @@ def choose_from_button(services: Services, team_id: str, user_id: str, value: st
 
 # --- members' choices (/buddies) -----------------------------------------------------------------------------
 
+def pause_until(services: Services, team_id: str, user_id: str, until: datetime) -> str:
+    """`/buddies pause until DATE`: a shared "paused until" (every workflow leaves them be until then)."""
+    with services.db.session() as s:
+        preferences.pause_until(s, team_id, user_id, until)
+    return "paused_until"
+
+
 def choose(services: Services, team_id: str, channel_id: str | None, user_id: str, action: str) -> str:
     """Apply a member's choice; the outcome names the answer to show them."""
     with services.db.session() as s:

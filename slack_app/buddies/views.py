@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from slack_app import blocks
 from slack_app.copy import Copy
 
@@ -16,8 +18,10 @@ def left_out(copy: Copy) -> dict:
     return blocks.message(text, [blocks.section(text)])
 
 
-def command_answer(copy: Copy, outcome: str, channel_id: str | None, people: list[str] | None = None) -> str:
-    return copy.render("buddies_command.j2", outcome=outcome, channel_id=channel_id, people=people or [])
+def command_answer(copy: Copy, outcome: str, channel_id: str | None, people: list[str] | None = None, *,
+                   until: datetime | None = None) -> str:
+    return copy.render("buddies_command.j2", outcome=outcome, channel_id=channel_id, people=people or [],
+                       until=until.strftime("%A %d %B %Y") if until else None)
 
 
 SKIP_ACTION = "buddies.skip_round"
