@@ -3,6 +3,7 @@
 from slack_bolt import Ack, App, Respond
 
 from slack_app import request_path
+from slack_app.buddies.command import configure_here
 from slack_app.checkins import usecases as checkins
 from slack_app.ids import Command
 from slack_app.reports import usecases as reports
@@ -24,6 +25,12 @@ def register(app: App) -> None:
             respond(response_type="ephemeral",
                     text=reports.channel_from_slash(services, slack, team_id, command["user_id"],
                                                     command.get("channel_id")))
+            return
+        if words[:1] == ["buddies"]:  # `/hearth buddies [settings|off]`: an admin sets this channel's introductions
+            ack()
+            respond(response_type="ephemeral", text=configure_here(services, slack, team_id, command["user_id"],
+                                                                   command.get("channel_id"),
+                                                                   (command.get("text") or "").split()[1:]))
             return
         if words[:1] == ["survey"]:  # `/hearth survey NAME [5d] [min=K]`: an admin launches a survey here
             ack()

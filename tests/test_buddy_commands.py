@@ -30,3 +30,19 @@ def test_pause_end_reads_a_date_or_a_span_and_refuses_the_past_far_future_and_no
     assert pause_end(["10d"], now) == datetime(2026, 12, 13, tzinfo=UTC)
     for words in (["until", "2026-12-01"], ["until", "2028-01-01"], ["someday"], ["w"], ["until"], ["0d"]):
         assert pause_end(words, now) is None, words
+
+
+def test_read_words_takes_settings_in_any_order_on_top_of_the_current_ones():
+    import pytest
+
+    from slack_app.buddies.rules import ProgramSettings, SettingsError, read_words
+
+    fresh = read_words(["fourweekly", "14:00", "4", "Friday", "opt-in"], None, "Europe/Berlin")
+    assert fresh == ProgramSettings(size=4, cadence="fourweekly", weekday=4, local_time="14:00",
+                                    timezone="Europe/Berlin", opt_in=True)
+    assert read_words(["3"], fresh, "UTC") == ProgramSettings(size=3, cadence="fourweekly", weekday=4,
+                                                              local_time="14:00", timezone="Europe/Berlin", opt_in=True)
+    for words, field in ((["monthly"], "monthly"), (["9"], "size"), (["25:00"], "time"), (["Mars/Base"], "timezone")):
+        with pytest.raises(SettingsError) as raised:
+            read_words(words, None, "UTC")
+        assert raised.value.field == field

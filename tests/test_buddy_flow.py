@@ -430,3 +430,28 @@ def test_pause_until_a_date_is_a_shared_preference_and_bad_dates_get_an_example(
     assert "UBOB" not in {m for g in planned.groups for m in g}
     assert "paused for you until" in bob.command("/buddies", text="pause 2w", channel=CHANNEL).json["text"]
     assert "/buddies pause until" in bob.command("/buddies", text="pause someday", channel=CHANNEL).json["text"]
+
+
+def test_an_admin_sets_up_buddy_introductions_with_slash_hearth_in_the_channel(driver, simulator, hearth):
+    from slack_app.simulator import wait_for
+
+    def answer(user, text):
+        before = len(simulator.response_url_posts())
+        assert driver.command(user, "/hearth", text=text, channel=CHANNEL).status == 200
+        assert wait_for(lambda: len(simulator.response_url_posts()) > before)
+        return simulator.response_url_posts()[-1]["body"]["text"]
+
+    assert "Only Hearth's admins" in answer("UBOB", "buddies 3 weekly")
+    assert usecases.program(hearth.services, TEAM, CHANNEL) is None
+    said = answer("UALICE", "buddies 3 weekly tue 09:30 Europe/Berlin")
+    assert "on in" in said and "groups of 3, weekly on Tue at 09:30 (Europe/Berlin)" in said
+    prog = usecases.program(hearth.services, TEAM, CHANNEL)
+    assert (prog.size, prog.cadence, prog.weekday, prog.local_time, prog.timezone) == (3, "weekly", 1, "09:30",
+                                                                                      "Europe/Berlin")
+    assert "groups of 2, weekly on Tue" in answer("UALICE", "buddies 2")  # the rest is kept
+    assert "didn't understand `sometimes`" in answer("UALICE", "buddies sometimes")
+    assert "2 to 8" in answer("UALICE", "buddies 12")
+    assert "time zone" in answer("UALICE", "buddies Mars/Olympus")
+    assert usecases.program(hearth.services, TEAM, CHANNEL).size == 2  # bad words change nothing
+    assert "are off" in answer("UALICE", "buddies off")
+    assert not usecases.program(hearth.services, TEAM, CHANNEL).enabled

@@ -87,6 +87,35 @@ def parse_settings(*, size: int = 2, cadence: str = DEFAULT_CADENCE, day: str = 
                            mix_channel=mix_channel)
 
 
+DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def read_words(words: list[str], current: ProgramSettings | None, default_tz: str) -> ProgramSettings:
+    """`/hearth buddies [2..8] [weekly|biweekly|fourweekly] [mon] [10:00] [Europe/Berlin] [opt-in]`: settings from
+    the words an admin typed, in any order, on top of the program's current ones; SettingsError names the first
+    problem (the word itself, for a word that is none of these)."""
+    base = current or ProgramSettings(timezone=default_tz)
+    given: dict = dict(size=base.size, cadence=base.cadence, day=WEEKDAYS[base.weekday], local_time=base.local_time,
+                       timezone=base.timezone, opt_in=base.opt_in, mix_channel=base.mix_channel)
+    for word in words:
+        low = word.lower()
+        if low.isdigit():
+            given["size"] = int(low)
+        elif low in CADENCES:
+            given["cadence"] = low
+        elif low in WEEKDAYS or low in DAY_NAMES:
+            given["day"] = low[:3]
+        elif ":" in low:
+            given["local_time"] = low
+        elif low in ("opt-in", "optin"):
+            given["opt_in"] = True
+        elif "/" in word or word.upper() == "UTC":
+            given["timezone"] = word
+        else:
+            raise SettingsError(word, "unknown_word")
+    return parse_settings(**given)
+
+
 @dataclass(frozen=True)
 class MemberState:
     paused: bool = False
