@@ -17,10 +17,17 @@ from slack_app.request_path import AfterAck
 from slack_app.services import Services
 from slack_app.slack_port import SlackError, SlackPort
 
-REFUSED = ("Only current members of the moderator channel can act on reports. Your attempt was recorded in "
-           "the case's audit trail.")
-COULD_NOT_OPEN = ("Slack could not open the report form just now. Please try `/report` again in a moment; "
-                  "nothing was sent or stored.")
+
+def _refused(services: Services) -> str:
+    return services.copy.render("report_refused.j2")
+
+
+def _could_not_open(services: Services) -> str:
+    return services.copy.render("report_could_not_open.j2")
+
+
+def _triage(services: Services, outcome: str) -> str:
+    return services.copy.render("report_triage.j2", outcome=outcome)
 
 
 def _ephemeral(respond: Respond, text: str) -> None:
@@ -30,39 +37,39 @@ def _ephemeral(respond: Respond, text: str) -> None:
         pass
 
 
-def _open(slack: SlackPort, respond: Respond, trigger_id: str, view: dict) -> None:
+def _open(services: Services, slack: SlackPort, respond: Respond, trigger_id: str, view: dict) -> None:
     try:
         slack.open_view(trigger_id, view)
     except SlackError:
-        _ephemeral(respond, "Slack could not open that window just now; please try again.")
+        _ephemeral(respond, _triage(services, "window_failed"))
 
 
 def register(app: App) -> None:
     @app.command(Command.REPORT.value)
-    def on_report(ack: Ack, command: dict, respond: Respond, slack: SlackPort) -> None:
+    def on_report(ack: Ack, command: dict, respond: Respond, services: Services, slack: SlackPort) -> None:
         ack()
-        if not usecases.open_intake(slack, command["trigger_id"], None):
-            respond(response_type="ephemeral", text=COULD_NOT_OPEN)
+        if not usecases.open_intake(services, slack, command["trigger_id"], None):
+            respond(response_type="ephemeral", text=_could_not_open(services))
 
     @app.global_shortcut(Shortcut.REPORT_GLOBAL.value)
-    def on_report_shortcut(ack: Ack, shortcut: dict, slack: SlackPort) -> None:
+    def on_report_shortcut(ack: Ack, shortcut: dict, services: Services, slack: SlackPort) -> None:
         ack()  # a global shortcut has no response_url: the modal is the only answer Slack allows
-        usecases.open_intake(slack, shortcut["trigger_id"], None)
+        usecases.open_intake(services, slack, shortcut["trigger_id"], None)
 
     @app.message_shortcut(Shortcut.REPORT_MESSAGE.value)
-    def on_report_message(ack: Ack, shortcut: dict, respond: Respond, slack: SlackPort) -> None:
+    def on_report_message(ack: Ack, shortcut: dict, respond: Respond, services: Services, slack: SlackPort) -> None:
         ack()
         domain = (shortcut.get("team") or {}).get("domain")
         snapshot = usecases.snapshot_of(shortcut, f"https://{domain}.slack.com" if domain else None)
-        if not usecases.open_intake(slack, shortcut["trigger_id"], snapshot):
-            _ephemeral(respond, COULD_NOT_OPEN)
+        if not usecases.open_intake(services, slack, shortcut["trigger_id"], snapshot):
+            _ephemeral(respond, _could_not_open(services))
 
     @app.view(ReportView.INTAKE.value)
     def on_intake(ack: Ack, body: dict, view: dict, services: Services, slack: SlackPort, team_id: str,
                   after_ack: AfterAck) -> None:
         result = usecases.submit(services, team_id, body["user"]["id"], view["id"], views.read_intake(view))
         if result.errors:
-            ack(response_action="errors", errors=views.errors_for(result.errors))
+            ack(response_action="errors", errors=views.errors_for(services.copy, result.errors))
             return
         ack(response_action="update", view=result.view)
         if result.created and result.case_id is not None:
@@ -79,7 +86,7 @@ def register(app: App) -> None:
                  respond: Respond, what: str) -> int | None:
         case_id = blocks.as_int(action.get("value"))
         if not usecases.may_act(services, slack, team_id, case_id, body["user"]["id"], what):
-            _ephemeral(respond, REFUSED)
+            _ephemeral(respond, _refused(services))
             return None
         return case_id
 
@@ -91,7 +98,7 @@ def register(app: App) -> None:
         if case_id is not None:
             view = usecases.details_view(services, team_id, body["user"]["id"], case_id)
             if view is not None:
-                _open(slack, respond, body["trigger_id"], view)
+                _open(services, slack, respond, body["trigger_id"], view)
 
     @app.action(ReportAction.CLAIM.value)
     def on_claim(ack: Ack, body: dict, action: dict, respond: Respond, services: Services, slack: SlackPort,
@@ -124,7 +131,7 @@ def register(app: App) -> None:
         case_id = _allowed(services, slack, team_id, body, action, respond, "change urgency")
         view = usecases.urgency_modal(services, case_id) if case_id is not None else None
         if view is not None:
-            _open(slack, respond, body["trigger_id"], view)
+            _open(services, slack, respond, body["trigger_id"], view)
 
     @app.view(ReportView.URGENCY.value)
     def on_urgency_submit(ack: Ack, body: dict, view: dict, services: Services, slack: SlackPort,
@@ -134,10 +141,10 @@ def register(app: App) -> None:
         case_id = meta.case_id if meta else None
         if case_id is None or not usecases.may_act(services, slack, team_id, case_id, user_id, "change urgency",
                                                    fresh=False):
-            ack(response_action="errors", errors={"urgency": REFUSED})
+            ack(response_action="errors", errors={"urgency": _refused(services)})
             return
         if usecases.change_urgency(services, team_id, user_id, case_id, views.read_urgency(view)):
-            ack(response_action="errors", errors={"urgency": "Please pick an urgency."})
+            ack(response_action="errors", errors={"urgency": views.error_text(services.copy, "urgency", "pick")})
             return
         ack()
 
@@ -149,11 +156,11 @@ def register(app: App) -> None:
             if case_id is None:
                 return
             if kind == ReportView.QUESTION and not usecases.can_follow_up(services, case_id):
-                _ephemeral(respond, "The reporter did not allow follow-up questions for this case.")
+                _ephemeral(respond, _triage(services, "no_follow_up"))
                 return
             number = usecases.case_number(services, case_id)
             if number is not None:
-                _open(slack, respond, body["trigger_id"], views.note_modal(case_id, number, kind))
+                _open(services, slack, respond, body["trigger_id"], views.note_modal(services.copy, case_id, number, kind))
         return open_form
 
     app.action(ReportAction.NOTE.value)(_form(ReportView.NOTE, "add note"))
@@ -168,17 +175,14 @@ def register(app: App) -> None:
             case_id = meta.case_id if meta else None
             if kind != ReportView.REPLY and not usecases.may_act(services, slack, team_id, case_id, user_id, what,
                                                                  fresh=False):
-                ack(response_action="errors", errors={"note": REFUSED})
+                ack(response_action="errors", errors={"note": _refused(services)})
                 return
             problem = (run(services, team_id, user_id, case_id, views.read_note(view), view_id=view.get("id"))
                        if case_id else "gone")
-            if problem in ("empty", "too_long"):
-                ack(response_action="errors", errors=views.errors_for({"note": problem}))
-            elif problem == "no_follow_up":
-                ack(response_action="errors",
-                    errors={"note": "The reporter did not allow follow-up questions for this case."})
+            if problem in ("empty", "too_long", "no_follow_up"):
+                ack(response_action="errors", errors=views.errors_for(services.copy, {"note": problem}))
             elif problem:
-                ack(response_action="errors", errors={"note": "This case can no longer be reached from here."})
+                ack(response_action="errors", errors=views.errors_for(services.copy, {"note": "gone"}))
             else:
                 ack()
         return on_submit
@@ -197,6 +201,6 @@ def register(app: App) -> None:
         case_id = blocks.as_int(action.get("value"))
         view = usecases.reply_modal(services, case_id) if case_id is not None else None
         if view is None or not usecases.is_reporter(services, team_id, body["user"]["id"], case_id):
-            _ephemeral(respond, "This question can no longer be answered here.")
+            _ephemeral(respond, _triage(services, "cannot_answer"))
             return
-        _open(slack, respond, body["trigger_id"], view)
+        _open(services, slack, respond, body["trigger_id"], view)

@@ -182,3 +182,118 @@ def test_date_and_time_on_the_readers_calendar(tmp_path):
     assert format_date(date(2025, 12, 25)) == "Thu 25 Dec 2025"
     copy = copy_with(tmp_path, t="{{ at|date(tz) }} at {{ at|time(tz) }}")
     assert copy.render("t.j2", at=late, tz="America/New_York") == "Mon 3 Mar 2025 at 18:30"
+
+
+# ---- reports ---------------------------------------------------------------------------------------------
+
+REPORT_SAMPLES = {
+    "report_who_sees.j2": {},
+    "report_done.j2": {"number": 7, "receipt": "AB12-CD34", "anonymous": True, "follow_up": True},
+    "report_card.j2": {"category": "Spam or scam", "urgency": "High", "status": "Acknowledged",
+                       "assignee_id": "U0MOD", "reporter": "Reporter Wren-12", "opened": Markup("<!date^1^{date}|x>")},
+    "report_question_dm.j2": {"number": 7, "question": "When did it start?"},
+    "report_status_dm.j2": {"number": 7, "status": "resolved"},
+    "report_admin_warning.j2": {"number": 7, "problem": "public"},
+    "report_channel_answer.j2": {"outcome": "set"},
+    "report_triage.j2": {"outcome": "claimed", "number": 7},
+    "report_escalation.j2": {"number": 7, "urgency": "Urgent", "reason": "overdue", "broadcast": True},
+    "report_digest.j2": {"total": 2, "unclaimed": 1, "groups": [("under a day", [2]), ("over a week", [1])]},
+    "report_refused.j2": {},
+    "report_could_not_open.j2": {},
+    "report_errors.j2": {"field": "text", "code": "too_long", "text_max": 4000, "people_max": 10, "note_max": 3000},
+}
+
+# every part of report_labels.j2 the reports views ask for, with the context they give it
+REPORT_LABELS: dict[str, dict[str, object]] = {
+    **{part: {} for part in (
+        "intake_title", "intake_submit", "cancel", "close", "snapshot_no_text", "snapshot_kept", "category_label",
+        "category_placeholder", "text_label", "text_hint", "people_label", "urgency_label", "options_label",
+        "option_anonymous", "option_follow_up", "options_hint", "emergency", "done_title", "urgency_title",
+        "urgency_submit", "status_open", "status_acknowledged", "status_resolved", "view_button", "claim_button",
+        "note_button", "message_button", "urgency_button", "escalate_button", "resolve_button", "reopen_button",
+        "reply_button", "card_reply_waiting", "card_escalated", "card_details_elsewhere", "what_happened",
+        "someone", "no_text", "empty", "trail_hearth")},
+    **{f"{form}_{what}": {} for form in ("note", "resolve", "question", "reply")
+       for what in ("label", "title", "submit")},
+    "reporting_message": {"author": None, "channel_ref": Markup("<#C0123>")},
+    "form_head": {"number": 7, "kind": "question"},
+    "urgency_field": {"number": 7},
+    "card_header": {"number": 7},
+    "card_text": {"number": 7, "status": "Resolved"},
+    "details_title": {"number": 7},
+    "details_head": {"number": 7, "category": "Spam or scam", "urgency": "High", "reporter": "Reporter Wren-12"},
+    "people_involved": {"people": [Markup("<@U01>"), Markup("<@U02>")]},
+    "reported_message": {"author": "someone", "channel_ref": Markup("<#C0123>"), "link": "https://x.slack.com/p1"},
+    "details_receipt": {"receipt": "AB12", "follow_up": False},
+    "trail_line": {"at": "today", "actor": "Hearth", "action": "note", "body": None},
+    "question_dm_text": {"number": 7},
+    "answer_as": {"pseudonym": "Reporter Wren-12"},
+    "category": {"key": "harassment"},
+    "urgency": {"key": "urgent"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(REPORT_SAMPLES))
+def test_report_templates_render_within_slacks_limits(strict, name):
+    text = strict.render(name, **REPORT_SAMPLES[name])
+    assert text and text == text.strip()
+    assert len(text) <= blocks.SECTION_TEXT
+    assert blocks.section(text)["text"]["text"] == text
+
+
+def test_every_report_template_has_a_sample():
+    assert {p.name for p in BUILT_IN.glob("report_*.j2")} == set(REPORT_SAMPLES) | {"report_labels.j2"}
+
+
+@pytest.mark.parametrize("part", sorted(REPORT_LABELS))
+def test_every_report_label_the_views_use_has_words(strict, part):
+    text = strict.render("report_labels.j2", part=part, **REPORT_LABELS[part])
+    assert text and "\n" not in text
+
+
+def test_report_options_and_outcomes_all_have_words():
+    from slack_app.reports import rules
+
+    copy = Copy(None, strict=True)
+    for key in rules.CATEGORIES:
+        assert copy.text("report_labels.j2", part="category", key=key) not in ("", key)
+    for key in rules.URGENCIES:
+        assert copy.text("report_labels.j2", part="urgency", key=key) not in ("", key)
+    assert copy.text("report_labels.j2", part="category", key="retired") == "retired"  # an old key shows as is
+    problems = ("not_set", "channel_gone", "unreachable", "public", "archived", "not_in_channel", "all_involved")
+    for problem in problems:
+        warning = copy.render("report_admin_warning.j2", number=1, problem=problem)
+        assert "cannot be used" not in warning
+        assert "private moderator channel" in warning
+    answers = {copy.render("report_channel_answer.j2", outcome=o)
+               for o in (*problems[:-1], "set", "busy", "not_admin")}
+    assert len(answers) == 9
+    for outcome in ("gone", "claim_resolved", "claimed", "reopen_not_resolved", "reopened", "escalated",
+                    "no_follow_up", "cannot_answer", "window_failed"):
+        assert copy.render("report_triage.j2", outcome=outcome, number=7)
+
+
+def test_a_community_can_reword_the_case_card(tmp_path):
+    from slack_app.reports import rules, views
+
+    built_in = (BUILT_IN / "report_labels.j2").read_text()
+    assert '"view_button" -%}View details\n' in built_in
+    (tmp_path / "report_labels.j2").write_text(built_in.replace('"view_button" -%}View details\n',
+                                                                '"view_button" -%}Details ansehen\n'))
+    (tmp_path / "report_status_dm.j2").write_text("Fall #{{ number }}: {{ status }}")
+    facts = views.CardFacts(case_id=1, number=3, category="spam", urgency="high", status=rules.OPEN,
+                            assignee_id=None, reporter="Reporter Wren-12",
+                            created_at=datetime(2026, 12, 3, tzinfo=UTC), reply_waiting=False, escalated=False)
+    card = views.card(Copy(tmp_path), facts)
+    buttons = [b for block in card["blocks"] if block["type"] == "actions" for b in block["elements"]]
+    assert buttons[0]["text"]["text"] == "Details ansehen"
+    assert buttons[1]["text"]["text"] == "Acknowledge / claim"  # the rest stay as they were
+    assert views.status_dm(Copy(tmp_path), 3, rules.RESOLVED)["text"] == "Fall #3: resolved"
+
+
+def test_a_reporters_answer_and_a_moderators_question_cannot_ping():
+    from slack_app.reports import views
+
+    dm = views.question_dm(Copy(None, strict=True), 7, "Reporter Wren-12", "<!channel> @here <@U9>", 3)
+    assert dm["blocks"][0]["text"]["text"] == (
+        f"The moderators have a question about your report (case #7):\n>&lt;!channel&gt; @{WJ}here &lt;@U9&gt;")

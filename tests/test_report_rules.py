@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
+from slack_app.copy import Copy
 from slack_app.reports import rules
 
 
@@ -77,7 +78,7 @@ def test_the_form_keeps_as_much_of_a_long_reported_message_as_slack_allows():
 
     for text in ("a" * 4000, "😡" * 4000, '"\\' * 2000):
         snap = rules.Snapshot("C1", "1700000000.000100", "UEMI", text, "https://x.slack.com/archives/C1/p1")
-        view = views.intake_modal(snap)
+        view = views.intake_modal(Copy(None, strict=True), snap)
         kept = views.IntakeMeta.read(view)
         assert kept is not None and kept.channel == "C1" and kept.author == "UEMI"
         assert text.startswith(kept.text.rstrip(blocks.ELLIPSIS)) and len(view["private_metadata"]) <= 3000
@@ -90,7 +91,7 @@ def test_the_details_modal_shows_a_long_report_whole():
                             assignee_id=None, reporter="Reporter Wren-12",
                             created_at=datetime(2026, 12, 3, tzinfo=UTC), reply_waiting=False, escalated=False)
     text = "".join(f"{i:04d} " for i in range(600))  # 3000 characters
-    view = views.details_modal(facts, {"text": text, "people": [], "snapshot": None, "follow_up": True}, [],
-                               "ABCD")
+    view = views.details_modal(Copy(None, strict=True), facts,
+                               {"text": text, "people": [], "snapshot": None, "follow_up": True}, [], "ABCD")
     shown = "".join(b["text"]["text"] for b in view["blocks"] if b["type"] == "section")
     assert "0000 " in shown and "0599 " in shown and "…" not in shown

@@ -12,15 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-CATEGORIES: dict[str, str] = {
-    "harassment": "Harassment or bullying",
-    "discrimination": "Discrimination or hate",
-    "safety": "Safety or threat",
-    "privacy": "Privacy (shared without consent)",
-    "spam": "Spam or scam",
-    "other": "Something else",
-}
-URGENCIES: dict[str, str] = {"urgent": "Urgent", "high": "High", "normal": "Normal"}
+# the keys of what a report is about and how urgent it is, in the order the form offers them; their words are
+# in `report_labels.j2` (parts "category" and "urgency")
+CATEGORIES: tuple[str, ...] = ("harassment", "discrimination", "safety", "privacy", "spam", "other")
+URGENCIES: tuple[str, ...] = ("urgent", "high", "normal")
 # how long a case may wait for acknowledgement before moderators are pinged again (issue 9, §7)
 SLA: dict[str, timedelta] = {"urgent": timedelta(hours=1), "high": timedelta(hours=4),
                              "normal": timedelta(hours=24)}

@@ -39,9 +39,9 @@ def snapshot_of(shortcut: dict, domain_url: str | None = None) -> rules.Snapshot
                           permalink=rules.permalink(domain_url, channel, ts))
 
 
-def open_intake(slack: SlackPort, trigger_id: str, snapshot: rules.Snapshot | None) -> bool:
+def open_intake(services: Services, slack: SlackPort, trigger_id: str, snapshot: rules.Snapshot | None) -> bool:
     try:
-        slack.open_view(trigger_id, views.intake_modal(snapshot))
+        slack.open_view(trigger_id, views.intake_modal(services.copy, snapshot))
     except SlackError as exc:
         log.info("reports.modal_failed error=%s", exc.error)
         return False
@@ -70,8 +70,9 @@ def submit(services: Services, team_id: str, user_id: str, view_id: str, raw: di
         if case is not None:
             details = store.open_details(crypto, case)
             log.info("reports.duplicate_submission case=%d", case.id)
-            return Submitted(view=views.done_modal(case.number, details["receipt"], anonymous=case.anonymous,
-                                                   follow_up=case.follow_up), case_id=case.id)
+            return Submitted(view=views.done_modal(services.copy, case.number, details["receipt"],
+                                                   anonymous=case.anonymous, follow_up=case.follow_up),
+                             case_id=case.id)
         number = store.next_number(session, team_id)
         nonce = rules.new_nonce()
         receipt = rules.receipt(number, sub, nonce)
@@ -94,7 +95,8 @@ def submit(services: Services, team_id: str, user_id: str, view_id: str, raw: di
         store.add_entry(session, crypto, case, REPORTER, "submitted", at=now)
         case_id = case.id
     log.info("reports.submitted case=%d anonymous=%s", case_id, sub.anonymous)
-    return Submitted(view=views.done_modal(number, receipt, anonymous=sub.anonymous, follow_up=sub.follow_up),
+    return Submitted(view=views.done_modal(services.copy, number, receipt, anonymous=sub.anonymous,
+                                           follow_up=sub.follow_up),
                      case_id=case_id, created=True)
 
 
@@ -122,17 +124,6 @@ def channel_problem(slack: SlackPort, channel_id: str | None) -> str | None:
     return None
 
 
-PROBLEMS = {
-    "not_set": "no moderator channel is set",
-    "channel_gone": "Slack cannot find the moderator channel (deleted, or private without Hearth)",
-    "unreachable": "Slack could not be asked about the moderator channel",
-    "public": "the moderator channel is public, and reports never go to a public channel",
-    "archived": "the moderator channel is archived",
-    "not_in_channel": "Hearth is not a member of the moderator channel",
-    "all_involved": "everyone who moderates is among the people involved",
-}
-
-
 def set_channel(services: Services, slack: SlackPort, team_id: str, channel_id: str) -> str | None:
     """Make `channel_id` the workspace's moderator channel; the problem code when it cannot be."""
     problem = channel_problem(slack, channel_id)
@@ -147,33 +138,22 @@ def set_channel(services: Services, slack: SlackPort, team_id: str, channel_id: 
     return None
 
 
-SLASH_ANSWERS = {
-    "public": "This channel is public: reports only go to a private channel. Run `/hearth reports` in the "
-              "moderators' private channel.",
-    "archived": "This channel is archived.",
-    "not_in_channel": "Hearth is not in this channel yet: `/invite @hearth`, then try again.",
-    "channel_gone": "Hearth cannot see this channel: `/invite @hearth` here, then try again.",
-    "unreachable": "Slack could not be asked about this channel just now; please try again.",
-    "not_set": "Run `/hearth reports` in the moderators' private channel.",
-}
-
-
 def channel_from_slash(services: Services, slack: SlackPort, team_id: str, user_id: str,
                        channel_id: str | None) -> str:
     """`/hearth reports`: an admin makes the channel they type it in the moderator channel."""
     from slack_app.admins import is_admin
 
+    def answer(outcome: str) -> str:
+        return services.copy.render("report_channel_answer.j2", outcome=outcome)
+
     try:
         admin = is_admin(services, slack, team_id, user_id, strict=True)
     except SlackError:
-        return "Slack is busy just now; please try again in a moment."
+        return answer("busy")
     if not admin:
-        return "Only Hearth's admins can choose the moderator channel."
+        return answer("not_admin")
     problem = set_channel(services, slack, team_id, channel_id or "")
-    if problem:
-        return SLASH_ANSWERS.get(problem, SLASH_ANSWERS["not_set"])
-    return ("Reports now come to this channel. Everyone in it can read and act on cases, so keep it to the "
-            "moderators.")
+    return answer(problem or "set")
 
 
 def route(services: Services, slack: SlackPort, team_id: str, case_id: int) -> str | None:
@@ -213,21 +193,19 @@ def route(services: Services, slack: SlackPort, team_id: str, case_id: int) -> s
                             f"to {len(recipients)} moderators and escalation contacts")
             for target, key in _card_targets(services, case):
                 outbox.enqueue(session, team_id=team_id, kind="report.card", target=target,
-                               payload=views.card(_facts(case)), dedupe_key=key)
+                               payload=views.card(services.copy, _facts(case)), dedupe_key=key)
         elif problem is None:
             case.channel_id = channel
             store.add_entry(session, services.crypto, case, SYSTEM, "posted to moderators")
             outbox.enqueue(session, team_id=team_id, kind="report.card", target=str(channel),
-                           payload=views.card(_facts(case)), dedupe_key=_card_key(case))
+                           payload=views.card(services.copy, _facts(case)), dedupe_key=_card_key(case))
         else:
             store.add_entry(session, services.crypto, case, SYSTEM, f"not posted: {problem}")
             for admin in sorted(set(contacts)):
                 # sensitive: an admin may be the (anonymous) reporter, and no row may name them in clear
                 outbox.enqueue_sensitive(session, team_id=team_id, kind="report.admin_warning", recipient=admin,
-                                         payload={"text": f"A report (case #{case.number}) is waiting, but "
-                                                          f"{PROBLEMS[problem]}. It is stored safely. Set a private "
-                                                          "moderator channel that Hearth is in: `/hearth reports` "
-                                                          "in it, or `hearth reports channel G…`."},
+                                         payload={"text": services.copy.render(
+                                             "report_admin_warning.j2", number=case.number, problem=problem)},
                                          dedupe_key=outbox.key("report", case.id, admin, "unrouted"))
     log.info("reports.routed case=%d problem=%s", case_id, problem or "none")
     return problem
@@ -286,7 +264,7 @@ def _refresh_card(session: Session, services: Services, case: ReportCase) -> Non
     case.card_version += 1
     for target, key in targets:
         outbox.enqueue(session, team_id=case.team_id, kind="report.card_update", target=target,
-                       payload={**views.card(_facts(case)), "update_of": key},
+                       payload={**views.card(services.copy, _facts(case)), "update_of": key},
                        dedupe_key=outbox.key(key, case.card_version))
 
 
@@ -299,6 +277,11 @@ def _tell_reporter(session: Session, services: Services, case: ReportCase, kind:
 
 
 # ---- triage -----------------------------------------------------------------------------------------
+
+def _triage(services: Services, outcome: str, number: int | None = None) -> str:
+    """What a moderator is told after a button on a case card (`report_triage.j2`)."""
+    return services.copy.render("report_triage.j2", outcome=outcome, number=number)
+
 
 MEMBERS_FRESH_FOR = 60.0  # seconds a form's submission may rely on the membership its opening click checked
 _members_seen: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
@@ -348,9 +331,9 @@ def claim(services: Services, team_id: str, user_id: str, case_id: int) -> str:
     with services.db.session() as session:
         case = store.get(session, case_id)
         if case is None or case.team_id != team_id:
-            return "That case no longer exists."
+            return _triage(services, "gone")
         if case.status == rules.RESOLVED:
-            return f"Case #{case.number} is resolved; reopen it first."
+            return _triage(services, "claim_resolved", case.number)
         first = case.status == rules.OPEN
         case.status, case.assignee_id, case.updated_at = rules.ACKNOWLEDGED, user_id, utcnow()
         if first:
@@ -358,11 +341,11 @@ def claim(services: Services, team_id: str, user_id: str, case_id: int) -> str:
         store.add_entry(session, services.crypto, case, user_id, "acknowledged" if first else "claimed")
         _refresh_card(session, services, case)
         if first:
-            _tell_reporter(session, services, case, "report.status", views.status_dm(case.number, rules.ACKNOWLEDGED),
-                           "acknowledged")
+            _tell_reporter(session, services, case, "report.status",
+                           views.status_dm(services.copy, case.number, rules.ACKNOWLEDGED), "acknowledged")
         number = case.number
     log.info("reports.claimed case=%d", case_id)
-    return f"You have case #{number}."
+    return _triage(services, "claimed", number)
 
 
 def add_note(services: Services, team_id: str, user_id: str, case_id: int, text: str | None, *,
@@ -397,7 +380,7 @@ def resolve(services: Services, team_id: str, user_id: str, case_id: int, text: 
         case.status, case.updated_at, case.reply_waiting = rules.RESOLVED, utcnow(), False
         entry = store.add_entry(session, services.crypto, case, user_id, "resolved", (text or "").strip())
         _refresh_card(session, services, case)
-        _tell_reporter(session, services, case, "report.status", views.status_dm(case.number, rules.RESOLVED),
+        _tell_reporter(session, services, case, "report.status", views.status_dm(services.copy, case.number, rules.RESOLVED),
                        f"resolved-{entry.id}")
     log.info("reports.resolved case=%d", case_id)
     return None
@@ -407,16 +390,16 @@ def reopen(services: Services, team_id: str, user_id: str, case_id: int) -> str:
     with services.db.session() as session:
         case = store.get(session, case_id)
         if case is None or case.team_id != team_id:
-            return "That case no longer exists."
+            return _triage(services, "gone")
         if case.status != rules.RESOLVED:
-            return f"Case #{case.number} is not resolved."
+            return _triage(services, "reopen_not_resolved", case.number)
         case.status = rules.ACKNOWLEDGED if case.acknowledged_at else rules.OPEN
         case.updated_at = utcnow()
         store.add_entry(session, services.crypto, case, user_id, "reopened")
         _refresh_card(session, services, case)
         number = case.number
     log.info("reports.reopened case=%d", case_id)
-    return f"Case #{number} is open again."
+    return _triage(services, "reopened", number)
 
 
 def details_view(services: Services, team_id: str, user_id: str, case_id: int) -> dict | None:
@@ -428,7 +411,7 @@ def details_view(services: Services, team_id: str, user_id: str, case_id: int) -
         store.add_entry(session, services.crypto, case, user_id, "viewed details")
         details = store.open_details(services.crypto, case)
         trail = store.entries(session, services.crypto, case.id)
-        return views.details_modal(_facts(case), details, trail, details["receipt"])
+        return views.details_modal(services.copy, _facts(case), details, trail, details["receipt"])
 
 
 def case_number(services: Services, case_id: int) -> int | None:
@@ -464,7 +447,7 @@ def ask(services: Services, team_id: str, user_id: str, case_id: int, text: str 
             case.reply_waiting = False
             _refresh_card(session, services, case)
         _tell_reporter(session, services, case, "report.question",
-                       views.question_dm(case.number, case.pseudonym, question, case.id), f"q-{entry.id}")
+                       views.question_dm(services.copy, case.number, case.pseudonym, question, case.id), f"q-{entry.id}")
     log.info("reports.asked case=%d", case_id)
     return None
 
@@ -501,7 +484,7 @@ def reply(services: Services, team_id: str, user_id: str, case_id: int, text: st
 
 def reply_modal(services: Services, case_id: int) -> dict | None:
     number = case_number(services, case_id)
-    return views.note_modal(case_id, number, ReportView.REPLY) if number is not None else None
+    return views.note_modal(services.copy, case_id, number, ReportView.REPLY) if number is not None else None
 
 
 # ---- timeliness -------------------------------------------------------------------------------------
@@ -510,10 +493,12 @@ def _escalate(session: Session, services: Services, case: ReportCase, reason: st
     """A ping where the card is (`@here` in the channel, a DM to each recipient of a DM-routed case) and a DM
     to each escalation contact (Hearth's admins) who is not involved; sensitive, as an admin may be the
     reporter."""
-    text = (f"Case #{case.number} ({rules.URGENCIES.get(case.urgency, case.urgency).lower()}) {reason}. "
-            "Please look at it in the moderators' channel.")
+    def text(broadcast: bool) -> str:
+        return services.copy.render("report_escalation.j2", number=case.number, reason=reason, broadcast=broadcast,
+                                    urgency=views.urgency_name(services.copy, case.urgency))
+
     for target, key in _card_targets(services, case):
-        ping = f"<!here> {text}" if target[0] in "CG" else text
+        ping = text(broadcast=target[0] in "CG")
         outbox.enqueue(session, team_id=case.team_id, kind="report.escalation", target=target,
                        payload={"text": ping}, dedupe_key=outbox.key(key, "escalation", case.card_version))
     involved = set(store.open_details(services.crypto, case)["people"])
@@ -521,7 +506,7 @@ def _escalate(session: Session, services: Services, case: ReportCase, reason: st
     for admin in _admins(session, services, case.team_id):
         if admin not in involved and admin not in already:
             outbox.enqueue_sensitive(session, team_id=case.team_id, kind="report.escalation", recipient=admin,
-                                     payload={"text": text},
+                                     payload={"text": text(broadcast=False)},
                                      dedupe_key=outbox.key("report", case.id, admin, "escalation", case.card_version))
 
 
@@ -538,7 +523,7 @@ def escalate_overdue(services: Services, now: datetime | None = None) -> int:
             case.escalated_at = now
             store.add_entry(session, services.crypto, case, SYSTEM, "escalated: not acknowledged in time", at=now)
             _refresh_card(session, services, case)
-            _escalate(session, services, case, "has waited longer than its urgency allows")
+            _escalate(session, services, case, "overdue")
             count += 1
     if count:
         log.info("reports.escalated count=%d", count)
@@ -550,14 +535,14 @@ def escalate(services: Services, team_id: str, user_id: str, case_id: int) -> st
     with services.db.session() as session:
         case = store.get(session, case_id)
         if case is None or case.team_id != team_id:
-            return "That case no longer exists."
+            return _triage(services, "gone")
         case.escalated_at = utcnow()
         store.add_entry(session, services.crypto, case, user_id, "escalated")
         _refresh_card(session, services, case)
-        _escalate(session, services, case, "was escalated by a moderator")
+        _escalate(session, services, case, "by_hand")
         number = case.number
     log.info("reports.escalated_by_hand case=%d", case_id)
-    return f"Case #{number} is escalated: Hearth's admins have been told."
+    return _triage(services, "escalated", number)
 
 
 def change_urgency(services: Services, team_id: str, user_id: str, case_id: int, urgency: str | None) -> str | None:
@@ -578,7 +563,7 @@ def change_urgency(services: Services, team_id: str, user_id: str, case_id: int,
 def urgency_modal(services: Services, case_id: int) -> dict | None:
     with services.db.session() as session:
         case = store.get(session, case_id)
-        return views.urgency_modal(case.id, case.number, case.urgency) if case else None
+        return views.urgency_modal(services.copy, case.id, case.number, case.urgency) if case else None
 
 
 def digest(services: Services, now: datetime | None = None) -> int:
@@ -597,11 +582,8 @@ def digest(services: Services, now: datetime | None = None) -> int:
                 continue
             groups = rules.by_age([(c.number, c.created_at) for c in open_], now)
             unclaimed = sum(1 for c in open_ if c.status == rules.OPEN)
-            lines = [f"*Reports digest:* {len(open_)} open case{'s' if len(open_) != 1 else ''}, "
-                     f"{unclaimed} not yet acknowledged."]
-            lines += [f"• {label}: " + ", ".join(f"#{n}" for n in numbers) for label, numbers in groups]
-            outbox.enqueue(session, team_id=team_id, kind="report.digest", target=channel,
-                           payload={"text": "\n".join(lines)},
+            text = services.copy.render("report_digest.j2", total=len(open_), unclaimed=unclaimed, groups=groups)
+            outbox.enqueue(session, team_id=team_id, kind="report.digest", target=channel, payload={"text": text},
                            dedupe_key=outbox.key("report", team_id, "digest", now.date().isoformat()))
             sent += 1
     log.info("reports.digest workspaces=%d", sent)

@@ -1,26 +1,67 @@
 """Block Kit of the reports workflow: the report form, its confirmation, the case card, the details modal and
-the small forms of triage. Member text is escaped before it reaches mrkdwn; ids only in private_metadata."""
+the small forms of triage. Member text is escaped before it reaches mrkdwn; ids only in private_metadata.
+
+Every word comes from a `report_*.j2` template (so communities can reword it): short ones from
+`report_labels.j2` by `label`, longer messages from a template of their own. Member text reaches templates
+as plain variables, which `Copy` escapes.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from markupsafe import Markup
 
 from slack_app import blocks
 from slack_app.reports import rules
 from slack_app.reports.ids import Field, ReportAction, ReportView
 
-ERRORS = {
-    ("text", "empty"): "Please say what happened — a sentence is enough.",
-    ("text", "too_long"): f"Please keep it under {rules.TEXT_MAX} characters (you can add more when a "
-                          "moderator follows up).",
-    ("category", "unknown"): "Please pick what this is about.",
-    ("urgency", "unknown"): "Please pick how urgent it is.",
-    ("people", "too_many"): f"Please name at most {rules.PEOPLE_MAX} people.",
-    ("note", "empty"): "Please write something first.",
-    ("note", "too_long"): f"Please keep it under {rules.NOTE_MAX} characters.",
-}
+if TYPE_CHECKING:
+    from slack_app.copy import Copy
+
+
+# ---- words ----------------------------------------------------------------------------------------------
+
+def label(copy: Copy, part: str, **ctx: object) -> str:
+    """Short mrkdwn words (a context line, a section's title)."""
+    return copy.render("report_labels.j2", part=part, **ctx)
+
+
+def plain(copy: Copy, part: str, **ctx: object) -> str:
+    """Short words for plain_text fields (titles, buttons, labels, options): values shown as typed."""
+    return copy.text("report_labels.j2", part=part, **ctx)
+
+
+def error_text(copy: Copy, field: str, code: str) -> str:
+    return copy.text("report_errors.j2", field=field, code=code, text_max=rules.TEXT_MAX,
+                     people_max=rules.PEOPLE_MAX, note_max=rules.NOTE_MAX)
+
+
+def category_name(copy: Copy, key: str) -> str:
+    return plain(copy, "category", key=key)
+
+
+def urgency_name(copy: Copy, key: str) -> str:
+    return plain(copy, "urgency", key=key)
+
+
+def _categories(copy: Copy) -> list[tuple[str, str]]:
+    return [(key, category_name(copy, key)) for key in rules.CATEGORIES]
+
+
+def _urgencies(copy: Copy) -> list[tuple[str, str]]:
+    return [(key, urgency_name(copy, key)) for key in rules.URGENCIES]
+
+
+def _user(user_id: str | None) -> Markup | None:
+    """`<@…>` of a Slack id as Slack gave it (a message's author may be a bot: `B…`)."""
+    return Markup(f"<@{user_id}>") if user_id else None
+
+
+def _conversation(channel_id: str) -> Markup:
+    return Markup(f"<#{channel_id}>")
 
 
 @dataclass(frozen=True)
@@ -42,47 +83,41 @@ class CaseMeta(blocks.Metadata):
 SNAPSHOT_IN_METADATA = 1800  # private_metadata holds 3000 characters, JSON escaping included
 
 
-def intake_modal(snapshot: rules.Snapshot | None) -> dict:
-    who_sees = ("*Who sees what.* Your report goes to the moderators of this workspace, in their private "
-                "channel: the channel shows only a case number, category and urgency; what you write is read "
-                "only by those moderators, and is stored encrypted. If you submit anonymously, moderators see a "
-                "pseudonym instead of your name, and Hearth keeps who you are only encrypted, to pass on their "
-                "questions if you allow follow-up.")
-    body: list[dict] = [blocks.section(who_sees)]
+def intake_modal(copy: Copy, snapshot: rules.Snapshot | None) -> dict:
+    body: list[dict] = [blocks.section(copy.render("report_who_sees.j2"))]
     if snapshot is not None:
         quoted = (blocks.escape_member_text(blocks.truncate(snapshot.text, 300))
-                  or "_(no text: the message may have been deleted, or hold only files)_")
-        author = f"<@{snapshot.author_id}>" if snapshot.author_id else "someone"
-        body.append(blocks.context(f"You are reporting a message by {author} in <#{snapshot.channel_id}>:"))
+                  or label(copy, "snapshot_no_text"))
+        body.append(blocks.context(label(copy, "reporting_message", author=_user(snapshot.author_id),
+                                         channel_ref=_conversation(snapshot.channel_id))))
         body.append(blocks.section(f">{quoted}"))
-        body.append(blocks.context("Moderators will see a copy of this message, even if it is later deleted."))
+        body.append(blocks.context(label(copy, "snapshot_kept")))
     body += [
-        blocks.static_select_input(Field.CATEGORY, "What is this about?", list(rules.CATEGORIES.items()),
-                                   placeholder="Pick one"),
-        blocks.plain_text_input(Field.TEXT, "What happened?", multiline=True, max_length=rules.TEXT_MAX,
-                                hint="Only the moderators read this."),
-        blocks.input_block(Field.PEOPLE, "People involved",
+        blocks.static_select_input(Field.CATEGORY, plain(copy, "category_label"), _categories(copy),
+                                   placeholder=plain(copy, "category_placeholder")),
+        blocks.plain_text_input(Field.TEXT, plain(copy, "text_label"), multiline=True, max_length=rules.TEXT_MAX,
+                                hint=plain(copy, "text_hint")),
+        blocks.input_block(Field.PEOPLE, plain(copy, "people_label"),
                            {"type": "multi_users_select", "action_id": Field.PEOPLE, "max_selected_items":
                             rules.PEOPLE_MAX}, optional=True),
-        blocks.radio_input(Field.URGENCY, "How urgent is it?", list(rules.URGENCIES.items()), initial="normal"),
-        blocks.checkboxes_input(Field.OPTIONS, "Options",
-                                [("anonymous", "Submit anonymously"),
-                                 ("follow_up", "Moderators may message me with questions")],
-                                initial=("follow_up",), optional=True,
-                                hint="Anonymous: moderators see a pseudonym, never your name. Questions reach "
-                                     "you by DM from Hearth, and your answers go back under the pseudonym."),
-        blocks.context("If someone is in danger right now, contact your local emergency services."),
+        blocks.radio_input(Field.URGENCY, plain(copy, "urgency_label"), _urgencies(copy), initial="normal"),
+        blocks.checkboxes_input(Field.OPTIONS, plain(copy, "options_label"),
+                                [("anonymous", plain(copy, "option_anonymous")),
+                                 ("follow_up", plain(copy, "option_follow_up"))],
+                                initial=("follow_up",), optional=True, hint=plain(copy, "options_hint")),
+        blocks.context(label(copy, "emergency")),
     ]
+    title, submit, close = plain(copy, "intake_title"), plain(copy, "intake_submit"), plain(copy, "cancel")
     if snapshot is None:
-        return blocks.modal("Report a concern", body, callback_id=ReportView.INTAKE, submit="Send report",
-                            close="Cancel", private_metadata={})
+        return blocks.modal(title, body, callback_id=ReportView.INTAKE, submit=submit, close=close,
+                            private_metadata={})
     # the snapshot rides in private_metadata (3000 characters, JSON-escaped): as much of its text as fits
     for keep in (SNAPSHOT_IN_METADATA, 900, 400, 150, 0):
         meta = IntakeMeta(channel=snapshot.channel_id, ts=snapshot.ts, author=snapshot.author_id or "",
                           text=blocks.truncate(snapshot.text, keep) if keep else "", link=snapshot.permalink)
         try:
-            return blocks.modal("Report a concern", body, callback_id=ReportView.INTAKE, submit="Send report",
-                                close="Cancel", private_metadata=meta)
+            return blocks.modal(title, body, callback_id=ReportView.INTAKE, submit=submit, close=close,
+                                private_metadata=meta)
         except blocks.MetadataTooLarge:
             continue
     raise blocks.MetadataTooLarge("a message snapshot's link alone does not fit")
@@ -104,47 +139,37 @@ def read_intake(view: dict) -> dict[str, Any]:
                 snapshot=snapshot)
 
 
-def errors_for(errors: dict[str, str]) -> dict[str, str]:
-    return {(Field.NOTE if f == "note" else f): ERRORS.get((f, code), "Please check this.")
-            for f, code in errors.items()}
+def errors_for(copy: Copy, errors: dict[str, str]) -> dict[str, str]:
+    return {(Field.NOTE if f == "note" else f): error_text(copy, f, code) for f, code in errors.items()}
 
 
-def done_modal(number: int, receipt: str, *, anonymous: bool, follow_up: bool) -> dict:
-    lines = [f"*Thank you. Your report is case #{number}.*",
-             "It is stored safely and the moderators will handle it. Hearth will tell you by DM when a moderator "
-             "takes it up and when it is resolved"
-             + (", and pass on their questions, if they have any." if follow_up else "."),
-             f"Your receipt: `{receipt}`\nKeep it: it is a fingerprint of exactly what you sent, so you can "
-             "later show what you reported."]
-    if anonymous:
-        lines.append("You reported anonymously: moderators see a pseudonym, not your name.")
-    return blocks.modal("Report sent", [blocks.section("\n\n".join(lines))], callback_id=ReportView.DONE,
-                        close="Close")
+def done_modal(copy: Copy, number: int, receipt: str, *, anonymous: bool, follow_up: bool) -> dict:
+    text = copy.render("report_done.j2", number=number, receipt=receipt, anonymous=anonymous, follow_up=follow_up)
+    return blocks.modal(plain(copy, "done_title"), [blocks.section(text)], callback_id=ReportView.DONE,
+                        close=plain(copy, "close"))
 
 
-def note_modal(case_id: int, number: int, kind: ReportView) -> dict:
-    label, title, submit = {
-        ReportView.NOTE: ("Note for the moderators (not seen by the reporter)", "Add a note", "Add note"),
-        ReportView.RESOLVE: ("Resolution (what was done)", "Resolve case", "Resolve"),
-        ReportView.QUESTION: ("Your question to the reporter", "Message reporter", "Send"),
-        ReportView.REPLY: ("Your answer to the moderators", "Reply", "Send"),
-    }[kind]
-    head = f"Case #{number}"
-    if kind == ReportView.QUESTION:
-        head += " — Hearth passes your question on by DM; the reporter's answer comes back to this case."
-    if kind == ReportView.REPLY:
-        head += " — your answer goes to the moderators of this case only."
-    return blocks.modal(title, [blocks.context(head),
-                                blocks.plain_text_input(Field.NOTE, label, multiline=True,
-                                                        max_length=rules.NOTE_MAX)],
-                        callback_id=kind, submit=submit, close="Cancel", private_metadata=CaseMeta(case_id))
+_FORMS = {ReportView.NOTE: "note", ReportView.RESOLVE: "resolve", ReportView.QUESTION: "question",
+          ReportView.REPLY: "reply"}
 
 
-def urgency_modal(case_id: int, number: int, current: str) -> dict:
-    return blocks.modal("Change urgency", [blocks.radio_input(Field.URGENCY, f"Urgency of case #{number}",
-                                                              list(rules.URGENCIES.items()), initial=current)],
-                        callback_id=ReportView.URGENCY, submit="Change", close="Cancel",
+def note_modal(copy: Copy, case_id: int, number: int, kind: ReportView) -> dict:
+    form = _FORMS[kind]
+    head = label(copy, "form_head", number=number, kind=form)
+    return blocks.modal(plain(copy, f"{form}_title"),
+                        [blocks.context(head),
+                         blocks.plain_text_input(Field.NOTE, plain(copy, f"{form}_label"), multiline=True,
+                                                 max_length=rules.NOTE_MAX)],
+                        callback_id=kind, submit=plain(copy, f"{form}_submit"), close=plain(copy, "cancel"),
                         private_metadata=CaseMeta(case_id))
+
+
+def urgency_modal(copy: Copy, case_id: int, number: int, current: str) -> dict:
+    return blocks.modal(plain(copy, "urgency_title"),
+                        [blocks.radio_input(Field.URGENCY, plain(copy, "urgency_field", number=number),
+                                            _urgencies(copy), initial=current)],
+                        callback_id=ReportView.URGENCY, submit=plain(copy, "urgency_submit"),
+                        close=plain(copy, "cancel"), private_metadata=CaseMeta(case_id))
 
 
 def read_urgency(view: dict) -> str | None:
@@ -157,9 +182,9 @@ def read_note(view: dict) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _date(moment: datetime) -> str:
+def _date(moment: datetime) -> Markup:
     epoch = int(moment.timestamp())
-    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{moment.strftime('%Y-%m-%d %H:%M UTC')}>"
+    return Markup(f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{moment.strftime('%Y-%m-%d %H:%M UTC')}>")
 
 
 @dataclass(frozen=True)
@@ -178,88 +203,89 @@ class CardFacts:
     escalated: bool
 
 
-def card(f: CardFacts) -> dict[str, Any]:
-    status = {rules.OPEN: "Open — waiting for a moderator", rules.ACKNOWLEDGED: "Acknowledged",
-              rules.RESOLVED: "Resolved"}[f.status]
-    lines = [f"*Category:* {rules.CATEGORIES.get(f.category, f.category)}",
-             f"*Urgency:* {rules.URGENCIES.get(f.urgency, f.urgency)}",
-             f"*Status:* {status}",
-             f"*Assignee:* {f'<@{f.assignee_id}>' if f.assignee_id else 'nobody yet'}",
-             f"*Reporter:* {f.reporter}",
-             f"*Opened:* {_date(f.created_at)}"]
+def _reporter(f: CardFacts) -> Markup:
+    """`reporter` is built by the use cases from an id or Hearth's own pseudonym, never typed by a member."""
+    return Markup(f.reporter)
+
+
+def card(copy: Copy, f: CardFacts) -> dict[str, Any]:
+    status = plain(copy, f"status_{f.status}")
+    text = copy.render("report_card.j2", category=category_name(copy, f.category),
+                       urgency=urgency_name(copy, f.urgency), status=status, assignee_id=f.assignee_id,
+                       reporter=_reporter(f), opened=_date(f.created_at))
     value = str(f.case_id)
-    buttons = [blocks.button("View details", ReportAction.VIEW, value=value, style="primary")]
+
+    def button(part: str, action: ReportAction, style: Literal["primary", "danger"] | None = None) -> dict:
+        return blocks.button(plain(copy, part), action, value=value, style=style)
+
+    buttons = [button("view_button", ReportAction.VIEW, style="primary")]
     if f.status != rules.RESOLVED:
-        buttons.append(blocks.button("Acknowledge / claim", ReportAction.CLAIM, value=value))
-    buttons.append(blocks.button("Add note", ReportAction.NOTE, value=value))
-    buttons.append(blocks.button("Message reporter", ReportAction.MESSAGE, value=value))
-    buttons.append(blocks.button("Change urgency", ReportAction.URGENCY, value=value))
+        buttons.append(button("claim_button", ReportAction.CLAIM))
+    buttons.append(button("note_button", ReportAction.NOTE))
+    buttons.append(button("message_button", ReportAction.MESSAGE))
+    buttons.append(button("urgency_button", ReportAction.URGENCY))
     if f.status != rules.RESOLVED:
-        buttons.append(blocks.button("Escalate", ReportAction.ESCALATE, value=value, style="danger"))
-        buttons.append(blocks.button("Resolve", ReportAction.RESOLVE, value=value))
+        buttons.append(button("escalate_button", ReportAction.ESCALATE, style="danger"))
+        buttons.append(button("resolve_button", ReportAction.RESOLVE))
     else:
-        buttons.append(blocks.button("Reopen", ReportAction.REOPEN, value=value))
-    out = [blocks.header(f"Report — case #{f.number}"), blocks.section("\n".join(lines))]
+        buttons.append(button("reopen_button", ReportAction.REOPEN))
+    out = [blocks.header(plain(copy, "card_header", number=f.number)), blocks.section(text)]
     notes = []
     if f.reply_waiting:
-        notes.append(":speech_balloon: The reporter replied — see *View details*.")
+        notes.append(label(copy, "card_reply_waiting"))
     if f.escalated:
-        notes.append(":rotating_light: Escalated (see the audit trail in *View details*).")
+        notes.append(label(copy, "card_escalated"))
     if notes:
         out.append(blocks.context(*notes))
-    out.append(blocks.context("Details are in *View details*, never in this channel."))
+    out.append(blocks.context(label(copy, "card_details_elsewhere")))
     out.append(blocks.actions(*buttons, block_id=f"report.card.{f.case_id}"))
-    return blocks.message(f"Report case #{f.number}: {status}", out)
+    return blocks.message(plain(copy, "card_text", number=f.number, status=status), out)
 
 
-def details_modal(f: CardFacts, details: dict[str, Any], trail: list[Any], receipt: str) -> dict:
+def details_modal(copy: Copy, f: CardFacts, details: dict[str, Any], trail: list[Any], receipt: str) -> dict:
     snap = details.get("snapshot")
-    body: list[dict] = [blocks.section(f"*Case #{f.number}* · {rules.CATEGORIES.get(f.category, f.category)} · "
-                                       f"{rules.URGENCIES.get(f.urgency, f.urgency)} · reporter {f.reporter}"),
-                        *_long_section("*What happened*", details.get("text"))]
+    head = label(copy, "details_head", number=f.number, category=category_name(copy, f.category),
+                 urgency=urgency_name(copy, f.urgency), reporter=_reporter(f))
+    body: list[dict] = [blocks.section(head),
+                        *_long_section(copy, label(copy, "what_happened"), details.get("text"))]
     if details.get("people"):
-        body.append(blocks.section("*People involved:* " + ", ".join(f"<@{p}>" for p in details["people"])))
+        body.append(blocks.section(label(copy, "people_involved",
+                                         people=[_user(p) for p in details["people"]])))
     if snap:
-        author = f"<@{snap['author']}>" if snap.get("author") else "someone"
-        body.extend(_long_section(f"*Reported message* by {author} in <#{snap['channel']}> (<{snap['link']}|link>)",
-                                  snap.get("text") or "_(no text)_"))
-    body.append(blocks.context(f"Receipt `{receipt}` · follow-up "
-                               f"{'allowed' if details.get('follow_up') else 'not allowed'}"))
+        author = _user(snap.get("author")) or label(copy, "someone")
+        title = label(copy, "reported_message", author=author, channel_ref=_conversation(snap["channel"]),
+                      link=Markup(snap["link"]))
+        body.extend(_long_section(copy, title, snap.get("text") or None, empty=label(copy, "no_text")))
+    body.append(blocks.context(label(copy, "details_receipt", receipt=receipt,
+                                     follow_up=bool(details.get("follow_up")))))
     body.append(blocks.divider())
     lines = []
     for e in trail[-40:]:
-        actor = f.reporter if e.actor == "reporter" else ("Hearth" if e.actor == "hearth" else f"<@{e.actor}>")
-        text = f"• {_date(e.at)} {actor}: *{e.action}*"
-        if e.body:
-            text += " — " + blocks.escape_member_text(blocks.truncate(e.body, 600))
-        lines.append(text)
+        actor = (_reporter(f) if e.actor == "reporter"
+                 else label(copy, "trail_hearth") if e.actor == "hearth" else _user(e.actor))
+        lines.append(label(copy, "trail_line", at=_date(e.at), actor=Markup(actor), action=e.action,
+                           body=blocks.truncate(e.body, 600) if e.body else None))
     for start in range(0, len(lines), 8):
         body.append(blocks.section("\n".join(lines[start:start + 8])))
-    return blocks.modal(f"Case #{f.number}", body[:100], callback_id=ReportView.DETAILS, close="Close")
+    return blocks.modal(plain(copy, "details_title", number=f.number), body[:100], callback_id=ReportView.DETAILS,
+                        close=plain(copy, "close"))
 
 
-def _long_section(title: str, text: str | None, size: int = 2800) -> list[dict]:
+def _long_section(copy: Copy, title: str, text: str | None, size: int = 2800, *, empty: str | None = None) -> list[dict]:
     """A title and member text, over as many sections as it takes (a section holds 3000 characters)."""
-    escaped = blocks.escape_member_text(text) or "_(empty)_"
+    escaped = blocks.escape_member_text(text) or empty or label(copy, "empty")
     parts = [escaped[i:i + size] for i in range(0, len(escaped), size)]
     return [blocks.section(title + "\n" + parts[0]), *(blocks.section(p) for p in parts[1:])]
 
 
-def question_dm(number: int, pseudonym: str, question: str, case_id: int) -> dict[str, Any]:
-    text = (f"The moderators have a question about your report (case #{number}):\n>"
-            + blocks.escape_member_text(question))
-    return blocks.message(f"A question about your report (case #{number})",
+def question_dm(copy: Copy, number: int, pseudonym: str, question: str, case_id: int) -> dict[str, Any]:
+    text = copy.render("report_question_dm.j2", number=number, question=question)
+    return blocks.message(plain(copy, "question_dm_text", number=number),
                           [blocks.section(text),
-                           blocks.context(f"Your answer reaches the moderators as {pseudonym}."),
-                           blocks.actions(blocks.button("Reply", ReportAction.REPLY, value=str(case_id)))])
+                           blocks.context(label(copy, "answer_as", pseudonym=Markup(pseudonym))),
+                           blocks.actions(blocks.button(plain(copy, "reply_button"), ReportAction.REPLY,
+                                                        value=str(case_id)))])
 
 
-def status_dm(number: int, status: str) -> dict[str, Any]:
-    if status == rules.ACKNOWLEDGED:
-        text = f"A moderator is now looking at your report (case #{number})."
-    elif status == rules.RESOLVED:
-        text = (f"Your report (case #{number}) has been resolved. Thank you for speaking up; if something "
-                "still worries you, you can report again at any time.")
-    else:
-        text = f"Your report (case #{number}) has been reopened."
-    return blocks.message(text)
+def status_dm(copy: Copy, number: int, status: str) -> dict[str, Any]:
+    return blocks.message(copy.render("report_status_dm.j2", number=number, status=status))
