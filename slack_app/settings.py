@@ -44,6 +44,7 @@ _HINTS: dict[str, str] = {
     "HEARTH_MODERATOR_CHANNEL": "use the channel id (C…/G…) of a private channel, or unset it",
     "HEARTH_ENV": "use development or production",
     "HEARTH_ADMINS": "use comma-separated Slack user ids, e.g. U0123,U0456",
+    "HEARTH_ESCALATION_CONTACTS": "use comma-separated Slack user ids, e.g. U0123,U0456",
     "HEARTH_LOG_LEVEL": "use DEBUG, INFO, WARNING or ERROR",
     "HEARTH_FAILED_MESSAGE_RETENTION_DAYS": "use a whole number of days from 1 to 3650 (default 14)",
 }
@@ -87,6 +88,8 @@ class Settings(BaseSettings):
     HEARTH_TEMPLATES_DIR: Path | None = None
     HEARTH_ENV: Environment = Environment.development
     HEARTH_ADMINS: str = Field(default="", description="extra Hearth admins besides workspace admins")
+    # Who is told when a report is escalated or concerns a moderator (default: Hearth's admins).
+    HEARTH_ESCALATION_CONTACTS: str = Field(default="", description="user ids told of escalated reports")
     HEARTH_LOG_LEVEL: str = "INFO"
     # Days a message that could not be delivered keeps its (encrypted) words for an admin's retry.
     HEARTH_FAILED_MESSAGE_RETENTION_DAYS: int = Field(default=14, ge=1, le=3650)
@@ -159,6 +162,13 @@ class Settings(BaseSettings):
             raise ValueError("is not a channel id")
         return v or None
 
+    @field_validator("HEARTH_ADMINS", "HEARTH_ESCALATION_CONTACTS")
+    @classmethod
+    def _user_ids(cls, v: str) -> str:
+        if any(not (u[:1] in "UW" and u[1:].isalnum()) for u in (p.strip() for p in v.split(",")) if u):
+            raise ValueError("is not a list of user ids")
+        return v
+
     @field_validator("HEARTH_LOG_LEVEL")
     @classmethod
     def _log_level(cls, v: str) -> str:
@@ -179,6 +189,10 @@ class Settings(BaseSettings):
     @property
     def admins(self) -> frozenset[str]:
         return frozenset(u.strip() for u in self.HEARTH_ADMINS.split(",") if u.strip())
+
+    @property
+    def escalation_contacts(self) -> frozenset[str]:
+        return frozenset(u.strip() for u in self.HEARTH_ESCALATION_CONTACTS.split(",") if u.strip())
 
     @property
     def oauth_enabled(self) -> bool:

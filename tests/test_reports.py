@@ -407,3 +407,27 @@ def test_a_moderator_who_left_while_a_form_was_open_cannot_submit_it(driver, sim
     assert resp.json["response_action"] == "errors" and "Only current members" in resp.json["errors"]["note"]
     assert ("UALICE", "refused: add note") in trail(hearth, case_id)
     assert "note" not in [a for _, a in trail(hearth, case_id)]
+
+
+def test_overdue_cases_go_to_the_configured_escalation_contacts_instead_of_the_admins(driver, simulator, hearth,
+                                                                                      deliver):
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from storage.models import utcnow
+
+    report(driver, simulator)
+    wait_routed(hearth)
+    deliver()
+    settings = hearth.services.settings.model_copy(update={"HEARTH_ESCALATION_CONTACTS": "UCARMEN"})
+    services = replace(hearth.services, settings=settings)
+    assert usecases.escalate_overdue(services, now=utcnow() + timedelta(days=2)) == 1
+    deliver()
+
+    def told(user):
+        channel = simulator.dm_channel(user)
+        return channel is not None and any("Case #1" in (m.get("text") or "") and "waited longer" in m["text"]
+                                           for m in simulator.messages(channel))
+
+    assert told("UCARMEN") and not told("UALICE")  # Alice is an admin: the contacts replace the admins here
+    assert any("<!here>" in (m.get("text") or "") for m in simulator.messages(MODS))

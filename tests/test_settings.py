@@ -68,3 +68,10 @@ def test_oauth_needs_both_client_id_and_secret(monkeypatch):
         load_settings(env_file=None)
     monkeypatch.setenv("SLACK_CLIENT_SECRET", "s3cret")
     assert load_settings(env_file=None).oauth_enabled
+
+
+def test_admins_and_escalation_contacts_must_be_user_ids():
+    assert load_settings(env_file=None, HEARTH_ESCALATION_CONTACTS="U1, W2").escalation_contacts == {"U1", "W2"}
+    for name in ("HEARTH_ADMINS", "HEARTH_ESCALATION_CONTACTS"):
+        with pytest.raises(SettingsError, match=f"{name} is not a list of user ids; use comma-separated"):
+            load_settings(env_file=None, **{name: "@alice"})

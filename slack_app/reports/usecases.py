@@ -183,7 +183,8 @@ def route(services: Services, slack: SlackPort, team_id: str, case_id: int) -> s
         case = store.get(session, case_id)
         assert case is not None
         contacts = [a for a in _admins(session, services, team_id) + fallback_admins if a not in involved]
-        recipients = sorted({m for m in moderators if m not in involved} | set(contacts))
+        escalation = [a for a in _escalation_contacts(services) or contacts if a not in involved]
+        recipients = sorted({m for m in moderators if m not in involved} | set(escalation))
         if problem is None and involved & set(moderators) and not recipients:
             problem = "all_involved"  # nobody may read it: stored, and visible to operators (`hearth reports`)
         if problem is None and involved & set(moderators):
@@ -217,6 +218,11 @@ def _admins(session: Session, services: Services, team_id: str) -> list[str]:
     known = set(session.scalars(select(Member.user_id).where(Member.team_id == team_id, Member.is_admin,
                                                              Member.is_deleted.is_(False), Member.is_bot.is_(False))))
     return sorted(known | set(services.settings.admins))
+
+
+def _escalation_contacts(services: Services) -> list[str]:
+    """HEARTH_ESCALATION_CONTACTS (e.g. a safeguarding lead); when none are configured, Hearth's admins are."""
+    return sorted(services.settings.escalation_contacts)
 
 
 def _slack_admins(slack: SlackPort) -> list[str]:
@@ -503,7 +509,7 @@ def _escalate(session: Session, services: Services, case: ReportCase, reason: st
                        payload={"text": ping}, dedupe_key=outbox.key(key, "escalation", case.card_version))
     involved = set(store.open_details(services.crypto, case)["people"])
     already = set(_dm_recipients(services, case))
-    for admin in _admins(session, services, case.team_id):
+    for admin in _escalation_contacts(services) or _admins(session, services, case.team_id):
         if admin not in involved and admin not in already:
             outbox.enqueue_sensitive(session, team_id=case.team_id, kind="report.escalation", recipient=admin,
                                      payload={"text": text(broadcast=False)},
