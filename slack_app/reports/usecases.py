@@ -497,8 +497,8 @@ def reply_modal(services: Services, case_id: int) -> dict | None:
 
 def _escalate(session: Session, services: Services, case: ReportCase, reason: str) -> None:
     """A ping where the card is (`@here` in the channel, a DM to each recipient of a DM-routed case) and a DM
-    to each escalation contact (Hearth's admins) who is not involved; sensitive, as an admin may be the
-    reporter."""
+    to each escalation contact (HEARTH_ESCALATION_CONTACTS, else Hearth's admins) who is not involved;
+    sensitive, as a contact may be the reporter."""
     def text(broadcast: bool) -> str:
         return services.copy.render("report_escalation.j2", number=case.number, reason=reason, broadcast=broadcast,
                                     urgency=views.urgency_name(services.copy, case.urgency))
