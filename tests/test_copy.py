@@ -182,3 +182,57 @@ def test_date_and_time_on_the_readers_calendar(tmp_path):
     assert format_date(date(2025, 12, 25)) == "Thu 25 Dec 2025"
     copy = copy_with(tmp_path, t="{{ at|date(tz) }} at {{ at|time(tz) }}")
     assert copy.render("t.j2", at=late, tz="America/New_York") == "Mon 3 Mar 2025 at 18:30"
+
+
+# ---- survey wording --------------------------------------------------------------------------------------
+
+SURVEY_SAMPLES = [
+    ("survey_labels.j2", {"part": part}) for part in
+    ("answer_button", "invitation_note", "scale_placeholder", "modal_submit", "close", "notice_title", "thanks_title")
+] + [
+    ("survey_notes.j2", {"note": note}) for note in ("already", "closed", "not_for_you", "missing")
+] + [
+    ("survey_stored.j2", {}),
+    ("survey_thanks.j2", {}),
+    ("survey_invitation.j2", {"reminder": False, "title": "Belonging", "closes": "Fri 02 Jan"}),
+    ("survey_invitation.j2", {"reminder": True, "title": "Belonging", "closes": "Fri 02 Jan"}),
+    ("survey_closed.j2", {"channel": False}),
+    ("survey_closed.j2", {"channel": True}),
+    ("survey_launch_refused.j2", {"reason": "bad_minimum", "low": 3, "high": 50}),
+    ("survey_launch_refused.j2", {"reason": "already_open", "channel_id": "C0123"}),
+    ("survey_launch_refused.j2", {"reason": "already_open", "channel_id": None}),
+    ("survey_launch_refused.j2", {"reason": "already_open_audience"}),
+    ("survey_launch_refused.j2", {"reason": "slack_busy", "error": "ratelimited"}),
+    ("survey_launch_refused.j2", {"reason": "too_small", "audience": 2, "minimum": 5, "low": 3}),
+    ("survey_command.j2", {"reply": "not_admin"}),
+    ("survey_command.j2", {"reply": "slack_busy"}),
+    ("survey_command.j2", {"reply": "usage"}),
+    ("survey_command.j2", {"reply": "unknown_survey", "survey": "nope", "shipped": ["belonging"]}),
+    ("survey_command.j2", {"reply": "bad_duration", "closes": "forever"}),
+    ("survey_command.j2", {"reply": "launched", "title": "Belonging", "days": 5, "hours": 0, "invited": 7,
+                           "run_id": "R1"}),
+    ("survey_command.j2", {"reply": "launched", "title": "Belonging", "days": 0, "hours": 20, "invited": 7,
+                           "run_id": "R1"}),
+]
+
+
+@pytest.mark.parametrize(("name", "ctx"), SURVEY_SAMPLES)
+def test_survey_templates_render_strictly_within_slacks_limits(strict, name, ctx):
+    text = strict.render(name, **ctx)
+    assert text and text == text.strip() and "{" not in text
+    assert len(text) <= blocks.SECTION_TEXT
+    if name == "survey_labels.j2" and ctx["part"].endswith(("_title", "_button", "_submit", "close")):
+        assert len(text) <= 24
+
+
+def test_survey_wording_escapes_what_members_and_admins_type(strict):
+    text = strict.render("survey_command.j2", reply="unknown_survey", survey="<!channel>", shipped=["belonging"])
+    assert "`&lt;!channel&gt;`" in text
+    invite = strict.render("survey_invitation.j2", reminder=False, title="Us & <@U1>", closes="Fri 02 Jan")
+    assert "*Us &amp; &lt;@U1&gt;*" in invite
+
+
+def test_a_community_can_reword_the_survey_notes(tmp_path):
+    copy = copy_with(tmp_path, survey_notes="{% if note == 'closed' %}Zu spät.{% else %}Nein.{% endif %}")
+    assert copy.render("survey_notes.j2", note="closed") == "Zu spät."
+    assert "Your answers are sealed" in copy.render("survey_thanks.j2")  # the rest stay built in
