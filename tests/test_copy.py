@@ -213,6 +213,14 @@ SURVEY_SAMPLES = [
                            "run_id": "R1"}),
     ("survey_command.j2", {"reply": "launched", "title": "Belonging", "days": 0, "hours": 20, "invited": 7,
                            "run_id": "R1"}),
+    ("survey_home.j2", {"runs": [
+        {"survey": "belonging", "channel_id": "C0123", "state": "open", "closes": "Fri 02 Jan 10:00", "invited": 4},
+        {"survey": "belonging", "channel_id": None, "closed_on": "2026-01-02", "state": "withheld", "minimum": 5},
+        {"survey": "belonging", "channel_id": "C0123", "closed_on": "2026-01-02", "state": "shown",
+         "respondents": 6, "index": "80", "change": "+3"},
+        {"survey": "pulse", "channel_id": "C0123", "closed_on": "2026-01-02", "state": "shown", "respondents": 6,
+         "index": None, "change": None},
+    ]}),
 ]
 
 
