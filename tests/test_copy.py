@@ -192,6 +192,7 @@ SURVEY_SAMPLES = [
 ] + [
     ("survey_notes.j2", {"note": note}) for note in ("already", "closed", "not_for_you", "missing")
 ] + [
+    ("survey_errors.j2", {"code": "answer_required", "limit": 3000}),
     ("survey_stored.j2", {}),
     ("survey_thanks.j2", {}),
     ("survey_invitation.j2", {"reminder": False, "title": "Belonging", "closes": "Fri 02 Jan"}),
@@ -244,3 +245,12 @@ def test_a_community_can_reword_the_survey_notes(tmp_path):
     copy = copy_with(tmp_path, survey_notes="{% if note == 'closed' %}Zu spät.{% else %}Nein.{% endif %}")
     assert copy.render("survey_notes.j2", note="closed") == "Zu spät."
     assert "Your answers are sealed" in copy.render("survey_thanks.j2")  # the rest stay built in
+
+
+def test_survey_answer_errors_keep_their_words():
+    from slack_app.surveys import views
+    errors = views.answer_errors(Copy(None, strict=True), {"a": "answer_required", "b": "choice_required",
+                                                           "c": "too_long", "d": "not_a_choice"})["errors"]
+    assert list(errors.values()) == ["Please answer this one.", "Please choose an answer.",
+                                     "Please keep this under 3000 characters.",
+                                     "That answer is not one of the choices; please choose again."]

@@ -186,7 +186,7 @@ def submit(services: Services, team_id: str, user_id: str, public_id: str | None
             return SubmitResult({"response_action": "update", "view": views.notice(services.copy, problem)})
         answers = read_answers(instrument, raw)
         if isinstance(answers, Invalid):
-            return SubmitResult(views.answer_errors(answers.errors))
+            return SubmitResult(views.answer_errors(services.copy, answers.errors))
         run_id = run.id
     try:
         with services.db.session() as s:

@@ -9,6 +9,7 @@ from datetime import datetime
 from slack_app import blocks
 from slack_app.copy import Copy
 from slack_app.surveys.ids import SurveyAction, SurveyView, question_block, question_of_block
+from surveys.answers import MAX_COMMENT
 from surveys.model import AGREEMENT_LABELS, Instrument, QuestionKind
 
 # Why a member cannot answer (the `note` of survey_notes.j2): codes, so the use cases can tell them apart.
@@ -64,7 +65,7 @@ def survey_modal(copy: Copy, instrument: Instrument, run_id: str) -> dict:
                                                    optional=not q.required, placeholder=label(copy, "scale_placeholder")))
         else:
             body.append(blocks.plain_text_input(block_id, text, multiline=True, optional=not q.required,
-                                                max_length=3000))
+                                                max_length=MAX_COMMENT))
     body.append(blocks.context(copy.render("survey_stored.j2")))
     return blocks.modal(instrument.title, body, callback_id=SurveyView.SUBMIT, submit=label(copy, "modal_submit"),
                         private_metadata=SurveyMeta(run=run_id))
@@ -80,8 +81,10 @@ def read_answers(values: Mapping[str, object]) -> dict[str, str | None]:
     return out
 
 
-def answer_errors(errors: Mapping[str, str]) -> dict[str, str]:
-    return blocks.input_errors({question_block(q): message for q, message in errors.items()})
+def answer_errors(copy: Copy, errors: Mapping[str, str]) -> dict[str, str]:
+    """Inline errors: each question's code from surveys.answers, worded by survey_errors.j2."""
+    return blocks.input_errors({question_block(q): copy.text("survey_errors.j2", code=code, limit=MAX_COMMENT)
+                                for q, code in errors.items()})
 
 
 def notice(copy: Copy, code: str) -> dict:
