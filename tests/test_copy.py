@@ -193,6 +193,14 @@ SURVEY_SAMPLES = [
     ("survey_notes.j2", {"note": note}) for note in ("already", "closed", "not_for_you", "missing")
 ] + [
     ("survey_errors.j2", {"code": "answer_required", "limit": 3000}),
+    ("survey_results.j2", {"state": "open", "title": "Belonging"}),
+    ("survey_results.j2", {"state": "withheld", "title": "Belonging", "answered": None, "minimum": 5}),
+    ("survey_results.j2", {"state": "shown", "title": "M", "respondents": 6, "index": "80", "since": "+3",
+                           "questions": [{"text": "A", "favourable": "83", "mean": "3.7", "choices": [],
+                                          "delta": "+5"},
+                                         {"text": "P", "favourable": None, "mean": None, "delta": None,
+                                          "choices": [{"label": "x", "n": 4}, {"label": "y", "n": 2}]}],
+                           "withheld": 1, "comments": ["Kind people"]}),
     ("survey_stored.j2", {}),
     ("survey_thanks.j2", {}),
     ("survey_invitation.j2", {"reminder": False, "title": "Belonging", "closes": "Fri 02 Jan"}),
@@ -254,3 +262,16 @@ def test_survey_answer_errors_keep_their_words():
     assert list(errors.values()) == ["Please answer this one.", "Please choose an answer.",
                                      "Please keep this under 3000 characters.",
                                      "That answer is not one of the choices; please choose again."]
+
+
+def test_survey_results_keep_their_words_and_escape_comments(strict):
+    text = strict.render("survey_results.j2", state="shown", title="M", respondents=6, index=None, since=None,
+                         questions=[{"text": "A", "favourable": "83", "mean": "3.7", "choices": [], "delta": "+5"},
+                                    {"text": "P", "favourable": None, "mean": None, "delta": None,
+                                     "choices": [{"label": "x", "n": 4}, {"label": "y", "n": 2}]}],
+                         withheld=1, comments=["<!channel> & co"])
+    assert text.splitlines() == ["M: 6 responses", "• A — 83% agree; mean 3.7; +5 pts", "• P — x: 4, y: 2",
+                                 "(1 question(s) had too few answers to show.)",
+                                 "Comments (1, in no particular order):", "> &lt;!channel&gt; &amp; co"]
+    assert strict.render("survey_results.j2", state="withheld", title="M", answered=2, minimum=5) == (
+        "M: 2 answered; results are shown only from 5 respondents, so none are shown.")

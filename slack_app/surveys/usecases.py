@@ -31,11 +31,11 @@ from surveys.disclosure import Cell, Ledger, Stratum, release_by_scope
 from surveys.loader import InstrumentError, builtin_instrument, parse_instrument
 from surveys.model import MIN_RESPONSES_RANGE, Instrument
 from surveys.results import Change, RunResult, change, summarize
-from surveys.text import results_lines
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from slack_app.copy import Copy
     from slack_app.services import Services
 
 log = logging.getLogger("hearth.surveys")
@@ -212,11 +212,11 @@ class Results:
     change: Change | None
     comments: tuple[str, ...]
 
-    def lines(self) -> list[str]:
-        if self.status != RunStatus.CLOSED:
-            return [f"{self.instrument.title}: still open; results are sealed until it closes."]
-        return results_lines(self.instrument, self.result, self.change, self.comments,
-                             respondents=self.respondents, minimum=self.minimum)
+    def text(self, copy: Copy, *, plain: bool = False) -> str:
+        """The results in survey_results.j2's words: Slack mrkdwn, or `plain` text for the terminal."""
+        return views.results_text(copy, self.instrument, self.result, self.change, self.comments,
+                                  respondents=self.respondents, minimum=self.minimum,
+                                  still_open=self.status != RunStatus.CLOSED, plain=plain)
 
 
 def results_of(s: Session, services: Services, run: SurveyRun) -> Results:
@@ -320,12 +320,12 @@ def close(services: Services, team_id: str, public_id: str, slack: SlackPort | N
         found = results_of(s, services, run)
         admin = run.launched_by
         if admin:
-            text = "\n".join([services.copy.render("survey_closed.j2", channel=False), *found.lines()])
+            text = "\n".join([services.copy.render("survey_closed.j2", channel=False), found.text(services.copy)])
             outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.results", target=admin, payload={"text": text},
                            dedupe_key=outbox.key(KIND, public_id, "results"))
         channel = run.channel_id if found.instrument.settings.share_results and found.result is not None else None
         if channel:  # the survey says so: the audience sees what the admins see (never below the minimum)
-            text = "\n".join([services.copy.render("survey_closed.j2", channel=True), *found.lines()])
+            text = "\n".join([services.copy.render("survey_closed.j2", channel=True), found.text(services.copy)])
             outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.results", target=channel, payload={"text": text},
                            dedupe_key=outbox.key(KIND, public_id, "results", "channel"))
     repo.wipe_freed_space(services.db)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,7 +10,10 @@ from slack_app import blocks
 from slack_app.copy import Copy
 from slack_app.surveys.ids import SurveyAction, SurveyView, question_block, question_of_block
 from surveys.answers import MAX_COMMENT
+from surveys.disclosure import shown_comments
 from surveys.model import AGREEMENT_LABELS, Instrument, QuestionKind
+from surveys.results import Change, RunResult
+from surveys.showable import minimum_for, showable_questions
 
 # Why a member cannot answer (the `note` of survey_notes.j2): codes, so the use cases can tell them apart.
 ALREADY = "already"
@@ -101,3 +104,35 @@ def thanks(copy: Copy) -> dict:
 def closed_errors(copy: Copy, instrument: Instrument) -> dict[str, str]:
     """A closed survey answered anyway: a friendly error under the first question of the open modal."""
     return blocks.input_errors({question_block(instrument.questions[0].id): note(copy, CLOSED)})
+
+
+def results_text(copy: Copy, instrument: Instrument, result: RunResult | None, change: Change | None = None,
+                 comments: Iterable[str] = (), *, respondents: int | None = None, minimum: int | None = None,
+                 still_open: bool = False, plain: bool = False) -> str:
+    """A run's results in survey_results.j2's words (mrkdwn, or `plain` for the terminal), or why none are shown."""
+    render = copy.text if plain else copy.render
+    if still_open:
+        return render("survey_results.j2", state="open", title=instrument.title)
+    questions = showable_questions(instrument, result)
+    if result is None or not questions:
+        k = minimum if minimum is not None else instrument.settings.min_responses
+        return render("survey_results.j2", state="withheld", title=instrument.title, answered=respondents, minimum=k)
+    moved = {q.question_id: q for q in change.questions} if change else {}
+    rows = []
+    for row in questions:
+        question = instrument.question(row.question_id)
+        delta = moved.get(row.question_id)
+        rows.append({
+            "text": question.text,
+            "favourable": f"{row.favourable:.0f}" if row.favourable is not None else None,
+            "mean": f"{row.mean:.1f}" if row.mean is not None else None,
+            "choices": ([{"label": question.label(v), "n": n} for v, n in row.distribution]
+                        if question.kind is QuestionKind.CHOICE else []),
+            "delta": f"{delta.favourable:+.0f}" if delta is not None and delta.favourable is not None else None,
+        })
+    since = f"{change.index:+.0f}" if change is not None and change.index is not None else None
+    shown = shown_comments(comments, result.respondents, instrument.settings.comment_min_responses,
+                           minimum_for(instrument, result))
+    return render("survey_results.j2", state="shown", title=instrument.title, respondents=result.respondents,
+                  index=f"{result.index:.0f}" if result.index is not None else None, since=since, questions=rows,
+                  withheld=len(result.withheld), comments=list(shown))
