@@ -190,6 +190,8 @@ SURVEY_SAMPLES = [
     ("survey_labels.j2", {"part": part}) for part in
     ("answer_button", "invitation_note", "scale_placeholder", "modal_submit", "close", "notice_title", "thanks_title")
 ] + [
+    ("survey_labels.j2", {"part": "agreement", "value": value}) for value in range(1, 6)
+] + [
     ("survey_notes.j2", {"note": note}) for note in ("already", "closed", "not_for_you", "missing")
 ] + [
     ("survey_errors.j2", {"code": "answer_required", "limit": 3000}),
@@ -275,3 +277,8 @@ def test_survey_results_keep_their_words_and_escape_comments(strict):
                                  "Comments (1, in no particular order):", "> &lt;!channel&gt; &amp; co"]
     assert strict.render("survey_results.j2", state="withheld", title="M", answered=2, minimum=5) == (
         "M: 2 answered; results are shown only from 5 respondents, so none are shown.")
+
+
+def test_survey_agreement_options_match_the_engines_labels(strict):
+    from surveys.model import AGREEMENT_LABELS
+    assert tuple(strict.text("survey_labels.j2", part="agreement", value=v) for v in range(1, 6)) == AGREEMENT_LABELS

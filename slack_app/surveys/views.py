@@ -11,7 +11,7 @@ from slack_app.copy import Copy
 from slack_app.surveys.ids import SurveyAction, SurveyView, question_block, question_of_block
 from surveys.answers import MAX_COMMENT
 from surveys.disclosure import shown_comments
-from surveys.model import AGREEMENT_LABELS, Instrument, QuestionKind
+from surveys.model import Instrument, QuestionKind
 from surveys.results import Change, RunResult
 from surveys.showable import minimum_for, showable_questions
 
@@ -58,7 +58,7 @@ def survey_modal(copy: Copy, instrument: Instrument, run_id: str) -> dict:
         block_id = question_block(q.id)
         text = q.text
         if q.kind is QuestionKind.AGREEMENT:
-            options = [(str(v), AGREEMENT_LABELS[v - 1]) for v in q.values]
+            options = [(str(v), label(copy, "agreement", value=v)) for v in q.values]
             body.append(blocks.radio_input(block_id, text, options, optional=not q.required))
         elif q.kind is QuestionKind.CHOICE:
             body.append(blocks.radio_input(block_id, text, [(str(v), q.label(v)) for v in q.values],
