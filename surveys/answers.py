@@ -1,4 +1,4 @@
-"""Reading one submission against its instrument: typed values, or kind messages keyed by question id.
+"""Reading one submission against its instrument: typed values, or error codes keyed by question id.
 
 The modal (built later) maps each question id to an input block and hands over what Slack sent as plain
 strings; this module decides what is a valid answer, so the rule lives in one pure place. An answer set holds
@@ -23,7 +23,7 @@ class AnswerSet:
 
 @dataclass(frozen=True)
 class Invalid:
-    errors: Mapping[str, str]  # question id → what to fix, worded for the person answering
+    errors: Mapping[str, str]  # question id → what to fix, as a code (worded by slack_app's survey_errors.j2)
 
 
 def read_answers(instrument: Instrument, raw: Mapping[str, str | None]) -> AnswerSet | Invalid:
@@ -36,11 +36,11 @@ def read_answers(instrument: Instrument, raw: Mapping[str, str | None]) -> Answe
         if not given:
             if question.required:
                 free = question.kind is QuestionKind.TEXT
-                errors[question.id] = "Please answer this one." if free else "Please choose an answer."
+                errors[question.id] = "answer_required" if free else "choice_required"
             continue
         if question.kind is QuestionKind.TEXT:
             if len(given) > MAX_COMMENT:
-                errors[question.id] = f"Please keep this under {MAX_COMMENT} characters."
+                errors[question.id] = "too_long"
             else:
                 texts.append((question.id, given))
             continue
@@ -49,7 +49,7 @@ def read_answers(instrument: Instrument, raw: Mapping[str, str | None]) -> Answe
         except ValueError:
             value = -1
         if value not in question.values:
-            errors[question.id] = "That answer is not one of the choices; please choose again."
+            errors[question.id] = "not_a_choice"
             continue
         values.append((question.id, value))
     if errors:

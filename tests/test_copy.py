@@ -297,3 +297,103 @@ def test_a_reporters_answer_and_a_moderators_question_cannot_ping():
     dm = views.question_dm(Copy(None, strict=True), 7, "Reporter Wren-12", "<!channel> @here <@U9>", 3)
     assert dm["blocks"][0]["text"]["text"] == (
         f"The moderators have a question about your report (case #7):\n>&lt;!channel&gt; @{WJ}here &lt;@U9&gt;")
+
+
+# ---- survey wording --------------------------------------------------------------------------------------
+
+SURVEY_SAMPLES = [
+    ("survey_labels.j2", {"part": part}) for part in
+    ("answer_button", "invitation_note", "scale_placeholder", "modal_submit", "close", "notice_title", "thanks_title")
+] + [
+    ("survey_labels.j2", {"part": "agreement", "value": value}) for value in range(1, 6)
+] + [
+    ("survey_notes.j2", {"note": note}) for note in ("already", "closed", "not_for_you", "missing")
+] + [
+    ("survey_errors.j2", {"code": "answer_required", "limit": 3000}),
+    ("survey_results.j2", {"state": "open", "title": "Belonging"}),
+    ("survey_results.j2", {"state": "withheld", "title": "Belonging", "answered": None, "minimum": 5}),
+    ("survey_results.j2", {"state": "shown", "title": "M", "respondents": 6, "index": "80", "since": "+3",
+                           "questions": [{"text": "A", "favourable": "83", "mean": "3.7", "choices": [],
+                                          "delta": "+5"},
+                                         {"text": "P", "favourable": None, "mean": None, "delta": None,
+                                          "choices": [{"label": "x", "n": 4}, {"label": "y", "n": 2}]}],
+                           "withheld": 1, "comments": ["Kind people"]}),
+    ("survey_stored.j2", {}),
+    ("survey_thanks.j2", {}),
+    ("survey_invitation.j2", {"reminder": False, "title": "Belonging", "closes": "Fri 02 Jan"}),
+    ("survey_invitation.j2", {"reminder": True, "title": "Belonging", "closes": "Fri 02 Jan"}),
+    ("survey_closed.j2", {"channel": False}),
+    ("survey_closed.j2", {"channel": True}),
+    ("survey_launch_refused.j2", {"reason": "bad_minimum", "low": 3, "high": 50}),
+    ("survey_launch_refused.j2", {"reason": "already_open", "channel_id": "C0123"}),
+    ("survey_launch_refused.j2", {"reason": "already_open", "channel_id": None}),
+    ("survey_launch_refused.j2", {"reason": "already_open_audience"}),
+    ("survey_launch_refused.j2", {"reason": "slack_busy", "error": "ratelimited"}),
+    ("survey_launch_refused.j2", {"reason": "too_small", "audience": 2, "minimum": 5, "low": 3}),
+    ("survey_command.j2", {"reply": "not_admin"}),
+    ("survey_command.j2", {"reply": "slack_busy"}),
+    ("survey_command.j2", {"reply": "usage"}),
+    ("survey_command.j2", {"reply": "unknown_survey", "survey": "nope", "shipped": ["belonging"]}),
+    ("survey_command.j2", {"reply": "bad_duration", "closes": "forever"}),
+    ("survey_command.j2", {"reply": "launched", "title": "Belonging", "days": 5, "hours": 0, "invited": 7,
+                           "run_id": "R1"}),
+    ("survey_command.j2", {"reply": "launched", "title": "Belonging", "days": 0, "hours": 20, "invited": 7,
+                           "run_id": "R1"}),
+    ("survey_home.j2", {"runs": [
+        {"survey": "belonging", "channel_id": "C0123", "state": "open", "closes": "Fri 02 Jan 10:00", "invited": 4},
+        {"survey": "belonging", "channel_id": None, "closed_on": "2026-01-02", "state": "withheld", "minimum": 5},
+        {"survey": "belonging", "channel_id": "C0123", "closed_on": "2026-01-02", "state": "shown",
+         "respondents": 6, "index": "80", "change": "+3"},
+        {"survey": "pulse", "channel_id": "C0123", "closed_on": "2026-01-02", "state": "shown", "respondents": 6,
+         "index": None, "change": None},
+    ]}),
+]
+
+
+@pytest.mark.parametrize(("name", "ctx"), SURVEY_SAMPLES)
+def test_survey_templates_render_strictly_within_slacks_limits(strict, name, ctx):
+    text = strict.render(name, **ctx)
+    assert text and text == text.strip() and "{" not in text
+    assert len(text) <= blocks.SECTION_TEXT
+    if name == "survey_labels.j2" and ctx["part"].endswith(("_title", "_button", "_submit", "close")):
+        assert len(text) <= 24
+
+
+def test_survey_wording_escapes_what_members_and_admins_type(strict):
+    text = strict.render("survey_command.j2", reply="unknown_survey", survey="<!channel>", shipped=["belonging"])
+    assert "`&lt;!channel&gt;`" in text
+    invite = strict.render("survey_invitation.j2", reminder=False, title="Us & <@U1>", closes="Fri 02 Jan")
+    assert "*Us &amp; &lt;@U1&gt;*" in invite
+
+
+def test_a_community_can_reword_the_survey_notes(tmp_path):
+    copy = copy_with(tmp_path, survey_notes="{% if note == 'closed' %}Zu spät.{% else %}Nein.{% endif %}")
+    assert copy.render("survey_notes.j2", note="closed") == "Zu spät."
+    assert "Your answers are sealed" in copy.render("survey_thanks.j2")  # the rest stay built in
+
+
+def test_survey_answer_errors_keep_their_words():
+    from slack_app.surveys import views
+    errors = views.answer_errors(Copy(None, strict=True), {"a": "answer_required", "b": "choice_required",
+                                                           "c": "too_long", "d": "not_a_choice"})["errors"]
+    assert list(errors.values()) == ["Please answer this one.", "Please choose an answer.",
+                                     "Please keep this under 3000 characters.",
+                                     "That answer is not one of the choices; please choose again."]
+
+
+def test_survey_results_keep_their_words_and_escape_comments(strict):
+    text = strict.render("survey_results.j2", state="shown", title="M", respondents=6, index=None, since=None,
+                         questions=[{"text": "A", "favourable": "83", "mean": "3.7", "choices": [], "delta": "+5"},
+                                    {"text": "P", "favourable": None, "mean": None, "delta": None,
+                                     "choices": [{"label": "x", "n": 4}, {"label": "y", "n": 2}]}],
+                         withheld=1, comments=["<!channel> & co"])
+    assert text.splitlines() == ["M: 6 responses", "• A — 83% agree; mean 3.7; +5 pts", "• P — x: 4, y: 2",
+                                 "(1 question(s) had too few answers to show.)",
+                                 "Comments (1, in no particular order):", "> &lt;!channel&gt; &amp; co"]
+    assert strict.render("survey_results.j2", state="withheld", title="M", answered=2, minimum=5) == (
+        "M: 2 answered; results are shown only from 5 respondents, so none are shown.")
+
+
+def test_survey_agreement_options_match_the_engines_labels(strict):
+    from surveys.model import AGREEMENT_LABELS
+    assert tuple(strict.text("survey_labels.j2", part="agreement", value=v) for v in range(1, 6)) == AGREEMENT_LABELS

@@ -30,7 +30,7 @@ def test_a_full_belonging_submission_reads_as_values_and_an_optional_comment():
 def test_missing_required_answers_are_named_kindly():
     result = read_answers(MIXED, {"agree": "", "pick": None, "nps": "", "note": "   "})
     assert isinstance(result, Invalid)
-    assert result.errors == {"agree": "Please choose an answer.", "pick": "Please choose an answer."}
+    assert result.errors == {"agree": "choice_required", "pick": "choice_required"}  # worded by survey_errors.j2
 
 
 @pytest.mark.parametrize(
@@ -46,4 +46,4 @@ def test_edges_of_each_scale_and_long_comments():
     ok = read_answers(MIXED, {"agree": "1", "pick": "0", "nps": "10", "note": "n" * 3000, "ghost": "9"})
     assert isinstance(ok, AnswerSet) and dict(ok.values) == {"agree": 1, "pick": 0, "nps": 10}
     long = read_answers(MIXED, {"agree": "5", "pick": "1", "note": "n" * 3001})
-    assert isinstance(long, Invalid) and long.errors == {"note": "Please keep this under 3000 characters."}
+    assert isinstance(long, Invalid) and long.errors == {"note": "too_long"}

@@ -94,8 +94,7 @@ def close(ctx: CliContext, run_id: str | None, channel: str | None, workspace: b
         fail(f"survey {found} is not open.")
     click.echo(f"Survey {found} closed: {result.respondents} responses sealed.")
     if result.results is not None:
-        for line in result.results.lines():
-            click.echo(line)
+        click.echo(result.results.text(ctx.services.copy, plain=True))
 
 
 @surveys.command(help="Show a survey's results (the latest closed one of an audience, or by ID).")
@@ -113,8 +112,7 @@ def results(ctx: CliContext, run_id: str | None, channel: str | None, workspace:
     shown = usecases.results(ctx.services, ctx.team_id, found)
     if shown is None:
         fail(f"no survey {found} found.")
-    for line in shown.lines():
-        click.echo(line)
+    click.echo(shown.text(ctx.services.copy, plain=True))
     if csv_path:
         table = results_csv(shown.instrument, shown.result, shown.change)
         if table is None:

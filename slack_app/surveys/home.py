@@ -27,24 +27,22 @@ def section(viewer: Viewer) -> list[dict]:
     if not viewer.is_admin:  # asked only when there is something to show (it may cost a Slack call)
         return []
     with viewer.services.db.session() as s:
-        runs = repo.runs_of(s, viewer.team_id, limit=SHOWN_RUNS)
-        lines = []
-        for run in runs:
-            where = f"<#{run.channel_id}>" if run.channel_id else "the workspace"
+        runs = []
+        for run in repo.runs_of(s, viewer.team_id, limit=SHOWN_RUNS):
+            line: dict[str, object] = {"survey": run.survey, "channel_id": run.channel_id}
             if run.status == RunStatus.OPEN:
-                lines.append(f"• *{run.survey}* for {where}: open until {run.closes_at:%a %d %b %H:%M} UTC, "
-                             f"{run.invited} invited")
+                runs.append({**line, "state": "open", "closes": f"{run.closes_at:%a %d %b %H:%M}",
+                             "invited": run.invited})
                 continue
             found = usecases.results_of(s, viewer.services, run)
+            line.update(closed_on=str(run.closed_on))
             if found.result is None:
-                lines.append(f"• *{run.survey}* for {where}, closed {run.closed_on}: fewer than {found.minimum} "
-                             "responses, so nothing is shown")
+                runs.append({**line, "state": "withheld", "minimum": found.minimum})
                 continue
-            index = f"belonging index {found.result.index:.0f}/100" if found.result.index is not None else "results"
-            moved = ""
+            index = f"{found.result.index:.0f}" if found.result.index is not None else None
+            moved = None
             if found.change is not None and found.change.index is not None:
-                moved = f" ({found.change.index:+.0f} since the previous run)"
-            lines.append(f"• *{run.survey}* for {where}, closed {run.closed_on}: {found.result.respondents} "
-                         f"responses, {index}{moved}")
-    return [blocks.divider(), blocks.section("*Surveys* (admins only; details with `hearth surveys results ID`)\n"
-                                             + "\n".join(lines))]
+                moved = f"{found.change.index:+.0f}"
+            runs.append({**line, "state": "shown", "respondents": found.result.respondents, "index": index,
+                         "change": moved})
+    return [blocks.divider(), blocks.section(viewer.services.copy.render("survey_home.j2", runs=runs))]

@@ -31,11 +31,11 @@ from surveys.disclosure import Cell, Ledger, Stratum, release_by_scope
 from surveys.loader import InstrumentError, builtin_instrument, parse_instrument
 from surveys.model import MIN_RESPONSES_RANGE, Instrument
 from surveys.results import Change, RunResult, change, summarize
-from surveys.text import results_lines
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from slack_app.copy import Copy
     from slack_app.services import Services
 
 log = logging.getLogger("hearth.surveys")
@@ -86,34 +86,37 @@ def launch(services: Services, slack: SlackPort, team_id: str, instrument: Instr
     k = instrument.settings.min_responses if min_responses is None else min_responses
     low, high = MIN_RESPONSES_RANGE
     if not low <= k <= high:
-        return LaunchResult("refused", f"the minimum number of respondents must be between {low} and {high}.")
+        return LaunchResult("refused", _refusal(services, "bad_minimum", low=low, high=high))
     with services.db.session() as s:
         if repo.open_run_for(s, team_id, channel_id) is not None:
-            where = f"<#{channel_id}>" if channel_id else "the workspace"
-            return LaunchResult("already_open", f"a survey is already open for {where}; close it first.")
+            return LaunchResult("already_open", _refusal(services, "already_open", channel_id=channel_id))
     try:
         humans = audience_of(services, slack, team_id, channel_id)
     except SlackError as exc:
-        return LaunchResult("slack_busy", f"Slack could not list the audience ({exc.error}); try again shortly.")
+        return LaunchResult("slack_busy", _refusal(services, "slack_busy", error=exc.error))
     if len(humans) < k:
-        return LaunchResult("refused", f"the audience has {len(humans)} people, fewer than the {k} respondents "
-                                       "a result needs, so no result could ever be shown; choose a larger channel or "
-                                       f"the whole workspace, or a lower minimum ({low} at least).", audience=len(humans))
+        return LaunchResult("refused", _refusal(services, "too_small", audience=len(humans), minimum=k, low=low),
+                            audience=len(humans))
     with services.db.session() as s:
         if repo.open_run_for(s, team_id, channel_id) is not None:
-            return LaunchResult("already_open", "a survey is already open for that audience; close it first.")
+            return LaunchResult("already_open", _refusal(services, "already_open_audience"))
         invitees = _reachable(s, team_id, humans)
         run = repo.new_run(s, team_id=team_id, survey=instrument.name, version=instrument.version, source=source,
                            audience=Audience.CHANNEL if channel_id else Audience.WORKSPACE, channel_id=channel_id,
                            min_responses=k, launched_by=launched_by, invited=len(invitees), opened_at=now,
                            closes_at=now + closes)
-        payload = views.invitation(instrument, run.public_id, run.closes_at)
+        payload = views.invitation(services.copy, instrument, run.public_id, run.closes_at)
         outbox.enqueue_many(s, [dict(team_id=team_id, kind=f"{KIND}.invite", target=user_id, payload=payload,
                                      dedupe_key=outbox.key(KIND, run.public_id, user_id, "invite"))
                                 for user_id in invitees])
         public_id = run.public_id
     log.info("surveys.launched run=%s audience=%s invited=%s min=%s", public_id, len(humans), len(invitees), k)
     return LaunchResult("launched", "launched", public_id, len(invitees), len(humans))
+
+
+def _refusal(services: Services, reason: str, **ctx: object) -> str:
+    """Why a launch was refused, in survey_launch_refused.j2's words (lower case: the CLI and Slack lead in)."""
+    return services.copy.render("survey_launch_refused.j2", reason=reason, **ctx)
 
 
 def audience_of(services: Services, slack: SlackPort, team_id: str, channel_id: str | None) -> list[str]:
@@ -139,7 +142,7 @@ class Plan:
 
 
 def _may_answer(s: Session, run: SurveyRun, user_id: str, now: datetime) -> str | None:
-    """Why this member cannot answer this run now (a note for them), or None."""
+    """Why this member cannot answer this run now (a `views` note code), or None."""
     if run.status != RunStatus.OPEN or run.closes_at <= now:
         return views.CLOSED
     if run.audience == Audience.CHANNEL and not members.in_channel(s, run.team_id, run.channel_id or "", user_id):
@@ -155,11 +158,11 @@ def open_survey(services: Services, team_id: str, user_id: str, public_id: str |
     with services.db.session() as s:
         run = repo.run_by_public_id(s, team_id, public_id or "")
         if run is None:
-            return Plan(note=views.MISSING)
+            return Plan(note=views.note(services.copy, views.MISSING))
         problem = _may_answer(s, run, user_id, now)
         if problem:
-            return Plan(note=problem)
-        return Plan(view=views.survey_modal(instrument_of(run), run.public_id))
+            return Plan(note=views.note(services.copy, problem))
+        return Plan(view=views.survey_modal(services.copy, instrument_of(run), run.public_id))
 
 
 @dataclass(frozen=True)
@@ -174,26 +177,26 @@ def submit(services: Services, team_id: str, user_id: str, public_id: str | None
     with services.db.session() as s:
         run = repo.run_by_public_id(s, team_id, public_id or "")
         if run is None:
-            return SubmitResult({"response_action": "update", "view": views.notice("Survey", views.MISSING)})
+            return SubmitResult({"response_action": "update", "view": views.notice(services.copy, views.MISSING)})
         instrument = instrument_of(run)
         problem = _may_answer(s, run, user_id, now)
         if problem == views.CLOSED:
-            return SubmitResult(views.closed_errors(instrument))
+            return SubmitResult(views.closed_errors(services.copy, instrument))
         if problem:
-            return SubmitResult({"response_action": "update", "view": views.notice("Survey", problem)})
+            return SubmitResult({"response_action": "update", "view": views.notice(services.copy, problem)})
         answers = read_answers(instrument, raw)
         if isinstance(answers, Invalid):
-            return SubmitResult(views.answer_errors(answers.errors))
+            return SubmitResult(views.answer_errors(services.copy, answers.errors))
         run_id = run.id
     try:
         with services.db.session() as s:
             if not repo.still_open(s, run_id):  # closed meanwhile: the sealing must not miss (or orphan) it
-                return SubmitResult(views.closed_errors(instrument))
+                return SubmitResult(views.closed_errors(services.copy, instrument))
             repo.record_submission(s, services.crypto, run_id, user_id, day=day_of(now),
                                    values=answers.values, texts=answers.texts)
     except IntegrityError:  # a double click or a replayed request: the first answer stands
-        return SubmitResult({"response_action": "update", "view": views.notice("Survey", views.ALREADY)})
-    return SubmitResult({"response_action": "update", "view": views.thanks()})
+        return SubmitResult({"response_action": "update", "view": views.notice(services.copy, views.ALREADY)})
+    return SubmitResult({"response_action": "update", "view": views.thanks(services.copy)})
 
 
 # ---- results ----------------------------------------------------------------------------------------------
@@ -209,11 +212,11 @@ class Results:
     change: Change | None
     comments: tuple[str, ...]
 
-    def lines(self) -> list[str]:
-        if self.status != RunStatus.CLOSED:
-            return [f"{self.instrument.title}: still open; results are sealed until it closes."]
-        return results_lines(self.instrument, self.result, self.change, self.comments,
-                             respondents=self.respondents, minimum=self.minimum)
+    def text(self, copy: Copy, *, plain: bool = False) -> str:
+        """The results in survey_results.j2's words: Slack mrkdwn, or `plain` text for the terminal."""
+        return views.results_text(copy, self.instrument, self.result, self.change, self.comments,
+                                  respondents=self.respondents, minimum=self.minimum,
+                                  still_open=self.status != RunStatus.CLOSED, plain=plain)
 
 
 def results_of(s: Session, services: Services, run: SurveyRun) -> Results:
@@ -317,12 +320,12 @@ def close(services: Services, team_id: str, public_id: str, slack: SlackPort | N
         found = results_of(s, services, run)
         admin = run.launched_by
         if admin:
-            text = "\n".join(["Your survey has closed.", *found.lines()])
+            text = "\n".join([services.copy.render("survey_closed.j2", channel=False), found.text(services.copy)])
             outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.results", target=admin, payload={"text": text},
                            dedupe_key=outbox.key(KIND, public_id, "results"))
         channel = run.channel_id if found.instrument.settings.share_results and found.result is not None else None
         if channel:  # the survey says so: the audience sees what the admins see (never below the minimum)
-            text = "\n".join(["The survey has closed; thank you to everyone who answered.", *found.lines()])
+            text = "\n".join([services.copy.render("survey_closed.j2", channel=True), found.text(services.copy)])
             outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.results", target=channel, payload={"text": text},
                            dedupe_key=outbox.key(KIND, public_id, "results", "channel"))
     repo.wipe_freed_space(services.db)
@@ -411,7 +414,7 @@ def _remind(services: Services, slack: SlackPort, run_id: int, which: str) -> in
         assert run is not None
         done = repo.participants(s, run_id)
         targets = [u for u in _reachable(s, team_id, humans) if u not in done]
-        payload = views.invitation(instrument_of(run), public_id, run.closes_at, reminder=True)
+        payload = views.invitation(services.copy, instrument_of(run), public_id, run.closes_at, reminder=True)
         for user_id in targets:
             outbox.enqueue_sensitive(s, team_id=team_id, kind=f"{KIND}.remind", recipient=user_id, payload=payload,
                                      dedupe_key=outbox.key(KIND, public_id, user_id, which))

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from slack_app import blocks
+from slack_app.copy import Copy
 from slack_app.surveys.ids import SurveyAction, SurveyView, question_block, question_of_block
-from surveys.model import AGREEMENT_LABELS, Instrument, QuestionKind
+from surveys.answers import MAX_COMMENT
+from surveys.disclosure import shown_comments
+from surveys.model import Instrument, QuestionKind
+from surveys.results import Change, RunResult
+from surveys.showable import minimum_for, showable_questions
 
-STORED = ("Your answers are sealed (encrypted) until the survey closes, then stored with no name, no id and "
-          "no time, mixed with everyone else's. Hearth keeps a separate note that you took part (so you are "
-          "not reminded), with the day only, and deletes it when the survey closes. Nobody, admins included, "
-          "can see what you answered; results are shown only when enough people have answered.")
+# Why a member cannot answer (the `note` of survey_notes.j2): codes, so the use cases can tell them apart.
+ALREADY = "already"
+CLOSED = "closed"
+NOT_FOR_YOU = "not_for_you"
+MISSING = "missing"
+
+
+def label(copy: Copy, part: str, **ctx: object) -> str:
+    """A short word of survey_labels.j2 (buttons, titles, placeholders), as plain text."""
+    return copy.text("survey_labels.j2", part=part, **ctx).strip()
+
+
+def note(copy: Copy, code: str) -> str:
+    """Why a member cannot answer, in their words (survey_notes.j2)."""
+    return copy.render("survey_notes.j2", note=code)
 
 
 @dataclass(frozen=True)
@@ -25,36 +41,36 @@ def _day(moment: datetime) -> str:
     return moment.strftime("%a %d %b")
 
 
-def invitation(instrument: Instrument, run_id: str, closes_at: datetime, *, reminder: bool = False) -> dict:
-    lead = "A reminder: the survey" if reminder else "A short anonymous survey"
-    text = (f"{lead} *{blocks.escape_member_text(instrument.title)}* is open until {_day(closes_at)} (UTC). "
-            f"It takes two minutes; nobody can see who answered what.")
+def invitation(copy: Copy, instrument: Instrument, run_id: str, closes_at: datetime, *,
+               reminder: bool = False) -> dict:
+    text = copy.render("survey_invitation.j2", reminder=reminder, title=instrument.title, closes=_day(closes_at))
     return blocks.message(text, [
         blocks.section(text),
-        blocks.actions(blocks.button("Answer the survey", SurveyAction.OPEN_MODAL, value=run_id, style="primary")),
-        blocks.context("Answering is optional. Results are shown only when enough people have answered."),
+        blocks.actions(blocks.button(label(copy, "answer_button"), SurveyAction.OPEN_MODAL, value=run_id,
+                                     style="primary")),
+        blocks.context(copy.render("survey_labels.j2", part="invitation_note")),
     ])
 
 
-def survey_modal(instrument: Instrument, run_id: str) -> dict:
+def survey_modal(copy: Copy, instrument: Instrument, run_id: str) -> dict:
     body: list[blocks.Block] = [blocks.section(blocks.escape_member_text(instrument.intro))] if instrument.intro else []
     for q in instrument.questions:
         block_id = question_block(q.id)
-        label = q.text
+        text = q.text
         if q.kind is QuestionKind.AGREEMENT:
-            options = [(str(v), AGREEMENT_LABELS[v - 1]) for v in q.values]
-            body.append(blocks.radio_input(block_id, label, options, optional=not q.required))
+            options = [(str(v), label(copy, "agreement", value=v)) for v in q.values]
+            body.append(blocks.radio_input(block_id, text, options, optional=not q.required))
         elif q.kind is QuestionKind.CHOICE:
-            body.append(blocks.radio_input(block_id, label, [(str(v), q.label(v)) for v in q.values],
+            body.append(blocks.radio_input(block_id, text, [(str(v), q.label(v)) for v in q.values],
                                            optional=not q.required))
         elif q.kind is QuestionKind.SCALE:
-            body.append(blocks.static_select_input(block_id, label, [(str(v), str(v)) for v in q.values],
-                                                   optional=not q.required, placeholder="0 to 10"))
+            body.append(blocks.static_select_input(block_id, text, [(str(v), str(v)) for v in q.values],
+                                                   optional=not q.required, placeholder=label(copy, "scale_placeholder")))
         else:
-            body.append(blocks.plain_text_input(block_id, label, multiline=True, optional=not q.required,
-                                                max_length=3000))
-    body.append(blocks.context(STORED))
-    return blocks.modal(instrument.title, body, callback_id=SurveyView.SUBMIT, submit="Send anonymously",
+            body.append(blocks.plain_text_input(block_id, text, multiline=True, optional=not q.required,
+                                                max_length=MAX_COMMENT))
+    body.append(blocks.context(copy.render("survey_stored.j2")))
+    return blocks.modal(instrument.title, body, callback_id=SurveyView.SUBMIT, submit=label(copy, "modal_submit"),
                         private_metadata=SurveyMeta(run=run_id))
 
 
@@ -68,26 +84,55 @@ def read_answers(values: Mapping[str, object]) -> dict[str, str | None]:
     return out
 
 
-def answer_errors(errors: Mapping[str, str]) -> dict[str, str]:
-    return blocks.input_errors({question_block(q): message for q, message in errors.items()})
+def answer_errors(copy: Copy, errors: Mapping[str, str]) -> dict[str, str]:
+    """Inline errors: each question's code from surveys.answers, worded by survey_errors.j2."""
+    return blocks.input_errors({question_block(q): copy.text("survey_errors.j2", code=code, limit=MAX_COMMENT)
+                                for q, code in errors.items()})
 
 
-def notice(title: str, text: str) -> dict:
-    return blocks.modal(title, [blocks.section(text)], callback_id=SurveyView.DONE, submit=None, close="Close")
+def notice(copy: Copy, code: str) -> dict:
+    """A modal that only says why the answers were not taken (survey_notes.j2)."""
+    return blocks.modal(label(copy, "notice_title"), [blocks.section(note(copy, code))], callback_id=SurveyView.DONE,
+                        submit=None, close=label(copy, "close"))
 
 
-def thanks() -> dict:
-    return notice("Thank you", "*Your answers are in.* Thank you for taking part.\n\n" + STORED +
-                  "\n\nNo message is sent to you or anyone else about your answers.")
+def thanks(copy: Copy) -> dict:
+    return blocks.modal(label(copy, "thanks_title"), [blocks.section(copy.render("survey_thanks.j2"))],
+                        callback_id=SurveyView.DONE, submit=None, close=label(copy, "close"))
 
 
-ALREADY = "You have already answered this survey — thank you. Each person answers once, so nothing was changed."
-CLOSED = "This survey has closed, so answers are no longer taken. Thank you for wanting to take part."
-NOT_FOR_YOU = ("This survey is for the members of another channel, so it is not for you; nothing was stored. "
-               "If you think that is wrong, ask the admin who launched it.")
-MISSING = "That survey could not be found (it may have been from an old message)."
-
-
-def closed_errors(instrument: Instrument) -> dict[str, str]:
+def closed_errors(copy: Copy, instrument: Instrument) -> dict[str, str]:
     """A closed survey answered anyway: a friendly error under the first question of the open modal."""
-    return blocks.input_errors({question_block(instrument.questions[0].id): CLOSED})
+    return blocks.input_errors({question_block(instrument.questions[0].id): note(copy, CLOSED)})
+
+
+def results_text(copy: Copy, instrument: Instrument, result: RunResult | None, change: Change | None = None,
+                 comments: Iterable[str] = (), *, respondents: int | None = None, minimum: int | None = None,
+                 still_open: bool = False, plain: bool = False) -> str:
+    """A run's results in survey_results.j2's words (mrkdwn, or `plain` for the terminal), or why none are shown."""
+    render = copy.text if plain else copy.render
+    if still_open:
+        return render("survey_results.j2", state="open", title=instrument.title)
+    questions = showable_questions(instrument, result)
+    if result is None or not questions:
+        k = minimum if minimum is not None else instrument.settings.min_responses
+        return render("survey_results.j2", state="withheld", title=instrument.title, answered=respondents, minimum=k)
+    moved = {q.question_id: q for q in change.questions} if change else {}
+    rows = []
+    for row in questions:
+        question = instrument.question(row.question_id)
+        delta = moved.get(row.question_id)
+        rows.append({
+            "text": question.text,
+            "favourable": f"{row.favourable:.0f}" if row.favourable is not None else None,
+            "mean": f"{row.mean:.1f}" if row.mean is not None else None,
+            "choices": ([{"label": question.label(v), "n": n} for v, n in row.distribution]
+                        if question.kind is QuestionKind.CHOICE else []),
+            "delta": f"{delta.favourable:+.0f}" if delta is not None and delta.favourable is not None else None,
+        })
+    since = f"{change.index:+.0f}" if change is not None and change.index is not None else None
+    shown = shown_comments(comments, result.respondents, instrument.settings.comment_min_responses,
+                           minimum_for(instrument, result))
+    return render("survey_results.j2", state="shown", title=instrument.title, respondents=result.respondents,
+                  index=f"{result.index:.0f}" if result.index is not None else None, since=since, questions=rows,
+                  withheld=len(result.withheld), comments=list(shown))
