@@ -11,11 +11,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from slack_app.buddies import rules, usecases, views
-from slack_app.delivery.ports import single_workspace
-from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
 from slack_app.scheduling.cadence import next_after
 from slack_app.simulator.driver import SlackDriver
 from slack_app.simulator.server import SlackSimulator
+from slack_app.simulator.story import Story
 from storage.models import utcnow
 
 if TYPE_CHECKING:
@@ -27,18 +26,8 @@ CHANNEL = "CGENERAL"
 def scenario_buddies(driver: SlackDriver, simulator: SlackSimulator, hearth: Hearth) -> list[str]:
     services = hearth.services
     team_id = simulator.workspace.team_id
-    ports = single_workspace(simulator.bot_token, simulator.base_url)
-    worker = DeliveryWorker(services.db, ports, options=WorkerOptions(threads=1))
-    lines: list[str] = []
-    seen = len(simulator.transcript())
-
-    def step(title: str) -> None:
-        nonlocal seen
-        worker.drain(timeout=30)
-        simulator_lines = simulator.transcript()
-        lines.append(f"▸ {title}")
-        lines.extend(f"    {line}" for line in simulator_lines[seen:])
-        seen = len(simulator_lines)
+    story = Story(simulator, hearth)
+    ports, step = story.ports, story.step
 
     prog, _ = usecases.enable(services, team_id, CHANNEL, rules.parse_settings(size=2, cadence="biweekly"))
     step("An admin turns on buddy introductions in #general (`hearth buddies enable --channel CGENERAL`)")
@@ -58,4 +47,4 @@ def scenario_buddies(driver: SlackDriver, simulator: SlackSimulator, hearth: Hea
     second = usecases.plan_round(services, ports(team_id), team_id, CHANNEL)
     q = second.plan.quality if second.plan else None
     step(f"The next round: nobody meets the same person again ({q.repeats if q else 0} repeats), Bob is not in it")
-    return lines
+    return story.lines

@@ -12,10 +12,9 @@ from sqlalchemy import select
 
 from slack_app.checkins import rounds
 from slack_app.checkins.ids import CheckinAction, CheckinBlock
-from slack_app.delivery.ports import single_workspace
-from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
 from slack_app.simulator.driver import SlackDriver, wait_for
 from slack_app.simulator.server import SlackSimulator
+from slack_app.simulator.story import Story
 from storage import checkins as repo
 from storage.models import OutboxMessage
 
@@ -29,18 +28,8 @@ CIRCLE = "CCIRCLE"
 def scenario_checkins(driver: SlackDriver, simulator: SlackSimulator, hearth: Hearth) -> list[str]:
     services = hearth.services
     team_id = simulator.workspace.team_id
-    ports = single_workspace(simulator.bot_token, simulator.base_url)
-    worker = DeliveryWorker(services.db, ports, options=WorkerOptions(threads=1))
-    lines: list[str] = []
-    seen = len(simulator.transcript())
-
-    def step(title: str) -> None:
-        nonlocal seen
-        worker.drain(timeout=30)
-        simulator_lines = simulator.transcript()
-        lines.append(f"▸ {title}")
-        lines.extend(f"    {line}" for line in simulator_lines[seen:])
-        seen = len(simulator_lines)
+    story = Story(simulator, hearth)
+    ports, step = story.ports, story.step
 
     def wait_for_view(user: str) -> dict:
         return driver.as_member(user).latest_view()
@@ -80,7 +69,7 @@ def scenario_checkins(driver: SlackDriver, simulator: SlackSimulator, hearth: He
 
     rounds.close_due(services, now=closes_at)
     step("The round closes: counts only in the thread, and the next facilitator is named")
-    return lines
+    return story.lines
 
 
 def _queued(services: Services, kind: str) -> bool:

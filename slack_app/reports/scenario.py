@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from slack_app.delivery.ports import single_workspace
-from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
 from slack_app.reports.ids import ReportAction, ReportView
 from slack_app.simulator.driver import SlackDriver, wait_for
 from slack_app.simulator.server import SlackSimulator
+from slack_app.simulator.story import Story
 from storage import reports as store
 
 if TYPE_CHECKING:
@@ -23,18 +22,8 @@ if TYPE_CHECKING:
 def scenario_reports(driver: SlackDriver, simulator: SlackSimulator, hearth: Hearth) -> list[str]:
     services = hearth.services
     team_id = simulator.workspace.team_id
-    worker = DeliveryWorker(services.db, single_workspace(simulator.bot_token, simulator.base_url),
-                            options=WorkerOptions(threads=1))
-    lines: list[str] = []
-    seen = len(simulator.transcript())
-
-    def step(title: str) -> None:
-        nonlocal seen
-        worker.drain(timeout=30)
-        now = simulator.transcript()
-        lines.append(f"▸ {title}")
-        lines.extend(f"    {line}" for line in now[seen:])
-        seen = len(now)
+    story = Story(simulator, hearth)
+    step = story.step
 
     def top(user: str, callback_id: str) -> None:
         wait_for(lambda: (simulator.latest_view(user) or {}).get("callback_id") == callback_id)
@@ -84,7 +73,7 @@ def scenario_reports(driver: SlackDriver, simulator: SlackSimulator, hearth: Hea
     alice.submit({"note": "(what was done)"})
     wait_for(lambda: status() == "resolved")
     step("Alice resolves the case: the card says so, Bob hears by DM; nothing Bob wrote is in any channel")
-    return lines
+    return story.lines
 
 
 def _card(simulator: SlackSimulator) -> dict:

@@ -7,21 +7,16 @@ from typing import TYPE_CHECKING
 
 from slack_app.simulator.driver import SlackDriver, wait_for
 from slack_app.simulator.server import SlackSimulator
+from slack_app.simulator.story import Story
 
 if TYPE_CHECKING:
     from slack_app.app import Hearth
 
 
 def getting_started(driver: SlackDriver, simulator: SlackSimulator, hearth: Hearth) -> list[str]:
-    lines: list[str] = []
-    seen = len(simulator.transcript())
-
-    def step(title: str) -> None:
-        nonlocal seen
-        shown = simulator.transcript()
-        lines.append(f"▸ {title}")
-        lines.extend(f"    {line}" for line in shown[seen:])
-        seen = len(shown)
+    story = Story(simulator, hearth, deliver=False)
+    lines = story.lines
+    step = story.step
 
     alice = driver.as_member("UALICE")
     alice.open_home()
@@ -44,7 +39,7 @@ def getting_started(driver: SlackDriver, simulator: SlackSimulator, hearth: Hear
     driver.event(home_opened, event_id=first.event_id, retry_num=1)
     lines.append("▸ Slack retries an event it already delivered: Hearth handles it once "
                  f"({len(simulator.calls_for('views.publish')) - publishes} extra App Home publishes)")
-    return lines
+    return story.lines
 
 
 def _settle(predicate: Callable[[], object]) -> None:

@@ -9,10 +9,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from slack_app.delivery.ports import single_workspace
-from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
 from slack_app.simulator.driver import SlackDriver, wait_for
 from slack_app.simulator.server import SlackSimulator
+from slack_app.simulator.story import Story
 from slack_app.surveys import usecases
 from slack_app.surveys.ids import SurveyAction, SurveyView, question_block
 
@@ -26,18 +25,8 @@ ANSWERS = {"UALICE": 4, "UBOB": 5, "UCARMEN": 3, "UDEV": 4, "UFINN": 2}
 def scenario_surveys(driver: SlackDriver, simulator: SlackSimulator, hearth: Hearth) -> list[str]:
     services = hearth.services
     team_id = simulator.workspace.team_id
-    ports = single_workspace(simulator.bot_token, simulator.base_url)
-    worker = DeliveryWorker(services.db, ports, options=WorkerOptions(threads=1))
-    lines: list[str] = []
-    seen = len(simulator.transcript())
-
-    def step(title: str) -> None:
-        nonlocal seen
-        worker.drain(timeout=30)
-        now = simulator.transcript()
-        lines.append(f"▸ {title}")
-        lines.extend(f"    {line}" for line in now[seen:])
-        seen = len(now)
+    story = Story(simulator, hearth)
+    ports, step = story.ports, story.step
 
     instrument, source = usecases.load_survey("belonging")
     started = usecases.launch(services, ports(team_id), team_id, instrument, source, channel_id=GENERAL,
@@ -45,7 +34,7 @@ def scenario_surveys(driver: SlackDriver, simulator: SlackSimulator, hearth: Hea
     step(f"Finn (an admin) runs `hearth surveys launch belonging --channel {GENERAL} --by UFINN`: "
          f"{started.invited} invitations by DM")
     if started.run_id is None:
-        return lines
+        return story.lines
     for user, value in ANSWERS.items():
         member = driver.as_member(user)
         member.click(SurveyAction.OPEN_MODAL)
@@ -56,4 +45,4 @@ def scenario_surveys(driver: SlackDriver, simulator: SlackSimulator, hearth: Hea
 
     usecases.close(services, team_id, started.run_id, ports(team_id))
     step("The survey closes: answers are shuffled into anonymous rows, and Finn gets the results and the chart")
-    return lines
+    return story.lines
