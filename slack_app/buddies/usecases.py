@@ -178,7 +178,7 @@ def _tally_follow_ups(services: Services, s: Session, program_id: int, team_id: 
                                dedupe_key=outbox.key(KIND, last.id, "paused", user_id))
                 paused += 1
     if paused:
-        log.info("buddies.paused_unanswered program=%s members=%s", program_id, paused)
+        log.info("buddies.paused_unanswered program=%s paused_count=%s", program_id, paused)
 
 
 def follow_up_due(services: Services, *, now: datetime | None = None) -> int:

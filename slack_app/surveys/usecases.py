@@ -329,7 +329,7 @@ def close(services: Services, team_id: str, public_id: str, slack: SlackPort | N
             outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.results", target=channel, payload={"text": text},
                            dedupe_key=outbox.key(KIND, public_id, "results", "channel"))
     repo.wipe_freed_space(services.db)
-    log.info("surveys.closed run=%s respondents=%s answers=%s comments=%s", public_id, sealing.respondents,
+    log.info("surveys.closed run=%s respondent_count=%s answer_rows=%s comment_rows=%s", public_id, sealing.respondents,
              sealing.answers, sealing.comments)
     uploaded = False
     if admin and slack is not None:
