@@ -7,6 +7,8 @@ ephemeral refusal, and the attempt is audited.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from slack_bolt import Ack, App, Respond
 
 from slack_app import blocks
@@ -148,7 +150,7 @@ def register(app: App) -> None:
             return
         ack()
 
-    def _form(kind: ReportView, what: str):  # noqa: ANN202 - a Bolt listener
+    def _form(kind: ReportView, what: str) -> Callable[..., None]:
         def open_form(ack: Ack, body: dict, action: dict, respond: Respond, services: Services, slack: SlackPort,
                       team_id: str) -> None:
             ack()
@@ -167,7 +169,7 @@ def register(app: App) -> None:
     app.action(ReportAction.RESOLVE.value)(_form(ReportView.RESOLVE, "resolve"))
     app.action(ReportAction.MESSAGE.value)(_form(ReportView.QUESTION, "message reporter"))
 
-    def _submitted(kind: ReportView, what: str, run):  # noqa: ANN001, ANN202 - a use case; a Bolt listener
+    def _submitted(kind: ReportView, what: str, run: Callable[..., str | None]) -> Callable[..., None]:
         def on_submit(ack: Ack, body: dict, view: dict, services: Services, slack: SlackPort,
                       team_id: str) -> None:
             meta = views.CaseMeta.read(view)

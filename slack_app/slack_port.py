@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,6 +23,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.web import SlackResponse
 
 log = logging.getLogger("hearth.slack")
 
@@ -121,6 +122,9 @@ class SlackPort(Protocol):
     ) -> HistoryPage: ...
 
 
+PortFactory = Callable[[str], SlackPort]  # team id → the port for that workspace (one token per install)
+
+
 def retry_handlers(max_retries: int = 2) -> list:
     """429 honouring Retry-After, connection errors and 5xx, each retried with backoff."""
     return [
@@ -150,7 +154,7 @@ def make_delivery_client(token: str | None, base_url: str, *, timeout: int = 10)
     return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
 
 
-def _retry_after(response) -> float | None:  # noqa: ANN001 - a SlackResponse
+def _retry_after(response: SlackResponse) -> float | None:
     for name, value in (getattr(response, "headers", None) or {}).items():
         if name.lower() == "retry-after":
             try:
@@ -294,7 +298,7 @@ class WebApiPort:
         return _page(resp)
 
 
-def _page(resp) -> HistoryPage:  # noqa: ANN001 - a SlackResponse
+def _page(resp: SlackResponse) -> HistoryPage:
     messages = [HistoryMessage(ts=m["ts"], metadata=m.get("metadata"), thread_ts=m.get("thread_ts"))
                 for m in resp.get("messages") or []]
     cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.crypto import Crypto, DecryptionError, keyed_hash
-from storage.db import CRYPTO
+from storage.db import CRYPTO, insert_ignore
 from storage.errors import SettingsError
 from storage.models import Secret
 
@@ -58,7 +58,7 @@ def _secret(session: Session) -> bytes:
         _cache.setdefault(crypto, {})[url] = value
         return value
     fresh = crypto.encrypt(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii"))
-    session.execute(_insert_ignore(session).values(name=NAME, value=fresh))
+    session.execute(insert_ignore(session, Secret.__table__, unique=["name"]).values(name=NAME, value=fresh))
     return _open(crypto, session.scalar(select(Secret.value).where(Secret.name == NAME)))  # ours or a racer's
 
 
@@ -71,10 +71,3 @@ def _open(crypto: Crypto, stored: str) -> bytes:
             "set the key this database was created with (several keys may be listed, newest first)."
         ) from None
 
-
-def _insert_ignore(session: Session):  # noqa: ANN202 - a dialect Insert
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(Secret.__table__).on_conflict_do_nothing(index_elements=["name"])

@@ -51,6 +51,7 @@ from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.crypto import Crypto, looks_encrypted
+from storage.db import insert_ignore
 from storage.models import OutboxMessage, utcnow
 from storage.opaque import cipher, hasher, opaque
 
@@ -160,10 +161,11 @@ def enqueue_many(session: Session, messages: Iterable[dict[str, Any]], *, chunk:
     crypto, hashed = cipher(session), hasher(session)
     rows = [_validated(session, crypto, hashed, m, now) for m in messages]
     added = 0
+    insert = insert_ignore(session, T.__table__, unique=["team_id", "dedupe_key"])
     for start in range(0, len(rows), chunk):
         batch = _not_known_in_clear(session, rows[start:start + chunk])
         if batch:
-            added += len(session.execute(_insert_ignore(session).values(batch).returning(T.id)).all())
+            added += len(session.execute(insert.values(batch).returning(T.id)).all())
     return added
 
 
@@ -177,14 +179,6 @@ def _not_known_in_clear(session: Session, rows: list[dict[str, Any]]) -> list[di
         for k in session.scalars(select(C.dedupe_key).where(C.team_id == team, C.dedupe_key.in_(keys))):
             known.add(older[(team, k)])
     return [r for i, r in enumerate(rows) if i not in known]
-
-
-def _insert_ignore(session: Session):  # noqa: ANN202 - a dialect Insert
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(T.__table__).on_conflict_do_nothing(index_elements=["team_id", "dedupe_key"])
 
 
 def _validated(session: Session, crypto: Crypto, hashed: Callable[[str], str], m: dict[str, Any], now: datetime,

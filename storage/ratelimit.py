@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.orm import Session
 
+from storage.db import insert_ignore
 from storage.gcra import Rate, ready_at
 from storage.models import RateBucket
 
@@ -29,11 +30,7 @@ _CURRENT = select(B.c.tat).where(B.c.key == bindparam("b_key"))
 
 
 def _insert_ignore(session: Session, key: str, tat: float) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(B).values(key=key, tat=tat).on_conflict_do_nothing(index_elements=["key"]))
+    session.execute(insert_ignore(session, B, unique=["key"]).values(key=key, tat=tat))
 
 
 def reserve(session: Session, key: str, rate: Rate, *, now: float, max_wait: float = 0.0) -> tuple[float | None, float]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import MetaData, Text, column, select, table, update
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from storage.crypto import Crypto, DecryptionError, looks_encrypted
@@ -129,7 +130,7 @@ def rotate(db: Database, crypto: Crypto, columns: Iterable[EncryptedColumn] | No
     return report
 
 
-def _after(keys: list, after: tuple):  # noqa: ANN202 - a boolean clause
+def _after(keys: list, after: tuple) -> ColumnElement[bool]:
     from sqlalchemy import tuple_
 
     return tuple_(*keys) > tuple_(*after) if len(keys) > 1 else keys[0] > after[0]

@@ -25,6 +25,7 @@ from datetime import date, datetime
 
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, delete, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql import ColumnElement
 
 from storage.anonymity import opaque_id, shuffled
 from storage.checkins import Cipher, UTCDateTime
@@ -181,7 +182,7 @@ def previous_run(s: Session, run: SurveyRun) -> SurveyRun | None:
     ).order_by(SurveyRun.id.desc())).first()
 
 
-def _audience_is(channel_id: str | None):  # noqa: ANN202 - a boolean clause
+def _audience_is(channel_id: str | None) -> ColumnElement[bool]:
     if channel_id is None:
         return SurveyRun.audience == Audience.WORKSPACE
     return (SurveyRun.audience == Audience.CHANNEL) & (SurveyRun.channel_id == channel_id)

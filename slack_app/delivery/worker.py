@@ -35,7 +35,7 @@ from typing import NoReturn
 from slack_app.delivery import rules
 from slack_app.delivery.pacing import SlackLimits
 from slack_app.delivery.rules import Verdict
-from slack_app.slack_port import HistoryMessage, Posted, SlackError, SlackPort
+from slack_app.slack_port import HistoryMessage, PortFactory, Posted, SlackError, SlackPort
 from storage import outbox, ratelimit
 from storage.db import Database
 from storage.gcra import Rate
@@ -44,7 +44,6 @@ from storage.outbox import FAILED, SENDING, SENT, OutboxRow
 log = logging.getLogger("hearth.delivery")
 
 EVENT_TYPE = "hearth_delivery"
-PortFactory = Callable[[str], SlackPort]
 
 
 def delivery_metadata(dedupe_key: str) -> dict:

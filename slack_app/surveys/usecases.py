@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from slack_app import preferences
 from slack_app import roster as roster_service
-from slack_app.slack_port import SlackError, SlackPort
+from slack_app.slack_port import PortFactory, SlackError, SlackPort
 from slack_app.surveys import views
 from storage import members, outbox
 from storage import surveys as repo
@@ -354,7 +354,7 @@ def _upload_chart(slack: SlackPort, target: str, found: Results, *, dm: bool) ->
     return True
 
 
-def close_due(services: Services, slack_for, now: datetime | None = None) -> int:  # noqa: ANN001
+def close_due(services: Services, slack_for: PortFactory, now: datetime | None = None) -> int:
     now = now or utcnow()
     with services.db.session() as s:
         due = [(r.team_id, r.public_id) for r in repo.runs_to_close(s, now)]
@@ -365,7 +365,7 @@ def close_due(services: Services, slack_for, now: datetime | None = None) -> int
     return closed
 
 
-def _port(slack_for, team_id: str) -> SlackPort | None:  # noqa: ANN001
+def _port(slack_for: PortFactory, team_id: str) -> SlackPort | None:
     try:
         return slack_for(team_id) if slack_for is not None else None
     except Exception:  # no token for this workspace: the text still goes through the outbox
@@ -374,7 +374,7 @@ def _port(slack_for, team_id: str) -> SlackPort | None:  # noqa: ANN001
 
 # ---- reminders --------------------------------------------------------------------------------------------
 
-def remind_due(services: Services, slack_for, now: datetime | None = None) -> int:  # noqa: ANN001
+def remind_due(services: Services, slack_for: PortFactory, now: datetime | None = None) -> int:
     """Remind the audience members who have not taken part (3 days in, 1 day before close): each run once
     per reminder. Reminders are sensitive outbox rows (deleted once delivered): who had not answered by
     then is not kept."""
