@@ -67,7 +67,9 @@ def test_setting_with_several_keys_newest_first():
     assert new not in repr(crypto)
 
 
-@pytest.mark.parametrize("setting", ["not-a-key", "c2hvcnQ=", f"{generate_key()},broken"])
+@pytest.mark.parametrize(
+    "setting", ["not-a-key", "c2hvcnQ=", f"{generate_key()},broken"], ids=["not-base64", "too-short", "second-broken"]
+)
 def test_malformed_key_is_one_line_with_the_fix(setting):
     with pytest.raises(SettingsError) as info:
         load_crypto(setting, production=True)
