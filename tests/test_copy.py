@@ -346,7 +346,18 @@ SURVEY_SAMPLES = [
          "respondents": 6, "index": "80", "change": "+3"},
         {"survey": "pulse", "channel_id": "C0123", "closed_on": "2026-01-02", "state": "shown", "respondents": 6,
          "index": None, "change": None},
+    ], "schedules": []}),
+    ("survey_home.j2", {"runs": [], "schedules": [
+        {"survey": "belonging", "channel_id": "C0123", "when": "every 2nd mon 10:00 UTC", "next": "Mon 05 Jan 10:00",
+         "last": None},
+        {"survey": "belonging", "channel_id": None, "when": "first mon of the month 10:00 UTC",
+         "next": "Mon 05 Jan 10:00", "last": "too_small"},
+        {"survey": "pulse", "channel_id": "C0123", "when": "every mon 09:00 UTC", "next": "Mon 05 Jan 09:00",
+         "last": "already_open_audience"},
     ]}),
+    ("survey_schedule_note.j2", {"title": "Belonging", "channel_id": "C0123", "day": "Mon 05 Jan",
+                                 "why": "the audience has 2 people, fewer than the 5 respondents a result needs."}),
+    ("survey_schedule_note.j2", {"title": "Belonging", "channel_id": None, "day": "Mon 05 Jan", "why": "busy."}),
 ]
 
 

@@ -76,6 +76,7 @@ class LaunchResult:
     run_id: str | None = None
     invited: int = 0
     audience: int = 0
+    reason: str | None = None  # why not: a survey_launch_refused.j2 code (too_small, bad_minimum, …)
 
 
 def launch(services: Services, slack: SlackPort, team_id: str, instrument: Instrument, source: str, *,
@@ -88,21 +89,21 @@ def launch(services: Services, slack: SlackPort, team_id: str, instrument: Instr
     k = instrument.settings.min_responses if min_responses is None else min_responses
     low, high = MIN_RESPONSES_RANGE
     if not low <= k <= high:
-        return LaunchResult("refused", _refusal(services, "bad_minimum", low=low, high=high))
+        return _refused(services, "refused", "bad_minimum", low=low, high=high)
     with services.db.session() as s:
         if repo.open_run_for(s, team_id, channel_id) is not None:
-            return LaunchResult("already_open", _refusal(services, "already_open", channel_id=channel_id))
+            return _refused(services, "already_open", "already_open", channel_id=channel_id)
     try:
         humans = audience_of(services, slack, team_id, channel_id)
     except SlackError as exc:
-        return LaunchResult("slack_busy", _refusal(services, "slack_busy", error=exc.error))
+        return _refused(services, "slack_busy", "slack_busy", error=exc.error)
     if len(humans) < k:
-        return LaunchResult("refused", _refusal(services, "too_small", audience=len(humans), minimum=k, low=low),
-                            audience=len(humans))
+        return replace(_refused(services, "refused", "too_small", audience=len(humans), minimum=k, low=low),
+                       audience=len(humans))
     try:
         with services.db.session() as s:
             if repo.open_run_for(s, team_id, channel_id) is not None:
-                return LaunchResult("already_open", _refusal(services, "already_open_audience"))
+                return _refused(services, "already_open", "already_open_audience")
             invitees = _reachable(s, team_id, humans)
             run = repo.new_run(s, team_id=team_id, survey=instrument.name, version=instrument.version,
                                source=source, audience=Audience.CHANNEL if channel_id else Audience.WORKSPACE,
@@ -115,14 +116,15 @@ def launch(services: Services, slack: SlackPort, team_id: str, instrument: Instr
                                     for user_id in invitees])
             public_id = run.public_id
     except IntegrityError:  # another instance or schedule opened one for this audience meanwhile
-        return LaunchResult("already_open", _refusal(services, "already_open_audience"))
+        return _refused(services, "already_open", "already_open_audience")
     log.info("surveys.launched run=%s audience=%s invited=%s min=%s", public_id, len(humans), len(invitees), k)
     return LaunchResult("launched", "launched", public_id, len(invitees), len(humans))
 
 
-def _refusal(services: Services, reason: str, **ctx: object) -> str:
-    """Why a launch was refused, in survey_launch_refused.j2's words (lower case: the CLI and Slack lead in)."""
-    return services.copy.render("survey_launch_refused.j2", reason=reason, **ctx)
+def _refused(services: Services, status: str, reason: str, **ctx: object) -> LaunchResult:
+    """A launch refused, with why in survey_launch_refused.j2's words (lower case: the CLI and Slack lead in)."""
+    return LaunchResult(status, services.copy.render("survey_launch_refused.j2", reason=reason, **ctx),
+                        reason=reason)
 
 
 def audience_of(services: Services, slack: SlackPort, team_id: str, channel_id: str | None) -> list[str]:
