@@ -7,7 +7,9 @@ dump belongs to fewer than the minimum number of respondents:
 
 - a combination (a *stratum*: all of an answer set's labels together) held by at least k respondents keeps
   its labels;
-- the others become "other" (no labels); while "other" holds some but fewer than k respondents, the smallest
+- a smaller one loses one dimension at a time (profile fields first, then channels), merging with the
+  strata it then equals, until it reaches k or has no labels left;
+- what is left without labels is "other"; while "other" holds some but fewer than k respondents, the smallest
   kept stratum joins it. So every stored stratum holds 0 or at least k answer sets.
 
 The combination, not each label alone, is what must reach k: two labels that each reach k can meet in one
@@ -17,6 +19,7 @@ person. Pure: no Slack, no database.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from surveys.disclosure import Label, labels
@@ -60,10 +63,23 @@ def decode(text: str) -> tuple[Label, ...]:
 
 def coarsen(sizes: Mapping[tuple[Label, ...], int], k: int) -> dict[tuple[Label, ...], tuple[Label, ...]]:
     """Each stratum → the labels its answer sets are stored with (see the module's rule)."""
-    kept = {s: n for s, n in sizes.items() if s and n >= k}
-    other = sum(n for s, n in sizes.items() if n > 0 and s not in kept)
-    while kept and 0 < other < k:
-        smallest = min(kept, key=lambda s: (kept[s], s))
-        other += kept.pop(smallest)
-    return {s: (s if s in kept else ()) for s in sizes}
+    stored = dict(zip(sizes, sizes, strict=True))
 
+    def totals() -> Counter[tuple[Label, ...]]:
+        out: Counter[tuple[Label, ...]] = Counter()
+        for s, n in sizes.items():
+            out[stored[s]] += max(n, 0)
+        return out
+
+    dimensions = sorted({d for s in sizes for d, _ in s}, key=lambda d: (d == CHANNEL, d))  # fields go first
+    for dimension in dimensions:  # a combination too small loses one dimension at a time, merging with others
+        small = {t for t, n in totals().items() if 0 < n < k}
+        for s in sizes:
+            if stored[s] in small:
+                stored[s] = tuple(p for p in stored[s] if p[0] != dimension)
+    kept = {t: n for t, n in totals().items() if t and n >= k}
+    other = sum(n for t, n in totals().items() if t not in kept)
+    while kept and 0 < other < k:
+        smallest = min(kept, key=lambda t: (kept[t], t))
+        other += kept.pop(smallest)
+    return {s: (stored[s] if stored[s] in kept else ()) for s in sizes}
