@@ -16,11 +16,8 @@ import json
 from datetime import timedelta
 
 import pytest
-from click.testing import CliRunner
 
 from slack_app import roster
-from slack_app.cli import main
-from slack_app.settings import reveal
 from slack_app.simulator.workspace import Channel
 from slack_app.surveys import archive_outlet, usecases
 from slack_app.surveys.ids import SurveyAction, question_block
@@ -30,6 +27,8 @@ from surveys.groups import BreakdownError, coarsen, decode, encode, parse_breakd
 from surveys.loader import builtin_instrument
 from tests.privacy import database_dump
 from tests.s3server import s3_endpoint, unique_prefix  # noqa: F401  (fixture)
+from tests.test_survey_cli import cli  # noqa: F401  (fixture)
+from tests.test_survey_flow import deliver, slack  # noqa: F401  (fixtures)
 
 TEAM = "T0HEARTH"
 TEAM_A, TEAM_B, SOLO = "CTEAMA", "CTEAMB", "CSOLO"
@@ -67,20 +66,6 @@ def test_labels_are_stored_in_one_canonical_form_and_breakdowns_are_checked():
 
 # ---- end to end -------------------------------------------------------------------------------------------
 
-@pytest.fixture
-def slack(simulator):
-    from slack_app.slack_port import WebApiPort, make_client
-
-    return WebApiPort(make_client(simulator.bot_token, simulator.base_url))
-
-
-@pytest.fixture
-def deliver(hearth, slack):
-    from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
-
-    worker = DeliveryWorker(hearth.services.db, lambda team: slack, options=WorkerOptions(threads=1))
-    return lambda: worker.drain(timeout=30)
-
 
 @pytest.fixture
 def teams(simulator, hearth, slack):
@@ -94,16 +79,6 @@ def teams(simulator, hearth, slack):
             roster.channel_roster(hearth.services, slack, TEAM, channel_id)
 
     return make
-
-
-@pytest.fixture
-def cli(simulator, database_url, app_settings, hearth, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    env = {"SLACK_BOT_TOKEN": simulator.bot_token, "SLACK_API_URL": simulator.base_url,
-           "DATABASE_URL": database_url, "HEARTH_ENCRYPTION_KEY": reveal(app_settings.HEARTH_ENCRYPTION_KEY),
-           "ARCHIVE_URL": str(tmp_path / "archive")}
-    runner = CliRunner()
-    return lambda *args: runner.invoke(main, ["surveys", *args], env=env)
 
 
 def launch_workspace(hearth, slack, *, k=3, breakdowns=("channel",)):

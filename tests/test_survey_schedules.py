@@ -11,52 +11,26 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from slack_app.cli import main
 from slack_app.scheduling import rituals
 from slack_app.scheduling.cadence import Cadence
 from slack_app.scheduling.registry import JobBook
 from slack_app.scheduling.scheduler import HearthScheduler
-from slack_app.settings import reveal
 from slack_app.simulator import wait_for
 from slack_app.surveys import schedules, usecases
 from storage import surveys as repo
 from storage.models import OutboxMessage
 from storage.survey_schedules import SurveySchedule
+from tests.test_survey_cli import cli  # noqa: F401  (fixture)
+from tests.test_survey_flow import deliver, slack  # noqa: F401  (fixtures)
 
 TEAM = "T0HEARTH"
 CIRCLE = "CCIRCLE"
 GENERAL = "CGENERAL"
 MONDAY_10 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # Monday 5 January 2026, 10:00 in Berlin
 WEEKLY = Cadence("weekly", 0, "10:00", "Europe/Berlin")
-
-
-@pytest.fixture
-def slack(simulator):
-    from slack_app.slack_port import WebApiPort, make_client
-
-    return WebApiPort(make_client(simulator.bot_token, simulator.base_url))
-
-
-@pytest.fixture
-def cli(simulator, database_url, app_settings, hearth, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    env = {"SLACK_BOT_TOKEN": simulator.bot_token, "SLACK_API_URL": simulator.base_url,
-           "DATABASE_URL": database_url, "HEARTH_ENCRYPTION_KEY": reveal(app_settings.HEARTH_ENCRYPTION_KEY),
-           "ARCHIVE_URL": str(tmp_path / "archive"), "HEARTH_TIMEZONE": "Europe/Berlin"}
-    runner = CliRunner()
-    return lambda *args: runner.invoke(main, ["surveys", *args], env=env)
-
-
-@pytest.fixture
-def deliver(hearth, slack):
-    from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
-
-    worker = DeliveryWorker(hearth.services.db, lambda team: slack, options=WorkerOptions(threads=1))
-    return lambda: worker.drain(timeout=30)
 
 
 def plan(hearth, channel=CIRCLE, *, k=3, now=MONDAY_10 - timedelta(days=3), by="UALICE", cadence=WEEKLY):
@@ -88,11 +62,12 @@ def test_the_cli_schedules_lists_and_unschedules_with_one_line_errors(cli, heart
     assert cli("schedules").output.strip() == "No surveys are scheduled."
 
     made = cli("schedule", "belonging", "--channel", CIRCLE, "--cadence", "every-2-weeks", "--day", "tue",
-               "--time", "9:30", "--closes", "5d", "--min-responses", "3", "--by", "UALICE")
+               "--time", "9:30", "--timezone", "Europe/Berlin", "--closes", "5d", "--min-responses", "3",
+               "--by", "UALICE")
     assert made.exit_code == 0, made.output
     assert "scheduled for #CCIRCLE: every 2nd tue 09:30 Europe/Berlin" in made.output
     again = cli("schedule", "belonging", "--channel", CIRCLE, "--cadence", "monthly", "--closes", "5d")
-    assert "rescheduled" in again.output and "first mon of the month 10:00 Europe/Berlin" in again.output
+    assert "rescheduled" in again.output and "first mon of the month 10:00 UTC" in again.output
     cli("schedule", "belonging", "--workspace", "--breakdown", "channel", "--closes", "3d")
     listed = cli("schedules").output.splitlines()
     assert len(listed) == 2 and "belonging for CCIRCLE: monthly" in listed[0] and "not launched yet" in listed[0]

@@ -153,14 +153,8 @@ class SurveyRitual:
         return [(str(row.id), row.team_id, cadence_of(row)) for row in repo.all_schedules(session)]
 
     def due(self, session: Session, now: datetime, key: str | None = None) -> Iterable[Due]:
-        out = []
-        for row in repo.all_schedules(session):
-            if key is not None and str(row.id) != key:
-                continue
-            occurrence = rituals.due_occurrence(cadence_of(row), row.last_occurrence, now, since=row.enabled_at)
-            if occurrence is not None:
-                out.append(Due(str(row.id), row.team_id, occurrence))
-        return out
+        return rituals.due_since_last(((str(r.id), r.team_id, cadence_of(r), r.last_occurrence, r.enabled_at)
+                                       for r in repo.all_schedules(session)), now, key)
 
     def open(self, services: Services, slack: SlackPort, due: Due, now: datetime) -> str:
         if due.occurrence is None:
