@@ -178,3 +178,34 @@ def test_admins_see_schedules_on_app_home(driver, simulator, hearth, slack):
     driver.app_home_opened("UBOB")
     assert wait_for(lambda: simulator.home("UBOB") is not None)
     assert "Scheduled:" not in str(simulator.home("UBOB")["blocks"])
+
+
+def private_replies(simulator, user):
+    return [p["body"].get("text") or "" for p in simulator.response_url_posts() if p.get("user") == user]
+
+
+def test_an_admin_schedules_and_unschedules_a_survey_with_slash_hearth(driver, simulator, hearth):
+    driver.as_member("UBOB").command("/hearth", "survey schedule belonging", channel=CIRCLE)
+    assert wait_for(lambda: any("Only Hearth admins" in t for t in private_replies(simulator, "UBOB")))
+    alice = driver.as_member("UALICE")
+
+    def said(text):
+        return wait_for(lambda: any(text in t for t in private_replies(simulator, "UALICE")))
+
+    alice.command("/hearth", "survey schedule belonging fortnightly", channel=CIRCLE)
+    assert said("`fortnightly` is not a cadence")
+    alice.command("/hearth", "survey schedule belonging weekly 9d", channel=CIRCLE)
+    assert said("less than the 7 days between launches")
+    alice.command("/hearth", "survey schedule belonging 25:00", channel=CIRCLE)
+    assert said("`25:00` is not a valid time")
+    resp = alice.command("/hearth", "survey schedule belonging every-2-weeks tue 09:30 Europe/Berlin 5d min=3",
+                         channel=CIRCLE)
+    assert resp.status == 200
+    assert said("is scheduled for this channel: every 2nd tue 09:30 Europe/Berlin, open 5 days each time")
+    with hearth.services.db.session() as s:
+        [row] = s.scalars(select(SurveySchedule))
+        assert (row.channel_id, row.created_by, row.min_responses, row.closes_hours) == (CIRCLE, "UALICE", 3, 120)
+    alice.command("/hearth", "survey unschedule belonging", channel=CIRCLE)
+    assert said("is no longer scheduled for this channel")
+    alice.command("/hearth", "survey unschedule belonging", channel=CIRCLE)
+    assert said("is not scheduled for this channel")

@@ -45,27 +45,33 @@ CADENCE_WORDS = {"weekly": "weekly", "biweekly": "every-2-weeks", "fourweekly": 
 
 
 class ScheduleError(ValueError):
-    """A schedule that cannot work; the message is one line an admin can act on."""
+    """A schedule that cannot work; the message is one line an admin can act on. `field` names the setting
+    (cadence, day, time, timezone, closes, min-responses) and `value` what was given, for other wordings."""
+
+    def __init__(self, message: str, field: str = "", value: object = None) -> None:
+        super().__init__(message)
+        self.field, self.value = field, value
 
 
 def cadence_from(words: str, day: str, at: str, tz: str, *, anchor: date) -> Cadence:
     """A cadence from what an admin typed (`every-2-weeks`, `mon`, `10:00`, `Europe/Berlin`)."""
     kind = CADENCES.get(words.lower())
     if kind is None or kind not in KINDS:
-        raise ScheduleError(f"--cadence {words} is not one of weekly, every-2-weeks, every-4-weeks, monthly")
+        raise ScheduleError(f"--cadence {words} is not one of weekly, every-2-weeks, every-4-weeks, monthly",
+                            "cadence", words)
     weekday = day.lower()[:3]
     if weekday not in WEEKDAYS or len(day) < 3:
-        raise ScheduleError(f"--day {day} is not a weekday (mon … sun)")
+        raise ScheduleError(f"--day {day} is not a weekday (mon … sun)", "day", day)
     try:
         hour, minute = (int(x) for x in at.split(":"))
         if not (0 <= hour < 24 and 0 <= minute < 60):
             raise ValueError
     except ValueError:
-        raise ScheduleError(f"--time {at} is not a time like 10:00") from None
+        raise ScheduleError(f"--time {at} is not a time like 10:00", "time", at) from None
     try:
         return Cadence(kind, WEEKDAYS.index(weekday), f"{hour:02d}:{minute:02d}", tz, anchor)
     except (ValueError, KeyError):
-        raise ScheduleError(f"--timezone {tz} is not a time zone like Europe/Berlin") from None
+        raise ScheduleError(f"--timezone {tz} is not a time zone like Europe/Berlin", "timezone", tz) from None
 
 
 def cadence_of(row: repo.SurveySchedule) -> Cadence:
@@ -105,11 +111,11 @@ def schedule(services: Services, team_id: str, instrument: Instrument, source: s
     now = now or utcnow()
     low, high = MIN_RESPONSES_RANGE
     if min_responses is not None and not low <= min_responses <= high:
-        raise ScheduleError(f"--min-responses must be between {low} and {high}")
+        raise ScheduleError(f"--min-responses must be between {low} and {high}", "min-responses", min_responses)
     gap = period(cadence)
     if closes >= gap:
         raise ScheduleError(f"--closes must be shorter than the {gap.days} days between launches, so each survey "
-                            "closes before the next one opens")
+                            "closes before the next one opens", "closes", gap.days)
     with services.db.session() as s:
         row = repo.find(s, team_id, instrument.name, audience_key(channel_id))
         created = row is None
