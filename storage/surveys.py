@@ -183,8 +183,10 @@ def audience_key(channel_id: str | None) -> str:
 def new_run(s: Session, **values: object) -> SurveyRun:
     """A new open run. The caller's flush raises IntegrityError when the audience already has an open run."""
     channel_id = values.get("channel_id")
+    is_open = values.get("status", RunStatus.OPEN) == RunStatus.OPEN
     run = SurveyRun(public_id=secrets.token_hex(8),  # hex: never starts with "-" on a command line
-                    open_key=audience_key(channel_id if isinstance(channel_id, str) else None), **values)
+                    open_key=audience_key(channel_id if isinstance(channel_id, str) else None) if is_open else None,
+                    **values)
     s.add(run)
     s.flush()
     return run
