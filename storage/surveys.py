@@ -136,6 +136,18 @@ class SurveyGroup(Base):
     respondents: Mapped[int]
 
 
+class SurveyGroupCount(Base):
+    """`survey_count` per stored stratum, for runs with more than one (breakdowns read these, not answers)."""
+
+    __tablename__ = "survey_group_count"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("survey_run.id", ondelete="CASCADE"), primary_key=True)
+    labels: Mapped[str] = mapped_column(String(400), primary_key=True)
+    question_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int]
+
+
 class SurveyCount(Base):
     """How many answer sets gave each value to each question of a closed run, aggregated in SQL at close
     (a sealed run never changes): results and trends read these few rows, never the answers one by one."""
@@ -305,6 +317,13 @@ def seal_run(s: Session, cipher: Cipher, run: SurveyRun, *, today: date) -> Seal
     if sizes:
         s.execute(SurveyGroup.__table__.insert(), [{"run_id": run.id, "labels": label, "respondents": n}
                                                    for label, n in sorted(sizes.items())])
+    if len(sizes) > 1:  # counts per group, aggregated once in SQL like the run's own
+        s.execute(SurveyGroupCount.__table__.insert().from_select(
+            ["run_id", "labels", "question_id", "value", "n"],
+            select(SurveyAnswer.run_id, SurveyAnswer.labels, SurveyAnswer.question_id, SurveyAnswer.value,
+                   func.count())
+            .where(SurveyAnswer.run_id == run.id)
+            .group_by(SurveyAnswer.run_id, SurveyAnswer.labels, SurveyAnswer.question_id, SurveyAnswer.value)))
     aggregate_counts(s, run.id)
     s.execute(delete(SurveyBuffer).where(SurveyBuffer.run_id == run.id))
     s.execute(delete(SurveyParticipation).where(SurveyParticipation.run_id == run.id))
@@ -357,11 +376,10 @@ def strata_of(s: Session, run_id: int) -> dict[str, int]:
 
 
 def counts_by_stratum(s: Session, run_id: int) -> dict[str, dict[tuple[str, int], int]]:
-    """Counts per (question, value) in each stored stratum of a run, aggregated in SQL."""
+    """Counts per (question, value) in each stored stratum of a run with several (kept at close)."""
     out: dict[str, dict[tuple[str, int], int]] = {}
-    rows = s.execute(select(SurveyAnswer.labels, SurveyAnswer.question_id, SurveyAnswer.value, func.count())
-                     .where(SurveyAnswer.run_id == run_id)
-                     .group_by(SurveyAnswer.labels, SurveyAnswer.question_id, SurveyAnswer.value))
+    rows = s.execute(select(SurveyGroupCount.labels, SurveyGroupCount.question_id, SurveyGroupCount.value,
+                            SurveyGroupCount.n).where(SurveyGroupCount.run_id == run_id))
     for label, q, v, n in rows:
         out.setdefault(label, {})[(q, int(v))] = int(n)
     return out

@@ -134,6 +134,9 @@ def test_labels_below_the_minimum_are_coarsened_at_close_and_never_shown(driver,
         run = repo.run_by_public_id(s, TEAM, run_id)
         assert sorted(repo.strata_of(s, run.id).values()) == [3, 3]
         assert set(map(decode, repo.strata_of(s, run.id))) == {(), ch(TEAM_B)}
+        by_group = repo.counts_by_stratum(s, run.id)  # aggregated at close, per stored group
+        assert set(by_group) == set(repo.strata_of(s, run.id))
+        assert by_group[encode(ch(TEAM_B))][("belong", 3)] == 3 and by_group[""][("belong", 4)] == 2
 
     shown = cli("results", run_id, "--by", "channel").output
     # team B (3) and its complement (3) may be shown; there is no team A or #solo group left to show

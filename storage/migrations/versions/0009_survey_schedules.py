@@ -1,5 +1,5 @@
 """Surveys: scheduled launches, one open run per audience enforced by the database, breakdown labels on
-answers (coarsened at close) with each group's size, and the archive key of a run's results.
+answers (coarsened at close) with each group's size and counts, and the archive key of a run's results.
 
 Revision ID: 0009
 Revises: 0008
@@ -32,6 +32,14 @@ def upgrade() -> None:
         sa.Column("respondents", sa.Integer, nullable=False),
     )
     op.create_table(
+        "survey_group_count",
+        sa.Column("run_id", sa.Integer, sa.ForeignKey("survey_run.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("labels", sa.String(400), primary_key=True),
+        sa.Column("question_id", sa.String(32), primary_key=True),
+        sa.Column("value", sa.Integer, primary_key=True),
+        sa.Column("n", sa.Integer, nullable=False),
+    )
+    op.create_table(
         "survey_schedule",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("team_id", sa.String(32), nullable=False),
@@ -57,6 +65,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("survey_schedule")
+    op.drop_table("survey_group_count")
     op.drop_table("survey_group")
     with op.batch_alter_table("survey_answer") as batch:
         batch.drop_column("labels")
