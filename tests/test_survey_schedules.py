@@ -32,10 +32,12 @@ MONDAY_10 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # Monday 5 January 2026, 10:
 WEEKLY = Cadence("weekly", 0, "10:00", "Europe/Berlin")
 
 
-def plan(hearth, channel=CIRCLE, *, k=3, now=MONDAY_10 - timedelta(days=3), by="UALICE", cadence=WEEKLY):
+def plan(hearth, channel=CIRCLE, *, k=3, now=MONDAY_10 - timedelta(days=3), by="UALICE", cadence=WEEKLY,
+         breakdowns=()):
     instrument, source = usecases.load_survey("belonging")
     return schedules.schedule(hearth.services, TEAM, instrument, source, channel_id=channel, cadence=cadence,
-                              closes=timedelta(days=3), min_responses=k, created_by=by, now=now)
+                              closes=timedelta(days=3), min_responses=k, created_by=by, now=now,
+                              breakdowns=breakdowns)
 
 
 def open_due(hearth, slack, now):
@@ -79,7 +81,7 @@ def test_the_cli_schedules_lists_and_unschedules_with_one_line_errors(cli, heart
 
 
 def test_each_occurrence_launches_once_on_the_cadence(hearth, slack, deliver, simulator):
-    shown, created = plan(hearth)
+    shown, created = plan(hearth, breakdowns=("field:tz",))
     assert created and shown.next_launch == MONDAY_10
     assert open_due(hearth, slack, MONDAY_10 - timedelta(minutes=1)) == 0  # not yet
     assert open_due(hearth, slack, MONDAY_10) == 1
@@ -91,6 +93,7 @@ def test_each_occurrence_launches_once_on_the_cadence(hearth, slack, deliver, si
     with hearth.services.db.session() as s:
         [run] = s.scalars(select(repo.SurveyRun))
         assert run.closes_at - run.opened_at == timedelta(days=3) and run.min_responses == 3
+        assert run.dimensions == ("field:tz",)
         assert s.scalar(select(SurveySchedule.last_outcome)) == "launched"
     # it closes on its own before the next week's launch, which then opens a new run
     assert usecases.close_due(hearth.services, lambda team: slack, now=MONDAY_10 + timedelta(days=3)) == 1
