@@ -329,6 +329,7 @@ SURVEY_SAMPLES = [
     ("survey_launch_refused.j2", {"reason": "already_open", "channel_id": None}),
     ("survey_launch_refused.j2", {"reason": "already_open_audience"}),
     ("survey_launch_refused.j2", {"reason": "slack_busy", "error": "ratelimited"}),
+    ("survey_launch_refused.j2", {"reason": "channel_problem", "error": "not_in_channel", "channel_id": "C0123"}),
     ("survey_launch_refused.j2", {"reason": "too_small", "audience": 2, "minimum": 5, "low": 3}),
     ("survey_command.j2", {"reply": "not_admin"}),
     ("survey_command.j2", {"reply": "slack_busy"}),

@@ -129,6 +129,18 @@ def test_a_survey_still_open_for_the_audience_means_the_scheduled_one_does_not_s
         assert s.scalar(select(OutboxMessage.kind).where(OutboxMessage.kind == "survey.schedule_note"))
 
 
+def test_a_channel_slack_cannot_list_does_not_launch_and_admins_are_told_what_to_fix(hearth, slack, deliver,
+                                                                                       simulator):
+    plan(hearth, channel="CGONE")  # a channel deleted since it was scheduled
+    assert open_due(hearth, slack, MONDAY_10) == 0
+    assert open_due(hearth, slack, MONDAY_10 + timedelta(minutes=1)) == 0  # not retried every minute
+    deliver()
+    [note] = simulator.messages(simulator.dm_channel("UALICE"))
+    assert "cannot list the members" in note["text"] and "/invite @hearth" in note["text"]
+    with hearth.services.db.session() as s:
+        assert s.scalar(select(SurveySchedule.last_outcome)) == "channel_problem"
+
+
 def test_a_launch_missed_while_hearth_was_down_opens_once_when_a_leader_starts(hearth, slack, caplog):
     caplog.set_level("INFO", logger="hearth.scheduler")
 

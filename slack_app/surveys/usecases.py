@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from slack_app import preferences
 from slack_app import roster as roster_service
+from slack_app.delivery.rules import Verdict, classify
 from slack_app.slack_port import PortFactory, SlackError, SlackPort
 from slack_app.surveys import views
 from storage import members, outbox
@@ -95,8 +96,10 @@ def launch(services: Services, slack: SlackPort, team_id: str, instrument: Instr
             return _refused(services, "already_open", "already_open", channel_id=channel_id)
     try:
         humans = audience_of(services, slack, team_id, channel_id)
-    except SlackError as exc:
-        return _refused(services, "slack_busy", "slack_busy", error=exc.error)
+    except SlackError as exc:  # busy: try again; anything lasting (Hearth not in the channel, …): say what
+        if classify(exc.error, exc.status) is not Verdict.PERMANENT:
+            return _refused(services, "slack_busy", "slack_busy", error=exc.error)
+        return _refused(services, "refused", "channel_problem", error=exc.error, channel_id=channel_id)
     if len(humans) < k:
         return replace(_refused(services, "refused", "too_small", audience=len(humans), minimum=k, low=low),
                        audience=len(humans))
