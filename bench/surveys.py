@@ -45,7 +45,7 @@ def main() -> None:
     report: dict = {"db": args.db, "runs": args.runs, "respondents": args.respondents, "machine": platform.machine(),
                     "python": platform.python_version()}
     with scratch_database(args.db) as db:
-        services = SimpleNamespace(db=db, crypto=crypto)
+        services = SimpleNamespace(db=db, crypto=crypto, archive=None)
         with db.session() as s:
             ids = [repo.new_run(s, team_id=TEAM, survey=instrument.name, version=1, source=source, audience="channel",
                                 channel_id="CBENCH", min_responses=5, invited=args.respondents,

@@ -9,7 +9,7 @@ from slack_app.ids import Command
 from slack_app.reports import usecases as reports
 from slack_app.services import Services
 from slack_app.slack_port import SlackError, SlackPort
-from slack_app.surveys.command import launch_here
+from slack_app.surveys.command import survey_here
 
 
 def register(app: App) -> None:
@@ -32,10 +32,11 @@ def register(app: App) -> None:
                                                                    command.get("channel_id"),
                                                                    (command.get("text") or "").split()[1:]))
             return
-        if words[:1] == ["survey"]:  # `/hearth survey NAME [5d] [min=K]`: an admin launches a survey here
+        if words[:1] == ["survey"]:  # `/hearth survey [schedule|unschedule] NAME …`: an admin, for this channel
             ack()
-            respond(response_type="ephemeral", text=launch_here(services, slack, team_id, command["user_id"],
-                                                                command.get("channel_id"), words[1:]))
+            respond(response_type="ephemeral", text=survey_here(services, slack, team_id, command["user_id"],
+                                                                command.get("channel_id"),
+                                                                (command.get("text") or "").split()[1:]))
             return
         ack()  # the modal opens right after, while the trigger_id is fresh
         try:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -32,6 +33,7 @@ from storage.checkins import Cipher, UTCDateTime
 from storage.db import Database
 from storage.models import Base, utcnow
 from storage.sealed import Sealed
+from surveys import groups
 
 WORKFLOW = "surveys"  # the name member opt-outs are kept under (`storage.preferences`)
 
@@ -51,7 +53,8 @@ class SurveyRun(Base):
     until close, then only how many answered."""
 
     __tablename__ = "survey_run"
-    __table_args__ = (Index("ix_survey_run_team_status", "team_id", "status"),)
+    __table_args__ = (Index("ix_survey_run_team_status", "team_id", "status"),
+                      Index("uq_survey_run_open", "team_id", "open_key", unique=True))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True)  # in buttons and `hearth surveys … ID`
@@ -71,6 +74,15 @@ class SurveyRun(Base):
     respondents: Mapped[int | None]  # set at close
     first_reminder_done: Mapped[bool] = mapped_column(default=False)
     final_reminder_done: Mapped[bool] = mapped_column(default=False)
+    # The audience while open, NULL once closed: a unique (team, open_key) index lets the database itself
+    # refuse a second open run for one audience, whichever instance or schedule launches it.
+    open_key: Mapped[str | None] = mapped_column(String(80))
+    breakdowns: Mapped[str] = mapped_column(String(200), default="")  # comma-separated (surveys.groups)
+    archive_key: Mapped[str | None] = mapped_column(String(300))  # where its results went at close
+
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        return tuple(d for d in self.breakdowns.split(",") if d)
 
     @property
     def series(self) -> str:
@@ -110,6 +122,30 @@ class SurveyAnswer(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("survey_run.id", ondelete="CASCADE"))
     question_id: Mapped[str] = mapped_column(String(32))
     value: Mapped[int] = mapped_column(Integer)
+    labels: Mapped[str] = mapped_column(String(400), default="")  # its stratum, coarsened (surveys.groups)
+
+
+class SurveyGroup(Base):
+    """How many answer sets of a closed run carry each stored stratum (0 or at least the minimum, by
+    construction): the population the disclosure rules weigh breakdowns against."""
+
+    __tablename__ = "survey_group"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("survey_run.id", ondelete="CASCADE"), primary_key=True)
+    labels: Mapped[str] = mapped_column(String(400), primary_key=True)
+    respondents: Mapped[int]
+
+
+class SurveyGroupCount(Base):
+    """`survey_count` per stored stratum, for runs with more than one (breakdowns read these, not answers)."""
+
+    __tablename__ = "survey_group_count"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("survey_run.id", ondelete="CASCADE"), primary_key=True)
+    labels: Mapped[str] = mapped_column(String(400), primary_key=True)
+    question_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int]
 
 
 class SurveyCount(Base):
@@ -151,8 +187,18 @@ class SurveyRelease(Base):
 
 # ---- runs -------------------------------------------------------------------------------------------------
 
+def audience_key(channel_id: str | None) -> str:
+    """One audience (a channel, or the workspace) as one string: the key of its open run and its schedules."""
+    return channel_id or Audience.WORKSPACE
+
+
 def new_run(s: Session, **values: object) -> SurveyRun:
-    run = SurveyRun(public_id=secrets.token_hex(8), **values)  # hex: never starts with "-" on a command line
+    """A new open run. The caller's flush raises IntegrityError when the audience already has an open run."""
+    channel_id = values.get("channel_id")
+    is_open = values.get("status", RunStatus.OPEN) == RunStatus.OPEN
+    run = SurveyRun(public_id=secrets.token_hex(8),  # hex: never starts with "-" on a command line
+                    open_key=audience_key(channel_id if isinstance(channel_id, str) else None) if is_open else None,
+                    **values)
     s.add(run)
     s.flush()
     return run
@@ -225,12 +271,14 @@ def still_open(s: Session, run_id: int) -> bool:
 
 
 def record_submission(s: Session, cipher: Cipher, run_id: int, user_id: str, *, day: date,
-                      values: Sequence[tuple[str, int]], texts: Sequence[tuple[str, str]]) -> None:
+                      values: Sequence[tuple[str, int]], texts: Sequence[tuple[str, str]],
+                      labels: Sequence[tuple[str, str]] = ()) -> None:
     """Who took part and what they answered, in two tables that share nothing but the run. The caller's
     transaction fails with IntegrityError when the member already took part (one answer per member)."""
     s.add(SurveyParticipation(run_id=run_id, user_id=user_id, day=day))
     s.flush()  # the unique (run, member) check before anything is sealed
-    payload = json.dumps({"v": [list(v) for v in values], "t": [list(t) for t in texts]}, separators=(",", ":"))
+    payload = json.dumps({"v": [list(v) for v in values], "t": [list(t) for t in texts],
+                          "l": [list(p) for p in labels]}, separators=(",", ":"))
     s.add(SurveyBuffer(run_id=run_id, sealed=cipher.encrypt(payload)))
 
 
@@ -249,18 +297,33 @@ def seal_run(s: Session, cipher: Cipher, run: SurveyRun, *, today: date) -> Seal
     if s.get_bind().dialect.name == "sqlite":
         s.execute(text("PRAGMA secure_delete=ON"))  # freed pages are zeroed, not left readable in the file
     buffered = list(s.scalars(select(SurveyBuffer.sealed).where(SurveyBuffer.run_id == run.id)))
+    opened = [json.loads(cipher.decrypt(token)) for token in buffered]
+    strata = [groups.labels(*((str(d), str(v)) for d, v in o.get("l", ()))) for o in opened]
+    stored = groups.coarsen(Counter(strata), run.min_responses)  # no stored stratum smaller than k
     answers: list[dict[str, object]] = []
     comments: list[dict[str, object]] = []
-    for token in buffered:
-        opened = json.loads(cipher.decrypt(token))
-        answers += [{"id": opaque_id(), "run_id": run.id, "question_id": q, "value": int(v)} for q, v in opened["v"]]
-        comments += [{"id": opaque_id(), "run_id": run.id, "question_id": q, "text": t} for q, t in opened["t"]]
+    for o, stratum in zip(opened, strata, strict=True):
+        label = groups.encode(stored[stratum])
+        answers += [{"id": opaque_id(), "run_id": run.id, "question_id": q, "value": int(v), "labels": label}
+                    for q, v in o["v"]]
+        comments += [{"id": opaque_id(), "run_id": run.id, "question_id": q, "text": t} for q, t in o["t"]]
     answers = shuffled(answers)
     comments = [dict(c, text=cipher.encrypt(str(c["text"]))) for c in shuffled(comments)]
     if answers:
         s.execute(SurveyAnswer.__table__.insert(), answers)
     if comments:
         s.execute(SurveyComment.__table__.insert(), comments)
+    sizes = Counter(groups.encode(stored[st]) for st in strata)
+    if sizes:
+        s.execute(SurveyGroup.__table__.insert(), [{"run_id": run.id, "labels": label, "respondents": n}
+                                                   for label, n in sorted(sizes.items())])
+    if len(sizes) > 1:  # counts per group, aggregated once in SQL like the run's own
+        s.execute(SurveyGroupCount.__table__.insert().from_select(
+            ["run_id", "labels", "question_id", "value", "n"],
+            select(SurveyAnswer.run_id, SurveyAnswer.labels, SurveyAnswer.question_id, SurveyAnswer.value,
+                   func.count())
+            .where(SurveyAnswer.run_id == run.id)
+            .group_by(SurveyAnswer.run_id, SurveyAnswer.labels, SurveyAnswer.question_id, SurveyAnswer.value)))
     aggregate_counts(s, run.id)
     s.execute(delete(SurveyBuffer).where(SurveyBuffer.run_id == run.id))
     s.execute(delete(SurveyParticipation).where(SurveyParticipation.run_id == run.id))
@@ -303,6 +366,22 @@ def counts_many(s: Session, run_ids: Sequence[int]) -> dict[int, dict[tuple[str,
                      .where(SurveyCount.run_id.in_(list(run_ids))))
     for run_id, q, v, n in rows:
         out[run_id][(q, int(v))] = int(n)
+    return out
+
+
+def strata_of(s: Session, run_id: int) -> dict[str, int]:
+    """Respondents per stored stratum (encoded labels) of a closed run; {} for a run sealed before breakdowns."""
+    return {label: n for label, n in s.execute(select(SurveyGroup.labels, SurveyGroup.respondents)
+                                               .where(SurveyGroup.run_id == run_id))}
+
+
+def counts_by_stratum(s: Session, run_id: int) -> dict[str, dict[tuple[str, int], int]]:
+    """Counts per (question, value) in each stored stratum of a run with several (kept at close)."""
+    out: dict[str, dict[tuple[str, int], int]] = {}
+    rows = s.execute(select(SurveyGroupCount.labels, SurveyGroupCount.question_id, SurveyGroupCount.value,
+                            SurveyGroupCount.n).where(SurveyGroupCount.run_id == run_id))
+    for label, q, v, n in rows:
+        out.setdefault(label, {})[(q, int(v))] = int(n)
     return out
 
 

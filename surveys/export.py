@@ -44,6 +44,22 @@ def results_csv(instrument: Instrument, result: RunResult | None, change: Change
     return out.getvalue()
 
 
+def breakdown_csv(instrument: Instrument, by: str, result: RunResult | None, change: Change | None,
+                  groups: Iterable[tuple[str, RunResult]]) -> str | None:
+    """The whole run (group "all") and each shown group of a breakdown, with `breakdown` and `group` columns
+    first; None when the run itself may not be shown. Groups are those the disclosure rules let through."""
+    total = results_csv(instrument, result, change)
+    if total is None:
+        return None
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("breakdown", "group", *RESULT_COLUMNS))
+    for name, table in (("all", total), *((g, results_csv(instrument, r)) for g, r in groups)):
+        for row in list(csv.reader(io.StringIO(table or "")))[1:]:
+            writer.writerow((_text(by), _text(name), *row))
+    return out.getvalue()
+
+
 def comments_csv(instrument: Instrument, result: RunResult | None, comments: Iterable[str]) -> str | None:
     """All comments of a shown run, sorted, one per row — or None below the comment minimum."""
     if result is None or not showable_questions(instrument, result):

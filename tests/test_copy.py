@@ -329,6 +329,7 @@ SURVEY_SAMPLES = [
     ("survey_launch_refused.j2", {"reason": "already_open", "channel_id": None}),
     ("survey_launch_refused.j2", {"reason": "already_open_audience"}),
     ("survey_launch_refused.j2", {"reason": "slack_busy", "error": "ratelimited"}),
+    ("survey_launch_refused.j2", {"reason": "channel_problem", "error": "not_in_channel", "channel_id": "C0123"}),
     ("survey_launch_refused.j2", {"reason": "too_small", "audience": 2, "minimum": 5, "low": 3}),
     ("survey_command.j2", {"reply": "not_admin"}),
     ("survey_command.j2", {"reply": "slack_busy"}),
@@ -339,6 +340,14 @@ SURVEY_SAMPLES = [
                            "run_id": "R1"}),
     ("survey_command.j2", {"reply": "launched", "title": "Belonging", "days": 0, "hours": 20, "invited": 7,
                            "run_id": "R1"}),
+    ("survey_command.j2", {"reply": "scheduled", "title": "Belonging", "when": "every 2nd tue 09:30 Europe/Berlin",
+                           "next": "Tue 06 Jan 08:30", "days": 5, "hours": 0}),
+    ("survey_command.j2", {"reply": "unscheduled", "survey": "belonging"}),
+    ("survey_command.j2", {"reply": "not_scheduled", "survey": "belonging"}),
+    ("survey_command.j2", {"reply": "bad_word", "word": "fortnightly"}),
+    ("survey_command.j2", {"reply": "bad_schedule", "field": "closes", "value": 7}),
+    ("survey_command.j2", {"reply": "bad_schedule", "field": "min-responses", "value": 12}),
+    ("survey_command.j2", {"reply": "bad_schedule", "field": "time", "value": "25:00"}),
     ("survey_home.j2", {"runs": [
         {"survey": "belonging", "channel_id": "C0123", "state": "open", "closes": "Fri 02 Jan 10:00", "invited": 4},
         {"survey": "belonging", "channel_id": None, "closed_on": "2026-01-02", "state": "withheld", "minimum": 5},
@@ -346,7 +355,18 @@ SURVEY_SAMPLES = [
          "respondents": 6, "index": "80", "change": "+3"},
         {"survey": "pulse", "channel_id": "C0123", "closed_on": "2026-01-02", "state": "shown", "respondents": 6,
          "index": None, "change": None},
+    ], "schedules": []}),
+    ("survey_home.j2", {"runs": [], "schedules": [
+        {"survey": "belonging", "channel_id": "C0123", "when": "every 2nd mon 10:00 UTC", "next": "Mon 05 Jan 10:00",
+         "last": None},
+        {"survey": "belonging", "channel_id": None, "when": "first mon of the month 10:00 UTC",
+         "next": "Mon 05 Jan 10:00", "last": "too_small"},
+        {"survey": "pulse", "channel_id": "C0123", "when": "every mon 09:00 UTC", "next": "Mon 05 Jan 09:00",
+         "last": "already_open_audience"},
     ]}),
+    ("survey_schedule_note.j2", {"title": "Belonging", "channel_id": "C0123", "day": "Mon 05 Jan",
+                                 "why": "the audience has 2 people, fewer than the 5 respondents a result needs."}),
+    ("survey_schedule_note.j2", {"title": "Belonging", "channel_id": None, "day": "Mon 05 Jan", "why": "busy."}),
 ]
 
 

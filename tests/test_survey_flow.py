@@ -186,7 +186,7 @@ def test_after_close_nothing_links_a_member_to_an_answer(driver, simulator, hear
     assert after["survey_buffer"] == [] and after["survey_participation"] == []
     with db.engine.connect() as conn:
         columns = set(conn.execute(select(repo.SurveyAnswer).limit(1)).keys())
-        assert columns == {"id", "run_id", "question_id", "value"}
+        assert columns == {"id", "run_id", "question_id", "value", "labels"}  # labels: a group of >= k (or none)
         order = "ctid" if not db.is_sqlite else "rowid"
         physical = [(q, v) for q, v in conn.execute(text(f"SELECT question_id, value FROM survey_answer ORDER BY {order}"))]
         by_id = [(q, v) for q, v in conn.execute(text("SELECT question_id, value FROM survey_answer ORDER BY id"))]

@@ -16,7 +16,7 @@ def test_surveys_migration_goes_up_down_and_up(tmp_path):
         migrate.upgrade(db)
         assert SURVEY_TABLES <= set(inspect(db.engine).get_table_names())
         answer_columns = {c["name"] for c in inspect(db.engine).get_columns("survey_answer")}
-        assert answer_columns == {"id", "run_id", "question_id", "value"}  # no member, no time
+        assert answer_columns == {"id", "run_id", "question_id", "value", "labels"}  # no member, no time
         command.downgrade(migrate._config(db), "0005")
         assert not SURVEY_TABLES & set(inspect(db.engine).get_table_names())
         migrate.upgrade(db)

@@ -32,14 +32,8 @@ class BuddyRitual:
         return [(str(p.id), p.team_id, usecases.cadence_of(p)) for p in repo.programs(session)]
 
     def due(self, session: Session, now: datetime, key: str | None = None) -> Iterable[Due]:
-        out = []
-        for p in repo.programs(session):
-            if key is not None and str(p.id) != key:
-                continue
-            occurrence = rituals.due_occurrence(usecases.cadence_of(p), p.last_occurrence, now, since=p.enabled_at)
-            if occurrence is not None:
-                out.append(Due(str(p.id), p.team_id, occurrence))
-        return out
+        return rituals.due_since_last(((str(p.id), p.team_id, usecases.cadence_of(p), p.last_occurrence, p.enabled_at)
+                                       for p in repo.programs(session)), now, key)
 
     def open(self, services: Services, slack: SlackPort, due: Due, now: datetime) -> str:
         if due.occurrence is None:

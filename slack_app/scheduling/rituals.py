@@ -70,6 +70,20 @@ def due_occurrence(cadence: Cadence, last_opened: datetime | None, now: datetime
     return latest
 
 
+def due_since_last(instances: Iterable[tuple[str, str, Cadence, datetime | None, datetime]], now: datetime,
+                   key: str | None = None) -> list[Due]:
+    """`Ritual.due` for rituals that record the last occurrence they claimed: from (key, team_id, cadence,
+    last claimed, enabled since) of each instance (or only `key`), those with an occurrence due."""
+    out = []
+    for instance_key, team_id, cadence, last, since in instances:
+        if key is not None and instance_key != key:
+            continue
+        occurrence = due_occurrence(cadence, last, now, since=since)
+        if occurrence is not None:
+            out.append(Due(instance_key, team_id, occurrence))
+    return out
+
+
 def open_due(ritual: Ritual, services: Any, ports: Callable[[str], Any], *, now: datetime | None = None,
              key: str | None = None) -> int:
     """Open every due instance of `ritual` (or only `key`); how many opened. One failure never stops the rest."""

@@ -1,4 +1,9 @@
-"""`/hearth survey NAME [5d] [min=K]` typed by an admin in a channel: launch a shipped survey for that channel.
+"""`/hearth survey …` typed by an admin in a channel, for that channel's members:
+
+    /hearth survey NAME [5d] [min=K]                      launch a shipped survey now
+    /hearth survey schedule NAME [every-4-weeks] [mon] [10:00] [Europe/Berlin] [5d] [min=K]
+                                                          launch it on the shared cadence (words in any order)
+    /hearth survey unschedule NAME                        stop that
 
 The listener acks first; this runs after the ack (it lists the channel) and answers privately. Results go to
 the admin who typed it, by DM, when the survey closes.
@@ -9,8 +14,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from slack_app import admins
+from slack_app.scheduling.cadence import WEEKDAYS
 from slack_app.slack_port import SlackError, SlackPort
-from slack_app.surveys import usecases
+from slack_app.surveys import schedules, usecases
+from storage.models import utcnow
 from surveys import timing
 from surveys.loader import builtin_names
 
@@ -21,9 +28,10 @@ def _reply(services: Services, reply: str, **ctx: object) -> str:
     return services.copy.render("survey_command.j2", reply=reply, **ctx)
 
 
-def launch_here(services: Services, slack: SlackPort, team_id: str, user_id: str, channel_id: str | None,
+def survey_here(services: Services, slack: SlackPort, team_id: str, user_id: str, channel_id: str | None,
                 words: list[str]) -> str:
-    """The private answer to the admin: what was launched, or why not."""
+    """The private answer to the admin: what was launched or scheduled, or why not. `words` as typed (a time
+    zone's case matters)."""
     try:
         if not admins.is_admin(services, slack, team_id, user_id, strict=True):
             return _reply(services, "not_admin")
@@ -31,6 +39,13 @@ def launch_here(services: Services, slack: SlackPort, team_id: str, user_id: str
         return _reply(services, "slack_busy")
     if not words or not channel_id or channel_id[:1] not in ("C", "G"):
         return _reply(services, "usage")
+    if words[0].lower() in ("schedule", "unschedule"):
+        return _schedule_here(services, team_id, user_id, channel_id, words[0].lower(), words[1:])
+    return _launch_here(services, slack, team_id, user_id, channel_id, [w.lower() for w in words])
+
+
+def _launch_here(services: Services, slack: SlackPort, team_id: str, user_id: str, channel_id: str,
+                 words: list[str]) -> str:
     name, rest = words[0], words[1:]
     if name not in builtin_names():
         return _reply(services, "unknown_survey", survey=name, shipped=builtin_names())
@@ -51,3 +66,46 @@ def launch_here(services: Services, slack: SlackPort, team_id: str, user_id: str
         return result.message[:1].upper() + result.message[1:]
     return _reply(services, "launched", title=instrument.title, days=length.days, hours=length.seconds // 3600,
                   invited=result.invited, run_id=result.run_id)
+
+
+def _schedule_here(services: Services, team_id: str, user_id: str, channel_id: str, verb: str,
+                   words: list[str]) -> str:
+    if not words or words[0].lower() not in builtin_names():
+        return _reply(services, "unknown_survey", survey=words[0] if words else "", shipped=builtin_names())
+    name, rest = words[0].lower(), words[1:]
+    if verb == "unschedule":
+        done = schedules.unschedule(services, team_id, name, channel_id)
+        return _reply(services, "unscheduled" if done else "not_scheduled", survey=name)
+    settings: dict[str, str] = {"cadence": "every-4-weeks", "day": "mon", "time": "10:00",
+                                "timezone": services.settings.HEARTH_TIMEZONE}
+    closes: str | None = None
+    k: int | None = None
+    for word in rest:
+        low = word.lower()
+        if low in schedules.CADENCES:
+            settings["cadence"] = low
+        elif low[:3] in WEEKDAYS and low.isalpha() and len(low) >= 3:
+            settings["day"] = low
+        elif ":" in low:
+            settings["time"] = low
+        elif low.startswith("min="):
+            k = int(low[4:]) if low[4:].isdigit() else -1
+        elif low[:-1].isdigit() and low[-1:] in ("d", "h"):
+            closes = low
+        elif "/" in word or word.upper() == "UTC":
+            settings["timezone"] = word
+        else:
+            return _reply(services, "bad_word", word=word)
+    instrument, source = usecases.load_survey(name)
+    length = timing.parse_closes(closes, instrument.settings.closes_after_days)
+    if length is None:
+        return _reply(services, "bad_duration", closes=closes)
+    try:
+        cadence = schedules.cadence_from(settings["cadence"], settings["day"], settings["time"],
+                                         settings["timezone"], anchor=utcnow().date())
+        shown, _ = schedules.schedule(services, team_id, instrument, source, channel_id=channel_id, cadence=cadence,
+                                      closes=length, min_responses=k, created_by=user_id)
+    except schedules.ScheduleError as exc:
+        return _reply(services, "bad_schedule", field=exc.field, value=exc.value)
+    return _reply(services, "scheduled", title=instrument.title, when=shown.when,
+                  next=f"{shown.next_launch:%a %d %b %H:%M}", days=length.days, hours=length.seconds // 3600)

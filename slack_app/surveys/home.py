@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from slack_app import blocks
-from slack_app.surveys import usecases
+from slack_app.surveys import schedules, usecases
 from storage import surveys as repo
 from storage.surveys import RunStatus
 
@@ -21,8 +21,9 @@ SHOWN_RUNS = 8
 
 
 def section(viewer: Viewer) -> list[dict]:
+    planned = schedules.scheduled(viewer.services, viewer.team_id)
     with viewer.services.db.session() as s:
-        if not repo.runs_of(s, viewer.team_id, limit=1):
+        if not repo.runs_of(s, viewer.team_id, limit=1) and not planned:
             return []
     if not viewer.is_admin:  # asked only when there is something to show (it may cost a Slack call)
         return []
@@ -45,4 +46,7 @@ def section(viewer: Viewer) -> list[dict]:
                 moved = f"{found.change.index:+.0f}"
             runs.append({**line, "state": "shown", "respondents": found.result.respondents, "index": index,
                          "change": moved})
-    return [blocks.divider(), blocks.section(viewer.services.copy.render("survey_home.j2", runs=runs))]
+    plans = [{"survey": p.survey, "channel_id": p.channel_id, "when": p.when,
+              "next": f"{p.next_launch:%a %d %b %H:%M}", "last": p.last_outcome} for p in planned]
+    return [blocks.divider(),
+            blocks.section(viewer.services.copy.render("survey_home.j2", runs=runs, schedules=plans))]

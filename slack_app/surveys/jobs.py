@@ -1,12 +1,13 @@
-"""Scheduled survey work, declared as `JOBS` for the workflow list: every minute, close the runs whose time
-has come (sealing their answers, results to the launching admin) and send the reminders that fell due."""
+"""Scheduled survey work, declared as `JOBS` for the workflow list: scheduled launches on their cadence
+(`schedules`), and every minute, close the runs whose time has come (sealing their answers, results to the
+launching admin) and send the reminders that fell due."""
 
 from __future__ import annotations
 
 from slack_app.scheduling.registry import JobContext, Jobs, JobSpec
 from slack_app.scheduling.rituals import SWEEP_EVERY
 from slack_app.services import Services
-from slack_app.surveys import usecases
+from slack_app.surveys import schedules, usecases
 
 
 def _services(ctx: JobContext) -> Services:
@@ -24,7 +25,7 @@ def remind_due_job(ctx: JobContext) -> int:
 
 
 SWEEPS = ("surveys.close_due", "surveys.remind_due")
-JOBS = Jobs(
+JOBS = schedules.JOBS | Jobs(  # scheduled launches (the ritual's jobs), then the sweeps
     actions={"surveys.close_due": close_due_job, "surveys.remind_due": remind_due_job},
     always=[JobSpec(id=name, action=name, every=SWEEP_EVERY, at_start=True) for name in SWEEPS],
 )

@@ -1,4 +1,5 @@
-"""The survey chapter of `hearth simulate`: launch to #general, answers through the modal, close, results.
+"""The survey chapter of `hearth simulate`: launch to #general, answers through the modal, close, results;
+then a schedule that launches on its cadence (and one refused for a too-small channel).
 
 Every step goes through the real app (signed requests from the driver) or the use cases the scheduler and
 the CLI call; the outbox is drained by a real delivery worker, so what is printed is what Slack saw.
@@ -9,16 +10,20 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from slack_app.scheduling import rituals
+from slack_app.scheduling.cadence import WEEKDAYS, Cadence
 from slack_app.simulator.driver import SlackDriver, wait_for
 from slack_app.simulator.server import SlackSimulator
 from slack_app.simulator.story import Story
-from slack_app.surveys import usecases
+from slack_app.surveys import schedules, usecases
 from slack_app.surveys.ids import SurveyAction, SurveyView, question_block
+from storage.models import utcnow
 
 if TYPE_CHECKING:
     from slack_app.app import Hearth
 
 GENERAL = "CGENERAL"
+CIRCLE = "CCIRCLE"
 ANSWERS = {"UALICE": 4, "UBOB": 5, "UCARMEN": 3, "UDEV": 4, "UFINN": 2}
 
 
@@ -45,4 +50,19 @@ def scenario_surveys(driver: SlackDriver, simulator: SlackSimulator, hearth: Hea
 
     usecases.close(services, team_id, started.run_id, ports(team_id))
     step("The survey closes: answers are shuffled into anonymous rows, and Finn gets the results and the chart")
+
+    # A schedule on the shared cadence: its occurrence is a minute ago, so the ritual's sweep launches it now,
+    # once — as it would at 10:00 on a Monday. #gratitude-circle (4 people) is below the minimum of 5: not
+    # launched, and Finn is told why.
+    now = utcnow()
+    cadence = Cadence("weekly", (now - timedelta(minutes=1)).weekday(), f"{now - timedelta(minutes=1):%H:%M}")
+    for channel in (GENERAL, CIRCLE):
+        schedules.schedule(services, team_id, instrument, source, channel_id=channel, cadence=cadence,
+                           closes=timedelta(days=5), min_responses=5, created_by="UFINN",
+                           now=now - timedelta(minutes=2))
+    launched = rituals.open_due(schedules.RITUAL, services, ports, now=now)
+    step(f"Finn runs `hearth surveys schedule belonging --channel {GENERAL} --cadence weekly --day "
+         f"{WEEKDAYS[cadence.weekday]} --time {cadence.at} --timezone UTC --by UFINN` (and the same for {CIRCLE}): "
+         f"at {cadence.at} {launched} survey launches and invitations go out; the circle is too small, so Finn "
+         "gets a note instead")
     return story.lines

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from slack_app import preferences
 from slack_app import roster as roster_service
+from slack_app.delivery.rules import Verdict, classify
 from slack_app.slack_port import PortFactory, SlackError, SlackPort
 from slack_app.surveys import views
 from storage import members, outbox
@@ -25,9 +26,9 @@ from storage import surveys as repo
 from storage.anonymity import day_of
 from storage.models import utcnow
 from storage.surveys import Audience, RunStatus, SurveyRun
-from surveys import timing
+from surveys import groups, timing
 from surveys.answers import Invalid, read_answers
-from surveys.disclosure import Cell, Ledger, Stratum, release_by_scope
+from surveys.disclosure import Cell, Ledger, Stratum, breakdown_request, release_by_scope
 from surveys.loader import InstrumentError, builtin_instrument, parse_instrument
 from surveys.model import MIN_RESPONSES_RANGE, Instrument
 from surveys.results import Change, RunResult, change, summarize
@@ -76,47 +77,57 @@ class LaunchResult:
     run_id: str | None = None
     invited: int = 0
     audience: int = 0
+    reason: str | None = None  # why not: a survey_launch_refused.j2 code (too_small, bad_minimum, …)
 
 
 def launch(services: Services, slack: SlackPort, team_id: str, instrument: Instrument, source: str, *,
            channel_id: str | None, closes: timedelta, min_responses: int | None = None,
-           launched_by: str | None = None, now: datetime | None = None) -> LaunchResult:
-    """Open a run for a channel's humans (or the workspace's, `channel_id=None`) and invite each by DM."""
+           launched_by: str | None = None, breakdowns: tuple[str, ...] = (),
+           now: datetime | None = None) -> LaunchResult:
+    """Open a run for a channel's humans (or the workspace's, `channel_id=None`) and invite each by DM.
+    `breakdowns` (surveys.groups) are the groups its answers may later be broken down by."""
     now = now or utcnow()
     k = instrument.settings.min_responses if min_responses is None else min_responses
     low, high = MIN_RESPONSES_RANGE
     if not low <= k <= high:
-        return LaunchResult("refused", _refusal(services, "bad_minimum", low=low, high=high))
+        return _refused(services, "refused", "bad_minimum", low=low, high=high)
     with services.db.session() as s:
         if repo.open_run_for(s, team_id, channel_id) is not None:
-            return LaunchResult("already_open", _refusal(services, "already_open", channel_id=channel_id))
+            return _refused(services, "already_open", "already_open", channel_id=channel_id)
     try:
         humans = audience_of(services, slack, team_id, channel_id)
-    except SlackError as exc:
-        return LaunchResult("slack_busy", _refusal(services, "slack_busy", error=exc.error))
+    except SlackError as exc:  # busy: try again; anything lasting (Hearth not in the channel, …): say what
+        if classify(exc.error, exc.status) is not Verdict.PERMANENT:
+            return _refused(services, "slack_busy", "slack_busy", error=exc.error)
+        return _refused(services, "refused", "channel_problem", error=exc.error, channel_id=channel_id)
     if len(humans) < k:
-        return LaunchResult("refused", _refusal(services, "too_small", audience=len(humans), minimum=k, low=low),
-                            audience=len(humans))
-    with services.db.session() as s:
-        if repo.open_run_for(s, team_id, channel_id) is not None:
-            return LaunchResult("already_open", _refusal(services, "already_open_audience"))
-        invitees = _reachable(s, team_id, humans)
-        run = repo.new_run(s, team_id=team_id, survey=instrument.name, version=instrument.version, source=source,
-                           audience=Audience.CHANNEL if channel_id else Audience.WORKSPACE, channel_id=channel_id,
-                           min_responses=k, launched_by=launched_by, invited=len(invitees), opened_at=now,
-                           closes_at=now + closes)
-        payload = views.invitation(services.copy, instrument, run.public_id, run.closes_at)
-        outbox.enqueue_many(s, [dict(team_id=team_id, kind=f"{KIND}.invite", target=user_id, payload=payload,
-                                     dedupe_key=outbox.key(KIND, run.public_id, user_id, "invite"))
-                                for user_id in invitees])
-        public_id = run.public_id
+        return replace(_refused(services, "refused", "too_small", audience=len(humans), minimum=k, low=low),
+                       audience=len(humans))
+    try:
+        with services.db.session() as s:
+            if repo.open_run_for(s, team_id, channel_id) is not None:
+                return _refused(services, "already_open", "already_open_audience")
+            invitees = _reachable(s, team_id, humans)
+            run = repo.new_run(s, team_id=team_id, survey=instrument.name, version=instrument.version,
+                               source=source, audience=Audience.CHANNEL if channel_id else Audience.WORKSPACE,
+                               channel_id=channel_id, min_responses=k, launched_by=launched_by,
+                               invited=len(invitees), opened_at=now, closes_at=now + closes,
+                               breakdowns=",".join(breakdowns))
+            payload = views.invitation(services.copy, instrument, run.public_id, run.closes_at)
+            outbox.enqueue_many(s, [dict(team_id=team_id, kind=f"{KIND}.invite", target=user_id, payload=payload,
+                                         dedupe_key=outbox.key(KIND, run.public_id, user_id, "invite"))
+                                    for user_id in invitees])
+            public_id = run.public_id
+    except IntegrityError:  # another instance or schedule opened one for this audience meanwhile
+        return _refused(services, "already_open", "already_open_audience")
     log.info("surveys.launched run=%s audience=%s invited=%s min=%s", public_id, len(humans), len(invitees), k)
     return LaunchResult("launched", "launched", public_id, len(invitees), len(humans))
 
 
-def _refusal(services: Services, reason: str, **ctx: object) -> str:
-    """Why a launch was refused, in survey_launch_refused.j2's words (lower case: the CLI and Slack lead in)."""
-    return services.copy.render("survey_launch_refused.j2", reason=reason, **ctx)
+def _refused(services: Services, status: str, reason: str, **ctx: object) -> LaunchResult:
+    """A launch refused, with why in survey_launch_refused.j2's words (lower case: the CLI and Slack lead in)."""
+    return LaunchResult(status, services.copy.render("survey_launch_refused.j2", reason=reason, **ctx),
+                        reason=reason)
 
 
 def audience_of(services: Services, slack: SlackPort, team_id: str, channel_id: str | None) -> list[str]:
@@ -165,6 +176,19 @@ def open_survey(services: Services, team_id: str, user_id: str, public_id: str |
         return Plan(view=views.survey_modal(services.copy, instrument_of(run), run.public_id))
 
 
+def _labels(s: Session, run: SurveyRun, user_id: str) -> list[tuple[str, str]]:
+    """The member's breakdown labels, sealed with their answers (coarsened over the whole run at close)."""
+    out: list[tuple[str, str]] = []
+    if groups.CHANNEL in run.dimensions:  # the channels Hearth knows (lists) that the member is in
+        known = [c for c, _, _ in members.listings(s, run.team_id)]
+        out += [(groups.CHANNEL, c) for c in sorted(members.channels_of(s, run.team_id, user_id, known))]
+    if f"{groups.FIELD}tz" in run.dimensions:
+        profile = members.by_id(s, run.team_id, [user_id]).get(user_id)
+        if profile is not None and profile.tz:
+            out.append((f"{groups.FIELD}tz", profile.tz))
+    return out
+
+
 @dataclass(frozen=True)
 class SubmitResult:
     ack: dict = field(default_factory=dict)  # the whole ack body (update to a view, or inline errors)
@@ -188,18 +212,27 @@ def submit(services: Services, team_id: str, user_id: str, public_id: str | None
         if isinstance(answers, Invalid):
             return SubmitResult(views.answer_errors(services.copy, answers.errors))
         run_id = run.id
+        tags = _labels(s, run, user_id)
     try:
         with services.db.session() as s:
             if not repo.still_open(s, run_id):  # closed meanwhile: the sealing must not miss (or orphan) it
                 return SubmitResult(views.closed_errors(services.copy, instrument))
             repo.record_submission(s, services.crypto, run_id, user_id, day=day_of(now),
-                                   values=answers.values, texts=answers.texts)
+                                   values=answers.values, texts=answers.texts, labels=tags)
     except IntegrityError:  # a double click or a replayed request: the first answer stands
         return SubmitResult({"response_action": "update", "view": views.notice(services.copy, views.ALREADY)})
     return SubmitResult({"response_action": "update", "view": views.thanks(services.copy)})
 
 
 # ---- results ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Group:
+    """One shown group of a breakdown: its label value and its results."""
+
+    value: str
+    result: RunResult
+
 
 @dataclass(frozen=True)
 class Results:
@@ -211,6 +244,9 @@ class Results:
     result: RunResult | None
     change: Change | None
     comments: tuple[str, ...]
+    by: str | None = None  # the breakdown asked for, if any
+    groups: tuple[Group, ...] = ()  # the groups that may be shown, largest first
+    groups_withheld: int = 0  # groups that may not (too small, or their complement would be)
 
     def text(self, copy: Copy, *, plain: bool = False) -> str:
         """The results in survey_results.j2's words: Slack mrkdwn, or `plain` text for the terminal."""
@@ -219,42 +255,67 @@ class Results:
                                   still_open=self.status != RunStatus.CLOSED, plain=plain)
 
 
-def results_of(s: Session, services: Services, run: SurveyRun) -> Results:
-    """The run's results as every outlet may show them: the disclosure ledger decides, and records the release."""
+class BreakdownUnavailable(ValueError):
+    """The run was not launched with that breakdown (its answers carry no such labels)."""
+
+
+def results_of(s: Session, services: Services, run: SurveyRun, by: str | None = None) -> Results:
+    """The run's results as every outlet may show them, optionally broken down `by` a dimension the run was
+    launched with: the disclosure ledger decides what is shown, and records the release."""
     instrument = instrument_of(run)
     k = max(instrument.settings.min_responses, run.min_responses)
+    if by is not None and by not in run.dimensions:
+        raise BreakdownUnavailable(by)
     if run.status != RunStatus.CLOSED:
-        return Results(run.public_id, instrument, run.status, None, k, None, None, ())
+        return Results(run.public_id, instrument, run.status, None, k, None, None, (), by)
     previous = repo.previous_run(s, run)
     runs = [r for r in (run, previous) if r is not None]
     populations: dict[str, dict[Stratum, int]] = {RESPONDENTS: {}}
-    counts_by_run = {}
-    for r in runs:
-        counts = repo.counts(s, r.id)
-        counts_by_run[r.public_id] = counts
-        populations[RESPONDENTS][Stratum(r.public_id)] = r.respondents or 0
-        for q in instrument.counted:
-            answered = sum(n for (qid, _), n in counts.items() if qid == q.id)
-            populations.setdefault(q.id, {})[Stratum(r.public_id)] = answered
-    ledgers = _ledgers(s, run)
+    stratum_counts: dict[Stratum, dict[tuple[str, int], int]] = {}
+    for r in runs:  # every stored stratum of every run involved, so the ledger sees what it released before
+        strata = repo.strata_of(s, r.id) or {groups.OTHER: r.respondents or 0}
+        if len(strata) == 1:  # one stratum: its counts are the run's own, aggregated at close
+            per = {label: repo.counts(s, r.id) for label in strata}
+        else:
+            per = repo.counts_by_stratum(s, r.id)
+        for label, n in strata.items():
+            stratum = Stratum(r.public_id, groups.decode(label))
+            populations[RESPONDENTS][stratum] = n
+            stratum_counts[stratum] = per.get(label, {})
+            for q in instrument.counted:
+                answered = sum(c for (qid, _), c in stratum_counts[stratum].items() if qid == q.id)
+                populations.setdefault(q.id, {})[stratum] = answered
     requested = [Cell.of(r.public_id) for r in runs]
-    decisions = release_by_scope(ledgers, requested, populations, k)
+    if by is not None:
+        requested += breakdown_request([run.public_id], by, populations[RESPONDENTS])[1:]
+    decisions = release_by_scope(_ledgers(s, run), requested, populations, k)
     _record(s, run, decisions, populations)
 
-    def summary(r: SurveyRun) -> RunResult | None:
-        cell = Cell.of(r.public_id)
+    def summary(cell: Cell) -> RunResult | None:
         if cell not in decisions[RESPONDENTS].shown:
             return None
         only = [q for q, d in decisions.items() if q != RESPONDENTS and cell in d.shown]
-        return summarize(instrument, r.respondents or 0, counts_by_run[r.public_id], k, only=only)
+        counts: dict[tuple[str, int], int] = {}
+        for stratum, c in stratum_counts.items():
+            if cell.contains(stratum):
+                for key, n in c.items():
+                    counts[key] = counts.get(key, 0) + n
+        return summarize(instrument, cell.size(populations[RESPONDENTS]), counts, k, only=only)
 
-    result = summary(run)
-    before = summary(previous) if previous is not None else None
+    result = summary(Cell.of(run.public_id))
+    before = summary(Cell.of(previous.public_id)) if previous is not None else None
     moved = change(result, before) if result is not None else None
     comments: tuple[str, ...] = ()
     if result is not None:
         comments = tuple(repo.comments_of(s, services.crypto, run.id))
-    return Results(run.public_id, instrument, run.status, run.respondents, k, result, moved, comments)
+    shown_groups: list[Group] = []
+    for cell in requested[len(runs):]:
+        found = summary(cell)
+        if found is not None:
+            shown_groups.append(Group(cell.where[0][1], found))
+    withheld = len(requested) - len(runs) - len(shown_groups)
+    return Results(run.public_id, instrument, run.status, run.respondents, k, result, moved, comments, by,
+                   tuple(shown_groups), withheld)
 
 
 def _ledgers(s: Session, run: SurveyRun) -> dict[str, Ledger]:
@@ -286,10 +347,11 @@ def find_run(services: Services, team_id: str, *, run_id: str | None, channel_id
         return run.public_id if run else None
 
 
-def results(services: Services, team_id: str, public_id: str) -> Results | None:
+def results(services: Services, team_id: str, public_id: str, by: str | None = None) -> Results | None:
+    """Raises BreakdownUnavailable when the run was not launched with breakdown `by`."""
     with services.db.session() as s:
         run = repo.run_by_public_id(s, team_id, public_id)
-        return results_of(s, services, run) if run else None
+        return results_of(s, services, run, by) if run else None
 
 
 # ---- closing ----------------------------------------------------------------------------------------------
@@ -312,11 +374,12 @@ def close(services: Services, team_id: str, public_id: str, slack: SlackPort | N
         if run is None:
             return CloseResult("missing")
         moved = s.execute(update(SurveyRun).where(SurveyRun.id == run.id, SurveyRun.status == RunStatus.OPEN)
-                          .values(status=RunStatus.CLOSED)).rowcount
+                          .values(status=RunStatus.CLOSED, open_key=None)).rowcount
         if not moved:
             return CloseResult("not_open")
         s.refresh(run)
         sealing = repo.seal_run(s, services.crypto, run, today=day_of(now))
+        run_pk = run.id
         found = results_of(s, services, run)
         admin = run.launched_by
         if admin:
@@ -329,6 +392,9 @@ def close(services: Services, team_id: str, public_id: str, slack: SlackPort | N
             outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.results", target=channel, payload={"text": text},
                            dedupe_key=outbox.key(KIND, public_id, "results", "channel"))
     repo.wipe_freed_space(services.db)
+    from slack_app.surveys.archive_outlet import archive_run  # it reads results through `results_of`
+
+    archive_run(services, run_pk)
     log.info("surveys.closed run=%s respondent_count=%s answer_rows=%s comment_rows=%s", public_id, sealing.respondents,
              sealing.answers, sealing.comments)
     uploaded = False
@@ -355,7 +421,11 @@ def _upload_chart(slack: SlackPort, target: str, found: Results, *, dm: bool) ->
 
 
 def close_due(services: Services, slack_for: PortFactory, now: datetime | None = None) -> int:
+    """Close the runs whose time has come; also archive results a failed archive write left behind."""
+    from slack_app.surveys.archive_outlet import archive_pending
+
     now = now or utcnow()
+    archive_pending(services)
     with services.db.session() as s:
         due = [(r.team_id, r.public_id) for r in repo.runs_to_close(s, now)]
     closed = 0
