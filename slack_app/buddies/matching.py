@@ -18,7 +18,9 @@ Rules, in this order of importance:
 Small rounds (up to EXACT_LIMIT members) are solved exactly by branch and bound. Larger ones start from the
 seeded shuffle (sorted by UTC offset when `offsets` are given, so neighbours share hours), then repair every
 group with a conflict by swapping members with other groups. With sparse history (a large channel) that
-reaches zero repeats in a few swaps per conflict: linear in members plus history pairs.
+reaches zero repeats in a few swaps per conflict: linear in members plus history pairs. Mid-size rounds (up to
+`repeat_free.STRONG_LIMIT`), where history can be dense, also get `repeat_free`'s answer and keep the better:
+for pairs a maximum-weight matching, which finds a repeat-free matching whenever one exists.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, combinations, compress
 from operator import add
+
+from slack_app.buddies import repeat_free
 
 MIN_SIZE = 2
 MAX_SIZE = 8  # Slack opens a group DM with at most 8 people plus the bot
@@ -105,6 +109,12 @@ class _Problem:
     def key(self, a: int, b: int) -> int:
         return a * len(self.ids) + b if a < b else b * len(self.ids) + a
 
+    def is_forbidden(self, a: int, b: int) -> bool:
+        return self.key(a, b) in self.forbidden
+
+    def is_repeat(self, a: int, b: int) -> bool:
+        return self.hashes[a] + self.hashes[b] in self.repeats
+
     def pair_cost(self, a: int, b: int) -> int:
         k = self.key(a, b)
         cost = HARD if k in self.forbidden else 0
@@ -177,6 +187,8 @@ def match(members: Sequence[str], size: int = 2, *, seed: int, history: Sequence
         groups, out = _exact(problem)
     else:
         groups, out = _search(problem, rng)
+        if n <= repeat_free.STRONG_LIMIT:
+            groups, out = _stronger(problem, groups, out)
     named = [[ids[i] for i in g] for g in groups]
     left = [ids[i] for i in out]
     return Plan(groups=named, left_out=left, quality=problem.quality(groups, len(out)), seed=seed)
@@ -271,6 +283,24 @@ def _partition(p: _Problem, placed: list[int], bound: int) -> tuple[int, list[li
 
     go(placed, sizes, [], 0)
     return best[0] if best else None
+
+
+# --- stronger: mid-size rounds, where dense history can defeat the swaps --------------------------------------
+
+def _stronger(p: _Problem, groups: list[list[int]], out: list[int]) -> tuple[list[list[int]], list[int]]:
+    """The better of the swap search's grouping and `repeat_free`'s: a maximum-weight matching for pairs,
+    a search for a repeat-free grouping when the swaps left a repeat in groups of 3 or more."""
+    everyone = list(range(len(p.ids)))
+    options = [(groups, out)]
+    if p.size == 2:
+        options.append(repeat_free.pairs(p, everyone, REPEAT))
+    elif any(p.group_cost(g) >= REPEAT for g in groups):
+        for people in [everyone, [m for m in everyone if m not in out]] if out else [everyone]:
+            found = repeat_free.groups(p, people, group_sizes(len(people), p.size))
+            if found is not None:
+                options.append((found, [m for m in everyone if m not in people]))
+                break
+    return min(options, key=lambda o: repeat_free.score(p, *o))
 
 
 # --- search: seeded start, then swaps that repair conflicts (large rounds) -----------------------------------
