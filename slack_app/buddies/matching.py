@@ -188,7 +188,7 @@ def match(members: Sequence[str], size: int = 2, *, seed: int, history: Sequence
     else:
         groups, out = _search(problem, rng)
         if n <= repeat_free.STRONG_LIMIT:
-            groups, out = _stronger(problem, groups, out)
+            groups, out = _stronger(problem, groups, out, rng)
     named = [[ids[i] for i in g] for g in groups]
     left = [ids[i] for i in out]
     return Plan(groups=named, left_out=left, quality=problem.quality(groups, len(out)), seed=seed)
@@ -287,7 +287,8 @@ def _partition(p: _Problem, placed: list[int], bound: int) -> tuple[int, list[li
 
 # --- stronger: mid-size rounds, where dense history can defeat the swaps --------------------------------------
 
-def _stronger(p: _Problem, groups: list[list[int]], out: list[int]) -> tuple[list[list[int]], list[int]]:
+def _stronger(p: _Problem, groups: list[list[int]], out: list[int],
+              rng: random.Random) -> tuple[list[list[int]], list[int]]:
     """The better of the swap search's grouping and `repeat_free`'s: a maximum-weight matching for pairs,
     a search for a repeat-free grouping when the swaps left a repeat in groups of 3 or more."""
     everyone = list(range(len(p.ids)))
@@ -296,7 +297,7 @@ def _stronger(p: _Problem, groups: list[list[int]], out: list[int]) -> tuple[lis
         options.append(repeat_free.pairs(p, everyone, REPEAT))
     elif any(p.group_cost(g) >= REPEAT for g in groups):
         for people in [everyone, [m for m in everyone if m not in out]] if out else [everyone]:
-            found = repeat_free.groups(p, people, group_sizes(len(people), p.size))
+            found = repeat_free.groups(p, people, group_sizes(len(people), p.size), rng)
             if found is not None:
                 options.append((found, [m for m in everyone if m not in people]))
                 break

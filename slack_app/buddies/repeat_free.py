@@ -9,11 +9,12 @@ fast swap repair stuck on avoidable repeats. Pure: plain ints in, groups of ints
   forbidden nor met recently). A depth-first search places the most constrained member first, tries their
   possible mates cheapest first and prunes as soon as someone left has too few possible mates. With dense
   history that graph is sparse and the search is short; with sparse history the first branches succeed.
-  It stops after BUDGET steps (then the caller keeps the best it has).
+  A few restarts with other seeded tie-breaks share BUDGET steps; then the caller keeps the best it has.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator, Sequence
 from itertools import combinations
 from typing import Protocol
@@ -21,7 +22,8 @@ from typing import Protocol
 import networkx as nx
 
 STRONG_LIMIT = 300  # above this, random history is sparse and the fast repair reaches zero repeats
-BUDGET = 20_000  # search steps for groups (a few tens of milliseconds at 60 members)
+BUDGET = 20_000  # search steps for groups, over all restarts (well under a second at 60 members)
+RESTARTS = 4
 TRIANGLES = 12  # repeat-free groups of 3 tried for an odd count of pairs
 
 
@@ -105,19 +107,34 @@ class _Exhausted(Exception):
     pass
 
 
-def groups(p: Costs, placed: Sequence[int], sizes: Sequence[int], budget: int = BUDGET) -> list[list[int]] | None:
+def groups(p: Costs, placed: Sequence[int], sizes: Sequence[int], rng: random.Random,
+           budget: int = BUDGET) -> list[list[int]] | None:
     """A repeat-free grouping of `placed` into `sizes` with no forbidden pair, or None (none exists, or the
-    search ran out of budget)."""
+    searches ran out of budget). Backtracking has heavy tails: a few short searches, each breaking ties in
+    another seeded order, find more than one long one."""
     ok = _may_meet(p, placed)
+    for attempt in range(RESTARTS):
+        tie = {m: float(i) for i, m in enumerate(placed)} if attempt == 0 else {m: rng.random() for m in placed}
+        found = _search(p, ok, placed, sizes, tie, budget // RESTARTS)
+        if found is not None or any(not ok[m] for m in placed):
+            return found
+    return None
+
+
+def _search(p: Costs, ok: dict[int, set[int]], placed: Sequence[int], sizes: Sequence[int], tie: dict[int, float],
+            budget: int) -> list[list[int]] | None:
     need: dict[int, int] = {}
     for s in sizes:
         need[s] = need.get(s, 0) + 1
     left = set(placed)
+    free = {m: len(ok[m]) for m in placed}  # how many of those left each member may still meet
     found: list[list[int]] = []
     steps = [0]
 
-    def smallest() -> int:
-        return min(s for s, k in need.items() if k)
+    def take(members: list[int], sign: int) -> None:
+        for x in members:
+            for y in ok[x]:
+                free[y] += sign
 
     def go() -> bool:
         if not left:
@@ -125,19 +142,22 @@ def groups(p: Costs, placed: Sequence[int], sizes: Sequence[int], budget: int = 
         steps[0] += 1
         if steps[0] > budget:
             raise _Exhausted
-        v = min(left, key=lambda m: (len(ok[m] & left), m))  # the hardest to place goes first
-        mates = sorted(ok[v] & left, key=lambda m: (p.pair_cost(v, m), m))
+        v = min(left, key=lambda m: (free[m], tie[m]))  # the hardest to place goes first
+        mates = sorted(ok[v] & left, key=lambda m: (free[m], p.pair_cost(v, m), tie[m]))
         for s in sorted((s for s, k in need.items() if k), reverse=True):
             for group in _cliques(ok, mates, s - 1):
                 members = [v, *group]
                 left.difference_update(members)
+                take(members, -1)
                 need[s] -= 1
-                if not left or all(len(ok[m] & left) >= smallest() - 1 for m in left):
+                smallest = min((k for k, c in need.items() if c), default=1)
+                if all(free[m] >= smallest - 1 for m in left):  # nobody left is already impossible to place
                     found.append(members)
                     if go():
                         return True
                     found.pop()
                 need[s] += 1
+                take(members, +1)
                 left.update(members)
         return False
 
