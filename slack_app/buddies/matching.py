@@ -78,12 +78,16 @@ class Quality:
     violations: int  # forbidden pairs put together (0 unless a bug)
     min_overlap_hours: int | None  # the worst group's shared working hours (None without offsets)
     mean_overlap_hours: float | None
+    repeat_groups: int = 0  # groups holding at least one such pair
+    mixed: int | None = None  # groups mixing two teams or more (None without teams)
 
     def lines(self) -> list[str]:
         out = [f"groups: {self.groups}", f"placed: {self.placed}", f"left out: {self.left_out}",
-               f"repeats: {self.repeats}", f"constraint violations: {self.violations}"]
+               f"repeats: {self.repeats} (in {self.repeat_groups} groups)", f"constraint violations: {self.violations}"]
         if self.min_overlap_hours is not None:
             out.append(f"working-hours overlap: min {self.min_overlap_hours} h, mean {self.mean_overlap_hours:.1f} h")
+        if self.mixed is not None:
+            out.append(f"groups mixing teams: {self.mixed} of {self.groups}")
         return out
 
 
@@ -139,20 +143,25 @@ class _Problem:
         return sum(self.pair_cost(a, b) for a, b in combinations(group, 2))
 
     def quality(self, groups: Sequence[Sequence[int]], left_out: int) -> Quality:
-        repeats = violations = 0
+        repeats = violations = repeat_groups = 0
         overlaps: list[int] = []
         n, h = len(self.ids), self.hashes
         for group in groups:
+            before = repeats
             for a, b in combinations(group, 2):
                 repeats += h[a] + h[b] in self.repeats
                 violations += (a * n + b if a < b else b * n + a) in self.forbidden
+            repeat_groups += repeats > before
             if self.offsets is not None:
                 offsets = self.offsets
                 overlaps.append(min(overlap_hours(offsets[a], offsets[b]) for a, b in combinations(group, 2)))
+        teams = self.teams
         return Quality(groups=len(groups), placed=sum(len(g) for g in groups), left_out=left_out,
                        repeats=repeats, violations=violations,
                        min_overlap_hours=min(overlaps) if overlaps else None,
-                       mean_overlap_hours=round(sum(overlaps) / len(overlaps), 2) if overlaps else None)
+                       mean_overlap_hours=round(sum(overlaps) / len(overlaps), 2) if overlaps else None,
+                       repeat_groups=repeat_groups,
+                       mixed=None if teams is None else sum(len({teams[m] for m in g}) > 1 for g in groups))
 
 
 def _pairs(groups: Iterable[Iterable[str]]) -> Iterable[tuple[str, str]]:
@@ -212,14 +221,17 @@ def _history_keys(rounds: Sequence[Iterable[Iterable[str]]]) -> set[int]:
 
 def quality(groups: Sequence[Sequence[str]], left_out: Sequence[str] = (), *,
             history: Sequence[Iterable[Iterable[str]]] = (), forbidden: Iterable[tuple[str, str]] = (),
-            offsets: Mapping[str, int] | None = None, window: int = DEFAULT_WINDOW) -> Quality:
+            offsets: Mapping[str, int] | None = None, window: int = DEFAULT_WINDOW,
+            teams: Mapping[str, str] | None = None) -> Quality:
     recent = {frozenset(p) for p in _pairs(g for rnd in list(history)[-window:] for g in rnd)} if window else set()
     banned = {frozenset(p) for p in forbidden}
-    repeats = violations = 0
+    repeats = violations = repeat_groups = 0
     overlaps: list[int] = []
     for group in groups:
         pairs = [frozenset(p) for p in combinations(group, 2)]
-        repeats += sum(p in recent for p in pairs)
+        met = sum(p in recent for p in pairs)
+        repeats += met
+        repeat_groups += met > 0
         violations += sum(p in banned for p in pairs)
         if offsets is not None and len(group) > 1:
             overlaps.append(min(overlap_hours(offsets.get(a, 0), offsets.get(b, 0))
@@ -227,7 +239,8 @@ def quality(groups: Sequence[Sequence[str]], left_out: Sequence[str] = (), *,
     return Quality(groups=len(groups), placed=sum(len(g) for g in groups), left_out=len(left_out),
                    repeats=repeats, violations=violations,
                    min_overlap_hours=min(overlaps) if overlaps else None,
-                   mean_overlap_hours=sum(overlaps) / len(overlaps) if overlaps else None)
+                   mean_overlap_hours=sum(overlaps) / len(overlaps) if overlaps else None, repeat_groups=repeat_groups,
+                   mixed=None if teams is None else sum(len({teams.get(m, "") for m in g}) > 1 for g in groups))
 
 
 # --- exact: branch and bound over every partition (small rounds) ---------------------------------------------
