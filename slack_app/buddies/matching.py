@@ -302,13 +302,15 @@ def _partition(p: _Problem, placed: list[int], bound: int) -> tuple[int, list[li
 
 def _stronger(p: _Problem, groups: list[list[int]], out: list[int],
               rng: random.Random) -> tuple[list[list[int]], list[int]]:
-    """The better of the swap search's grouping and `repeat_free`'s: a maximum-weight matching for pairs,
-    a search for a repeat-free grouping when the swaps left a repeat in groups of 3 or more."""
+    """When the swaps left someone out or a repeat in, the better of their grouping and `repeat_free`'s: a
+    maximum-weight matching for pairs, a search for a repeat-free grouping for groups of 3 or more."""
+    if not out and all(p.group_cost(g) < REPEAT for g in groups):
+        return groups, out  # nothing a stronger search could improve but soft wishes
     everyone = list(range(len(p.ids)))
     options = [(groups, out)]
     if p.size == 2:
         options.append(repeat_free.pairs(p, everyone, REPEAT))
-    elif any(p.group_cost(g) >= REPEAT for g in groups):
+    else:
         for people in [everyone, [m for m in everyone if m not in out]] if out else [everyone]:
             found = repeat_free.groups(p, people, group_sizes(len(people), p.size), rng)
             if found is not None:
