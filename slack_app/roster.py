@@ -44,7 +44,7 @@ class Roster:
 
 def profile_of(info: UserInfo) -> Profile:
     return Profile(user_id=info.id, tz=info.tz, is_bot=info.is_bot, is_deleted=info.is_deleted,
-                   is_admin=info.is_admin or info.is_owner)
+                   is_admin=info.is_admin or info.is_owner, fields=info.fields)
 
 
 def is_human(p: Profile) -> bool:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from slack_sdk import WebClient
@@ -71,6 +71,7 @@ class UserInfo:
     is_deleted: bool
     is_admin: bool
     is_owner: bool
+    fields: Mapping[str, str] = field(default_factory=dict)  # profile title and custom fields, by name or id
 
     @property
     def is_human(self) -> bool:
@@ -179,8 +180,20 @@ def user_of(u: dict) -> UserInfo:
     """A users.info / users.list user object, or the `user` of a user_change / team_join event."""
     return UserInfo(
         id=u["id"], tz=u.get("tz"), is_bot=bool(u.get("is_bot")), is_deleted=bool(u.get("deleted")),
-        is_admin=bool(u.get("is_admin")), is_owner=bool(u.get("is_owner")),
+        is_admin=bool(u.get("is_admin")), is_owner=bool(u.get("is_owner")), fields=profile_fields(u.get("profile")),
     )
+
+
+def profile_fields(profile: Any) -> dict[str, str]:
+    """The profile fields a buddy program can mix groups by: `title`, and custom fields by id (`Xf…`) when
+    Slack includes them (`profile.fields`, each `{"value": …}`). Empty values are left out."""
+    if not isinstance(profile, dict):
+        return {}
+    found = {"title": profile.get("title")}
+    custom = profile.get("fields")
+    if isinstance(custom, dict):
+        found.update({k: v.get("value") for k, v in custom.items() if isinstance(v, dict)})
+    return {k: v.strip() for k, v in found.items() if isinstance(v, str) and v.strip()}
 
 
 class WebApiPort:

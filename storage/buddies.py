@@ -46,6 +46,7 @@ class BuddyProgram(Base):
     opt_in: Mapped[bool] = mapped_column(default=False)  # members join with a button instead of by being there
     window: Mapped[int] = mapped_column(default=12)  # no pair repeated within this many rounds
     mix_channel: Mapped[str | None] = mapped_column(String(32))  # mix its members with everyone else
+    mix_field: Mapped[str | None] = mapped_column(String(64))  # or mix members whose profile field differs
     enabled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_occurrence: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the last scheduled round claimed
     heads_up_for: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the occurrence last announced
@@ -60,7 +61,8 @@ class BuddyRound(Base):
     occurrence: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: run by hand
     groups: Mapped[int] = mapped_column(default=0)
     left_out: Mapped[int] = mapped_column(default=0)
-    repeats: Mapped[int] = mapped_column(default=0)
+    repeats: Mapped[int] = mapped_column(default=0)  # pairs that met within the window
+    repeat_groups: Mapped[int] = mapped_column(default=0)  # groups holding such a pair (the repeat rate)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # "Did you meet?" halfway
     followed_up: Mapped[bool] = mapped_column(default=False)
@@ -135,11 +137,11 @@ def programs(s: Session, team_id: str | None = None, *, enabled_only: bool = Tru
 # --- rounds --------------------------------------------------------------------------------------------------
 
 def add_round(s: Session, cipher: Cipher, program_id: int, seed: int, groups: list[list[str]], *,
-              occurrence: datetime | None, left_out: int, repeats: int,
+              occurrence: datetime | None, left_out: int, repeats: int, repeat_groups: int = 0,
               follow_up_at: datetime | None = None) -> BuddyRound:
     rnd = BuddyRound(program_id=program_id, seed=seed, occurrence=occurrence, groups=len(groups),
-                     left_out=left_out, repeats=repeats, follow_up_at=follow_up_at, followed_up=False,
-                     tallied=False)
+                     left_out=left_out, repeats=repeats, repeat_groups=repeat_groups, follow_up_at=follow_up_at,
+                     followed_up=False, tallied=False)
     s.add(rnd)
     s.flush()
     s.add_all(BuddyGroup(round_id=rnd.id, members=cipher.encrypt(json.dumps(g))) for g in groups)

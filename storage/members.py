@@ -8,8 +8,9 @@ table" can mean "not in the channel" only for channels Hearth has actually liste
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint, delete, func, select
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from storage.db import Database
 from storage.models import Base, Member, utcnow
+from storage.opaque import hasher
 
 
 class RosterChannel(Base):
@@ -52,6 +54,7 @@ class Profile:
     is_bot: bool
     is_deleted: bool
     is_admin: bool
+    fields: Mapping[str, str] = field(default_factory=dict)  # title, custom fields: kept only as opaque keys
 
 
 def aware(dt: datetime | None) -> datetime | None:
@@ -81,16 +84,35 @@ def store_profiles(db: Database, team_id: str, profiles: Iterable[Profile], *, n
         try:
             with db.session() as s:
                 known = by_id(s, team_id, list(given))
+                digest = hasher(s) if any(p.fields for p in given.values()) else None
                 for user_id, p in given.items():
                     row = known.get(user_id) or _new(team_id, user_id)
                     if row.id is None:
                         s.add(row)
                     row.tz, row.is_bot, row.is_deleted, row.is_admin = p.tz, p.is_bot, p.is_deleted, p.is_admin
                     row.profile_at, row.profile_error = now, None
+                    row.profile_keys = _field_keys(p.fields, digest) if digest and p.fields else None
             return
         except IntegrityError:  # someone inserted one of these members meanwhile: the second pass updates it
             if attempt:
                 raise
+
+
+def _field_keys(fields: Mapping[str, str], digest: Callable[[str], str]) -> str:
+    """Profile values as opaque keys: equal values (whatever their case and spacing) give equal keys, and
+    the database never holds a job title or a custom field's text."""
+    return json.dumps({name: digest(f"profile:{name}:{' '.join(value.split()).casefold()}")
+                       for name, value in sorted(fields.items())})
+
+
+def profile_keys(s: Session, team_id: str, user_ids: list[str], name: str) -> dict[str, str]:
+    """The opaque key of profile field `name` for those of `user_ids` whose profile has it."""
+    out = {}
+    for user_id, row in by_id(s, team_id, user_ids).items():
+        key = json.loads(row.profile_keys).get(name) if row.profile_keys else None
+        if key:
+            out[user_id] = key
+    return out
 
 
 def mark_unreadable(db: Database, team_id: str, errors: dict[str, str]) -> None:

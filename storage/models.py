@@ -19,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Table,
+    Text,
     Unicode,
     UniqueConstraint,
     false,
@@ -63,6 +64,8 @@ class Member(Base):
     # None until then. Preferences (pause, opt-outs) live in storage.preferences, not here.
     profile_at: Mapped[datetime | None]
     profile_error: Mapped[str | None] = mapped_column(String(64))  # why the last read failed (admins see it)
+    # JSON {profile field: opaque key of its value} (title, custom fields): matched, never readable
+    profile_keys: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -46,3 +46,20 @@ def test_read_words_takes_settings_in_any_order_on_top_of_the_current_ones():
         with pytest.raises(SettingsError) as raised:
             read_words(words, None, "UTC")
         assert raised.value.field == field
+
+
+def test_window_and_mix_field_are_checked_and_kept_when_an_admin_changes_other_settings():
+    import pytest
+
+    from slack_app.buddies.rules import ProgramSettings, SettingsError, parse_settings, read_words
+
+    current = parse_settings(size=3, mix_field="Xf01ABCDEF", window=6)
+    assert (current.mix_field, current.window) == ("Xf01ABCDEF", 6)
+    assert read_words(["weekly"], current, "UTC") == ProgramSettings(size=3, cadence="weekly",
+                                                                     mix_field="Xf01ABCDEF", window=6)
+    for given, code in (({"window": 0}, "window_out_of_range"), ({"window": 53}, "window_out_of_range"),
+                        ({"mix_field": "real_name"}, "unknown_field"),
+                        ({"mix_field": "title", "mix_channel": "CTEAM"}, "mix_both")):
+        with pytest.raises(SettingsError) as raised:
+            parse_settings(**given)
+        assert raised.value.code == code

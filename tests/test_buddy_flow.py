@@ -169,11 +169,18 @@ def test_cli_enables_plans_runs_and_reports(simulator, database_url, db, tmp_pat
     assert "groups of 3, weekly on thu at 10:00 Europe/Berlin" in enabled.output
     for args, field in ((("--size", "9"), "--size"), (("--cadence", "daily"), "--cadence"),
                         (("--day", "someday"), "--day"), (("--time", "25:00"), "--time"),
-                        (("--timezone", "Mars/Olympus"), "--timezone"), (("--mix-with", "#team"), "--mix-with")):
+                        (("--timezone", "Mars/Olympus"), "--timezone"), (("--mix-with", "#team"), "--mix-with"),
+                        (("--repeat-window", "0"), "--repeat-window"), (("--mix-field", "name"), "--mix-field"),
+                        (("--mix-field", "title", "--mix-with", "CCIRCLE"), "--mix-field")):
         bad = hearth("enable", "--channel", CHANNEL, *args)
         assert bad.exit_code == 2 and field in bad.output and "Traceback" not in bad.output
+    mixed = hearth("enable", "--channel", CHANNEL, "--size", "3", "--cadence", "weekly", "--day", "thu",
+                   "--mix-field", "title", "--repeat-window", "6")
+    assert mixed.exit_code == 0 and "mixing by profile field title; no repeats within 6 rounds" in mixed.output
+    assert "mixing by profile field title; no repeats within 6 rounds" in hearth("status", "--channel", CHANNEL).output
     planned = hearth("match", "--channel", CHANNEL, "--dry-run")
     assert planned.exit_code == 0, planned.output
+    assert "groups mixing teams: 2 of 2" in planned.output
     assert "6 taking part" in planned.output and "repeats: 0" in planned.output
     assert "constraint violations: 0" in planned.output and "working-hours overlap" in planned.output
     assert not simulator.calls_for("conversations.open")
@@ -181,7 +188,7 @@ def test_cli_enables_plans_runs_and_reports(simulator, database_url, db, tmp_pat
     ran = hearth("run", "--channel", CHANNEL)
     assert ran.exit_code == 0 and "2 introductions queued for 6 members" in ran.output
     status = hearth("status", "--channel", CHANNEL)
-    assert "2 groups, 0 left out, 0 repeats" in status.output
+    assert "2 groups, 0 left out, 0 repeats, repeat rate 0%" in status.output
     assert hearth("disable", "--channel", CHANNEL).exit_code == 0
     assert f"{CHANNEL}: off;" in hearth("status", "--channel", CHANNEL).output
     off = hearth("run", "--channel", CHANNEL)
@@ -240,12 +247,28 @@ def test_app_home_shows_programs_and_admins_see_the_last_round(driver, simulator
     enable(hearth)
     usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
     driver.as_member("UALICE").open_home()  # an admin
-    assert wait_for(lambda: "last round: 3 groups, 0 left out, 0 repeats" in str(
+    assert wait_for(lambda: "3 groups, 0 left out · meet rate not asked yet · repeat rate 0% (0 of 3" in str(
         (simulator.home("UALICE") or {}).get("blocks")))
     driver.as_member("UBOB").open_home()  # a member of #general
     assert wait_for(lambda: "Buddy introductions" in str((simulator.home("UBOB") or {}).get("blocks")))
     bob = str(simulator.home("UBOB")["blocks"])
-    assert "groups of 2, biweekly" in bob and "last round" not in bob
+    assert "groups of 2, biweekly" in bob and "repeat rate" not in bob and "meet rate" not in bob
+
+
+def test_app_home_shows_the_repeat_rate_of_each_recent_round(driver, simulator, hearth, slack):
+    """Six people in two groups of 3: whatever the second round does, each group holds two people of one group
+    of the first round, so both groups repeat. Admins see each round's repeat rate beside its meet rate."""
+    from slack_app.simulator import wait_for
+
+    enable(hearth, size=3, window=4)
+    rates = [usecases.plan_round(hearth.services, slack, TEAM, CHANNEL).plan.quality.repeat_groups for _ in range(2)]
+    assert rates == [0, 2]
+    with hearth.services.db.session() as s:
+        assert [r.repeat_groups for r in repo.rounds(s, repo.program(s, TEAM, CHANNEL).id)] == [2, 0]
+    driver.as_member("UALICE").open_home()
+    assert wait_for(lambda: "repeat rate 100% (2 of 2 repeat a pair from the last 4 rounds)" in str(
+        (simulator.home("UALICE") or {}).get("blocks")))
+    assert "meet rate not asked yet · repeat rate 0% (0 of 2" in str(simulator.home("UALICE")["blocks"])
 
 
 def test_heads_up_a_business_day_before_with_skip_this_round(driver, simulator, hearth, slack, deliver):
@@ -299,7 +322,7 @@ def test_did_you_meet_and_three_unanswered_pause_with_one_click_resume(driver, s
     driver.as_member("UALICE").click("buddies.met_yes")
     assert wait_for(lambda: any("Lovely" in (p["body"].get("text") or "") for p in simulator.response_url_posts()))
     driver.as_member("UALICE").open_home()  # an admin sees the meet rate
-    assert wait_for(lambda: "met in the last round asked: 1 of 3 groups" in str(
+    assert wait_for(lambda: "meet rate 33% (1 of 3 met)" in str(
         (simulator.home("UALICE") or {}).get("blocks")))
     assert round_and_follow_up() == 3  # nobody answers this one …
     assert round_and_follow_up() == 3  # … nor this one
@@ -388,6 +411,23 @@ def test_mixing_with_a_second_channel(simulator, hearth, slack):
     assert result.plan is not None and sorted(len(g) for g in result.plan.groups) == [3, 3]
     outsiders = {"UCARMEN", "UFINN"}
     assert all(len(set(g) & outsiders) == 1 for g in result.plan.groups)
+
+
+def test_mixing_by_a_profile_field_keeps_only_opaque_keys(simulator, hearth, slack):
+    # Titles: Alice, Bob and Emi are engineers (Emi's typed " engineer"), Carmen and Dev designers, Finn has none.
+    from storage import members
+
+    enable(hearth, size=2, mix_field="title")
+    result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL, dry_run=True)
+    assert result.plan is not None and result.plan.quality.mixed == 3
+    engineers = {"UALICE", "UBOB", "UEMI"}
+    assert all(len(set(g) & engineers) == 1 for g in result.plan.groups)  # never two engineers together
+    assert "groups mixing teams: 3 of 3" in result.plan.quality.lines()
+    with hearth.services.db.session() as s:
+        keys = members.profile_keys(s, TEAM, sorted(HUMANS), "title")
+    assert set(keys) == HUMANS - {"UFINN"} and keys["UALICE"] == keys["UEMI"] != keys["UCARMEN"]
+    dump = str(database_dump(hearth.services.db)).lower()
+    assert "engineer" not in dump and "designer" not in dump  # only keyed hashes are kept
 
 
 def test_people_linked_by_an_unresolved_report_are_never_grouped_until_it_is_resolved(hearth, slack):

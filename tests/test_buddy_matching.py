@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from itertools import combinations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from slack_app.buddies import matching
 from slack_app.buddies.matching import EXACT_LIMIT, MAX_SIZE, group_sizes, match, quality
 
 
@@ -152,3 +155,81 @@ def test_mixes_teams_when_asked():
     assert all(len({int(m[1:]) % 2 for m in g}) == 2 for g in plan.groups)
     blind = match(members, 2, seed=11)
     assert not all(len({teams[m] for m in g}) == 2 for g in blind.groups)
+
+
+# --- mid-size rounds with dense history: a repeat-free grouping exists, and must be found -----------------------
+
+def _round_robin(members: list[str]) -> list[list[list[str]]]:
+    """The circle method: len(members) - 1 rounds of pairs in which every pair meets exactly once."""
+    ring, out = list(members), []
+    for _ in range(len(ring) - 1):
+        half = len(ring) // 2
+        out.append([[ring[i], ring[-1 - i]] for i in range(half)])
+        ring = [ring[0], ring[-1], *ring[1:-1]]
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(6, 30).map(lambda k: 2 * k), st.integers(0, 10**6), st.integers(0, 2**32))
+def test_round_robin_history_with_one_round_held_back(n, held, seed):
+    """Every pair but those of one round met lately: that round is the only repeat-free matching."""
+    members = _members(n)
+    schedule = _round_robin(members)
+    keep = schedule.pop(held % len(schedule))
+    plan = match(members, 2, seed=seed, history=schedule, window=n)
+    assert plan.quality.repeats == 0 and plan.left_out == []
+    assert sorted(map(sorted, plan.groups)) == sorted(map(sorted, keep))
+
+
+@st.composite
+def hidden_groupings(draw):
+    """A round of 11–60 members whose history covers every pair except those of one hidden grouping and a
+    few decoys, plus forbidden pairs among the pairs that met (so the hidden grouping stays allowed)."""
+    n = draw(st.integers(EXACT_LIMIT + 1, 60))
+    size = draw(st.integers(2, 6))
+    rng = random.Random(draw(st.integers(0, 2**32)))
+    members = _members(n)
+    order = members[:]
+    rng.shuffle(order)
+    hidden, start = [], 0
+    for s in group_sizes(n, size):
+        hidden.append(order[start:start + s])
+        start += s
+    free = {frozenset(p) for g in hidden for p in combinations(g, 2)}
+    decoys = draw(st.floats(0, 0.15))
+    met = [list(p) for p in combinations(members, 2) if frozenset(p) not in free and rng.random() >= decoys]
+    rng.shuffle(met)
+    history = [met[i::3] for i in range(3)]  # three past rounds (as pairs) holding every pair that met
+    forbidden = rng.sample([tuple(p) for p in met], min(len(met), draw(st.integers(0, 20))))
+    return members, size, history, forbidden, draw(st.integers(0, 2**32))
+
+
+@settings(max_examples=60, deadline=None)
+@given(hidden_groupings())
+def test_dense_history_no_avoidable_repeats(case):
+    members, size, history, forbidden, seed = case
+    plan = match(members, size, seed=seed, history=history, forbidden=forbidden)
+    assert plan.quality.repeats == 0 and plan.quality.violations == 0 and plan.left_out == []
+    assert sorted(m for g in plan.groups for m in g) == sorted(members)
+    assert sorted(map(len, plan.groups), reverse=True) == group_sizes(len(members), size)
+    banned = {frozenset(p) for p in forbidden}
+    assert not any(frozenset(p) in banned for g in plan.groups for p in combinations(g, 2))
+    again = match(members[::-1], size, seed=seed, history=history, forbidden=forbidden)
+    assert again.groups == plan.groups  # deterministic from the seed
+
+
+@settings(max_examples=150, deadline=None)
+@given(rounds(max_members=8))
+def test_mid_size_solvers_against_brute_force(case):
+    """The mid-size path (swaps, then blossom or the grouping search), run on small rounds: pairs are
+    optimal; groups are repeat-free whenever a repeat-free grouping of everyone exists."""
+    members, size, history, forbidden, priority, seed = case
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(matching, "EXACT_LIMIT", 1)  # the swap search assumes two people or more
+        plan = match(members, size, seed=seed, history=history, forbidden=forbidden, priority=priority)
+    got = (len(plan.left_out), sum(m in priority for m in plan.left_out), plan.quality.repeats)
+    best = _brute(members, size, history, forbidden, priority)
+    if size == 2:
+        assert got == best
+    elif best[0] == 0 and best[2] == 0:
+        assert got == best

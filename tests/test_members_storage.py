@@ -45,3 +45,25 @@ def test_profiles_are_upserted_in_one_go_and_a_read_clears_an_earlier_error(db):
     with db.session() as s:
         assert [m.user_id for m in members.unreadable(s, T)] == ["UB"]
         assert members.count(s, T) == 3
+
+
+def test_profile_fields_are_kept_as_opaque_keys_that_match_equal_values(db):
+    from slack_app.roster import profile_of
+    from slack_app.slack_port import user_of
+
+    def user(uid, **profile):
+        return {"id": uid, "tz": "UTC", "profile": {"real_name": "Someone", **profile}}
+
+    people = [user("UA", title="Engineer", fields={"Xf01TEAM": {"value": "Platform", "alt": ""}}),
+              user("UB", title="  engineer ", fields={"Xf01TEAM": {"value": "Growth", "alt": ""}}),
+              user("UC", title=""), user("UD")]
+    members.store_profiles(db, T, [profile_of(user_of(u)) for u in people], now=NOW)
+    with db.session() as s:
+        titles = members.profile_keys(s, T, ["UA", "UB", "UC", "UD"], "title")
+        teams = members.profile_keys(s, T, ["UA", "UB", "UC", "UD"], "Xf01TEAM")
+    assert set(titles) == {"UA", "UB"} and titles["UA"] == titles["UB"]  # case and spacing do not count
+    assert set(teams) == {"UA", "UB"} and teams["UA"] != teams["UB"]
+    assert "Engineer" not in members.get(db, T, "UA").profile_keys and "Platform" not in titles["UA"] + teams["UA"]
+    members.store_profiles(db, T, [profile_of(user_of(user("UA")))], now=NOW)  # the title was cleared in Slack
+    with db.session() as s:
+        assert members.profile_keys(s, T, ["UA"], "title") == {}

@@ -14,6 +14,9 @@ ERRORS = {
     "bad_time": "is not a time like 10:00",
     "unknown_timezone": "is not a time zone like Europe/Berlin",
     "bad_channel": "is not a channel id (C… or G…)",
+    "window_out_of_range": f"must be 1 to {rules.MAX_WINDOW} rounds",
+    "unknown_field": "is not a profile field: `title`, or a custom field's id like Xf0123ABCD",
+    "mix_both": "and --mix-with cannot both be given: mix by one of them",
 }
 
 
@@ -33,10 +36,14 @@ def buddies() -> None:
               help="members join with /buddies join, instead of everyone in the channel")
 @click.option("--mix-with", "mix_channel", default=None,
               help="a second channel (e.g. a team's): groups mix its members with everyone else")
+@click.option("--mix-field", "mix_field", default=None,
+              help="a profile field (title, or a custom field id Xf…): groups mix people whose values differ")
+@click.option("--repeat-window", "window", default=rules.DEFAULT_WINDOW, show_default=True, type=int,
+              help="no pair meets again within this many rounds, whenever the matching allows")
 @friendly
 @pass_cli
 def enable(ctx: CliContext, channel: str, size: int, cadence: str, day: str, local_time: str, tz: str | None,
-           opt_in: bool, mix_channel: str | None) -> None:
+           opt_in: bool, mix_channel: str | None, mix_field: str | None, window: int) -> None:
     from slack_app.buddies import usecases
 
     if channel[:1] not in ("C", "G"):
@@ -44,14 +51,20 @@ def enable(ctx: CliContext, channel: str, size: int, cadence: str, day: str, loc
     zone = tz or ctx.settings.HEARTH_TIMEZONE
     try:
         settings = rules.parse_settings(size=size, cadence=cadence, day=day, local_time=local_time, timezone=zone,
-                                        opt_in=opt_in, mix_channel=mix_channel)
+                                        opt_in=opt_in, mix_channel=mix_channel, mix_field=mix_field, window=window)
     except rules.SettingsError as exc:
         fail(f"--{exc.field} {ERRORS.get(exc.code, exc.code)}.")
     _, created = usecases.enable(ctx.services, ctx.team_id, channel, settings)
     verb = "on" if created else "updated"
     click.echo(f"Buddy introductions {verb} for {channel}: groups of {settings.size}, {settings.cadence} on {day} "
                f"at {settings.local_time} {zone}{', opt-in' if opt_in else ''}"
-               f"{f', mixing {mix_channel} with everyone else' if mix_channel else ''}.")
+               f"{_mixing(settings.mix_channel, settings.mix_field)}; no repeats within {settings.window} rounds.")
+
+
+def _mixing(channel: str | None, field: str | None) -> str:
+    if channel:
+        return f", mixing {channel} with everyone else"
+    return f", mixing by profile field {field}" if field else ""
 
 
 @buddies.command(help="Turn buddy introductions off for a channel (history is kept).")
@@ -80,14 +93,15 @@ def status(ctx: CliContext, channel: str) -> None:
     state = "on" if prog.enabled else "off"
     click.echo(f"{channel}: {state}; groups of {prog.size}, {prog.cadence} on "
                f"{('mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun')[prog.weekday]} at {prog.local_time} "
-               f"{prog.timezone}{', opt-in' if prog.opt_in else ''}; no repeats within {prog.window} rounds.")
+               f"{prog.timezone}{', opt-in' if prog.opt_in else ''}{_mixing(prog.mix_channel, prog.mix_field)}; "
+               f"no repeats within {prog.window} rounds.")
     with ctx.services.db.session() as s:
         recent = repo.rounds(s, prog.id, 5)
         if not recent:
             click.echo("No rounds yet.")
         for r in recent:
             click.echo(f"  round {r.id} {r.created_at:%Y-%m-%d %H:%M} UTC: {r.groups} groups, {r.left_out} left out, "
-                       f"{r.repeats} repeats (seed {r.seed})")
+                       f"{r.repeats} repeats, repeat rate {rules.rate(r.repeat_groups, r.groups)} (seed {r.seed})")
 
 
 @buddies.command(help="Run a round now: match the channel and send the introductions.")

@@ -32,11 +32,9 @@ def configure_here(services: Services, slack: SlackPort, team_id: str, user_id: 
     if words[:1] == ["off"]:
         return answer("disabled" if usecases.disable(services, team_id, channel_id) else "none")
     current = usecases.program(services, team_id, channel_id)
-    settings = rules.ProgramSettings(size=current.size, cadence=current.cadence, weekday=current.weekday,
-                                     local_time=current.local_time, timezone=current.timezone, opt_in=current.opt_in,
-                                     mix_channel=current.mix_channel) if current else None
     try:
-        chosen = rules.read_words(words, settings, services.settings.HEARTH_TIMEZONE)
+        chosen = rules.read_words(words, usecases.settings_of(current) if current else None,
+                                  services.settings.HEARTH_TIMEZONE)
     except rules.SettingsError as exc:
         return answer("bad_word" if exc.code == "unknown_word" else exc.code, word=exc.field)
     _, created = usecases.enable(services, team_id, channel_id, chosen)

@@ -1,16 +1,18 @@
 """What App Home shows about buddy introductions: the programs of the viewer's channels; for admins, every
-program with its last round's counts (groups, left out, repeats)."""
+program with its last rounds' statistics (groups, left out, meet rate, repeat rate)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from slack_app import blocks
-from slack_app.buddies import views
+from slack_app.buddies import rules, views
 from storage import buddies as repo
 from storage import members
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from slack_app.home import Viewer
 
 
@@ -28,19 +30,26 @@ def section(viewer: Viewer) -> list[dict]:
         cards = []
         for p in progs:
             recent = repo.rounds(s, p.id) if is_admin else []
-            last = recent[0] if recent else None
-            asked = next((r for r in recent if r.followed_up), None)
-            met = sum(g.answer == "yes" for g in repo.group_rows(s, asked.id)) if asked else None
             me = repo.member(s, p.id, viewer.user_id)
             cards.append({"program_id": p.id, "welcomer": bool(me and me.welcomer),
                           "channel_id": p.channel_id, "size": p.size, "cadence": p.cadence, "rounds": len(recent),
-                          "groups": last.groups if last else 0, "left_out": last.left_out if last else 0,
-                          "repeats": last.repeats if last else 0,
-                          "met": met, "asked_groups": asked.groups if asked else 0})
+                          "window": p.window, "stats": [_stats(s, r) for r in recent[:STATS_ROUNDS]]})
     text = viewer.services.copy.render("buddies_home.j2", programs=cards, is_admin=is_admin)
     buttons = [blocks.button(_volunteer_label(c["welcomer"], i if len(cards) > 1 else None),
                              views.VOLUNTEER_ACTION, value=str(c["program_id"])) for i, c in enumerate(cards[:5])]
     return [blocks.divider(), blocks.section(blocks.truncate(text, 3000)), blocks.actions(*buttons)]
+
+
+STATS_ROUNDS = 3  # the latest rounds an admin sees statistics of
+
+
+def _stats(s: Session, r: repo.BuddyRound) -> dict:
+    """One round's statistics: meet rate (groups answering "yes" to "Did you meet?", once asked) and repeat
+    rate (groups holding a pair that met within the window)."""
+    met = sum(g.answer == "yes" for g in repo.group_rows(s, r.id)) if r.followed_up else None
+    return {"date": f"{r.created_at:%Y-%m-%d}", "groups": r.groups, "left_out": r.left_out,
+            "met": met, "meet_rate": rules.rate(met, r.groups) if met is not None else None,
+            "repeat_groups": r.repeat_groups, "repeat_rate": rules.rate(r.repeat_groups, r.groups)}
 
 
 def _volunteer_label(welcomer: bool, index: int | None) -> str:

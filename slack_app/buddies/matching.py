@@ -18,7 +18,9 @@ Rules, in this order of importance:
 Small rounds (up to EXACT_LIMIT members) are solved exactly by branch and bound. Larger ones start from the
 seeded shuffle (sorted by UTC offset when `offsets` are given, so neighbours share hours), then repair every
 group with a conflict by swapping members with other groups. With sparse history (a large channel) that
-reaches zero repeats in a few swaps per conflict: linear in members plus history pairs.
+reaches zero repeats in a few swaps per conflict: linear in members plus history pairs. Mid-size rounds (up to
+`repeat_free.STRONG_LIMIT`), where history can be dense, also get `repeat_free`'s answer and keep the better:
+for pairs a maximum-weight matching, which finds a repeat-free matching whenever one exists.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, combinations, compress
 from operator import add
+
+from slack_app.buddies import repeat_free
 
 MIN_SIZE = 2
 MAX_SIZE = 8  # Slack opens a group DM with at most 8 people plus the bot
@@ -74,12 +78,16 @@ class Quality:
     violations: int  # forbidden pairs put together (0 unless a bug)
     min_overlap_hours: int | None  # the worst group's shared working hours (None without offsets)
     mean_overlap_hours: float | None
+    repeat_groups: int = 0  # groups holding at least one such pair
+    mixed: int | None = None  # groups mixing two teams or more (None without teams)
 
     def lines(self) -> list[str]:
         out = [f"groups: {self.groups}", f"placed: {self.placed}", f"left out: {self.left_out}",
-               f"repeats: {self.repeats}", f"constraint violations: {self.violations}"]
+               f"repeats: {self.repeats} (in {self.repeat_groups} groups)", f"constraint violations: {self.violations}"]
         if self.min_overlap_hours is not None:
             out.append(f"working-hours overlap: min {self.min_overlap_hours} h, mean {self.mean_overlap_hours:.1f} h")
+        if self.mixed is not None:
+            out.append(f"groups mixing teams: {self.mixed} of {self.groups}")
         return out
 
 
@@ -105,6 +113,12 @@ class _Problem:
     def key(self, a: int, b: int) -> int:
         return a * len(self.ids) + b if a < b else b * len(self.ids) + a
 
+    def is_forbidden(self, a: int, b: int) -> bool:
+        return self.key(a, b) in self.forbidden
+
+    def is_repeat(self, a: int, b: int) -> bool:
+        return self.hashes[a] + self.hashes[b] in self.repeats
+
     def pair_cost(self, a: int, b: int) -> int:
         k = self.key(a, b)
         cost = HARD if k in self.forbidden else 0
@@ -129,20 +143,25 @@ class _Problem:
         return sum(self.pair_cost(a, b) for a, b in combinations(group, 2))
 
     def quality(self, groups: Sequence[Sequence[int]], left_out: int) -> Quality:
-        repeats = violations = 0
+        repeats = violations = repeat_groups = 0
         overlaps: list[int] = []
         n, h = len(self.ids), self.hashes
         for group in groups:
+            before = repeats
             for a, b in combinations(group, 2):
                 repeats += h[a] + h[b] in self.repeats
                 violations += (a * n + b if a < b else b * n + a) in self.forbidden
+            repeat_groups += repeats > before
             if self.offsets is not None:
                 offsets = self.offsets
                 overlaps.append(min(overlap_hours(offsets[a], offsets[b]) for a, b in combinations(group, 2)))
+        teams = self.teams
         return Quality(groups=len(groups), placed=sum(len(g) for g in groups), left_out=left_out,
                        repeats=repeats, violations=violations,
                        min_overlap_hours=min(overlaps) if overlaps else None,
-                       mean_overlap_hours=round(sum(overlaps) / len(overlaps), 2) if overlaps else None)
+                       mean_overlap_hours=round(sum(overlaps) / len(overlaps), 2) if overlaps else None,
+                       repeat_groups=repeat_groups,
+                       mixed=None if teams is None else sum(len({teams[m] for m in g}) > 1 for g in groups))
 
 
 def _pairs(groups: Iterable[Iterable[str]]) -> Iterable[tuple[str, str]]:
@@ -177,6 +196,8 @@ def match(members: Sequence[str], size: int = 2, *, seed: int, history: Sequence
         groups, out = _exact(problem)
     else:
         groups, out = _search(problem, rng)
+        if n <= repeat_free.STRONG_LIMIT:
+            groups, out = _stronger(problem, groups, out, rng)
     named = [[ids[i] for i in g] for g in groups]
     left = [ids[i] for i in out]
     return Plan(groups=named, left_out=left, quality=problem.quality(groups, len(out)), seed=seed)
@@ -200,14 +221,17 @@ def _history_keys(rounds: Sequence[Iterable[Iterable[str]]]) -> set[int]:
 
 def quality(groups: Sequence[Sequence[str]], left_out: Sequence[str] = (), *,
             history: Sequence[Iterable[Iterable[str]]] = (), forbidden: Iterable[tuple[str, str]] = (),
-            offsets: Mapping[str, int] | None = None, window: int = DEFAULT_WINDOW) -> Quality:
+            offsets: Mapping[str, int] | None = None, window: int = DEFAULT_WINDOW,
+            teams: Mapping[str, str] | None = None) -> Quality:
     recent = {frozenset(p) for p in _pairs(g for rnd in list(history)[-window:] for g in rnd)} if window else set()
     banned = {frozenset(p) for p in forbidden}
-    repeats = violations = 0
+    repeats = violations = repeat_groups = 0
     overlaps: list[int] = []
     for group in groups:
         pairs = [frozenset(p) for p in combinations(group, 2)]
-        repeats += sum(p in recent for p in pairs)
+        met = sum(p in recent for p in pairs)
+        repeats += met
+        repeat_groups += met > 0
         violations += sum(p in banned for p in pairs)
         if offsets is not None and len(group) > 1:
             overlaps.append(min(overlap_hours(offsets.get(a, 0), offsets.get(b, 0))
@@ -215,7 +239,8 @@ def quality(groups: Sequence[Sequence[str]], left_out: Sequence[str] = (), *,
     return Quality(groups=len(groups), placed=sum(len(g) for g in groups), left_out=len(left_out),
                    repeats=repeats, violations=violations,
                    min_overlap_hours=min(overlaps) if overlaps else None,
-                   mean_overlap_hours=sum(overlaps) / len(overlaps) if overlaps else None)
+                   mean_overlap_hours=sum(overlaps) / len(overlaps) if overlaps else None, repeat_groups=repeat_groups,
+                   mixed=None if teams is None else sum(len({teams.get(m, "") for m in g}) > 1 for g in groups))
 
 
 # --- exact: branch and bound over every partition (small rounds) ---------------------------------------------
@@ -271,6 +296,27 @@ def _partition(p: _Problem, placed: list[int], bound: int) -> tuple[int, list[li
 
     go(placed, sizes, [], 0)
     return best[0] if best else None
+
+
+# --- stronger: mid-size rounds, where dense history can defeat the swaps --------------------------------------
+
+def _stronger(p: _Problem, groups: list[list[int]], out: list[int],
+              rng: random.Random) -> tuple[list[list[int]], list[int]]:
+    """When the swaps left someone out or a repeat in, the better of their grouping and `repeat_free`'s: a
+    maximum-weight matching for pairs, a search for a repeat-free grouping for groups of 3 or more."""
+    if not out and all(p.group_cost(g) < REPEAT for g in groups):
+        return groups, out  # nothing a stronger search could improve but soft wishes
+    everyone = list(range(len(p.ids)))
+    options = [(groups, out)]
+    if p.size == 2:
+        options.append(repeat_free.pairs(p, everyone, REPEAT))
+    else:
+        for people in [everyone, [m for m in everyone if m not in out]] if out else [everyone]:
+            found = repeat_free.groups(p, people, group_sizes(len(people), p.size), rng)
+            if found is not None:
+                options.append((found, [m for m in everyone if m not in people]))
+                break
+    return min(options, key=lambda o: repeat_free.score(p, *o))
 
 
 # --- search: seeded start, then swaps that repair conflicts (large rounds) -----------------------------------

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from slack_app.buddies.matching import MAX_SIZE, MIN_SIZE
+from slack_app.buddies.matching import DEFAULT_WINDOW, MAX_SIZE, MIN_SIZE
 from slack_app.scheduling.cadence import KINDS, WEEKDAYS
 
 DEFAULT_CADENCE = "biweekly"
@@ -59,13 +60,26 @@ class ProgramSettings:
     timezone: str = "UTC"
     opt_in: bool = False
     mix_channel: str | None = None
+    mix_field: str | None = None
+    window: int = DEFAULT_WINDOW
+
+
+MAX_WINDOW = 52  # a year of weekly rounds
+CUSTOM_FIELD = re.compile(r"Xf[A-Z0-9]{4,}")  # a Slack custom profile field id
 
 
 def parse_settings(*, size: int = 2, cadence: str = DEFAULT_CADENCE, day: str = "mon", local_time: str = "10:00",
-                   timezone: str = "UTC", opt_in: bool = False, mix_channel: str | None = None) -> ProgramSettings:
+                   timezone: str = "UTC", opt_in: bool = False, mix_channel: str | None = None,
+                   mix_field: str | None = None, window: int = DEFAULT_WINDOW) -> ProgramSettings:
     """Typed settings from what an admin typed; SettingsError(field, code) names the first bad one."""
     if not MIN_SIZE <= size <= MAX_SIZE:
         raise SettingsError("size", "size_out_of_range")
+    if not 1 <= window <= MAX_WINDOW:
+        raise SettingsError("repeat-window", "window_out_of_range")
+    if mix_field is not None and mix_field != "title" and not CUSTOM_FIELD.fullmatch(mix_field):
+        raise SettingsError("mix-field", "unknown_field")
+    if mix_field is not None and mix_channel is not None:
+        raise SettingsError("mix-field", "mix_both")
     if cadence not in CADENCES or cadence not in KINDS:
         raise SettingsError("cadence", "unknown_cadence")
     if day.lower()[:3] not in WEEKDAYS:
@@ -84,7 +98,7 @@ def parse_settings(*, size: int = 2, cadence: str = DEFAULT_CADENCE, day: str = 
         raise SettingsError("mix-with", "bad_channel")
     return ProgramSettings(size=size, cadence=cadence, weekday=WEEKDAYS.index(day.lower()[:3]),
                            local_time=f"{hour:02d}:{minute:02d}", timezone=timezone, opt_in=opt_in,
-                           mix_channel=mix_channel)
+                           mix_channel=mix_channel, mix_field=mix_field, window=window)
 
 
 DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -96,7 +110,8 @@ def read_words(words: list[str], current: ProgramSettings | None, default_tz: st
     problem (the word itself, for a word that is none of these)."""
     base = current or ProgramSettings(timezone=default_tz)
     given: dict = dict(size=base.size, cadence=base.cadence, day=WEEKDAYS[base.weekday], local_time=base.local_time,
-                       timezone=base.timezone, opt_in=base.opt_in, mix_channel=base.mix_channel)
+                       timezone=base.timezone, opt_in=base.opt_in, mix_channel=base.mix_channel,
+                       mix_field=base.mix_field, window=base.window)
     for word in words:
         low = word.lower()
         if low.isdigit():
@@ -134,6 +149,11 @@ def participants(humans: list[str], states: Mapping[str, MemberState], *, opt_in
             continue
         out.append(user_id)
     return out
+
+
+def rate(count: int, total: int) -> str:
+    """A share as a whole percentage ("—" for none of nothing)."""
+    return f"{round(100 * count / total)}%" if total else "—"
 
 
 def round_seed(program_id: int, when: datetime, salt: int = 0) -> int:

@@ -49,12 +49,12 @@ def enable(services: Services, team_id: str, channel_id: str, settings: rules.Pr
         row = repo.program(s, team_id, channel_id)
         created = row is None
         if row is None:
-            row = repo.BuddyProgram(team_id=team_id, channel_id=channel_id, anchor_date=now.date(), window=12)
+            row = repo.BuddyProgram(team_id=team_id, channel_id=channel_id, anchor_date=now.date())
             s.add(row)
         row.enabled, row.size, row.cadence, row.weekday = True, settings.size, settings.cadence, settings.weekday
         row.local_time, row.timezone, row.opt_in, row.enabled_at = (settings.local_time, settings.timezone,
                                                                     settings.opt_in, now)
-        row.mix_channel = settings.mix_channel
+        row.mix_channel, row.mix_field, row.window = settings.mix_channel, settings.mix_field, settings.window
         s.flush()
         if settings.opt_in:  # members join with a button: invite them once, in the channel
             outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.join", target=channel_id,
@@ -63,6 +63,12 @@ def enable(services: Services, team_id: str, channel_id: str, settings: rules.Pr
         s.expunge(row)
     log.info("buddies.enabled program=%s created=%s", row.id, created)
     return row, created
+
+
+def settings_of(p: repo.BuddyProgram) -> rules.ProgramSettings:
+    return rules.ProgramSettings(size=p.size, cadence=p.cadence, weekday=p.weekday, local_time=p.local_time,
+                                 timezone=p.timezone, opt_in=p.opt_in, mix_channel=p.mix_channel,
+                                 mix_field=p.mix_field, window=p.window)
 
 
 def disable(services: Services, team_id: str, channel_id: str) -> bool:
@@ -104,6 +110,10 @@ def plan_round(services: Services, slack: SlackPort, team_id: str, channel_id: s
     if prog.mix_channel:  # two "teams": those in the second channel, and everyone else
         other = set(channel_roster(services, slack, team_id, prog.mix_channel, now=now).humans)
         teams = {u: "in" if u in other else "out" for u in roster.humans}
+    elif prog.mix_field:  # teams by a profile field's value (opaque keys); no value: a team of one
+        with services.db.session() as s:
+            keys = members.profile_keys(s, team_id, roster.humans, prog.mix_field)
+        teams = {u: keys.get(u, f"alone:{u}") for u in roster.humans}
     if not dry_run:
         with services.db.session() as s:
             _tally_follow_ups(services, s, prog.id, team_id)
@@ -123,6 +133,7 @@ def plan_round(services: Services, slack: SlackPort, team_id: str, channel_id: s
             log.info("buddies.round_empty program=%s", prog.id)
         rnd = repo.add_round(s, services.crypto, prog.id, seed, plan.groups, occurrence=occurrence,
                              left_out=len(plan.left_out), repeats=plan.quality.repeats,
+                             repeat_groups=plan.quality.repeat_groups,
                              follow_up_at=now + period(cadence_of(prog)) / 2)
         for i, group in enumerate(plan.groups):
             outbox.enqueue_sensitive(s, team_id=team_id, kind=f"{KIND}.intro", recipient=group,

@@ -24,6 +24,7 @@ class User:
     is_admin: bool = False
     is_owner: bool = False
     is_restricted: bool = False
+    title: str = ""  # the profile's job title ("What I do")
 
     @property
     def first_name(self) -> str:
@@ -37,6 +38,7 @@ class User:
             "profile": {
                 "real_name": self.real_name, "real_name_normalized": self.real_name,
                 "display_name": self.name, "display_name_normalized": self.name, "team": team_id,
+                "title": self.title,
             },
             "is_admin": self.is_admin, "is_owner": self.is_owner, "is_primary_owner": self.is_owner,
             "is_restricted": self.is_restricted, "is_ultra_restricted": False, "is_bot": self.is_bot,
@@ -103,17 +105,17 @@ class Workspace:
 def demo_workspace(scopes: Iterable[str] | None = None) -> Workspace:
     """A small community: six people in five time zones, a departed member, another app and five channels."""
 
-    def person(uid: str, name: str, real: str, tz: str, offset_h: float, **flags: bool) -> User:
-        return User(uid, name, real, tz, int(offset_h * 3600), **flags)
+    def person(uid: str, name: str, real: str, tz: str, offset_h: float, title: str = "", **flags: bool) -> User:
+        return User(uid, name, real, tz, int(offset_h * 3600), title=title, **flags)
 
     users = [
         User("UHEARTHBOT", "hearth", "Hearth", is_bot=True),
-        person("UALICE", "alice", "Alice Weber", "Europe/Berlin", 1, is_admin=True),
-        person("UBOB", "bob", "Bob Miller", "America/New_York", -5),
-        person("UCARMEN", "carmen", "Carmen Ruiz", "America/Mexico_City", -6),
-        person("UDEV", "dev", "Dev Patel", "Asia/Kolkata", 5.5),
-        person("UEMI", "emi", "Emi Sato", "Asia/Tokyo", 9),
-        person("UFINN", "finn", "Finn Byrne", "Europe/Dublin", 0, is_owner=True, is_admin=True),
+        person("UALICE", "alice", "Alice Weber", "Europe/Berlin", 1, "Engineer", is_admin=True),
+        person("UBOB", "bob", "Bob Miller", "America/New_York", -5, "Engineer"),
+        person("UCARMEN", "carmen", "Carmen Ruiz", "America/Mexico_City", -6, "Designer"),
+        person("UDEV", "dev", "Dev Patel", "Asia/Kolkata", 5.5, "Designer"),
+        person("UEMI", "emi", "Emi Sato", "Asia/Tokyo", 9, " engineer"),  # the same title, typed differently
+        person("UFINN", "finn", "Finn Byrne", "Europe/Dublin", 0, is_owner=True, is_admin=True),  # no title
         person("UGONE", "gone", "Gone Member", "Europe/London", 0, deleted=True),
         User("UOTHERBOT", "otherbot", "Other Bot", is_bot=True),
     ]
