@@ -37,6 +37,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Table, delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
 
 from storage.archive import Archive, ArchiveCorrupt, ArchivedObject, digest, file_digest
 from storage.db import Database
@@ -292,6 +293,8 @@ class Archiver:
             obj = self._upload(b, k, ids)
             got = digest(self.archive, b.object_key)
             if (got.size, got.sha256) != (obj.size, obj.sha256):
+                # No manifest names it yet: removed, so the next run writes it afresh from the rows kept here.
+                self.archive.delete(b.object_key)
                 raise ArchiveCorrupt(f"archive object {b.object_key} read back with a different size or SHA-256; "
                                      "its rows stay in the database")
             _step("verified", b, self.hook)
@@ -375,8 +378,9 @@ def from_json(column: Any, value: Any) -> Any:
     """A value as the column's type wants it (archived rows and ledger keys carry dates as ISO text)."""
     if value is None or not isinstance(value, str):
         return value
+    type_ = column.type.impl if isinstance(column.type, TypeDecorator) else column.type
     try:
-        kind = column.type.python_type
+        kind = type_.python_type
         if kind is datetime:
             parsed = datetime.fromisoformat(value)
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
