@@ -185,7 +185,7 @@ class ArchiveBatch(Base):
     kind: Mapped[str] = mapped_column(String(32))
     day: Mapped[date] = mapped_column(Date)
     object_key: Mapped[str] = mapped_column(String(400), unique=True)
-    root_ids: Mapped[str] = mapped_column(Text)  # JSON list of the kind's root ids; '' once archived
+    root_ids: Mapped[str] = mapped_column(Text)  # JSON span of the roots (team, first and last age+key); '' once archived
     status: Mapped[str] = mapped_column(String(16))  # pending / archived
     rows: Mapped[int | None]
     size: Mapped[int | None] = mapped_column(BigInteger)

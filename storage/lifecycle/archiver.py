@@ -101,6 +101,29 @@ def _in(t: Table, ids: Sequence[Any]) -> Any:
     return tuple_(*cols).in_([tuple(i) for i in ids])
 
 
+@dataclass(frozen=True)
+class Span:
+    """A batch's roots: one workspace's finished roots from `lo` to `hi` in (age, primary key) order. A range,
+    not a list of ids, so every statement of a batch stays small and walks the age index."""
+
+    team: str
+    lo: tuple
+    hi: tuple
+
+    def to_json(self) -> str:
+        return json.dumps({"team": self.team, "lo": list(self.lo), "hi": list(self.hi)}, default=str)
+
+    @classmethod
+    def parse(cls, text: str, columns: Sequence[Any]) -> Span:
+        d = json.loads(text)
+        lo, hi = (tuple(from_json(c, v) for c, v in zip(columns, d[end], strict=True)) for end in ("lo", "hi"))
+        return cls(d["team"], lo, hi)
+
+
+def _order(k: Kind, root: Table) -> list:
+    return [root.c[k.age], *_pk(root)]
+
+
 def _team_expr(k: Kind, ts: dict[str, Table]) -> tuple[Any, Any]:
     """(the team column, the FROM clause) of a kind's roots."""
     root = ts[k.root.table]
@@ -121,6 +144,24 @@ def _eligible(k: Kind, ts: dict[str, Table], cutoff: datetime) -> Any:
     return cond
 
 
+def _in_span(k: Kind, ts: dict[str, Table], span: Span) -> Any:
+    root = ts[k.root.table]
+    team, _ = _team_expr(k, ts)
+    order = tuple_(*_order(k, root))
+    cond = (order >= tuple_(*span.lo)) & (order <= tuple_(*span.hi))
+    if team is not None:
+        cond = cond & (team == span.team)
+    if k.done is not None:
+        cond = cond & k.done(root)
+    return cond
+
+
+def _root_ids(k: Kind, ts: dict[str, Table], span: Span) -> Any:
+    root = ts[k.root.table]
+    _, frm = _team_expr(k, ts)
+    return select(root.c.id).select_from(frm).where(_in_span(k, ts, span))
+
+
 def count_due(db: Database, k: Kind, cutoff: datetime) -> int:
     ts = tables()
     _, frm = _team_expr(k, ts)
@@ -134,61 +175,65 @@ def _day(value: Any) -> date:
     return value
 
 
-def _next_roots(s: Session, k: Kind, ts: dict[str, Table], cutoff: datetime, batch: int
-                ) -> tuple[str, date, list[Any]] | None:
-    """The oldest due roots of one workspace and one day (at most `batch`)."""
+def _next_span(s: Session, k: Kind, ts: dict[str, Table], cutoff: datetime, batch: int) -> tuple[Span, date] | None:
+    """The oldest due roots of one workspace and one day (at most `batch`): their span and day."""
     root = ts[k.root.table]
     team, frm = _team_expr(k, ts)
-    cols = [*_pk(root), root.c[k.age]] + ([team] if team is not None else [])
-    order = ([team] if team is not None else []) + [root.c[k.age], *_pk(root)]
-    rows = s.execute(select(*cols).select_from(frm).where(_eligible(k, ts, cutoff)).order_by(*order).limit(batch)).all()
+    order = _order(k, root)
+    teams = [team] if team is not None else []
+    rows = s.execute(select(*order, *teams).select_from(frm).where(_eligible(k, ts, cutoff))
+                     .order_by(*teams, *order).limit(batch)).all()
     if not rows:
         return None
-    npk = len(_pk(root))
+    n = len(order)
 
     def part(r: Any) -> tuple[str, date]:
-        return (r[npk + 1] if team is not None else ALL_TEAMS), _day(r[npk])
+        return (r[n] if team is not None else ALL_TEAMS), _day(r[0])
 
     first = part(rows[0])
-    ids = [_key_of(r[:npk]) for r in rows if part(r) == first]
-    return first[0], first[1], ids
+    same = [r for r in rows if part(r) == first]
+    return Span(first[0], tuple(same[0][:n]), tuple(same[-1][:n])), first[1]
 
 
 # ---- serialising --------------------------------------------------------------------------------------
 
 
-def _part_stmt(k: Kind, p: Part, ts: dict[str, Table], ids: Sequence[Any]) -> Any:
-    """The rows of one part of the roots `ids`, with their root key as `_k`, in a stable order (random-id
-    order for anonymous parts, so no submission order survives)."""
+def _part_stmt(k: Kind, p: Part, ts: dict[str, Table], span: Span) -> Any:
+    """The rows of one part of a span's roots (children with their root's id last, as `_k`), in a stable
+    order: random-id order for anonymous parts, so no submission order survives."""
     t = ts[p.table]
     root = ts[k.root.table]
     if p.link is None:
-        return select(t).where(_in(t, ids)).order_by(*_pk(t))
+        _, frm = _team_expr(k, ts)
+        return select(t).select_from(frm).where(_in_span(k, ts, span)).order_by(*_pk(t))
     if p.parent is None:
         owner = t.c[p.link]
-        stmt = select(t, owner.label("_k")).where(owner.in_(ids))
+        stmt = select(t, owner.label("_k"))
     else:
         parent_part = next(x for x in k.parts if x.table == p.parent)
         parent = ts[p.parent]
         owner = parent.c[parent_part.link]
-        stmt = select(t, owner.label("_k")).join(parent, t.c[p.link] == parent.c.id).where(owner.in_(ids))
+        stmt = select(t, owner.label("_k")).join(parent, t.c[p.link] == parent.c.id)
+    roots = _root_ids(k, ts, span)
     if p.only is not None:
-        stmt = stmt.where(owner.in_(select(root.c.id).where(p.only(root))))
-    return stmt.order_by(*_pk(t))
+        roots = roots.where(p.only(root))
+    return stmt.where(owner.in_(roots)).order_by(*_pk(t))
 
 
-def _part_rows(s: Session, k: Kind, p: Part, ts: dict[str, Table], ids: Sequence[Any]) -> Iterator[tuple[Any, Row]]:
-    pk = [c.name for c in _pk(ts[p.table])]
-    for r in s.execute(_part_stmt(k, p, ts, ids).execution_options(yield_per=2000)):
-        m = dict(r._mapping)
-        yield (m.pop("_k") if p.link is not None else _key_of([m[c] for c in pk])), m
+def _part_rows(s: Session, k: Kind, p: Part, ts: dict[str, Table], span: Span) -> Iterator[tuple[Any, Row]]:
+    t = ts[p.table]
+    names = [c.name for c in t.columns]
+    pk = [names.index(c.name) for c in _pk(t)]
+    result = s.execute(_part_stmt(k, p, ts, span).execution_options(yield_per=5000))
+    for r in result:  # rows as tuples: a mapping per row would cost more than the JSON
+        yield (r[-1] if p.link is not None else _key_of([r[i] for i in pk])), dict(zip(names, r, strict=False))
 
 
-def lines(s: Session, k: Kind, ids: Sequence[Any]) -> Iterator[bytes]:
+def lines(s: Session, k: Kind, span: Span) -> Iterator[bytes]:
     """The JSON lines of a batch: {"k": root key, "t": table, "r": row}, roots first, privacy rules applied."""
     ts = tables()
     for p in k.parts:
-        for key, row in _part_rows(s, k, p, ts, ids):
+        for key, row in _part_rows(s, k, p, ts, span):
             if p.anonymous:
                 row.pop("id", None)
             if p.clean is not None:
@@ -205,7 +250,7 @@ def write_gzip(chunks: Iterator[bytes], directory: str | None = None) -> tuple[P
         for line in chunks:
             buf.append(line)
             n += 1
-            if len(buf) >= 2000:
+            if len(buf) >= 5000:
                 gz.write(b"".join(buf))
                 buf.clear()
         gz.write(b"".join(buf))
@@ -215,26 +260,26 @@ def write_gzip(chunks: Iterator[bytes], directory: str | None = None) -> tuple[P
 # ---- deleting -----------------------------------------------------------------------------------------
 
 
-def _delete(s: Session, k: Kind, ts: dict[str, Table], ids: Sequence[Any]) -> int:
-    """Delete the roots and every child (children first); the number of rows deleted."""
+def _delete(s: Session, k: Kind, ts: dict[str, Table], span: Span) -> int:
+    """Delete the span's roots and every child (children first); the number of rows deleted."""
     n = 0
     for p in reversed(k.parts):
         t = ts[p.table]
         if p.link is None:
-            stmt = delete(t).where(_in(t, ids))
+            where = t.c.id.in_(_root_ids(k, ts, span)) if isinstance(k.team, Via) else _in_span(k, ts, span)
         elif p.parent is None:
-            stmt = delete(t).where(t.c[p.link].in_(ids))
+            where = t.c[p.link].in_(_root_ids(k, ts, span))
         else:
             parent_part = next(x for x in k.parts if x.table == p.parent)
             parent = ts[p.parent]
-            stmt = delete(t).where(t.c[p.link].in_(select(parent.c.id).where(parent.c[parent_part.link].in_(ids))))
-        n += s.execute(stmt, execution_options={"synchronize_session": False}).rowcount or 0
+            where = t.c[p.link].in_(select(parent.c.id).where(parent.c[parent_part.link].in_(_root_ids(k, ts, span))))
+        n += s.execute(delete(t).where(where), execution_options={"synchronize_session": False}).rowcount or 0
     return n
 
 
-def _archived_rows(s: Session, k: Kind, ts: dict[str, Table], ids: Sequence[Any]) -> int:
+def _archived_rows(s: Session, k: Kind, ts: dict[str, Table], span: Span) -> int:
     """How many rows the batch's object holds (parts filtered by `only` are deleted, not archived)."""
-    return sum(s.scalar(select(func.count()).select_from(_part_stmt(k, p, ts, ids).order_by(None).subquery())) or 0
+    return sum(s.scalar(select(func.count()).select_from(_part_stmt(k, p, ts, span).order_by(None).subquery())) or 0
                for p in k.parts)
 
 
@@ -271,12 +316,13 @@ class Archiver:
 
     def _cut(self, k: Kind, cutoff: datetime, report: RunReport) -> bool:
         with self.db.session() as s:
-            found = _next_roots(s, k, self.ts, cutoff, self.batch)
+            found = _next_span(s, k, self.ts, cutoff, self.batch)
             if found is None:
                 return False
-            team, day, ids = found
+            span, day = found
+            team = span.team
             b = ArchiveBatch(run_id=report.run_id, team_id=team, kind=k.name, day=day, status=PENDING,
-                             object_key=f"pending-{secrets.token_hex(8)}", root_ids=json.dumps(ids, default=str))
+                             object_key=f"pending-{secrets.token_hex(8)}", root_ids=span.to_json())
             s.add(b)
             s.flush()
             b.object_key = f"{team}/{k.name}/{day.isoformat()}/{report.run_id}-{b.id:08d}.jsonl.gz"
@@ -286,9 +332,7 @@ class Archiver:
 
     def _finish(self, b: ArchiveBatch, report: RunReport) -> None:
         k = next(x for x in KINDS if x.name == b.kind)
-        ids = json.loads(b.root_ids)
-        if len(_pk(self.ts[k.root.table])) > 1:
-            ids = [_restore_pk(self.ts[k.root.table], i) for i in ids]
+        ids = Span.parse(b.root_ids, _order(k, self.ts[k.root.table]))
         for _attempt in range(3):
             obj = self._upload(b, k, ids)
             got = digest(self.archive, b.object_key)
@@ -312,7 +356,7 @@ class Archiver:
                 report.objects += 1
                 report.rows[k.name] = report.rows.get(k.name, 0) + (b.rows or 0)
                 if self.progress:
-                    self.progress(len(ids))
+                    self.progress(b.rows or 0)
                 log.info("archive.batch batch=%d kind=%s object_rows=%d deleted_rows=%d", b.id, k.name, b.rows or 0,
                          deleted)
                 return
@@ -324,9 +368,10 @@ class Archiver:
             b.sha256 = None
         raise ArchiveCorrupt(f"batch {b.id} keeps changing while it is archived; try again later")
 
-    def _upload(self, b: ArchiveBatch, k: Kind, ids: list[Any]) -> ArchivedObject:
-        if b.sha256 is not None and self.archive.exists(b.object_key):
-            return ArchivedObject(b.object_key, b.sha256, b.size or 0)  # uploaded before a crash: verify it
+    def _upload(self, b: ArchiveBatch, k: Kind, ids: Span) -> ArchivedObject:
+        resuming = b.sha256 is not None  # serialised before a crash: perhaps uploaded too
+        if resuming and self.archive.exists(b.object_key):
+            return ArchivedObject(b.object_key, b.sha256 or "", b.size or 0)  # uploaded before a crash: verify it
         with self.db.session() as s:
             path, n = write_gzip(lines(s, k, ids))
         try:
@@ -335,7 +380,7 @@ class Archiver:
                 s.execute(update(ArchiveBatch).where(ArchiveBatch.id == b.id).values(sha256=obj.sha256, size=obj.size, rows=n))
             b.sha256, b.size, b.rows = obj.sha256, obj.size, n
             _step("serialised", b, self.hook)
-            if self.archive.exists(b.object_key):
+            if resuming and self.archive.exists(b.object_key):
                 # Written before a crash from rows that have changed since: no manifest names it yet.
                 if digest(self.archive, b.object_key).sha256 != obj.sha256:
                     self.archive.delete(b.object_key)
@@ -367,11 +412,6 @@ class Archiver:
 def manifest_body(run_id: str, now: datetime, objects: list[dict], replaces: dict[str, str] | None = None) -> bytes:
     return json.dumps({"run": run_id, "created": now.astimezone(UTC).isoformat(), "objects": objects,
                        "replaces": replaces or {}}, indent=1, sort_keys=True).encode()
-
-
-def _restore_pk(t: Table, value: Sequence[Any]) -> tuple:
-    """A composite root key back from the ledger's JSON (datetimes were written as text)."""
-    return tuple(from_json(c, v) for c, v in zip(_pk(t), value, strict=True))
 
 
 def from_json(column: Any, value: Any) -> Any:

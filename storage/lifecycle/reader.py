@@ -45,7 +45,7 @@ def manifests(archive: Archive) -> Iterator[tuple[str, dict]]:
 def expected_objects(archive: Archive) -> dict[str, Expected]:
     """What the manifests say must be in the archive now."""
     out: dict[str, Expected] = {}
-    for key, m in manifests(archive):
+    for key, m in sorted(manifests(archive), key=lambda km: (km[1]["created"], km[0])):  # a forget after the run
         for old in m.get("replaces", {}):
             out.pop(old, None)
         for o in m["objects"]:
