@@ -276,3 +276,98 @@ def test_a_forget_request_from_slack_is_carried_out_by_the_job(db, archive):
     with db.session() as s:
         done = s.scalars(select(ForgottenMember)).one()
         assert done.status == "done" and done.pending_user is None and done.db_rows > 0
+
+
+# ---- the `hearth` commands, as an operator runs them -----------------------------------------------------------
+
+
+def hearth_cli(*args, env, cwd=ROOT):
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HEARTH_", "DATABASE_URL", "ARCHIVE_URL"))}
+    return subprocess.run([sys.executable, "-c", "from slack_app.cli import main; main()", *args],
+                          env={**base, **env}, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_the_archive_commands_end_to_end(db, database_url, db_key, tmp_path):
+    seed_all(db, db.crypto)
+    env = {"DATABASE_URL": database_url, "HEARTH_ENCRYPTION_KEY": db_key, "ARCHIVE_URL": str(tmp_path / "arch"),
+           "HEARTH_ENV": "production", "HEARTH_ARCHIVE_RETENTION": "checkins=3650d"}
+    run = hearth_cli("archive", "run", env=env)
+    assert run.returncode == 0, run.stderr
+    assert "checkins" not in run.stdout and "delivery: 2 rows archived" in run.stdout
+    run = hearth_cli("archive", "run", "--kind", "checkins", "--older-than", "30d", env=env)
+    assert run.returncode == 0 and "checkins: 7 rows archived" in run.stdout
+    listed = hearth_cli("archive", "list", env=env)
+    assert listed.returncode == 0 and "T0HEARTH/checkins/2023-01-15/" in listed.stdout
+    assert hearth_cli("archive", "verify", env=env).returncode == 0
+    checkin_object = next(p for p in (tmp_path / "arch").rglob("*.jsonl.gz") if "checkins" in str(p))
+    good = checkin_object.read_bytes()
+    checkin_object.write_bytes(b"oops")
+    bad = hearth_cli("archive", "verify", env=env)
+    assert bad.returncode == 1 and checkin_object.relative_to(tmp_path / "arch").as_posix() in bad.stderr
+    refused = hearth_cli("archive", "restore", "--kind", "checkins", env=env)
+    assert refused.returncode == 2 and "is not readable" in refused.stderr and "Traceback" not in refused.stderr
+    checkin_object.write_bytes(good)
+    out = tmp_path / "reports.jsonl"
+    restored = hearth_cli("archive", "restore", "--kind", "reports", "--from", "2023-01-01", "--to", "2023-12-31",
+                          "--to-file", str(out), env=env)
+    assert restored.returncode == 0 and len(out.read_text().splitlines()) == 6
+    restored = hearth_cli("archive", "restore", "--kind", "delivery", env=env)
+    assert restored.returncode == 0 and "2 record(s) restored" in restored.stdout
+    again = hearth_cli("archive", "restore", "--kind", "delivery", env=env)
+    assert "0 record(s) restored" in again.stdout and "2 already in the database" in again.stdout
+    forgot = hearth_cli("members", "forget", "UBOB", "--team", TEAM, env=env)
+    assert forgot.returncode == 0 and "Forgotten:" in forgot.stdout and "UBOB" not in forgot.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("archive", "run", "--older-than", "soon"), "is not a span of days"),
+    (("archive", "run", "--kind", "photos"), "unknown kind 'photos'"),
+    (("archive", "restore", "--kind", "reports", "--from", "yesterday"), "is not a date"),
+    (("members", "forget", "bob"), "is not a Slack user id"),
+])
+def test_bad_input_is_one_line(tmp_path, args, message):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/h.db", "ARCHIVE_URL": str(tmp_path / "arch"), "HEARTH_ENV": "development"}
+    result = hearth_cli(*args, env=env, cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_bad_lifecycle_settings_are_one_line(tmp_path):
+    for name, value in (("HEARTH_ARCHIVE_RETENTION", "photos=3d"), ("ARCHIVE_S3_SSE", "rot13"),
+                        ("ARCHIVE_S3_OBJECT_LOCK_MODE", "forever")):
+        result = hearth_cli("archive", "list", env={name: value, "DATABASE_URL": f"sqlite:///{tmp_path}/h.db"},
+                            cwd=tmp_path)
+        assert result.returncode == 2 and name in result.stderr and "Traceback" not in result.stderr
+
+
+# ---- the admins' action in Slack (signed requests through the real app into the Slack simulator) --------------
+
+
+def test_an_admin_asks_in_slack_to_forget_a_member_and_the_job_does_it(driver, simulator, hearth, caplog):
+    from slack_app.lifecycle.jobs import forget_requested
+    from slack_app.scheduling.registry import JobContext
+    from slack_app.simulator import wait_for
+    from tests.privacy import assert_logs_carry_no_user_ids
+
+    db = hearth.services.db
+    seed_all(db, db.crypto)
+    assert driver.command("UBOB", "/hearth", text="forget <@UCAROL>").status == 200  # not an admin
+    assert wait_for(lambda: simulator.response_url_posts())
+    assert "Only Hearth admins" in simulator.response_url_posts()[-1]["body"]["text"]
+    assert driver.command("UALICE", "/hearth", text="forget").status == 200
+    assert wait_for(lambda: len(simulator.response_url_posts()) == 2)
+    assert "mention exactly one person" in simulator.response_url_posts()[-1]["body"]["text"]
+    resp = driver.command("UALICE", "/hearth", text="forget <@UBOB|bob>")
+    assert resp.status == 200 and not resp.late
+    assert wait_for(lambda: len(simulator.response_url_posts()) == 3)
+    assert "will forget <@UBOB>" in simulator.response_url_posts()[-1]["body"]["text"]
+    with db.session() as s:
+        assert s.scalars(select(ForgottenMember.status)).all() == ["pending"]
+    caplog.set_level("DEBUG", logger="hearth")
+    result = forget_requested(JobContext(db=db, params={}, services=hearth.services))
+    assert result == {"forgotten_count": 1}
+    ts = tables()
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(ts["checkin"]).where(ts["checkin"].c.user_id == "UBOB")) == 0
+        assert s.scalars(select(ForgottenMember.status)).all() == ["done"]
+    assert_logs_carry_no_user_ids(caplog.records, ["UBOB", "UALICE"])

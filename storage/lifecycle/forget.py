@@ -27,7 +27,7 @@ from sqlalchemy import delete, select, update
 
 from storage.archive import Archive, ArchiveCorrupt, ArchiveError, digest, file_digest
 from storage.db import Database
-from storage.lifecycle.archiver import _pk, manifest_body, new_run_id, tables, write_gzip
+from storage.lifecycle.archiver import _pk, affected, manifest_body, new_run_id, tables, write_gzip
 from storage.lifecycle.kinds import KINDS, MANIFESTS, Forgetting, Part, kind
 from storage.lifecycle.reader import manifests, objects, read_lines
 from storage.models import ArchiveBatch, ForgottenMember, utcnow
@@ -110,12 +110,12 @@ def _forget_in_db(db: Database, user_id: str) -> int:
         for p in _parts():
             t = ts[p.table]
             for col in p.owner:
-                changed += s.execute(delete(t).where(t.c[col] == user_id),
-                                     execution_options={"synchronize_session": False}).rowcount or 0
+                changed += affected(s.execute(delete(t).where(t.c[col] == user_id),
+                                              execution_options={"synchronize_session": False}))
             for col in (x for x in p.people if x not in p.owner):
                 blank = "forgotten" if col == "actor" else None
-                changed += s.execute(update(t).where(t.c[col] == user_id).values({col: blank}),
-                                     execution_options={"synchronize_session": False}).rowcount or 0
+                changed += affected(s.execute(update(t).where(t.c[col] == user_id).values({col: blank}),
+                                              execution_options={"synchronize_session": False}))
             pk = _pk(t)
             for col in p.sealed_people:
                 for r in s.execute(select(*pk, t.c[col]).where(t.c[col].is_not(None))).all():

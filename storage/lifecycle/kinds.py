@@ -58,6 +58,13 @@ class Kind:
     def root(self) -> Part:
         return self.parts[0]
 
+    def parent_link(self, p: Part) -> str:
+        """For a grandchild part: the column of its parent that names the root."""
+        link = next(x.link for x in self.parts if x.table == p.parent)
+        if link is None:
+            raise ValueError(f"{p.table}: its parent must be a child of the root")
+        return link
+
 
 def _anonymous_reporter(row: Row) -> Row:
     """An anonymous reporter's identity (kept sealed in the database to relay follow-ups) never leaves it."""

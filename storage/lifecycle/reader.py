@@ -19,7 +19,7 @@ import orjson
 from sqlalchemy import select
 
 from storage.anonymity import opaque_id
-from storage.archive import Archive, ArchiveError, ArchiveNotFound, digest
+from storage.archive import Archive, ArchiveCorrupt, ArchiveError, ArchiveNotFound, digest
 from storage.db import Database
 from storage.lifecycle.archiver import _in, _pk, from_json, tables
 from storage.lifecycle.kinds import MANIFESTS, ObjectName, kind, parse_key
@@ -92,9 +92,12 @@ def objects(archive: Archive, *, kind_name: str | None = None, start: date | Non
 
 
 def read_lines(archive: Archive, key: str) -> Iterator[dict]:
-    with archive.reader(key) as f, gzip.GzipFile(fileobj=f, mode="rb") as gz:
-        for line in gz:
-            yield orjson.loads(line)
+    try:
+        with archive.reader(key) as f, gzip.GzipFile(fileobj=f, mode="rb") as gz:
+            for line in gz:
+                yield orjson.loads(line)
+    except (OSError, EOFError, orjson.JSONDecodeError):  # BadGzipFile is an OSError
+        raise ArchiveCorrupt(f"archive object {key} is not readable gzip JSON Lines; run `hearth archive verify`") from None
 
 
 @dataclass
