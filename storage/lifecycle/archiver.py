@@ -30,7 +30,7 @@ import signal
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -185,24 +185,35 @@ def _day(value: Any) -> date:
 
 
 def _next_span(s: Session, k: Kind, ts: dict[str, Table], cutoff: datetime, batch: int) -> tuple[Span, date] | None:
-    """The oldest due roots of one workspace and one day (at most `batch`): their span and day."""
+    """The oldest due roots of one workspace and one day (at most `batch`): their span and day. Three short
+    index walks (first, batch-th, else last), so no batch of keys travels to Python."""
     root = ts[k.root.table]
     team, frm = _team_expr(k, ts)
     order = _order(k, root)
     teams = [team] if team is not None else []
-    sqlite = s.get_bind().dialect.name == "sqlite"
-    rows = s.execute(select(*order, *teams).select_from(frm).where(_eligible(k, ts, cutoff, sqlite=sqlite))
-                     .order_by(*teams, *order).limit(batch)).all()
-    if not rows:
+    due = _eligible(k, ts, cutoff, sqlite=s.get_bind().dialect.name == "sqlite")
+    first = s.execute(select(*order, *teams).select_from(frm).where(due).order_by(*teams, *order).limit(1)).first()
+    if first is None:
         return None
     n = len(order)
+    team_id = first[n] if team is not None else ALL_TEAMS
+    day = _day(first[0])
+    within = due & (root.c[k.age] < _day_end(first[0], day))
+    if team is not None:
+        within = within & (team == team_id)
+    span_rows = select(*order).select_from(frm).where(within)
+    hi = s.execute(span_rows.order_by(*order).offset(batch - 1).limit(1)).first() or \
+        s.execute(span_rows.order_by(*(c.desc() for c in order)).limit(1)).first()
+    assert hi is not None  # the first row itself is within
+    return Span(team_id, tuple(first[:n]), tuple(hi)), day
 
-    def part(r: Any) -> tuple[str, date]:
-        return (r[n] if team is not None else ALL_TEAMS), _day(r[0])
 
-    first = part(rows[0])
-    same = [r for r in rows if part(r) == first]
-    return Span(first[0], tuple(same[0][:n]), tuple(same[-1][:n])), first[1]
+def _day_end(age: Any, day: date) -> Any:
+    """The first instant (or day) after `day`, in the form the age column gives (naive UTC on SQLite)."""
+    if not isinstance(age, datetime):
+        return day + timedelta(days=1)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+    return end if age.tzinfo else end.replace(tzinfo=None)
 
 
 # ---- serialising --------------------------------------------------------------------------------------
@@ -234,8 +245,9 @@ def _part_rows(s: Session, k: Kind, p: Part, ts: dict[str, Table], span: Span) -
     names = [c.name for c in t.columns]
     pk = [names.index(c.name) for c in _pk(t)]
     result = s.execute(_part_stmt(k, p, ts, span).execution_options(yield_per=5000))
-    for r in result:  # rows as tuples: a mapping per row would cost more than the JSON
-        yield (r[-1] if p.link is not None else _key_of([r[i] for i in pk])), dict(zip(names, r, strict=False))
+    for chunk in result.partitions():  # rows as tuples, a chunk at a time: cheaper than the JSON per row
+        for r in chunk:
+            yield (r[-1] if p.link is not None else _key_of([r[i] for i in pk])), dict(zip(names, r, strict=False))
 
 
 def lines(s: Session, k: Kind, span: Span) -> Iterator[bytes]:
