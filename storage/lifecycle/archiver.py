@@ -184,21 +184,37 @@ def _day(value: Any) -> date:
     return value
 
 
-def _next_span(s: Session, k: Kind, ts: dict[str, Table], cutoff: datetime, batch: int) -> tuple[Span, date] | None:
-    """The oldest due roots of one workspace and one day (at most `batch`): their span and day. Three short
-    index walks (first, batch-th, else last), so no batch of keys travels to Python."""
+def _next_span(s: Session, k: Kind, ts: dict[str, Table], cutoff: datetime, batch: int,
+               after: Span | None = None) -> tuple[Span, date] | None:
+    """The oldest due roots of one workspace and one day (at most `batch`): their span and day. A few short
+    index walks (first, batch-th, else last), so no batch of keys travels to Python. `after`, the run's
+    previous span, starts the walk where it ended: PostgreSQL keeps index entries of deleted rows until a
+    vacuum, and walking past them from the start every batch would grow with the run."""
     root = ts[k.root.table]
     team, frm = _team_expr(k, ts)
     order = _order(k, root)
     teams = [team] if team is not None else []
     due = _eligible(k, ts, cutoff, sqlite=s.get_bind().dialect.name == "sqlite")
-    first = s.execute(select(*order, *teams).select_from(frm).where(due).order_by(*teams, *order).limit(1)).first()
+    first = None
+    if after is not None:
+        same_team = due & (root.c[k.age] >= after.hi[0]) & (tuple_(*order) > tuple_(*after.hi))
+        if team is not None:
+            same_team = same_team & (team == after.team)
+        first = s.execute(select(*order, *teams).select_from(frm).where(same_team).order_by(*order).limit(1)).first()
+        if first is None and team is not None:
+            first = s.execute(select(*order, team).select_from(frm).where(due & (team > after.team))
+                              .order_by(team, *order).limit(1)).first()
+        elif first is None:
+            return None
+    else:
+        first = s.execute(select(*order, *teams).select_from(frm).where(due).order_by(*teams, *order).limit(1)).first()
     if first is None:
         return None
     n = len(order)
     team_id = first[n] if team is not None else ALL_TEAMS
     day = _day(first[0])
-    within = due & (root.c[k.age] < _day_end(first[0], day))
+    within = due & (root.c[k.age] < _day_end(first[0], day)) & (tuple_(*order) >= tuple_(*first[:n])) & \
+        (root.c[k.age] >= first[0])
     if team is not None:
         within = within & (team == team_id)
     span_rows = select(*order).select_from(frm).where(within)
@@ -327,7 +343,8 @@ class Archiver:
             report.resumed += 1
         for k in kinds:
             cutoff = now - timedelta(days=retention[k.name])
-            while self._cut(k, cutoff, report):
+            after: Span | None = None
+            while (after := self._cut(k, cutoff, report, after)) is not None:
                 pass
         report.manifest = self._manifest(report.run_id, now)
         log.info("archive.run run=%s objects=%d rows=%d resumed=%d", report.run_id, report.objects, report.total,
@@ -339,11 +356,12 @@ class Archiver:
             return list(s.scalars(select(ArchiveBatch).where(ArchiveBatch.status == PENDING, ArchiveBatch.kind.in_(names))
                                   .order_by(ArchiveBatch.id)))
 
-    def _cut(self, k: Kind, cutoff: datetime, report: RunReport) -> bool:
+    def _cut(self, k: Kind, cutoff: datetime, report: RunReport, after: Span | None) -> Span | None:
+        """Archive the next batch after `after`; its span, or None when nothing more is due."""
         with self.db.session() as s:
-            found = _next_span(s, k, self.ts, cutoff, self.batch)
+            found = _next_span(s, k, self.ts, cutoff, self.batch, after)
             if found is None:
-                return False
+                return None
             span, day = found
             team = span.team
             b = ArchiveBatch(run_id=report.run_id, team_id=team, kind=k.name, day=day, status=PENDING,
@@ -353,7 +371,7 @@ class Archiver:
             b.object_key = f"{team}/{k.name}/{day.isoformat()}/{report.run_id}-{b.id:08d}.jsonl.gz"
         _step("pending", b, self.hook)
         self._finish(b, report)
-        return True
+        return span
 
     def _finish(self, b: ArchiveBatch, report: RunReport) -> None:
         k = next(x for x in KINDS if x.name == b.kind)
