@@ -5,7 +5,7 @@
 The rows are seeded first (not timed; on PostgreSQL followed by ANALYZE, as autovacuum does on a live
 database — without statistics its planner walks the wrong index and the run is ~1.7x slower).
 The archive run then happens in a child process, so its peak RSS is
-the archiver's alone (not the seeding's, nor moto's, which runs as its own process on loopback): every batch
+the archiver's alone (not the seeding's, nor moto's, which serves from the parent process on loopback): every batch
 is written to a gzip JSON Lines object, uploaded, read back and checked (size, SHA-256), and only then deleted
 from the database; a manifest ends the run. Targets: >= 50,000 rows/s and <= 300 MB peak RSS.
 Writes bench/results/archive_<db>.json.
