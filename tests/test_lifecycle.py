@@ -414,3 +414,23 @@ def test_kms_options_name_the_key():
     args = S3Options(sse="aws:kms", kms_key_id="arn:aws:kms:eu-west-1:1:key/abc").extra_args()
     assert args == {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "arn:aws:kms:eu-west-1:1:key/abc"}
     assert S3Options().extra_args() == {}
+
+
+def test_one_archive_writer_at_a_time(db, tmp_path):
+    from storage.lifecycle.lock import ArchiveBusy
+
+    seed_all(db, db.crypto)
+    archive = FolderArchive(tmp_path / "arch")
+    refused = []
+
+    def second_writer(step, batch):
+        if step == "uploaded" and not refused:
+            with pytest.raises(ArchiveBusy):
+                Archiver(db, archive).run(retention=retention())
+            with pytest.raises(ArchiveBusy):
+                forget.forget(db, archive, TEAM, "UBOB")
+            refused.append(step)
+
+    assert Archiver(db, archive, hook=second_writer).run(retention=retention()).total > 0
+    assert refused == ["uploaded"]
+    assert Archiver(db, archive).run(retention=retention()).total == 0  # the lock is released afterwards

@@ -335,7 +335,12 @@ class Archiver:
 
     def run(self, kinds: Sequence[Kind] = KINDS, *, retention: dict[str, int], now: datetime | None = None,
             run_id: str | None = None) -> RunReport:
-        now = now or utcnow()
+        from storage.lifecycle.lock import archive_lock
+
+        with archive_lock(self.db):
+            return self._run(kinds, retention, now or utcnow(), run_id)
+
+    def _run(self, kinds: Sequence[Kind], retention: dict[str, int], now: datetime, run_id: str | None) -> RunReport:
         report = RunReport(run_id or new_run_id(now))
         names = {k.name for k in kinds}
         for b in self._pending(names):

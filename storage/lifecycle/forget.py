@@ -29,6 +29,7 @@ from storage.archive import Archive, ArchiveCorrupt, ArchiveError, digest, file_
 from storage.db import Database
 from storage.lifecycle.archiver import _pk, affected, manifest_body, new_run_id, tables, write_gzip
 from storage.lifecycle.kinds import KINDS, MANIFESTS, Forgetting, Part, kind
+from storage.lifecycle.lock import archive_lock
 from storage.lifecycle.reader import manifests, objects, read_lines
 from storage.models import ArchiveBatch, ForgottenMember, utcnow
 from storage.opaque import cipher, opaque
@@ -83,8 +84,9 @@ def forget(db: Database, archive: Archive, team_id: str, user_id: str, *, record
            now: datetime | None = None) -> ForgetReport:
     now = now or utcnow()
     report = ForgetReport()
-    report.db_rows = _forget_in_db(db, user_id)
-    _forget_in_archive(db, archive, team_id, user_id, now, report)
+    with archive_lock(db):
+        report.db_rows = _forget_in_db(db, user_id)
+        _forget_in_archive(db, archive, team_id, user_id, now, report)
     with db.session() as s:
         values: dict[str, Any] = dict(status=DONE, pending_user=None, db_rows=report.db_rows,
                                       objects_rewritten=report.objects_rewritten, done_at=utcnow())
