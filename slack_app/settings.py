@@ -49,7 +49,7 @@ _HINTS: dict[str, str] = {
     "HEARTH_LOG_LEVEL": "use DEBUG, INFO, WARNING or ERROR",
     "HEARTH_FAILED_MESSAGE_RETENTION_DAYS": "use a whole number of days from 1 to 3650 (default 14)",
     "HEARTH_ARCHIVE_RETENTION": "use kind=span pairs, e.g. checkins=180d,reports=2y,delivery=90d",
-    "ARCHIVE_S3_SSE": "use AES256 (SSE-S3) or aws:kms (SSE-KMS, with ARCHIVE_S3_KMS_KEY_ID), or unset it",
+    "ARCHIVE_S3_SSE": "use AES256 (SSE-S3) or aws:kms (SSE-KMS, with ARCHIVE_S3_KMS), or unset it",
     "ARCHIVE_S3_OBJECT_LOCK_MODE": "use GOVERNANCE or COMPLIANCE (the bucket needs Object Lock), or unset it",
     "ARCHIVE_S3_OBJECT_LOCK_DAYS": "use a whole number of days from 0 to 36500",
     "ARCHIVE_S3_MULTIPART_MB": "use a whole number of MB from 5 to 5120",
@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     # Days each kind stays in the database before the nightly archive run moves it (storage.lifecycle.kinds).
     HEARTH_ARCHIVE_RETENTION: str = ""
     ARCHIVE_S3_SSE: str | None = None
-    ARCHIVE_S3_KMS_KEY_ID: str | None = None
+    ARCHIVE_S3_KMS: str | None = None
     ARCHIVE_S3_STORAGE_CLASS: str | None = None
     ARCHIVE_S3_OBJECT_LOCK_MODE: str | None = None
     ARCHIVE_S3_OBJECT_LOCK_DAYS: int = Field(default=0, ge=0, le=36500)
@@ -238,7 +238,7 @@ class Settings(BaseSettings):
 
     @property
     def s3_options(self) -> S3Options:
-        return S3Options(sse=self.ARCHIVE_S3_SSE, kms_key_id=self.ARCHIVE_S3_KMS_KEY_ID,
+        return S3Options(sse=self.ARCHIVE_S3_SSE, kms_key_id=self.ARCHIVE_S3_KMS,
                          storage_class=self.ARCHIVE_S3_STORAGE_CLASS, lock_mode=self.ARCHIVE_S3_OBJECT_LOCK_MODE,
                          lock_days=self.ARCHIVE_S3_OBJECT_LOCK_DAYS, multipart_mb=self.ARCHIVE_S3_MULTIPART_MB)
 
