@@ -6,6 +6,7 @@ from slack_app import request_path
 from slack_app.buddies.command import configure_here
 from slack_app.checkins import usecases as checkins
 from slack_app.ids import Command
+from slack_app.lifecycle.usecases import forget_here
 from slack_app.reports import usecases as reports
 from slack_app.services import Services
 from slack_app.slack_port import SlackError, SlackPort
@@ -31,6 +32,11 @@ def register(app: App) -> None:
             respond(response_type="ephemeral", text=configure_here(services, slack, team_id, command["user_id"],
                                                                    command.get("channel_id"),
                                                                    (command.get("text") or "").split()[1:]))
+            return
+        if words[:1] == ["forget"]:  # `/hearth forget @member`: an admin asks Hearth to forget a member
+            ack()
+            respond(response_type="ephemeral", text=forget_here(services, slack, team_id, command["user_id"],
+                                                                (command.get("text") or "").split()[1:]))
             return
         if words[:1] == ["survey"]:  # `/hearth survey [schedule|unschedule] NAME …`: an admin, for this channel
             ack()

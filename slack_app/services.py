@@ -43,7 +43,7 @@ def build_services(settings: Settings, db: Database | None = None, *,
         db=db,
         crypto=crypto,
         copy=Copy(settings.HEARTH_TEMPLATES_DIR),
-        archive=open_archive(settings.ARCHIVE_URL),
+        archive=open_archive(settings.ARCHIVE_URL, settings.s3_options),
         workflows=tuple(workflows),
     )
 

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_serializer, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storage.archive import S3Options
 from storage.errors import SettingsError
 
 __all__ = ["SECRET_SETTINGS", "Environment", "Settings", "SettingsError", "load_settings", "reveal"]
@@ -47,6 +48,11 @@ _HINTS: dict[str, str] = {
     "HEARTH_ESCALATION_CONTACTS": "use comma-separated Slack user ids, e.g. U0123,U0456",
     "HEARTH_LOG_LEVEL": "use DEBUG, INFO, WARNING or ERROR",
     "HEARTH_FAILED_MESSAGE_RETENTION_DAYS": "use a whole number of days from 1 to 3650 (default 14)",
+    "HEARTH_ARCHIVE_RETENTION": "use kind=span pairs, e.g. checkins=180d,reports=2y,delivery=90d",
+    "ARCHIVE_S3_SSE": "use AES256 (SSE-S3) or aws:kms (SSE-KMS, with ARCHIVE_S3_KMS), or unset it",
+    "ARCHIVE_S3_OBJECT_LOCK_MODE": "use GOVERNANCE or COMPLIANCE (the bucket needs Object Lock), or unset it",
+    "ARCHIVE_S3_OBJECT_LOCK_DAYS": "use a whole number of days from 0 to 36500",
+    "ARCHIVE_S3_MULTIPART_MB": "use a whole number of MB from 5 to 5120",
 }
 
 
@@ -93,6 +99,14 @@ class Settings(BaseSettings):
     HEARTH_LOG_LEVEL: str = "INFO"
     # Days a message that could not be delivered keeps its (encrypted) words for an admin's retry.
     HEARTH_FAILED_MESSAGE_RETENTION_DAYS: int = Field(default=14, ge=1, le=3650)
+    # Days each kind stays in the database before the nightly archive run moves it (storage.lifecycle.kinds).
+    HEARTH_ARCHIVE_RETENTION: str = ""
+    ARCHIVE_S3_SSE: str | None = None
+    ARCHIVE_S3_KMS: str | None = None
+    ARCHIVE_S3_STORAGE_CLASS: str | None = None
+    ARCHIVE_S3_OBJECT_LOCK_MODE: str | None = None
+    ARCHIVE_S3_OBJECT_LOCK_DAYS: int = Field(default=0, ge=0, le=36500)
+    ARCHIVE_S3_MULTIPART_MB: int = Field(default=64, ge=5, le=5120)
 
     @field_validator(*SECRET_SETTINGS_NAMES)
     @classmethod
@@ -138,6 +152,28 @@ class Settings(BaseSettings):
         if parsed.scheme not in ("", "s3", "file"):
             raise ValueError(f"has an unsupported scheme {parsed.scheme!r}")
         return v
+
+    @field_validator("HEARTH_ARCHIVE_RETENTION")
+    @classmethod
+    def _archive_retention(cls, v: str) -> str:
+        from storage.lifecycle.kinds import retention
+
+        retention(v)  # raises ValueError naming the kind or span
+        return v
+
+    @field_validator("ARCHIVE_S3_SSE")
+    @classmethod
+    def _sse(cls, v: str | None) -> str | None:
+        if v and v not in ("AES256", "aws:kms"):
+            raise ValueError(f"{v!r} is not a server-side encryption")
+        return v or None
+
+    @field_validator("ARCHIVE_S3_OBJECT_LOCK_MODE")
+    @classmethod
+    def _lock_mode(cls, v: str | None) -> str | None:
+        if v and v.upper() not in ("GOVERNANCE", "COMPLIANCE"):
+            raise ValueError(f"{v!r} is not an Object Lock mode")
+        return v.upper() if v else None
 
     @field_validator("HEARTH_TIMEZONE")
     @classmethod
@@ -193,6 +229,18 @@ class Settings(BaseSettings):
     @property
     def escalation_contacts(self) -> frozenset[str]:
         return frozenset(u.strip() for u in self.HEARTH_ESCALATION_CONTACTS.split(",") if u.strip())
+
+    @property
+    def archive_retention(self) -> dict[str, int]:
+        from storage.lifecycle.kinds import retention
+
+        return retention(self.HEARTH_ARCHIVE_RETENTION)
+
+    @property
+    def s3_options(self) -> S3Options:
+        return S3Options(sse=self.ARCHIVE_S3_SSE, kms_key_id=self.ARCHIVE_S3_KMS,
+                         storage_class=self.ARCHIVE_S3_STORAGE_CLASS, lock_mode=self.ARCHIVE_S3_OBJECT_LOCK_MODE,
+                         lock_days=self.ARCHIVE_S3_OBJECT_LOCK_DAYS, multipart_mb=self.ARCHIVE_S3_MULTIPART_MB)
 
     @property
     def oauth_enabled(self) -> bool:

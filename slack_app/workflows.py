@@ -24,6 +24,8 @@ from slack_app.checkins.scenario import scenario_checkins
 from slack_app.delivery import cli as delivery_cli
 from slack_app.delivery import home as delivery_home
 from slack_app.housekeeping import jobs as housekeeping_jobs
+from slack_app.lifecycle import cli as lifecycle_cli
+from slack_app.lifecycle import jobs as lifecycle_jobs
 from slack_app.reports import cli as report_cli
 from slack_app.reports import jobs as report_jobs
 from slack_app.reports.scenario import scenario_reports
@@ -86,4 +88,10 @@ BUDDIES = Workflow(  # buddy introductions: `/buddies`, rounds on each program's
     chapter=("Buddy introductions", scenario_buddies),
 )
 
-WORKFLOWS: tuple[Workflow, ...] = (HEARTH, CHECKINS, DELIVERY, SURVEYS, REPORTS, BUDDIES)
+LIFECYCLE = Workflow(  # old records to the archive nightly, `hearth archive …`, forgetting a member (issue 11)
+    name="lifecycle",
+    jobs=lifecycle_jobs.JOBS,
+    commands=(lifecycle_cli.archive_group, lifecycle_cli.members_group),
+)
+
+WORKFLOWS: tuple[Workflow, ...] = (HEARTH, CHECKINS, DELIVERY, SURVEYS, REPORTS, BUDDIES, LIFECYCLE)

@@ -12,12 +12,16 @@ import base64
 import errno
 import hashlib
 import os
+import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 from urllib.parse import unquote, urlparse
 
 from storage.errors import SettingsError
@@ -64,6 +68,35 @@ class Archive(Protocol):
     def check(self) -> str | None: ...
 
     def describe(self) -> str: ...
+
+    def put_file(self, key: str, path: Path, *, sha256: str, size: int,
+                 content_type: str = "application/gzip") -> ArchivedObject: ...
+
+    def reader(self, key: str) -> AbstractContextManager[BinaryIO]: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+CHUNK = 1 << 20  # streamed reads: bounded memory whatever an object's size
+
+
+def digest(archive: Archive, key: str) -> ArchivedObject:
+    """Read an object back in chunks: its size and SHA-256 as stored (what verification compares)."""
+    h, size = hashlib.sha256(), 0
+    with archive.reader(key) as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    return ArchivedObject(key, h.hexdigest(), size)
+
+
+def file_digest(path: Path) -> ArchivedObject:
+    h, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    return ArchivedObject(path.name, h.hexdigest(), size)
 
 
 def sha256_hex(data: bytes) -> str:
@@ -132,7 +165,7 @@ class FolderArchive:
         return obj
 
     def _same_or_conflict(self, obj: ArchivedObject, path: Path) -> ArchivedObject:
-        if sha256_hex(path.read_bytes()) != obj.sha256:
+        if file_digest(path).sha256 != obj.sha256:
             raise ArchiveConflict(f"archive object {obj.key} already exists with different content")
         return obj
 
@@ -157,6 +190,41 @@ class FolderArchive:
                 if not name.startswith(".") and key.startswith(prefix):
                     keys.append(key)
         return sorted(keys)
+
+    def put_file(self, key: str, path: Path, *, sha256: str, size: int,
+                 content_type: str = "application/gzip") -> ArchivedObject:
+        target = self._path(key)
+        obj = ArchivedObject(key, sha256, size)
+        if target.exists():
+            return self._same_or_conflict(obj, target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
+                shutil.copyfileobj(src, out, CHUNK)
+                out.flush()
+                os.fsync(out.fileno())
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                return self._same_or_conflict(obj, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        _fsync_dir(target.parent)
+        return obj
+
+    @contextmanager
+    def reader(self, key: str) -> Iterator[BinaryIO]:
+        try:
+            f = open(self._path(key), "rb")
+        except (FileNotFoundError, IsADirectoryError):
+            raise ArchiveNotFound(f"archive object {key} does not exist") from None
+        with f:
+            yield f
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
 
     def check(self) -> str | None:
         probe = self.root / PROBE_DIR / f"{uuid.uuid4().hex}.txt"
@@ -188,13 +256,41 @@ def _fsync_dir(path: Path) -> None:
 # ---- S3 -------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class S3Options:
+    """How archive objects are stored (ARCHIVE_S3_* settings): server-side encryption (`AES256` = SSE-S3, or
+    `aws:kms` with `kms_key_id`), storage class, Object Lock retention, and when uploads go multipart."""
+
+    sse: str | None = None
+    kms_key_id: str | None = None
+    storage_class: str | None = None
+    lock_mode: str | None = None  # GOVERNANCE or COMPLIANCE (the bucket must have Object Lock enabled)
+    lock_days: int = 0
+    multipart_mb: int = 64
+
+    def extra_args(self, now: datetime | None = None) -> dict[str, Any]:
+        args: dict[str, Any] = {}
+        if self.sse:
+            args["ServerSideEncryption"] = self.sse
+        if self.sse == "aws:kms" and self.kms_key_id:
+            args["SSEKMSKeyId"] = self.kms_key_id
+        if self.storage_class:
+            args["StorageClass"] = self.storage_class
+        if self.lock_mode and self.lock_days > 0:
+            args["ObjectLockMode"] = self.lock_mode
+            args["ObjectLockRetainUntilDate"] = (now or datetime.now(UTC)) + timedelta(days=self.lock_days)
+        return args
+
+
 class S3Archive:
     """Objects in `bucket` under `prefix`. Credentials, region and endpoint come from boto3's usual
     sources (AWS_* variables, profiles, instance roles), including AWS_ENDPOINT_URL for S3-compatible stores."""
 
-    def __init__(self, bucket: str, prefix: str = "", client: Any | None = None) -> None:
+    def __init__(self, bucket: str, prefix: str = "", client: Any | None = None,
+                 options: S3Options | None = None) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
+        self.options = options or S3Options()
         if client is not None:
             self.client = client
 
@@ -291,6 +387,61 @@ class S3Archive:
             raise ArchiveError(f"cannot list {self.describe()}: {_problem(exc, self.bucket, 'list')}") from None
         return sorted(keys)
 
+    def put_file(self, key: str, path: Path, *, sha256: str, size: int,
+                 content_type: str = "application/gzip") -> ArchivedObject:
+        """Upload a file: one PUT (checksum verified by S3, never replacing an object) up to the multipart
+        threshold, boto3's multipart transfer above it. The SHA-256 travels in the metadata either way."""
+        from boto3.s3.transfer import TransferConfig
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        obj = ArchivedObject(validate_key(key), sha256, size)
+        existing = self._stored_sha256(key)
+        if existing is not None:
+            return self._same_or_conflict(obj, existing)
+        extra = {"ContentType": content_type, "Metadata": {"sha256": sha256}, **self.options.extra_args()}
+        threshold = max(5, self.options.multipart_mb) * 1024 * 1024
+        try:
+            if size < threshold:
+                with open(path, "rb") as body:
+                    self.client.put_object(Bucket=self.bucket, Key=self._full(key), Body=body, ChecksumAlgorithm="SHA256",
+                                           ChecksumSHA256=base64.b64encode(bytes.fromhex(sha256)).decode("ascii"),
+                                           IfNoneMatch="*", **extra)
+            else:
+                self.client.upload_file(str(path), self.bucket, self._full(key), ExtraArgs=extra,
+                                        Config=TransferConfig(multipart_threshold=threshold, multipart_chunksize=threshold,
+                                                              use_threads=False))
+        except ClientError as exc:
+            if _code(exc) in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+                return self._same_or_conflict(obj, self._stored_sha256(key) or "")
+            raise ArchiveError(f"cannot write {self.describe()}/{key}: {_problem(exc, self.bucket)}") from None
+        except (BotoCoreError, OSError) as exc:  # upload_file wraps failures (S3UploadFailedError), endpoint down
+            raise ArchiveError(f"cannot write {self.describe()}/{key}: {_one_line(exc)}") from None
+        return obj
+
+    @contextmanager
+    def reader(self, key: str) -> Iterator[BinaryIO]:
+        from botocore.exceptions import ClientError
+
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=self._full(validate_key(key)))
+        except ClientError as exc:
+            if _code(exc) in ("404", "NoSuchKey", "NotFound"):
+                raise ArchiveNotFound(f"archive object {key} does not exist") from None
+            raise ArchiveError(f"cannot read {self.describe()}/{key}: {_problem(exc, self.bucket)}") from None
+        body = resp["Body"]
+        try:
+            yield body
+        finally:
+            body.close()
+
+    def delete(self, key: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._full(validate_key(key)))
+        except ClientError as exc:  # Object Lock keeps an object until its retention ends
+            raise ArchiveError(f"cannot delete {self.describe()}/{key}: {_problem(exc, self.bucket, 'delete from')}") from None
+
     def check(self) -> str | None:
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
@@ -331,13 +482,13 @@ def _problem(exc: Any, bucket: str, step: str = "use") -> str:
 # ---- from settings --------------------------------------------------------------------------------------
 
 
-def open_archive(url: str) -> Archive:
+def open_archive(url: str, options: S3Options | None = None) -> Archive:
     """ARCHIVE_URL → an archive: `s3://bucket/prefix`, `file:///abs/path`, or a folder path."""
     parsed = urlparse(url)
     if parsed.scheme == "s3":
         if not parsed.netloc:
             raise SettingsError("ARCHIVE_URL names no bucket; use s3://bucket/prefix.")
-        return S3Archive(parsed.netloc, unquote(parsed.path))
+        return S3Archive(parsed.netloc, unquote(parsed.path), options=options)
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost") or not parsed.path:
             raise SettingsError("ARCHIVE_URL is not a local file URL; use file:///absolute/path or a folder path.")

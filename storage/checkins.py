@@ -94,7 +94,8 @@ class CheckinCircle(Base):
 
 class CheckinRound(Base):
     __tablename__ = "checkin_round"
-    __table_args__ = (UniqueConstraint("circle_id", "number"), Index("ix_checkin_round_status", "status"))
+    __table_args__ = (UniqueConstraint("circle_id", "number"), Index("ix_checkin_round_status", "status"),
+                      Index("ix_checkin_round_closes", "closes_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     circle_id: Mapped[int] = mapped_column(ForeignKey("checkin_circle.id", ondelete="CASCADE"))

@@ -6,12 +6,14 @@ member content are encrypted by `storage.crypto` before they reach this layer.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Double,
     Float,
@@ -108,6 +110,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         UniqueConstraint("team_id", "dedupe_key", name="uq_outbox_team_dedupe_key"),
         Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_team_created", "team_id", "created_at"),  # the archive walks the delivery log by age
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -143,6 +146,7 @@ class JobRun(Base):
     leader is run again by the next."""
 
     __tablename__ = "job_run"
+    __table_args__ = (Index("ix_job_run_occurrence", "occurrence"),)
 
     job_id: Mapped[str] = mapped_column(String(191), primary_key=True)
     occurrence: Mapped[datetime] = mapped_column(primary_key=True)
@@ -164,3 +168,48 @@ apscheduler_jobs = Table(
     Column("next_run_time", Float(25), index=True),
     Column("job_state", LargeBinary, nullable=False),
 )
+
+
+# ---- the data lifecycle: archive batches and forgotten members (storage.lifecycle) ----------------------
+
+
+class ArchiveBatch(Base):
+    """The ledger of one archive object: written `pending` (with the root rows it covers) before anything is
+    uploaded, `archived` in the same transaction that deletes those rows, so a crash between any two steps
+    is resumed by the next run instead of losing or repeating rows."""
+
+    __tablename__ = "archive_batch"
+    __table_args__ = (Index("ix_archive_batch_status", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(40))
+    team_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    day: Mapped[date] = mapped_column(Date)
+    object_key: Mapped[str] = mapped_column(String(400), unique=True)
+    root_ids: Mapped[str] = mapped_column(Text)  # JSON span of the roots (team, first and last age+key); '' once archived
+    status: Mapped[str] = mapped_column(String(16))  # pending / archived
+    rows: Mapped[int | None]
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    manifest_key: Mapped[str | None] = mapped_column(String(400))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    archived_at: Mapped[datetime | None]
+
+
+class ForgottenMember(Base):
+    """A member's personal data removed on request (`hearth members forget`, or an admin in Slack). The member
+    is named only by an opaque keyed hash once done; `pending_user` (sealed) lives only until then."""
+
+    __tablename__ = "member_forgotten"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(64), index=True)  # storage.opaque hash of team and user id
+    pending_user: Mapped[str | None] = mapped_column(Sealed)
+    requested_by: Mapped[str | None] = mapped_column(String(32))  # the admin (None: the CLI)
+    status: Mapped[str] = mapped_column(String(16))  # pending / done
+    db_rows: Mapped[int] = mapped_column(default=0)
+    objects_rewritten: Mapped[int] = mapped_column(default=0)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]

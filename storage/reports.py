@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, func, select
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from storage.checkins import Cipher, UTCDateTime
@@ -30,7 +30,8 @@ SYSTEM = "hearth"
 
 class ReportCase(Base):
     __tablename__ = "report_case"
-    __table_args__ = (UniqueConstraint("team_id", "number"), UniqueConstraint("team_id", "submission_key"))
+    __table_args__ = (UniqueConstraint("team_id", "number"), UniqueConstraint("team_id", "submission_key"),
+                      Index("ix_report_case_team_updated", "team_id", "updated_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
