@@ -239,6 +239,20 @@ def saturate(client: Client, mix: Mix, concurrency: int, seconds: float) -> tupl
     return samples, min(seconds, time.perf_counter() - started)
 
 
+def saturation(args: argparse.Namespace, mix: Mix, urls: list[str], pids: list[int]) -> dict:
+    """Saturate `urls` (round-robin); with the CPU the servers and this process (client and simulator) used,
+    which says whether the servers or the machine ran out first."""
+    before = [cpu_seconds(pid) for pid in pids]
+    own = time.process_time()
+    samples, span = saturate(Client(urls), mix, args.concurrency, args.saturate_seconds)
+    used = sum(cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True))
+    return {**latency_summary(samples, span),
+            # the servers' CPU per request: what the machine's other load distorts least
+            "server_cpu_ms_per_request": round(1000 * used / max(1, len(samples)), 2),
+            "server_cpu_cores": round(used / span, 2),
+            "client_and_simulator_cpu_cores": round((time.process_time() - own) / span, 2)}
+
+
 def latency_summary(samples: list[Sample], seconds: float) -> dict:
     ms = [s.latency * 1000 for s in samples]
     by_kind: dict[str, list[float]] = defaultdict(list)
@@ -391,25 +405,19 @@ def main() -> None:
                                                           args.seconds)
             for name, url, proc in (("hearth", hearth_url, hearth), ("bare", bare_url, bare)):
                 print(f"saturating {name}", flush=True)
-                cpu = cpu_seconds(proc.pid)
                 spy = profile(hearth.pid, args.profile, args.saturate_seconds) if args.profile and name == "hearth" \
                     else None
-                samples, span = saturate(Client([url]), mix, args.concurrency, args.saturate_seconds)
+                result[f"saturated_{name}"] = saturation(args, mix, [url], [proc.pid])
                 if spy is not None:
                     spy.wait(timeout=60)
-                result[f"saturated_{name}"] = latency_summary(samples, span)
-                # The server's own CPU per request: what the machine's other load cannot distort much.
-                result[f"saturated_{name}"]["server_cpu_ms_per_request"] = round(
-                    1000 * (cpu_seconds(proc.pid) - cpu) / max(1, len(samples)), 2)
             bench.stop_process(bare)
             if args.scale_out:
                 second, second_url = bench.start_hearth(sim, tmp, secret=SECRET, database_url=db.url, env=env,
                                                         name="hearth2")
                 procs.append(second)
                 print("saturating two instances", flush=True)
-                samples, span = saturate(Client([hearth_url, second_url]), mix, args.concurrency,
-                                         args.saturate_seconds)
-                result["saturated_two_instances"] = latency_summary(samples, span)
+                result["saturated_two_instances"] = saturation(args, mix, [hearth_url, second_url],
+                                                               [hearth.pid, second.pid])
                 result["scheduler_leaders"] = leaders(db.url)
             wait_for(lambda: False, timeout=3)  # after-ack work and the outbox catch up a little
             sent, twice = double_sends(sim)
