@@ -423,6 +423,9 @@ def main() -> None:
             sent, twice = double_sends(sim)
             with db.session() as s:
                 result["outbox_unfinished_at_end"] = outbox.unfinished(s)
+                # what the submissions stored: evidence that the listeners did their real work
+                result["stored"] = {table: s.scalar(text(f"SELECT count(*) FROM {table}"))
+                                    for table in ("checkin", "survey_participation", "report_case")}
             result.update(outbox_messages_sent=sent, double_sends=twice)
         finally:
             for proc in procs:
