@@ -4,13 +4,17 @@ processes, and counting what Slack received by dedupe key."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -168,3 +172,57 @@ def write(name: str, result: dict, command: str) -> None:
     for k, v in result.items():
         print(f"  {k.ljust(width)}  {v}")
     print(f"  -> {RESULTS / (name + '.json')}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_hearth(sim: SlackSimulator, tmp: Path, *, secret: str, database_url: str | None = None,
+                 env: dict[str, str] | None = None, name: str = "hearth") -> tuple[subprocess.Popen, str]:
+    """`hearth serve` on a free loopback port (an SQLite file in `tmp` unless `database_url`); its log goes to
+    tmp/<name>.log. Returns the process and its events URL once it answers."""
+    port = free_port()
+    env = {**os.environ, "SLACK_BOT_TOKEN": sim.bot_token, "SLACK_SIGNING_SECRET": secret,
+           "SLACK_API_URL": sim.base_url, "DATABASE_URL": database_url or f"sqlite:///{tmp}/hearth.db",
+           "ARCHIVE_URL": str(tmp / "archive"), "HEARTH_ENCRYPTION_KEY": KEY, "HEARTH_LOG_LEVEL": "WARNING",
+           **(env or {})}
+    hearth = Path(sys.executable).with_name("hearth")
+    return serve_process([str(hearth), "serve", "--host", "127.0.0.1", "--port", str(port)], port, tmp, name, env)
+
+
+def serve_process(cmd: list[str], port: int, tmp: Path, name: str, env: dict[str, str] | None = None,
+                  cwd: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Start a server process listening on `port`; wait (60 s at most) until it answers on /slack/events."""
+    log_path = tmp / f"{name}.log"
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd or tmp, stdout=log_path.open("w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/slack/events"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=1)
+        except urllib.error.HTTPError:
+            return proc, url  # it answers (GET is refused): it is listening
+        except OSError:
+            time.sleep(0.2)
+        else:
+            return proc, url
+    proc.kill()
+    raise TimeoutError(f"{name} did not start within 60 s")
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))] if ordered else 0.0

@@ -14,16 +14,10 @@ the acks: modals opened or refused, members told by an ephemeral message, Home t
 from __future__ import annotations
 
 import argparse
-import math
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,41 +30,6 @@ from storage.crypto import generate_key
 
 SECRET = "bench-signing-secret"
 ADMIN, MEMBER = "UALICE", "UBOB"  # UALICE is a workspace admin (Hearth asks users.info); UBOB is not
-
-
-def start_hearth(sim: SlackSimulator, tmp: Path) -> tuple[subprocess.Popen, str]:
-    """`hearth serve` on a free loopback port, with an SQLite database in `tmp`; its log goes to tmp/hearth.log."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "SLACK_BOT_TOKEN": sim.bot_token, "SLACK_SIGNING_SECRET": SECRET,
-           "SLACK_API_URL": sim.base_url, "DATABASE_URL": f"sqlite:///{tmp}/hearth.db",
-           "ARCHIVE_URL": str(tmp / "archive"), "HEARTH_ENCRYPTION_KEY": generate_key(),
-           "HEARTH_LOG_LEVEL": "WARNING"}
-    hearth = Path(sys.executable).with_name("hearth")
-    log = (tmp / "hearth.log").open("w")
-    proc = subprocess.Popen([str(hearth), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                            cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/slack/events"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"hearth serve exited with {proc.returncode}: {(tmp / 'hearth.log').read_text()[-2000:]}")
-        try:
-            urllib.request.urlopen(url, timeout=1)
-        except urllib.error.HTTPError:
-            return proc, url  # it answers (GET is refused): it is listening
-        except OSError:
-            time.sleep(0.2)
-        else:
-            return proc, url
-    proc.kill()
-    raise TimeoutError("hearth serve did not start within 60 s")
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))] if ordered else 0.0
 
 
 def run(driver: SlackDriver, *, home_per_s: float, seconds: float, commands_per_s: float, homes: int
@@ -127,7 +86,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         if args.publish_429 == "always":
             sim.fail_next("views.publish", status=429, count=1_000_000)
-        proc, url = start_hearth(sim, tmp)
+        proc, url = bench.start_hearth(sim, tmp, secret=SECRET, env={"HEARTH_ENCRYPTION_KEY": generate_key()})
         try:
             driver = SlackDriver(url, SECRET, sim, timeout=30, raise_on_late_ack=False)
             started = time.monotonic()
@@ -137,11 +96,7 @@ def main() -> None:
             wait_for(lambda: False, timeout=5)
             wall = time.monotonic() - started
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            bench.stop_process(proc)
         result = summarise(sim, events, commands)
         result.update(publish_429=args.publish_429, home_per_s=args.home_per_s, seconds=args.seconds,
                       commands_per_s=args.commands_per_s, wall_clock_s=round(wall, 1))
@@ -163,13 +118,13 @@ def summarise(sim: SlackSimulator, events: list[Response], commands: list[Respon
     return {
         "commands": len(commands),
         "commands_acked_over_3s": sum(1 for a in acks if a > ACK_DEADLINE),
-        "command_ack_p50_s": round(percentile(acks, 50), 3),
-        "command_ack_p99_s": round(percentile(acks, 99), 3),
+        "command_ack_p50_s": round(bench.percentile(acks, 50), 3),
+        "command_ack_p99_s": round(bench.percentile(acks, 99), 3),
         "command_ack_max_s": round(max(acks, default=0.0), 3),
         "command_http_statuses": dict(Counter(str(r.status) for r in commands)),
         "home_events": len(events),
         "home_events_acked_over_3s": sum(1 for a in event_acks if a > ACK_DEADLINE),
-        "home_event_ack_p99_s": round(percentile(event_acks, 99), 3),
+        "home_event_ack_p99_s": round(bench.percentile(event_acks, 99), 3),
         "home_event_ack_max_s": round(max(event_acks, default=0.0), 3),
         "views_publish_calls": len(publish),
         "views_publish_ok": sum(1 for c in publish if c.ok),

@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, fields, is_dataclass
+from functools import lru_cache
 from typing import Any, Final, Literal, TypeVar
 
 from slack_sdk.errors import SlackObjectFormationError
@@ -364,8 +365,8 @@ def validate_view(view: Block) -> Block:
     if kind == "modal" and not view.get("submit") and any(b.get("type") == "input" for b in blocks):
         raise BlockKitError("a modal with inputs needs a submit button")
     _check_blocks(blocks)
-    try:
-        View(**view).to_dict()  # to_dict() validates the view and, recursively, every block
+    try:  # the view's own fields; its blocks (their number included) were checked just above
+        View(**{**view, "blocks": [_PLACEHOLDER]}).to_dict()
     except SlackObjectFormationError as exc:
         raise BlockKitError(f"invalid {kind} view: {exc}") from None
     return view
@@ -379,15 +380,30 @@ def validate_message_blocks(blocks: Sequence[Block]) -> list[Block]:
     return list(blocks)
 
 
+_PLACEHOLDER: Final[Block] = {"type": "divider"}
+
+
 def _check_blocks(blocks: Sequence[Block]) -> None:
     for index, block in enumerate(blocks):
-        parsed = SdkBlock.parse(block)  # unknown types parse to None (slack_sdk only logs them)
-        if parsed is None:
-            raise BlockKitError(f"block {index} has an unknown type {block.get('type')!r}")
-        try:
-            parsed.to_dict()
-        except SlackObjectFormationError as exc:
-            raise BlockKitError(f"block {index} ({block.get('type')}): {exc}") from None
+        problem = _block_problem(json.dumps(block, sort_keys=True))
+        if problem:
+            raise BlockKitError(f"block {index} {problem}")
+
+
+@lru_cache(maxsize=4096)
+def _block_problem(block_json: str) -> str | None:
+    """What Slack would refuse in one block, or None. Cached by content: every member's modal repeats the same
+    labels, inputs and buttons, and slack_sdk's model validation was the costliest step of building a view
+    on the ack path (bench/load.py)."""
+    block = json.loads(block_json)
+    parsed = SdkBlock.parse(block)  # unknown types parse to None (slack_sdk only logs them)
+    if parsed is None:
+        return f"has an unknown type {block.get('type')!r}"
+    try:
+        parsed.to_dict()
+    except SlackObjectFormationError as exc:
+        return f"({block.get('type')}): {exc}"
+    return None
 
 
 def _required(text: str, what: str) -> str:

@@ -79,6 +79,9 @@ class Copy:
             undefined=_Strict if strict else Undefined,
             trim_blocks=True,  # a {% tag %} on its own line leaves no blank line in the message
             lstrip_blocks=True,
+            # Compiled once: checking every template file's mtime on each render was a stat() per label on
+            # the ack path (bench/load.py). Edited community templates take effect at the next start.
+            auto_reload=False,
         )
         env.filters.update(mention=mention, channel=channel, date=format_date, time=format_time)
         return env

@@ -14,7 +14,8 @@ import re
 from collections.abc import Callable, Iterable
 from urllib.parse import parse_qs
 
-from slack_bolt import BoltRequest, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.oauth import OAuthFlow
 from slack_sdk.signature import SignatureVerifier
 
 from slack_app.app import Hearth
@@ -129,8 +130,13 @@ def _check_interaction(payload: dict) -> None:
 
 
 def make_wsgi(hearth: Hearth) -> Callable:
-    verifier = SignatureVerifier(reveal(hearth.services.settings.SLACK_SIGNING_SECRET) or "")
-    flow = hearth.oauth_flow
+    return wsgi_for(hearth.bolt, reveal(hearth.services.settings.SLACK_SIGNING_SECRET) or "",
+                    health=hearth.services.db.ping, flow=hearth.oauth_flow)
+
+
+def wsgi_for(bolt: App, signing_secret: str, *, health: Callable[[], bool], flow: OAuthFlow | None = None) -> Callable:
+    """The WSGI application in front of any Bolt app (bench/load.py serves a bare, ack-only one through it)."""
+    verifier = SignatureVerifier(signing_secret)
 
     def application(environ, start_response) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -139,12 +145,12 @@ def make_wsgi(hearth: Hearth) -> Callable:
         headers = _headers(environ)
         try:
             if path == "/healthz" and method == "GET":
-                return _health(hearth, start_response)
+                return _health(health(), start_response)
             if path == EVENTS_PATH and method == "POST":
                 body = _read_body(environ)
                 screen(verifier, headers, body)
                 request = BoltRequest(body=body.decode("utf-8"), query=query, headers=_multi(headers))
-                return _send(start_response, hearth.bolt.dispatch(request))
+                return _send(start_response, bolt.dispatch(request))
             if flow and method == "GET" and path in (flow.install_path, flow.redirect_uri_path):
                 request = BoltRequest(body="", query=query, headers=_multi(headers))
                 handle = flow.handle_installation if path == flow.install_path else flow.handle_callback
@@ -184,8 +190,7 @@ def _multi(headers: dict[str, str]) -> dict[str, list[str]]:
     return {k: [v] for k, v in headers.items()}
 
 
-def _health(hearth: Hearth, start_response) -> Iterable[bytes]:
-    ok = hearth.services.db.ping()
+def _health(ok: bool, start_response) -> Iterable[bytes]:
     body = json.dumps({"status": "ok" if ok else "unavailable", "database": "reachable" if ok else "unreachable"})
     start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "application/json")])
     return [body.encode()]

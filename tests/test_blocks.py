@@ -180,6 +180,18 @@ def test_validation_catches_what_only_slack_sdk_knows_and_unknown_blocks():
         validate_view({"type": "workflow_step", "blocks": [blocks.section("s")]})
 
 
+def test_a_bad_block_is_refused_every_time_and_wherever_it_stands():
+    """Block checks are remembered by content (every member's modal repeats the same blocks): a remembered
+    verdict must still refuse the block on each use, naming its place in that view."""
+    bad = {"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}
+    for position in (0, 0, 2):
+        view_blocks = [blocks.section("s")] * position + [bad]
+        with pytest.raises(BlockKitError, match=f"block {position} \\(header\\)"):
+            validate_view({"type": "modal", "title": {"type": "plain_text", "text": "t"}, "blocks": view_blocks})
+    good = {"type": "header", "text": {"type": "plain_text", "text": "h" * 150}}
+    assert validate_message_blocks([good]) == validate_message_blocks([good]) == [good]
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_slack_sdk_example_views_pass(path):
     view = json.loads(path.read_text())

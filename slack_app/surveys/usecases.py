@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,8 +65,15 @@ def load_survey(ref: str) -> tuple[Instrument, str]:
 
 def instrument_of(run: SurveyRun) -> Instrument:
     """The run's survey, with the minimum fixed at its launch (the file's own is only the default)."""
-    instrument = parse_instrument(run.source, f"{run.survey}.yml")
-    return replace(instrument, settings=replace(instrument.settings, min_responses=run.min_responses))
+    return _instrument(run.source, run.survey, run.min_responses)
+
+
+@lru_cache(maxsize=64)
+def _instrument(source: str, survey: str, min_responses: int) -> Instrument:
+    """Parsed once per source: a survey launch sends every member to the same few runs, and parsing the YAML
+    on each open and submission was the largest cost of their acks (bench/load.py). Instruments are frozen."""
+    instrument = parse_instrument(source, f"{survey}.yml")
+    return replace(instrument, settings=replace(instrument.settings, min_responses=min_responses))
 
 
 # ---- launch -----------------------------------------------------------------------------------------------

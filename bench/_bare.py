@@ -1,0 +1,55 @@
+"""The baseline of bench/load.py: a Bolt app that only acks, served exactly as `hearth serve` serves Hearth.
+
+Same WSGI front (request screening, Bolt's own signature check), same waitress settings and threads, same
+listener executor, same Web API client: only Hearth's middleware and listeners are missing, so the gap
+between the two is what Hearth's own work costs.
+
+    python -m bench._bare --port 3001 --signing-secret S --api-url URL --token xoxb-…
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+
+from slack_bolt import Ack, App
+from waitress import create_server
+
+from slack_app.request_path import listener_executor
+from slack_app.server import limits
+from slack_app.slack_port import make_request_client
+from slack_app.web import wsgi_for
+
+ANY = re.compile(".*")
+
+
+def bare_app(signing_secret: str, token: str, api_url: str) -> App:
+    bolt = App(name="bare.bolt", signing_secret=signing_secret, client=make_request_client(token, api_url),
+               listener_executor=listener_executor(), logger=logging.getLogger("bare.bolt"))
+
+    def just_ack(ack: Ack) -> None:
+        ack()
+
+    for listen in (bolt.command, bolt.action, bolt.view, bolt.shortcut):
+        listen(ANY)(just_ack)
+    bolt.event(ANY)(lambda: None)  # Bolt acks events itself
+    return bolt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--signing-secret", required=True)
+    ap.add_argument("--api-url", required=True)
+    ap.add_argument("--token", required=True)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    bolt = bare_app(args.signing_secret, args.token, args.api_url)
+    wsgi = wsgi_for(bolt, args.signing_secret, health=lambda: True)
+    create_server(wsgi, host=args.host, port=args.port, **limits()).run()
+
+
+if __name__ == "__main__":
+    main()
