@@ -13,7 +13,9 @@ everyone, a moderator channel), so listeners do their real work on real ids:
     survey "Answer" clicks 5%, /checkin 10%, /hearth help 5%, app_home_opened 25%
 
 Phases, each for the bare app and for Hearth in the same run:
-1. paced: --rate requests/s, open loop (sends follow the clock, not the answers) → p50/p95/p99 ack latency;
+1. paced: --rate requests/s, open loop (sends follow the clock, not the answers) → p50/p95/p99 ack latency
+   from the send; 64 client threads, so a server that falls behind makes sends late: `client_lag_p99_ms`,
+   and `p99_from_due_ms` (the target's measure) counts from when each request was due;
 2. saturation: --concurrency clients back to back → requests/s, and Hearth's share of the bare app's.
 --scale-out adds a second `hearth serve` on the same database and saturates both, round-robin; then checks
 that one instance holds the scheduler's leadership and that Slack received no message twice.
@@ -443,7 +445,7 @@ def main() -> None:
     if "saturated_two_instances" in result:
         one = result["saturated_hearth"]["per_s"]
         result["two_instances_vs_one"] = round(result["saturated_two_instances"]["per_s"] / one, 3) if one else None
-    result["targets_met"] = {"p99_at_rate": result["paced_hearth"]["p99_ms"] <= 100,
+    result["targets_met"] = {"p99_at_rate": result["paced_hearth"]["p99_from_due_ms"] <= 100,
                              "throughput_vs_bare": (result["throughput_vs_bare"] or 0) >= 0.7}
     result["wall_clock_s"] = round(time.monotonic() - started, 1)
     bench.write(f"load_{args.label}", result, "python -m bench.load " + " ".join(sys.argv[1:]))
