@@ -2,7 +2,7 @@
 Bolt app that only acks, served the same way (bench/_bare.py: same WSGI front, waitress threads, executor).
 
     .venv/bin/python -m bench.load [--rate 200] [--seconds 20] [--saturate-seconds 15] [--concurrency 32]
-                                   [--members 400] [--scale-out] [--transport http] [--label NAME]
+                                   [--members 1000] [--scale-out] [--transport http] [--label NAME]
 
 Each server is its own process; this process plays Slack: it sends signed requests on loopback (keep-alive
 connections, one per client thread) and hosts the Web API simulator the app calls after its acks. The
@@ -13,7 +13,9 @@ everyone, a moderator channel), so listeners do their real work on real ids:
     survey "Answer" clicks 5%, /checkin 10%, /hearth help 5%, app_home_opened 25%
 
 Phases, each for the bare app and for Hearth in the same run:
-1. paced: --rate requests/s, open loop (sends follow the clock, not the answers) → p50/p95/p99 ack latency;
+1. paced: --rate requests/s, open loop (sends follow the clock, not the answers) → p50/p95/p99 ack latency
+   from the send; 64 client threads, so a server that falls behind makes sends late: `client_lag_p99_ms`,
+   and `p99_from_due_ms` (the target's measure) counts from when each request was due;
 2. saturation: --concurrency clients back to back → requests/s, and Hearth's share of the bare app's.
 --scale-out adds a second `hearth serve` on the same database and saturates both, round-robin; then checks
 that one instance holds the scheduler's leadership and that Slack received no message twice.
@@ -66,6 +68,7 @@ from slack_app.workflows import WORKFLOWS
 from storage import outbox
 
 SECRET = "bench-load-signing-secret"
+GRATITUDE = "a quiet morning"
 CIRCLE, GENERAL, MODS = "CCIRCLE", "CGENERAL", "GMODS"
 MIX = {"checkin_submit": 20, "survey_submit": 15, "report_submit": 5, "checkin_click": 15, "survey_click": 5,
        "checkin_command": 10, "help_command": 5, "home_opened": 25}
@@ -90,21 +93,25 @@ class Mix:
     survey_run: str
     views: dict[str, dict]  # kind → a modal as the member filled it in (state included)
     _capture: _Capture = field(init=False)
-    _seq: itertools.count = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
         self._capture = _Capture("http://unused", SECRET, self.sim)
         self._kinds = [kind for kind, weight in MIX.items() for _ in range(weight)]
+        # Each kind walks through every member in turn: a member's second check-in is an edit, a second survey
+        # answer is refused, as in Slack.
+        self._turns = {kind: itertools.count() for kind in MIX}
 
     def kind(self, i: int) -> str:
         return self._kinds[(i * 37) % len(self._kinds)]  # spread evenly, the same order every run
 
     def build(self, kind: str) -> tuple[str, bytes]:
-        n = next(self._seq)
+        n = next(self._turns[kind])
         user = self.members[n % len(self.members)]
         cap = self._capture
         if kind in ("checkin_submit", "survey_submit", "report_submit"):
             view = dict(self.views[kind], id="V" + secrets.token_hex(5).upper())  # a modal per submission
+            if kind == "checkin_submit":  # words of their own: an edit is stored and shared again
+                view = json.loads(json.dumps(view).replace(GRATITUDE, f"{GRATITUDE} ({n})"))
             return FORM, urlencode({"payload": json.dumps({
                 "type": "view_submission", "team": cap._team(), "user": cap._user(user),
                 "api_app_id": self.sim.workspace.app_id, "token": VERIFICATION_TOKEN,
@@ -267,6 +274,8 @@ def latency_summary(samples: list[Sample], seconds: float) -> dict:
         "p99_ms": round(bench.percentile(ms, 99), 1),
         "max_ms": round(max(ms, default=0.0), 1),
         "client_lag_p99_ms": round(bench.percentile([s.lag * 1000 for s in samples], 99), 1),
+        # from when the request was due: what a member waits when the server falls behind the offered rate
+        "p99_from_due_ms": round(bench.percentile([(s.latency + s.lag) * 1000 for s in samples], 99), 1),
         "p99_ms_by_kind": {k: round(bench.percentile(v, 99), 1) for k, v in sorted(by_kind.items())},
     }
 
@@ -306,7 +315,7 @@ def seed(sim: SlackSimulator, hearth_url: str, database_url: str, tmp: Path, mem
 
     first = members[0]
     driver.block_action(first, CheckinAction.OPEN_MODAL, value=str(opened.round_id), channel=GENERAL)
-    checkin = filled(modal(first, CheckinView.SUBMIT), {CheckinBlock.GRATITUDE: "a quiet morning",
+    checkin = filled(modal(first, CheckinView.SUBMIT), {CheckinBlock.GRATITUDE: GRATITUDE,
                                                         CheckinBlock.CHALLENGE: "a deadline",
                                                         CheckinBlock.SHARING: "named"})
     driver.block_action(first, SurveyAction.OPEN_MODAL, value=launched.run_id, channel=GENERAL)
@@ -367,7 +376,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20, help="length of the paced phase")
     ap.add_argument("--saturate-seconds", type=float, default=15)
     ap.add_argument("--concurrency", type=int, default=32, help="clients sending back to back at saturation")
-    ap.add_argument("--members", type=int, default=400)
+    ap.add_argument("--members", type=int, default=1000)
     ap.add_argument("--scale-out", action="store_true", help="also saturate two `hearth serve` on one database")
     ap.add_argument("--transport", choices=("http", "socket"), default="http",
                     help="socket: the same mix over Socket Mode (needs the simulator's Socket Mode; not yet)")
@@ -436,7 +445,7 @@ def main() -> None:
     if "saturated_two_instances" in result:
         one = result["saturated_hearth"]["per_s"]
         result["two_instances_vs_one"] = round(result["saturated_two_instances"]["per_s"] / one, 3) if one else None
-    result["targets_met"] = {"p99_at_rate": result["paced_hearth"]["p99_ms"] <= 100,
+    result["targets_met"] = {"p99_at_rate": result["paced_hearth"]["p99_from_due_ms"] <= 100,
                              "throughput_vs_bare": (result["throughput_vs_bare"] or 0) >= 0.7}
     result["wall_clock_s"] = round(time.monotonic() - started, 1)
     bench.write(f"load_{args.label}", result, "python -m bench.load " + " ".join(sys.argv[1:]))
