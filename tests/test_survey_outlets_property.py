@@ -7,6 +7,8 @@ zone and answer) through `storage.surveys` (labels coarsened at close), then ask
 order, each through `usecases.results_of` and its renderer. The attacker holds everything shown: each shown
 result is a sum over the answer sets of its cell, so the test rebuilds which answer sets each release summed
 and asks the linear-algebra oracle of test_survey_disclosure whether any combination isolates fewer than k.
+(Labels coarsened at close make every stored group of a sealed run hold k, so here the ledger is defence in
+depth; its own rule, with groups of any size and runs that change, is tested in test_survey_disclosure.)
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""`hearth surveys …`: check a survey file, launch a survey, close it, read its results.
+"""`hearth surveys …`: check a survey file, launch a survey, close it, read its results (by group), and
+schedule launches on the shared cadence.
 
 Admin-facing, so its words live here. Results go through the same disclosure rules as every outlet.
 """
@@ -228,9 +229,10 @@ def unschedule(ctx: CliContext, name: str, channel: str | None, workspace: bool)
     from slack_app.surveys import schedules
 
     channel_id = _audience(channel, workspace)
-    if not schedules.unschedule(ctx.services, ctx.team_id, Path(name).stem, channel_id):
-        fail(f"survey '{Path(name).stem}' is not scheduled for {channel_id or 'the workspace'}.")
-    click.echo(f"Survey '{Path(name).stem}' is no longer scheduled for {channel_id or 'the workspace'}.")
+    survey = _survey(name)[0].name if Path(name).is_file() else name  # a file: the name inside it
+    if not schedules.unschedule(ctx.services, ctx.team_id, survey, channel_id):
+        fail(f"survey '{survey}' is not scheduled for {channel_id or 'the workspace'}.")
+    click.echo(f"Survey '{survey}' is no longer scheduled for {channel_id or 'the workspace'}.")
 
 
 @surveys.command(help="List scheduled surveys: when each launches next, and how its last launch went.")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from slack_app import blocks
 from slack_app.surveys import schedules, usecases
+from storage import survey_schedules
 from storage import surveys as repo
 from storage.surveys import RunStatus
 
@@ -21,12 +22,12 @@ SHOWN_RUNS = 8
 
 
 def section(viewer: Viewer) -> list[dict]:
-    planned = schedules.scheduled(viewer.services, viewer.team_id)
     with viewer.services.db.session() as s:
-        if not repo.runs_of(s, viewer.team_id, limit=1) and not planned:
+        if not repo.runs_of(s, viewer.team_id, limit=1) and not survey_schedules.all_schedules(s, viewer.team_id):
             return []
     if not viewer.is_admin:  # asked only when there is something to show (it may cost a Slack call)
         return []
+    planned = schedules.scheduled(viewer.services, viewer.team_id)
     with viewer.services.db.session() as s:
         runs = []
         for run in repo.runs_of(s, viewer.team_id, limit=SHOWN_RUNS):
