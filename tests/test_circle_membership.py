@@ -4,6 +4,7 @@ requests into the real app, the Slack simulator on the other side."""
 
 from __future__ import annotations
 
+from slack_app import roster
 from slack_app.checkins.ids import CheckinAction, CheckinBlock
 from slack_app.simulator import wait_for
 from storage import checkins as repo
@@ -98,6 +99,8 @@ def test_app_home_drops_the_circle_and_its_offers_after_leaving_and_rejoining_br
 
     # back in the channel (Slack tells Hearth): the circle, its offers and the button work again
     driver.member_joined_channel("UBOB", CIRCLE)
+    # the event is handled after its ack: App Home asked before then would rightly still leave the circle out
+    assert wait_for(lambda: roster.in_channel(hearth.services, TEAM, CIRCLE, "UBOB"))
     bob.open_home()
     assert wait_for(lambda: "Rust pairing" in home_text(simulator, "UBOB"))
     bob.click(CheckinAction.OPEN_MODAL)
