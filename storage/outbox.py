@@ -361,6 +361,14 @@ def unfinished(session: Session, team_id: str | None = None) -> int:
     return session.scalar(stmt) or 0
 
 
+def unfinished_by_team(session: Session, team_id: str | None = None) -> dict[str, int]:
+    """{team: rows still to send} (what a running fan-out still has to do)."""
+    stmt = select(C.team_id, func.count()).where(C.status.in_(UNFINISHED)).group_by(C.team_id)
+    if team_id:
+        stmt = stmt.where(C.team_id == team_id)
+    return {team: n for team, n in session.execute(stmt)}
+
+
 # ---- operators ----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ class SlackLimits:
     """The limits the delivery worker paces itself to, per workspace (and per conversation for posts)."""
 
     post_per_channel: Rate = Rate(1, 1.0)
-    post_workspace: Rate = Rate(600, 60.0)
+    post_workspace: Rate = Rate(600, 60.0, burst=4)
     tiers: dict[str, Rate] = field(default_factory=lambda: {
         "conversations.open": TIER_3,
         "conversations.history": TIER_3,

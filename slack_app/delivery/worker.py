@@ -11,9 +11,11 @@ the conversation's history since the row was created is searched for a message w
 the key (for a DM addressed by user id, conversations.open finds the DM first); found → `sent`, else it
 is sent again. See docs/delivery.md for the guarantee and its limits.
 
-Errors: 429 → the workspace bucket of that method is held until Retry-After (for every instance) and the
-row waits without using an attempt; connection errors and 5xx → backoff with jitter, at most
-`max_attempts`, then `failed`; permanent errors (user_not_found, is_archived, …) → `failed` at once.
+Errors: 429 → the workspace bucket of that method is held until Retry-After (for every instance), the
+rate it paces to is lowered to what Slack really allows (`storage.adaptive`: learned, shared through the
+bucket row, raised again after a long quiet stretch), and the row waits without using an attempt;
+connection errors and 5xx → backoff with jitter, at most `max_attempts`, then `failed`; permanent errors
+(user_not_found, is_archived, …) → `failed` at once.
 
 Logs carry row ids, team ids, kinds, error codes, counts and latencies only — never text or payloads.
 """
@@ -37,6 +39,7 @@ from slack_app.delivery.pacing import SlackLimits
 from slack_app.delivery.rules import Verdict
 from slack_app.slack_port import HistoryMessage, PortFactory, Posted, SlackError, SlackPort
 from storage import outbox, ratelimit
+from storage.adaptive import Tuning
 from storage.db import Database
 from storage.gcra import Rate
 from storage.outbox import FAILED, SENDING, SENT, OutboxRow
@@ -75,6 +78,7 @@ class WorkerOptions:
     backoff_cap: float = 600.0
     default_retry_after: float = 5.0
     limits: SlackLimits = field(default_factory=SlackLimits)
+    adaptive: Tuning | None = field(default_factory=Tuning)  # how workspace-wide rates learn; None: fixed
 
 
 @dataclass
@@ -133,6 +137,7 @@ class DeliveryWorker:
         self._blocked: dict[str, float] = {}  # team -> until (a workspace-wide hold seen by this worker)
         self._blocked_lock = threading.Lock()
         self._last_housekeeping = 0.0
+        self._last_adapt = 0.0
 
     # ---- life cycle ----------------------------------------------------------------------------------
 
@@ -162,6 +167,7 @@ class DeliveryWorker:
             try:
                 claimed = self.run_once()
                 if index == 0:
+                    self._adapt()
                     self._housekeeping()
             except Exception as exc:  # the database went away, …: wait and try again
                 claimed = 0
@@ -369,8 +375,17 @@ class DeliveryWorker:
         now = self.clock()
         if verdict is Verdict.RATE_LIMITED:
             wait = err.retry_after if err.retry_after is not None else self.o.default_retry_after
-            with self.db.session() as session:
-                ratelimit.hold(session, f"{row.team_id}:{err.method}", now + wait)  # for every instance
+            key = f"{row.team_id}:{err.method}"
+            learned = None
+            with self.db.session() as session:  # for every instance: hold the key, learn a lower rate
+                if self.o.adaptive is None:
+                    ratelimit.hold(session, key, now + wait, self.o.limits.for_method(err.method))
+                else:
+                    learned = ratelimit.limited(session, key, self.o.limits.for_method(err.method), now=now,
+                                                hold_for=wait, tuning=self.o.adaptive)
+            if learned is not None:
+                log.info("delivery.rate_learned team=%s method=%s per_minute=%.1f", row.team_id, err.method,
+                         learned * 60)
             if err.method == "chat.postMessage":  # this worker stops claiming the team's rows until then
                 with self._blocked_lock:
                     self._blocked[row.team_id] = max(self._blocked.get(row.team_id, 0.0), now + wait)
@@ -439,6 +454,21 @@ class DeliveryWorker:
         with self.db.session() as session:
             pruned = ratelimit.prune(session, before=now - 60)
         log.info("delivery.summary worker=%s pruned_buckets=%d %s", self.id, pruned, _fmt(self.stats.snapshot()))
+
+    def _adapt(self) -> None:
+        """Raise learned rates after a quiet stretch (checked ten times per stretch)."""
+        now = self.clock()
+        if self.o.adaptive is None or now - self._last_adapt < self.o.adaptive.quiet / 10:
+            return
+        self._last_adapt = now
+        with self.db.session() as session:
+            raised = ratelimit.raise_quiet(session, self._ceiling, now=now, tuning=self.o.adaptive)
+        for key, rate in raised.items():
+            log.info("delivery.rate_raised key=%s per_minute=%s", key, "ceiling" if rate is None else f"{rate * 60:.1f}")
+
+    def _ceiling(self, key: str) -> Rate:
+        """The configured rate of a workspace-wide key ("T123:chat.postMessage")."""
+        return self.o.limits.for_method(key.split(":", 2)[1])
 
     def _now(self) -> datetime:
         return _dt(self.clock())
