@@ -94,3 +94,25 @@ def test_time_left_of_a_running_fan_out(db):
     assert pace.seconds_left == pytest.approx(300 / 9)
     with db.session() as s:
         assert outbox.unfinished_by_team(s) == {TEAM: 300}
+
+
+def test_the_worker_resolves_unknown_recipients_as_their_turn_comes(db):
+    """Rows written without looking anyone up: a person is asked about once and gets the DM, a bot's row is
+    dropped, and a person Hearth already knows costs no call."""
+    from storage import members
+    from storage.members import Profile
+
+    members.store_profiles(db, TEAM, [Profile("UBOB", "Europe/Berlin", False, False, False)])
+    with db.session() as s:
+        outbox.enqueue_many(s, [dict(team_id=TEAM, kind="checkin.invite", target=user, dedupe_key=f"inv:{user}",
+                                     payload={"text": "hello", "resolve_user": True})
+                                for user in ("UALICE", "UOTHERBOT", "UBOB")])
+    with SlackSimulator(workspace(), rate_limits=True) as sim:
+        stats = make_worker(db, sim).drain(30)
+        assert sorted(c.params["channel"] for c in sim.calls_for("chat.postMessage")) == ["UALICE", "UBOB"]
+        assert sorted(c.params["user"] for c in sim.calls_for("users.info")) == ["UALICE", "UOTHERBOT"]
+    assert stats["sent"] == 2 and stats["skipped"] == 1
+    with db.session() as s:
+        assert [r.target for r in outbox.rows(s, team_id=TEAM)] == ["UALICE", "UBOB"]
+        known = members.by_id(s, TEAM, ["UALICE", "UOTHERBOT"])
+        assert known["UOTHERBOT"].is_bot and known["UALICE"].profile_at is not None

@@ -17,6 +17,11 @@ bucket row, raised again after a long quiet stretch), and the row waits without 
 connection errors and 5xx → backoff with jitter, at most `max_attempts`, then `failed`; permanent errors
 (user_not_found, is_archived, …) → `failed` at once.
 
+A DM whose payload says `resolve_user` goes to someone whose profile Hearth did not know when the row was
+written (a fan-out that started without looking anyone up): the worker reads the profile from the database
+or asks Slack (users.info, paced) as the row's turn comes, keeps it, and drops the row for a bot or a
+deactivated account.
+
 Logs carry row ids, team ids, kinds, error codes, counts and latencies only — never text or payloads.
 """
 
@@ -34,11 +39,12 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import NoReturn
 
+from slack_app import roster
 from slack_app.delivery import rules
 from slack_app.delivery.pacing import SlackLimits
 from slack_app.delivery.rules import Verdict
 from slack_app.slack_port import HistoryMessage, PortFactory, Posted, SlackError, SlackPort
-from storage import outbox, ratelimit
+from storage import members, outbox, ratelimit
 from storage.adaptive import Tuning
 from storage.db import Database
 from storage.gcra import Rate
@@ -47,6 +53,7 @@ from storage.outbox import FAILED, SENDING, SENT, OutboxRow
 log = logging.getLogger("hearth.delivery")
 
 EVENT_TYPE = "hearth_delivery"
+RESOLVE_USER = "resolve_user"  # payload flag: the recipient's profile was unknown when the row was written
 
 
 def delivery_metadata(dedupe_key: str) -> dict:
@@ -88,6 +95,7 @@ class WorkerStats:
     retried: int = 0
     rate_limited: int = 0
     deferred: int = 0
+    skipped: int = 0             # dropped: the recipient turned out to be a bot or a deactivated account
     reconciled: int = 0          # found already delivered by reconciliation
     resent: int = 0              # reconciled, not found, sent again
     lost_lease: int = 0
@@ -248,6 +256,8 @@ class DeliveryWorker:
 
         if channel is None and rules.is_group_target(row.target):
             channel = self._open(row, port, uncertain=False)
+        if p.get(RESOLVE_USER) and rules.is_user_target(row.target) and not uncertain:
+            self._resolve(row, port)
 
         team = row.team_id
         if update_of:
@@ -276,6 +286,29 @@ class DeliveryWorker:
         log.debug("delivery.sent id=%s team=%s kind=%s ms=%.0f", row.id, team, row.kind,
                   (time.perf_counter() - started) * 1000)
         self._mark_sent(row, posted, counter="sent")
+
+    def _resolve(self, row: OutboxRow, port: SlackPort) -> None:
+        """Make sure the DM's recipient is a person: from Hearth's records, else one paced users.info."""
+        with self.db.session() as session:
+            known = members.by_id(session, row.team_id, [row.target]).get(row.target)
+        if known is not None and known.profile_at is not None:
+            human = not (known.is_bot or known.is_deleted)
+        else:
+            method = "users.info"
+            self._pace(row, [(f"{row.team_id}:{method}", self.o.limits.for_method(method))], uncertain=False)
+            try:
+                profile = roster.profile_of(port.user_info(row.target))
+            except SlackError as err:
+                self._after_error(row, err, uncertain=False)
+            members.store_profiles(self.db, row.team_id, [profile])
+            human = roster.is_human(profile)
+        if not human:
+            with self.db.session() as session:
+                if not outbox.drop(session, row.id, self.id):
+                    self._lost(row)
+            self.stats.add("skipped")
+            log.info("delivery.skipped id=%s team=%s kind=%s reason=not_a_person", row.id, row.team_id, row.kind)
+            raise _Done
 
     def _parent(self, row: OutboxRow, ref: str, uncertain: bool) -> OutboxRow:
         with self.db.session() as session:
