@@ -93,11 +93,11 @@ def enqueue_fanout(db: Database, members: int) -> None:
 
 
 def start_worker(db: Database, sim: SlackSimulator, *, scale: float, name: str, threads: int = 8,
-                 lease: float = 60.0) -> subprocess.Popen:
+                 lease: float = 60.0, fixed: bool = False) -> subprocess.Popen:
     """A worker process (bench/_worker.py: the DeliveryWorker with Slack's limits × scale)."""
     cmd = [sys.executable, str(BENCH / "_worker.py"), "--database-url", db.url, "--api-url", sim.base_url,
            "--token", sim.bot_token, "--scale", str(scale), "--threads", str(threads), "--lease", str(lease),
-           "--id", name]
+           "--id", name] + (["--fixed"] if fixed else [])
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "HEARTH_ENCRYPTION_KEY": KEY})
 
@@ -132,7 +132,8 @@ def wait_drained(db: Database, procs: Sequence[subprocess.Popen], timeout: float
     raise TimeoutError(f"{unfinished(db)} rows still unfinished after {timeout:.0f} s")
 
 
-def count(sim: SlackSimulator, members: int, *, scale: float, db: Database) -> dict:
+def count(sim: SlackSimulator, members: int, *, scale: float, db: Database,
+          ceiling: float = POSTS_PER_MINUTE) -> dict:
     """Duplicates, missing and the achieved rate, from what the simulator received (by the opaque keys the
     outbox stores and Slack's message metadata carries)."""
     calls = sim.calls_for("chat.postMessage")
@@ -142,7 +143,7 @@ def count(sim: SlackSimulator, members: int, *, scale: float, db: Database) -> d
         expected = {outbox.stored_key(s, f"bench:dm:{i}") for i in range(members)}
     times = sorted(c.at for c in ok)
     span = times[-1] - times[0] if len(times) > 1 else 0.0
-    allowed = POSTS_PER_MINUTE / 60 * scale
+    allowed = ceiling / 60 * scale
     achieved = (len(times) - 1) / span if span else 0.0
     return {
         "messages": members,
@@ -157,7 +158,7 @@ def count(sim: SlackSimulator, members: int, *, scale: float, db: Database) -> d
         "achieved_per_s": round(achieved, 2),
         "ratio": round(achieved / allowed, 3) if allowed else None,
         "max_in_any_60s_window_scaled": most_in_window(times, 60 / scale),
-        "allowed_in_60s_window_scaled": int(POSTS_PER_MINUTE),
+        "allowed_in_60s_window_scaled": int(ceiling),
         "send_span_s": round(span, 1),
     }
 

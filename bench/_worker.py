@@ -16,6 +16,7 @@ import threading
 from slack_app.delivery.pacing import SlackLimits
 from slack_app.delivery.ports import single_workspace
 from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
+from storage.adaptive import Tuning
 from storage.crypto import parse_keys
 from storage.db import Database
 
@@ -29,11 +30,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--lease", type=float, default=60.0)
     ap.add_argument("--id", default=None)
+    ap.add_argument("--fixed", action="store_true", help="pace to the configured rates only (no learning from 429s)")
     args = ap.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s",
+                        filename=os.environ.get("HEARTH_BENCH_LOG"))  # a file: stderr is a pipe nobody reads
+    if os.environ.get("HEARTH_BENCH_LOG"):
+        logging.getLogger("hearth.delivery").setLevel(logging.INFO)
     db = Database(args.database_url, crypto=parse_keys(os.environ["HEARTH_ENCRYPTION_KEY"]))  # the outbox is sealed
     options = WorkerOptions(threads=args.threads, claim_lease=args.lease, send_lease=args.lease,
-                            limits=SlackLimits().scaled(args.scale), max_wait=2.0, settle=min(10.0, args.lease))
+                            limits=SlackLimits().scaled(args.scale), max_wait=2.0, settle=min(10.0, args.lease),
+                            adaptive=None if args.fixed else Tuning().scaled(args.scale))
     worker = DeliveryWorker(db, single_workspace(args.token, args.api_url), worker_id=args.id, options=options)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -8,6 +8,12 @@ is asked only about unknown or long-stale people: one `users.info` each when the
 
 A person whose profile Slack will not give (after the client's retries) is not dropped: they count as a
 human on UTC, are listed in `Roster.unreadable`, and admins see them (App Home, `hearth roster`).
+
+A fan-out that must start at once (opening a check-in round) asks with `lookups=False`: a channel listed
+within `LISTING_FRESH_FOR` is taken from the cache (membership events keep it current), and when more than
+`BULK_FROM` people's profiles are unknown they are not looked up first: they count as humans on UTC, are
+listed in `Roster.unresolved`, and the delivery worker asks Slack about each as their message's turn comes
+(and does not DM a bot or a deactivated account); `warm` fills the cache meanwhile, so few need asking.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ log = logging.getLogger("hearth.roster")
 PROFILE_STALE_AFTER = timedelta(days=30)
 # More unknown people than this: list the workspace (200 a page) rather than one users.info each.
 BULK_FROM = 25
+# A channel listing this recent, kept current by membership events, is used without asking Slack again.
+LISTING_FRESH_FOR = timedelta(hours=24)
 SLACKBOT = "USLACKBOT"
 
 
@@ -40,6 +48,7 @@ class Roster:
     humans: list[str]  # people, not bots or deactivated accounts; unreadable ones included
     tz: dict[str, str]  # each human's IANA time zone ("UTC" when Slack never said)
     unreadable: list[str]  # Slack would not give their profile: still here, admins are shown them
+    unresolved: tuple[str, ...] = ()  # not looked up yet (`lookups=False`): the delivery worker resolves them
 
 
 def profile_of(info: UserInfo) -> Profile:
@@ -52,13 +61,26 @@ def is_human(p: Profile) -> bool:
 
 
 def channel_roster(services: Services, slack: SlackPort, team_id: str, channel_id: str, *,
-                   now: datetime | None = None) -> Roster:
+                   now: datetime | None = None, lookups: bool = True) -> Roster:
     """List the channel, refresh the profiles Hearth lacks, and keep both. A transient Slack error while
-    listing (rate limit, outage) is raised as SlackError for the caller to retry later."""
+    listing (rate limit, outage) is raised as SlackError for the caller to retry later. With `lookups=False`
+    a fresh cached listing is used and unknown profiles are left to the delivery worker (`unresolved`)."""
     now = now or utcnow()
-    ids = list(dict.fromkeys(slack.channel_members(channel_id)))
-    members.replace_channel(services.db, team_id, channel_id, ids, now=now)
-    profiles, failed = profiles_for(services, slack, team_id, ids, now=now)
+    ids = _cached_listing(services, team_id, channel_id, now) if not lookups else None
+    if ids is None:
+        ids = list(dict.fromkeys(slack.channel_members(channel_id)))
+        members.replace_channel(services.db, team_id, channel_id, ids, now=now)
+    unresolved: set[str] = set()
+    if lookups:
+        profiles, failed = profiles_for(services, slack, team_id, ids, now=now)
+    else:
+        profiles = known_profiles(services, team_id, ids)
+        unknown = [u for u in ids if u not in profiles and u != SLACKBOT]
+        if len(unknown) > BULK_FROM:  # too many to ask about now: the worker does, as their turn comes
+            unresolved, failed = set(unknown), {}
+        else:  # a handful (joined since the last listing): a few users.info within the tier's burst
+            fresh, failed = profiles_for(services, slack, team_id, unknown, now=now)
+            profiles.update(fresh)
     if failed:
         _learn_own_bot(services, slack, team_id, failed, profiles, now)
     humans, tz, unreadable = [], {}, []
@@ -67,16 +89,41 @@ def channel_roster(services: Services, slack: SlackPort, team_id: str, channel_i
         if p is None:
             if user_id == SLACKBOT:
                 continue
-            unreadable.append(user_id)
+            if user_id not in unresolved:
+                unreadable.append(user_id)
         elif not is_human(p):
             continue
         humans.append(user_id)
         tz[user_id] = (p.tz if p else None) or "UTC"
     if failed:
         log.warning("roster.unreadable channel=%s count=%s", channel_id, len(failed))
-    log.info("roster.listed channel=%s members=%s humans=%s unreadable=%s", channel_id, len(ids), len(humans),
-             len(unreadable))
-    return Roster(channel_id, sorted(humans), tz, sorted(unreadable))
+    log.info("roster.listed channel=%s members=%s humans=%s unreadable=%s unresolved=%s", channel_id, len(ids),
+             len(humans), len(unreadable), len(unresolved))
+    return Roster(channel_id, sorted(humans), tz, sorted(unreadable), tuple(sorted(unresolved)))
+
+
+def warm(services: Services, slack: SlackPort, team_id: str, user_ids: list[str] | tuple[str, ...]) -> None:
+    """Read unresolved profiles in bulk (users.list) after a fan-out's rows are written, so the delivery
+    worker finds most of them known. Best effort: what fails here the worker asks about itself."""
+    try:
+        profiles_for(services, slack, team_id, list(user_ids))
+    except SlackError as exc:
+        log.info("roster.warm_skipped count=%s error=%s", len(user_ids), exc.error)
+
+
+def _cached_listing(services: Services, team_id: str, channel_id: str, now: datetime) -> list[str] | None:
+    with services.db.session() as s:
+        listed = members.listing(s, team_id, channel_id)
+    if listed is None or listed[0] < now - LISTING_FRESH_FOR:
+        return None
+    return listed[1]
+
+
+def known_profiles(services: Services, team_id: str, user_ids: list[str]) -> dict[str, Profile]:
+    """The profiles Hearth has (however old), without asking Slack."""
+    with services.db.session() as s:
+        return {u: Profile(u, m.tz, m.is_bot, m.is_deleted, m.is_admin)
+                for u, m in members.by_id(s, team_id, user_ids).items() if m.profile_at is not None}
 
 
 def profiles_for(services: Services, slack: SlackPort, team_id: str, user_ids: list[str], *,

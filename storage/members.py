@@ -231,6 +231,16 @@ def listings(s: Session, team_id: str) -> list[tuple[str, datetime, int]]:
     return [(c, aware(at) or at, n) for c, at, n in rows]
 
 
+def listing(s: Session, team_id: str, channel_id: str) -> tuple[datetime, list[str]] | None:
+    """When the channel was last listed (UTC) and its members as kept since (events); None if never listed."""
+    roster = _roster(s, team_id, channel_id)
+    if roster is None:
+        return None
+    ids = s.scalars(select(ChannelMember.user_id).where(ChannelMember.roster_id == roster.id)
+                    .order_by(ChannelMember.user_id))
+    return aware(roster.synced_at) or roster.synced_at, list(ids)
+
+
 def _roster(s: Session, team_id: str, channel_id: str, *, create: bool = False) -> RosterChannel | None:
     row = s.scalar(select(RosterChannel).where(RosterChannel.team_id == team_id,
                                                RosterChannel.channel_id == channel_id))

@@ -133,12 +133,18 @@ class OutboxMessage(Base):
 
 
 class RateBucket(Base):
-    """Shared pacing state: one GCRA theoretical arrival time (epoch seconds) per limit key."""
+    """Shared pacing state: one GCRA theoretical arrival time (epoch seconds) per limit key, and the rate
+    learned from Slack's 429s (`storage.adaptive`; NULL: the configured ceiling)."""
 
     __tablename__ = "rate_bucket"
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     tat: Mapped[float] = mapped_column(Double)
+    rate: Mapped[float | None] = mapped_column(Double)  # calls per second
+    changed_at: Mapped[float | None] = mapped_column(Double)
+    mark_at: Mapped[float | None] = mapped_column(Double)
+    mark_grants: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    grants: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class JobRun(Base):

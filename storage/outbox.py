@@ -312,6 +312,13 @@ def mark_sent(session: Session, row_id: int, worker_id: str, *, channel: str, ts
                    sent_at=now or utcnow(), lease_owner=None, lease_until=None, last_error=None, payload="")
 
 
+def drop(session: Session, row_id: int, worker_id: str) -> bool:
+    """Delete a row that must not be sent after all (its recipient turned out to be a bot or a deactivated
+    account); False if the lease was lost."""
+    gone = session.execute(delete(TT).where(C.id == row_id, C.lease_owner == worker_id, C.status.in_(UNFINISHED)))
+    return gone.rowcount == 1
+
+
 def mark_failed(session: Session, row_id: int, worker_id: str, error: str, *, attempts_used: int = 0,
                 now: datetime | None = None) -> bool:
     """A permanent failure: kept, with Slack's error code, for admins to see (and retry once fixed).
@@ -359,6 +366,14 @@ def unfinished(session: Session, team_id: str | None = None) -> int:
     if team_id:
         stmt = stmt.where(T.team_id == team_id)
     return session.scalar(stmt) or 0
+
+
+def unfinished_by_team(session: Session, team_id: str | None = None) -> dict[str, int]:
+    """{team: rows still to send} (what a running fan-out still has to do)."""
+    stmt = select(C.team_id, func.count()).where(C.status.in_(UNFINISHED)).group_by(C.team_id)
+    if team_id:
+        stmt = stmt.where(C.team_id == team_id)
+    return {team: n for team, n in session.execute(stmt)}
 
 
 # ---- operators ----------------------------------------------------------------------------------------

@@ -95,3 +95,23 @@ def test_admins_see_undelivered_messages_on_app_home_and_members_do_not(services
 def test_app_home_asks_slack_about_the_viewer_once(services, slack):
     home.view(services, slack, TEAM, "UOWNER")
     assert len(slack.calls("users.info")) == 1  # shared by the check-in and delivery sections
+
+
+def test_admins_see_a_learned_rate_and_how_long_a_running_fan_out_still_needs(services, slack, db):
+    from slack_app.delivery.pacing import SlackLimits
+    from storage import ratelimit
+
+    with db.session() as s:
+        outbox.enqueue_many(s, [dict(team_id=TEAM, kind="t", target=f"U{i}", payload={"text": "x"},
+                                     dedupe_key=f"fan{i}") for i in range(600)])
+        ratelimit.limited(s, f"{TEAM}:chat.postMessage", SlackLimits().post_workspace, now=1000.0, hold_for=1.0)
+    shown = str(home.view(services, slack, TEAM, "UOWNER")["blocks"])
+    assert "Hearth now sends about 540 a minute (configured: 600)" in shown
+    assert "600 messages still to send, about 1m 06s" in shown
+    assert "still to send" not in str(home.view(services, slack, TEAM, "UMEMBER")["blocks"])
+
+
+def test_a_few_messages_in_flight_at_the_configured_rate_show_nothing(services, slack, db):
+    with db.session() as s:
+        outbox.enqueue(s, team_id=TEAM, kind="t", target="U1", payload={"text": "x"}, dedupe_key="one")
+    assert "Delivery" not in str(home.view(services, slack, TEAM, "UOWNER")["blocks"])

@@ -149,3 +149,17 @@ def test_a_settings_error_is_one_line(hearth_cli, monkeypatch):
     result = hearth_cli("outbox", "status")
     assert result.exit_code == 2 and result.output.startswith("hearth: DATABASE_URL must be")
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_outbox_status_shows_the_learned_rate_and_the_time_a_fan_out_still_needs(hearth_cli, db):
+    from slack_app.delivery.pacing import SlackLimits
+    from storage import ratelimit
+
+    for i in range(90):
+        put(db, f"fan{i}")
+    with db.session() as s:
+        ratelimit.limited(s, f"{TEAM}:chat.postMessage", SlackLimits().post_workspace, now=1000.0, hold_for=1.0)
+    result = hearth_cli("outbox", "status")
+    assert result.exit_code == 0, result.output
+    assert f"{TEAM}: chat.postMessage 540/min (learned; configured 600)" in result.output
+    assert f"{TEAM}: 90 to send, about 10s at this rate" in result.output

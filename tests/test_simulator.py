@@ -541,7 +541,7 @@ def test_post_message_is_per_channel_under_a_workspace_ceiling(clock):
 def test_rate_scale_multiplies_rates_and_bursts(clock):
     limiter = RateLimiter(clock=clock, scale=10)
     assert all(limiter.check("T1", "users.list") is None for _ in range(TIER_2.burst * 10))
-    assert limiter.check("T1", "users.list") == 1
+    assert limiter.check("T1", "users.list") == pytest.approx(0.3)  # Slack's 3 s, ten times faster
     clock.advance(0.3)  # 200/min
     assert limiter.check("T1", "users.list") is None
 
@@ -578,3 +578,13 @@ def test_replies_list_a_thread_oldest_first_with_its_parent_leading(sim):
     assert [m["text"] for m in rest["messages"]] == ["two"] and page["has_more"] and not rest["has_more"]
     assert error_of(lambda: client.conversations_replies(channel="CCIRCLE", ts="1.000001")) == "thread_not_found"
     assert [m.metadata for m in WebApiPort(client).replies("CCIRCLE", parent).messages] == [None, metadata, None]
+
+
+def test_a_ceiling_and_bursts_hearth_is_not_told(clock):
+    """The simulator can play a Slack whose workspace ceiling is lower than Hearth assumes and whose bursts
+    are small: 300 posts a minute with a burst of 3, and every tier's burst halved."""
+    limiter = RateLimiter(clock=clock, post_message_per_minute=300, post_burst=3, tier_burst=0.5)
+    assert [limiter.check("T1", "chat.postMessage", f"C{i}") for i in range(4)] == [None, None, None, 1]
+    clock.advance(0.2)  # 5 a second
+    assert limiter.check("T1", "chat.postMessage", "C9") is None
+    assert [limiter.check("T1", "users.list") for _ in range(3)] == [None, None, 3]  # Tier 2's burst 5 → 2

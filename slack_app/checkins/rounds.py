@@ -1,7 +1,9 @@
 """Rounds of check-ins: opening (on schedule or by hand), the one reminder, closing with a summary.
 
 Opening asks Slack two things first, outside any transaction — can Hearth post in the channel, and who
-is in it — then opens the round, invites and guides in one transaction (outbox rows). A round that cannot
+is in it (from the roster cache when it is fresh, with no per-member lookups) — then opens the round,
+invites and guides in one transaction (outbox rows), so the first invitation leaves at once. Members whose
+profile Hearth does not know yet are invited too; the delivery worker resolves each as its turn comes. A round that cannot
 be posted waits (`pending`) and admins are told the fix; the every-minute sweep opens it once fixed.
 Round states move with conditional updates, so two openers or closers do the work once; a scheduled
 opening is claimed first (`open_occurrence`), so two wakes of one occurrence open one round.
@@ -20,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from slack_app import roster as roster_service
 from slack_app.checkins import audience, rules, views
+from slack_app.delivery.worker import RESOLVE_USER
 from slack_app.slack_port import SlackError, SlackPort
 from storage import checkins as repo
 from storage import members, outbox
@@ -85,7 +88,8 @@ def _open(services: Services, slack: SlackPort, circle_id: int, now: datetime) -
     # Slack first, outside any transaction: can Hearth post there, and who is in the circle?
     try:
         problem = audience.channel_problem(slack, channel_id)
-        roster = roster_service.channel_roster(services, slack, team_id, channel_id) if problem is None else None
+        roster = roster_service.channel_roster(services, slack, team_id, channel_id, lookups=False) \
+            if problem is None else None
     except SlackError as exc:
         if audience.is_transient(exc):  # the every-minute sweep tries the waiting round again
             log.info("checkins.open_deferred circle=%s round=%s error=%s", circle_id, round_id, exc.error)
@@ -95,7 +99,10 @@ def _open(services: Services, slack: SlackPort, circle_id: int, now: datetime) -
         _report_problem(services, circle_id, round_id, problem or "unknown")
         return OpenResult("blocked", round_id, problem=problem)
     with services.db.session() as s:
-        return _start_round(services, s, circle_id, round_id, roster, now)
+        result = _start_round(services, s, circle_id, round_id, roster, now)
+    if roster.unresolved and result.status == "opened":  # the invitations are on their way: now read profiles
+        roster_service.warm(services, slack, team_id, roster.unresolved)
+    return result
 
 
 def _pending_round(services: Services, circle_id: int, now: datetime) -> int | None:
@@ -120,7 +127,8 @@ def _start_round(services: Services, s: Session, circle_id: int, round_id: int, 
     circle = s.get(CheckinCircle, circle_id)
     people = audience.people(s, circle.team_id, circle_id, roster.humans)
     invited = rules.invitees(people, now)
-    facilitator = _choose_facilitator(s, circle, invited) if circle.rotate_facilitator else None
+    known = [u for u in invited if u not in roster.unresolved]  # an unresolved one might turn out to be a bot
+    facilitator = _choose_facilitator(s, circle, known or invited) if circle.rotate_facilitator else None
     times = rules.round_times(now, circle.window, circle.remind_before)
     claimed = s.execute(
         update(CheckinRound).where(CheckinRound.id == round_id, CheckinRound.status == RoundStatus.PENDING)
@@ -139,15 +147,19 @@ def _start_round(services: Services, s: Session, circle_id: int, round_id: int, 
     outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.round", target=circle.channel_id,
                    payload=views.round_message(copy, circle, round_), dedupe_key=round_key(round_id))
     messages = []
+    unresolved = set(roster.unresolved)
     for user_id in invited:
         snooze = snooze_offer(now, roster.tz.get(user_id))
         payload = (views.facilitator_guide(copy, circle, round_, snooze) if user_id == facilitator
                    else views.invitation(copy, circle, round_, user_id, snooze))
+        if user_id in unresolved:  # the worker checks who they are when the message's turn comes
+            payload = {**payload, RESOLVE_USER: True}
         messages.append(dict(team_id=team_id, kind=f"{KIND}.invite", target=user_id, payload=payload,
                              dedupe_key=outbox.key(KIND, round_id, user_id, "invite")))
     outbox.enqueue_many(s, messages)
-    log.info("checkins.round_opened circle=%s round=%s number=%s members=%s invited=%s facilitator=%s",
-             circle_id, round_id, round_.number, len(roster.humans), len(invited), facilitator is not None)
+    log.info("checkins.round_opened circle=%s round=%s number=%s members=%s invited=%s facilitator=%s unresolved=%s",
+             circle_id, round_id, round_.number, len(roster.humans), len(invited), facilitator is not None,
+             len(unresolved))
     return OpenResult("opened", round_id, len(invited), facilitator)
 
 

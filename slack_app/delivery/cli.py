@@ -17,11 +17,14 @@ def outbox_group() -> None:
 @friendly
 @pass_cli
 def outbox_status(ctx: CliContext, team_id: str | None) -> None:
+    from slack_app.delivery import progress
+    from slack_app.delivery.pacing import SlackLimits
     from storage import outbox
 
     with ctx.db.session() as session:
         st = outbox.status(session, team_id)
         due = outbox.next_due(session)
+        paces = progress.pace(session, SlackLimits(), team_id)
     c = st.counts
     click.echo(f"pending {c['pending']:,}  sending {c['sending']:,}  sent {c['sent']:,}  failed {c['failed']:,}")
     click.echo(f"oldest pending: {age(st.oldest_pending_age())}"
@@ -29,6 +32,12 @@ def outbox_status(ctx: CliContext, team_id: str | None) -> None:
     if st.failed_by_error:
         click.echo("failed by error: " + ", ".join(f"{err} {n:,}" for err, n in st.failed_by_error.items()))
         click.echo("Fix the cause (e.g. invite Hearth to the channel), then `hearth outbox retry-failed`.")
+    for p in paces:
+        rates = ", ".join(f"{m.method} {m.per_minute:,.0f}/min" + (f" (learned; configured {m.configured_per_minute:,.0f})"
+                                                                   if m.learned else "") for m in p.methods)
+        click.echo(f"{p.team_id}: {rates}")
+        if p.unfinished:
+            click.echo(f"{p.team_id}: {p.unfinished:,} to send, about {age(p.seconds_left)} at this rate")
 
 
 @outbox_group.command("retry-failed", help="Send failed messages again (after fixing what made them fail).")

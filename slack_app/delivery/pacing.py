@@ -14,6 +14,7 @@ from storage.gcra import Rate
 # about one message per second per conversation, plus a workspace-wide ceiling of several hundred per
 # minute; Tier 3 methods (conversations.open/history/replies, chat.update) allow 50+ per minute.
 TIER_3 = Rate(50, 60.0, burst=2)
+TIER_4 = Rate(100, 60.0, burst=2)
 
 
 @dataclass(frozen=True)
@@ -21,12 +22,13 @@ class SlackLimits:
     """The limits the delivery worker paces itself to, per workspace (and per conversation for posts)."""
 
     post_per_channel: Rate = Rate(1, 1.0)
-    post_workspace: Rate = Rate(600, 60.0)
+    post_workspace: Rate = Rate(600, 60.0, burst=4)
     tiers: dict[str, Rate] = field(default_factory=lambda: {
         "conversations.open": TIER_3,
         "conversations.history": TIER_3,
         "conversations.replies": TIER_3,
         "chat.update": TIER_3,
+        "users.info": TIER_4,
     })
 
     def for_method(self, method: str) -> Rate:

@@ -11,9 +11,16 @@ the conversation's history since the row was created is searched for a message w
 the key (for a DM addressed by user id, conversations.open finds the DM first); found → `sent`, else it
 is sent again. See docs/delivery.md for the guarantee and its limits.
 
-Errors: 429 → the workspace bucket of that method is held until Retry-After (for every instance) and the
-row waits without using an attempt; connection errors and 5xx → backoff with jitter, at most
-`max_attempts`, then `failed`; permanent errors (user_not_found, is_archived, …) → `failed` at once.
+Errors: 429 → the workspace bucket of that method is held until Retry-After (for every instance), the
+rate it paces to is lowered to what Slack really allows (`storage.adaptive`: learned, shared through the
+bucket row, raised again after a long quiet stretch), and the row waits without using an attempt;
+connection errors and 5xx → backoff with jitter, at most `max_attempts`, then `failed`; permanent errors
+(user_not_found, is_archived, …) → `failed` at once.
+
+A DM whose payload says `resolve_user` goes to someone whose profile Hearth did not know when the row was
+written (a fan-out that started without looking anyone up): the worker reads the profile from the database
+or asks Slack (users.info, paced) as the row's turn comes, keeps it, and drops the row for a bot or a
+deactivated account.
 
 Logs carry row ids, team ids, kinds, error codes, counts and latencies only — never text or payloads.
 """
@@ -32,11 +39,13 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import NoReturn
 
+from slack_app import roster
 from slack_app.delivery import rules
 from slack_app.delivery.pacing import SlackLimits
 from slack_app.delivery.rules import Verdict
 from slack_app.slack_port import HistoryMessage, PortFactory, Posted, SlackError, SlackPort
-from storage import outbox, ratelimit
+from storage import members, outbox, ratelimit
+from storage.adaptive import Tuning
 from storage.db import Database
 from storage.gcra import Rate
 from storage.outbox import FAILED, SENDING, SENT, OutboxRow
@@ -44,6 +53,7 @@ from storage.outbox import FAILED, SENDING, SENT, OutboxRow
 log = logging.getLogger("hearth.delivery")
 
 EVENT_TYPE = "hearth_delivery"
+RESOLVE_USER = "resolve_user"  # payload flag: the recipient's profile was unknown when the row was written
 
 
 def delivery_metadata(dedupe_key: str) -> dict:
@@ -75,6 +85,7 @@ class WorkerOptions:
     backoff_cap: float = 600.0
     default_retry_after: float = 5.0
     limits: SlackLimits = field(default_factory=SlackLimits)
+    adaptive: Tuning | None = field(default_factory=Tuning)  # how workspace-wide rates learn; None: fixed
 
 
 @dataclass
@@ -84,6 +95,7 @@ class WorkerStats:
     retried: int = 0
     rate_limited: int = 0
     deferred: int = 0
+    skipped: int = 0             # dropped: the recipient turned out to be a bot or a deactivated account
     reconciled: int = 0          # found already delivered by reconciliation
     resent: int = 0              # reconciled, not found, sent again
     lost_lease: int = 0
@@ -133,6 +145,7 @@ class DeliveryWorker:
         self._blocked: dict[str, float] = {}  # team -> until (a workspace-wide hold seen by this worker)
         self._blocked_lock = threading.Lock()
         self._last_housekeeping = 0.0
+        self._last_adapt = 0.0
 
     # ---- life cycle ----------------------------------------------------------------------------------
 
@@ -162,6 +175,7 @@ class DeliveryWorker:
             try:
                 claimed = self.run_once()
                 if index == 0:
+                    self._adapt()
                     self._housekeeping()
             except Exception as exc:  # the database went away, …: wait and try again
                 claimed = 0
@@ -242,6 +256,8 @@ class DeliveryWorker:
 
         if channel is None and rules.is_group_target(row.target):
             channel = self._open(row, port, uncertain=False)
+        if p.get(RESOLVE_USER) and rules.is_user_target(row.target) and not uncertain:
+            self._resolve(row, port)
 
         team = row.team_id
         if update_of:
@@ -270,6 +286,29 @@ class DeliveryWorker:
         log.debug("delivery.sent id=%s team=%s kind=%s ms=%.0f", row.id, team, row.kind,
                   (time.perf_counter() - started) * 1000)
         self._mark_sent(row, posted, counter="sent")
+
+    def _resolve(self, row: OutboxRow, port: SlackPort) -> None:
+        """Make sure the DM's recipient is a person: from Hearth's records, else one paced users.info."""
+        with self.db.session() as session:
+            known = members.by_id(session, row.team_id, [row.target]).get(row.target)
+        if known is not None and known.profile_at is not None:
+            human = not (known.is_bot or known.is_deleted)
+        else:
+            method = "users.info"
+            self._pace(row, [(f"{row.team_id}:{method}", self.o.limits.for_method(method))], uncertain=False)
+            try:
+                profile = roster.profile_of(port.user_info(row.target))
+            except SlackError as err:
+                self._after_error(row, err, uncertain=False)
+            members.store_profiles(self.db, row.team_id, [profile])
+            human = roster.is_human(profile)
+        if not human:
+            with self.db.session() as session:
+                if not outbox.drop(session, row.id, self.id):
+                    self._lost(row)
+            self.stats.add("skipped")
+            log.info("delivery.skipped id=%s team=%s kind=%s reason=not_a_person", row.id, row.team_id, row.kind)
+            raise _Done
 
     def _parent(self, row: OutboxRow, ref: str, uncertain: bool) -> OutboxRow:
         with self.db.session() as session:
@@ -369,8 +408,17 @@ class DeliveryWorker:
         now = self.clock()
         if verdict is Verdict.RATE_LIMITED:
             wait = err.retry_after if err.retry_after is not None else self.o.default_retry_after
-            with self.db.session() as session:
-                ratelimit.hold(session, f"{row.team_id}:{err.method}", now + wait)  # for every instance
+            key = f"{row.team_id}:{err.method}"
+            learned = None
+            with self.db.session() as session:  # for every instance: hold the key, learn a lower rate
+                if self.o.adaptive is None:
+                    ratelimit.hold(session, key, now + wait, self.o.limits.for_method(err.method))
+                else:
+                    learned = ratelimit.limited(session, key, self.o.limits.for_method(err.method), now=now,
+                                                hold_for=wait, tuning=self.o.adaptive)
+            if learned is not None:
+                log.info("delivery.rate_learned team=%s method=%s per_minute=%.1f", row.team_id, err.method,
+                         learned * 60)
             if err.method == "chat.postMessage":  # this worker stops claiming the team's rows until then
                 with self._blocked_lock:
                     self._blocked[row.team_id] = max(self._blocked.get(row.team_id, 0.0), now + wait)
@@ -439,6 +487,21 @@ class DeliveryWorker:
         with self.db.session() as session:
             pruned = ratelimit.prune(session, before=now - 60)
         log.info("delivery.summary worker=%s pruned_buckets=%d %s", self.id, pruned, _fmt(self.stats.snapshot()))
+
+    def _adapt(self) -> None:
+        """Raise learned rates after a quiet stretch (checked ten times per stretch)."""
+        now = self.clock()
+        if self.o.adaptive is None or now - self._last_adapt < self.o.adaptive.quiet / 10:
+            return
+        self._last_adapt = now
+        with self.db.session() as session:
+            raised = ratelimit.raise_quiet(session, self._ceiling, now=now, tuning=self.o.adaptive)
+        for key, rate in raised.items():
+            log.info("delivery.rate_raised key=%s per_minute=%s", key, "ceiling" if rate is None else f"{rate * 60:.1f}")
+
+    def _ceiling(self, key: str) -> Rate:
+        """The configured rate of a workspace-wide key ("T123:chat.postMessage")."""
+        return self.o.limits.for_method(key.split(":", 2)[1])
 
     def _now(self) -> datetime:
         return _dt(self.clock())

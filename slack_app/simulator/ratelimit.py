@@ -68,36 +68,47 @@ class TokenBucket:
 
 
 class RateLimiter:
-    """`check()` spends one call, or answers the Retry-After (whole seconds, at least 1) when over a limit.
+    """`check()` spends one call, or answers the Retry-After (seconds) when over a limit.
+
+    `post_message_per_minute` is the workspace-wide chat.postMessage ceiling, which Slack documents only as
+    "several hundred per minute": set it apart from what Hearth assumes (600) to try Hearth against a Slack
+    it was not told about. `post_burst` (calls; default ten seconds' worth) and `tier_burst` (a factor on
+    every method's and conversation's burst) make Slack less tolerant of bursts. Retry-After is Slack's
+    whole seconds, divided by `scale` (so fractional when time runs faster).
 
     Not thread-safe by itself: the simulator calls it under its own lock.
     """
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic, scale: float = 1.0,
-                 post_message_per_minute: float = 600) -> None:
-        if scale <= 0:
-            raise ValueError("scale must be positive")
+                 post_message_per_minute: float = 600, post_burst: float | None = None,
+                 tier_burst: float = 1.0) -> None:
+        if scale <= 0 or tier_burst <= 0:
+            raise ValueError("scale and tier_burst must be positive")
         self.clock = clock
         self.scale = scale
-        # The ceiling tolerates a burst of ten seconds' worth of messages across channels.
-        self.workspace_posts = Limit(post_message_per_minute, max(1, int(post_message_per_minute / 6)))
+        self.tier_burst = tier_burst
+        burst = post_burst if post_burst is not None else post_message_per_minute / 6
+        self.workspace_posts = Limit(post_message_per_minute, max(1, int(burst)))
         self._buckets: dict[tuple[str, ...], TokenBucket] = {}
 
-    def check(self, workspace: str, method: str, channel: str | None = None) -> int | None:
+    def check(self, workspace: str, method: str, channel: str | None = None) -> float | None:
         if method == "chat.postMessage":
-            keys = [((workspace, method, channel or ""), POST_PER_CHANNEL),
+            keys = [((workspace, method, channel or ""), self._tier(POST_PER_CHANNEL)),
                     ((workspace, method), self.workspace_posts)]
         else:
-            keys = [((workspace, method), METHOD_LIMITS.get(method, DEFAULT_LIMIT))]
+            keys = [((workspace, method), self._tier(METHOD_LIMITS.get(method, DEFAULT_LIMIT)))]
         now = self.clock()
         buckets = [self._bucket(key, limit, now) for key, limit in keys]
         # Spend from every bucket or from none, so a refused call costs nothing.
         wait = max(b.wait(now) for b in buckets)
         if wait > 0:
-            return max(1, math.ceil(wait))
+            return max(1, math.ceil(wait * self.scale)) / self.scale
         for bucket in buckets:
             bucket.take()
         return None
+
+    def _tier(self, limit: Limit) -> Limit:
+        return limit if self.tier_burst == 1 else Limit(limit.per_minute, max(1, int(limit.burst * self.tier_burst)))
 
     def _bucket(self, key: tuple[str, ...], limit: Limit, now: float) -> TokenBucket:
         bucket = self._buckets.get(key)

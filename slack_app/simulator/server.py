@@ -69,12 +69,13 @@ class SlackSimulator:
     def __init__(self, workspace: Workspace | None = None, bot_token: str = "xoxb-sim-token",
                  rate_limits: bool = True, rate_scale: float = 1.0, *,
                  clock: Callable[[], float] = time.monotonic, post_message_per_minute: float = 600,
+                 post_burst: float | None = None, tier_burst: float = 1.0,
                  client_id: str | None = None, client_secret: str | None = None) -> None:
         self.workspace = workspace or demo_workspace()
         self.bot_token = bot_token
         self.clock = clock
-        self.limiter = RateLimiter(clock=clock, scale=rate_scale, post_message_per_minute=post_message_per_minute) \
-            if rate_limits else None
+        self.limiter = RateLimiter(clock=clock, scale=rate_scale, post_message_per_minute=post_message_per_minute,
+                                   post_burst=post_burst, tier_burst=tier_burst) if rate_limits else None
         self.state = SlackState(self.workspace, clock, client_id=client_id, client_secret=client_secret)
         self.state.tokens[bot_token] = self.workspace.team_id
         self._handlers = self.state.handlers()
@@ -319,7 +320,7 @@ class SlackSimulator:
             if self.limiter:
                 retry_after = self.limiter.check(team_id, method, self._rate_key(method, params))
                 if retry_after:
-                    return _Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)})
+                    return _Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": f"{retry_after:g}"})
         try:
             return _Reply(200, {"ok": True, **handler(params, caller)}, headers)
         except ApiError as exc:
