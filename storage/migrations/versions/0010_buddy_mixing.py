@@ -2,7 +2,7 @@
 window per program (already a column), and how many groups of a round repeat a recent pair.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 """
 
 import sqlalchemy as sa

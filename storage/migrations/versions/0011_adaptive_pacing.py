@@ -4,7 +4,7 @@
 measure how many calls Slack let through between them.
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 """
 
 import sqlalchemy as sa

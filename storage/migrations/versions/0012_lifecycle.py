@@ -2,7 +2,7 @@
 ages the archive selects by.
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0011
 """
 
 import sqlalchemy as sa
