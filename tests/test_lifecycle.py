@@ -105,7 +105,7 @@ def test_privacy_holds_in_the_archive(db, archive):
     assert db.crypto.decrypt(by_table["checkin"][0]["gratitude"]) == SECRET_WORDS
     answers = by_table["survey_answer"]
     assert len(answers) == 12  # only the run that met its minimum; the run of 3 left its answers out
-    assert all(set(a) == {"run_id", "question_id", "value"} for a in answers)  # no id, no member, no time
+    assert all(set(a) == {"run_id", "question_id", "value", "labels"} for a in answers)  # no id, no member, no time
     assert len(by_table["survey_comment"]) == 1 and "id" not in by_table["survey_comment"][0]
     cases = {c["anonymous"]: c for c in by_table["report_case"]}
     assert cases[True]["reporter_sealed"] is None and cases[True]["reporter_id"] is None

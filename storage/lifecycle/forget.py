@@ -47,6 +47,7 @@ LIVE: tuple[Part, ...] = (
     Part("buddy_must_not_meet", sealed_people=("pair",)),
     Part("survey_participation", owner=("user_id",), people=("user_id",)),
     Part("checkin_circle", people=("next_facilitator_id", "created_by")),
+    Part("survey_schedule", people=("created_by",)),
 )
 PENDING, DONE = "pending", "done"
 

@@ -92,6 +92,8 @@ KINDS: tuple[Kind, ...] = (
          parts=(Part("survey_run", people=("launched_by",)),
                 Part("survey_answer", link="run_id", anonymous=True, only=_shown),
                 Part("survey_count", link="run_id", only=_shown),
+                Part("survey_group", link="run_id", only=_shown),
+                Part("survey_group_count", link="run_id", only=_shown),
                 Part("survey_comment", link="run_id", anonymous=True, only=_shown))),
     Kind("buddies", label="buddy rounds with their (sealed) groups", age="created_at",
          team=Via("buddy_program", "program_id"), retention_days=180,
