@@ -23,7 +23,7 @@ from itertools import combinations
 
 import _common as bench
 
-from slack_app.buddies.matching import group_sizes, match
+from slack_app.buddies.matching import Plan, group_sizes, match
 
 
 def scenario(n: int, rounds: int, size: int, seed: int = 1):
@@ -39,14 +39,20 @@ def scenario(n: int, rounds: int, size: int, seed: int = 1):
     return members, history, forbidden
 
 
-def run(n: int, rounds: int, size: int, repeat: int) -> dict:
-    members, history, forbidden = scenario(n, rounds, size)
+def timed(repeat: int, members: list[str], size: int, **given) -> tuple[Plan, list[float]]:
+    """The last of `repeat` plans (seeds 0, 1, …) and how long each took."""
     times, plan = [], None
     for attempt in range(repeat):
         started = time.perf_counter()
-        plan = match(members, size, seed=attempt, history=history, forbidden=forbidden)
+        plan = match(members, size, seed=attempt, **given)
         times.append(time.perf_counter() - started)
     assert plan is not None
+    return plan, times
+
+
+def run(n: int, rounds: int, size: int, repeat: int) -> dict:
+    members, history, forbidden = scenario(n, rounds, size)
+    plan, times = timed(repeat, members, size, history=history, forbidden=forbidden)
     q = plan.quality
     return {"members": n, "size": size, "history_rounds": rounds, "forbidden_pairs": len(forbidden),
             "median_s": round(statistics.median(times), 4), "max_s": round(max(times), 4),
@@ -75,12 +81,7 @@ def round_robin(n: int) -> tuple[list[str], list]:
 
 
 def run_dense(name: str, members: list[str], history: list, size: int, window: int, repeat: int) -> dict:
-    times, plan = [], None
-    for attempt in range(repeat):
-        started = time.perf_counter()
-        plan = match(members, size, seed=attempt, history=history, window=window)
-        times.append(time.perf_counter() - started)
-    assert plan is not None
+    plan, times = timed(repeat, members, size, history=history, window=window)
     return {"case": name, "members": len(members), "size": size, "median_s": round(statistics.median(times), 4),
             "repeats": plan.quality.repeats, "left_out": plan.quality.left_out}
 
