@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from slack_app.simulator import wait_for
-from tests.conftest import SIGNING_SECRET
+from tests.conftest import SIGNING_SECRET, TRANSPORTS
 
 
 def get(url):
@@ -167,6 +167,7 @@ def test_url_verification_echoes_the_challenge(driver):
 
 # ---- listeners ---------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_hearth_command_answers_with_help_privately(driver):
     resp = driver.command("UALICE", "/hearth", text="help")
     assert resp.status == 200
@@ -174,6 +175,7 @@ def test_hearth_command_answers_with_help_privately(driver):
     assert "/checkin" in resp.json["text"]
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("command", ["/checkin", "/buddies"])
 def test_a_workflow_not_set_up_yet_gets_a_kind_note(driver, command):
     resp = driver.command("UBOB", command)
@@ -182,6 +184,7 @@ def test_a_workflow_not_set_up_yet_gets_a_kind_note(driver, command):
     assert resp.json["text"]
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_app_home_opened_publishes_the_home_tab(driver, simulator, db):
     from storage import members
 
@@ -194,6 +197,7 @@ def test_app_home_opened_publishes_the_home_tab(driver, simulator, db):
     assert members.get(db, "T0HEARTH", "UALICE") is not None
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_event_retries_run_once(driver, simulator):
     first = driver.app_home_opened("UBOB")
     assert first.status == 200
@@ -208,6 +212,7 @@ def test_event_retries_run_once(driver, simulator):
     assert len(simulator.calls_for("views.publish")) == 1
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_member_joined_channel_remembers_the_member(driver, db):
     from storage import members
 
@@ -215,12 +220,14 @@ def test_member_joined_channel_remembers_the_member(driver, db):
     assert wait_for(lambda: members.get(db, "T0HEARTH", "UCARMEN") is not None)
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_unknown_action_is_acknowledged_and_answered_kindly(driver, simulator):
     resp = driver.block_action("UALICE", "nobody.knows.this", value="x", channel="CGENERAL")
     assert resp.status == 200
     assert wait_for(lambda: len(simulator.response_url_posts()) == 1)
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_unknown_view_submission_and_shortcut_are_acknowledged(driver, simulator):
     assert driver.global_shortcut("UALICE", "nobody.knows.this").status == 200
     assert driver.message_shortcut("UALICE", "nobody.knows.either", "CGENERAL", "1700000000.000100").status == 200

@@ -1,0 +1,97 @@
+"""Socket Mode (`hearth run`): Bolt's SocketModeHandler on slack_sdk's built-in client, stopped gracefully.
+
+    connection = SocketModeConnection(hearth, app_token).start()   # apps.connections.open, then the socket
+    ...
+    connection.stop()   # in-flight envelopes acked, socket closed, listeners finished
+
+Why the built-in client (`slack_sdk.socket_mode.builtin`), of the two that suit a threaded Bolt app: it is
+Bolt's default, needs no extra package, and handles reconnects best. On Slack's `disconnect` it finishes the
+new connection's handshake *before* closing the old one (the websocket-client variant closes the old one
+while the new one is still only being started, a gap in which acks have nowhere to go); a closed socket is
+replaced at once; and its session monitor pings every `ping_interval` and replaces a connection that has
+gone quiet (half-open, no close ever seen) after four intervals without a pong, where the websocket-client
+variant only notices a socket already reported closed.
+
+Acks never wait on slow work: Bolt acks from its listener threads (request_path.LISTENER_THREADS), as in
+HTTP mode; `concurrency` is only the number of envelopes being handed to Bolt at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+
+from slack_app.app import Hearth
+
+log = logging.getLogger("hearth.socket")
+
+PING_INTERVAL = 10.0  # seconds; a connection that stays silent for 4 of these is replaced
+CONCURRENCY = 16      # envelopes handed to Bolt at once (same as the listener threads that ack them)
+
+
+class _DrainingHandler(SocketModeHandler):
+    """Bolt's handler, counting envelopes in hand so that a stop can wait for their acks."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.in_hand = 0
+        self.draining = False
+        self._idle = threading.Condition()
+
+    def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        with self._idle:
+            if self.draining:
+                # Not acked: Slack retries an event over another connection; a command shows its usual error.
+                log.info("socket.envelope_refused type=%s reason=stopping", req.type)
+                return
+            self.in_hand += 1
+        try:
+            super().handle(client, req)
+        finally:
+            with self._idle:
+                self.in_hand -= 1
+                self._idle.notify_all()
+
+    def drain(self, timeout: float) -> bool:
+        with self._idle:
+            self.draining = True
+            return self._idle.wait_for(lambda: self.in_hand == 0, timeout=timeout)
+
+
+class SocketModeConnection:
+    def __init__(self, hearth: Hearth, app_token: str, *, ping_interval: float = PING_INTERVAL,
+                 concurrency: int = CONCURRENCY) -> None:
+        self.hearth = hearth
+        # The client logs whole envelopes (message text, names) at DEBUG: it logs under slack_sdk's name, which
+        # `configure_logging` keeps at INFO, never under Hearth's.
+        self._handler = _DrainingHandler(hearth.bolt, app_token, logger=logging.getLogger("slack_sdk.socket_mode"),
+                                         ping_interval=ping_interval, concurrency=concurrency)
+
+    @property
+    def client(self) -> SocketModeClient:
+        return self._handler.client
+
+    def start(self) -> SocketModeConnection:
+        """Open a connection (apps.connections.open, then the WebSocket); the client keeps it open."""
+        self._handler.connect()
+        if not self.client.is_connected():
+            raise ConnectionError("Socket Mode could not connect: check SLACK_APP_TOKEN (xapp-…, connections:write)")
+        log.info("socket.connected")
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop taking envelopes, ack those in hand, close the socket, then let started listeners finish."""
+        started = time.monotonic()
+        acked = self._handler.drain(timeout)
+        self._handler.close()
+        listeners = self.hearth.bolt.listener_runner.listener_executor
+        shutdown = getattr(listeners, "shutdown", None)
+        if shutdown is not None:
+            shutdown(wait=True)
+        self.hearth.after_ack.shutdown(wait=True)
+        log.info("socket.closed drained=%s seconds=%.1f", acked, time.monotonic() - started)
