@@ -30,7 +30,9 @@ from slack_app.app import Hearth
 
 log = logging.getLogger("hearth.socket")
 
-PING_INTERVAL = 10.0  # seconds; a connection that stays silent for 4 of these is replaced
+# Seconds between the client's pings (slack_sdk's own default; Bolt's handler would use 10). A socket that died
+# without a close (no FIN seen) is only noticed by these pings: replaced after about 4-5 intervals.
+PING_INTERVAL = 5.0
 CONCURRENCY = 16      # envelopes handed to Bolt at once (same as the listener threads that ack them)
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import secrets
 import socket
 import threading
 import time
@@ -181,12 +180,7 @@ class SocketModeGateway:
 
     def drop(self, index: int = 0) -> None:
         """Lose one connection abruptly, with no closing handshake (a network failure or a Slack restart)."""
-        ws = self._connection(index)
-        try:
-            ws.socket.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        ws.socket.close()
+        _lose(self._connection(index))
 
     def _connection(self, index: int) -> ServerConnection:
         with self._lock:
@@ -197,12 +191,14 @@ class SocketModeGateway:
     # ---- envelopes ---------------------------------------------------------------------------------
 
     def deliver(self, kind: str, payload: dict, *, retry_attempt: int = 0, retry_reason: str = "",
-                wait: float = 10.0, connection_wait: float = 10.0) -> Delivery:
+                wait: float = 10.0, connection_wait: float = 10.0, drop_after_send: bool = False) -> Delivery:
         """Send `payload` in a `kind` envelope over one open connection and wait for its ack.
 
         An events_api envelope not acked within ACK_DEADLINE is sent again (a new envelope id, the next
         retry_attempt, retry_reason "timeout") until MAX_RETRIES; other kinds are sent once and waited
-        for up to `wait` seconds, so a late ack can be observed (Slack would have shown an error)."""
+        for up to `wait` seconds, so a late ack can be observed (Slack would have shown an error).
+        `drop_after_send`: the connection that carried the first envelope is lost right after sending it,
+        so its ack may come over the client's next connection, or not at all (then an event is retried)."""
         delivery = Delivery(kind)
         started = self.clock()
         attempt, reason = retry_attempt, retry_reason
@@ -217,7 +213,7 @@ class SocketModeGateway:
                 envelope.update(retry_attempt=attempt, retry_reason=reason)
             delivery.attempts += 1
             delivery.envelope_ids.append(envelope_id)
-            sent = self._send(json.dumps(envelope), connection_wait)
+            sent = self._send(json.dumps(envelope), connection_wait, drop=drop_after_send and delivery.attempts == 1)
             retries = kind == "events_api" and attempt < MAX_RETRIES
             acked = sent and pending.done.wait(ACK_DEADLINE if retries else wait)
             with self._lock:
@@ -232,7 +228,7 @@ class SocketModeGateway:
         delivery.elapsed = self.clock() - started
         return delivery
 
-    def _send(self, text: str, connection_wait: float) -> bool:
+    def _send(self, text: str, connection_wait: float, drop: bool = False) -> bool:
         """Send over the next open connection in turn; False when none is open within `connection_wait`."""
         deadline = time.monotonic() + connection_wait
         while True:
@@ -243,6 +239,8 @@ class SocketModeGateway:
                 ws = self._open[next(self._turn) % len(self._open)]
             try:
                 ws.send(text)
+                if drop:
+                    _lose(ws)
                 return True
             except ConnectionClosed:
                 with self._changed:
@@ -252,5 +250,9 @@ class SocketModeGateway:
                     return False
 
 
-def new_app_token() -> str:
-    return "xapp-1-sim-" + secrets.token_hex(8)
+def _lose(ws: ServerConnection) -> None:
+    try:
+        ws.socket.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    ws.socket.close()
