@@ -251,7 +251,9 @@ def test_two_instances_share_the_envelopes_with_one_scheduler_leader(app_setting
         for retry in (1, 2):  # Slack's retries go to whichever connection; the shared database runs it once
             driver.event({"type": "app_home_opened", "user": "UBOB", "channel": "DBOB", "tab": "home"},
                          event_id=home.event_id, retry_num=retry)
-        assert seen[0] + seen[1] == 6 and seen[0] >= 2 and seen[1] >= 2  # each envelope reached exactly one
+        # Each envelope reached exactly one instance, both took a share, and the retries stopped at the dedupe
+        # (the counting middleware runs after it): three commands and one event.
+        assert seen[0] + seen[1] == 4 and min(seen.values()) >= 1
         wait_for(lambda: len(simulator.calls_for("views.publish")) > 1, timeout=0.5)
         assert len(simulator.calls_for("views.publish")) == 1
         assert wait_for(lambda: sum(b.is_leader for b in backgrounds) == 1)
