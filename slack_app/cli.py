@@ -87,12 +87,14 @@ def _background(hearth: Hearth) -> Iterator[Background]:
 
 
 @click.command(help="Try Hearth without a Slack workspace: a scripted scenario against a local Slack simulator.")
+@click.option("--socket-mode", is_flag=True, help="Reach Hearth over Socket Mode, as `hearth run` does, "
+                                                   "instead of HTTP mode.")
 @friendly
-def simulate() -> None:
+def simulate(socket_mode: bool) -> None:
     configure_logging("ERROR")  # the transcript is the output; the refused forgery is expected
     from slack_app.simulator.scenario import run_scenario
 
-    for line in run_scenario():
+    for line in run_scenario(socket_mode=socket_mode):
         click.echo(line)
 
 
