@@ -1,7 +1,7 @@
 """Benchmark: do slash commands still ack within Slack's 3 s while App Home opens pour in and Slack says 429?
 
     .venv/bin/python bench/ack_burst.py [--publish-429 limits|always] [--home-per-s 50] [--seconds 10]
-                                          [--commands-per-s 4] [--label NAME]
+                                          [--commands-per-s 4] [--socket-mode] [--label NAME]
 
 A real `hearth serve` process (SQLite) talks to the loopback Slack simulator, which enforces Slack's rate
 limits at real speed: views.publish (Tier 4, 100/min, burst 20) answers 429 with Retry-After for most of
@@ -9,6 +9,8 @@ the Home opens. Meanwhile members type `/hearth` (an admin: the settings modal) 
 request is signed as Slack signs it; the ack latency of each is measured as Slack would see it. Reports the
 commands' ack latency (p50, p99, max) and how many took over 3 s (target 0), plus what happened after
 the acks: modals opened or refused, members told by an ephemeral message, Home tabs published.
+With --socket-mode the process is `hearth run` and the same payloads arrive as Socket Mode envelopes; the
+latency is then from sending the envelope to receiving its ack over the WebSocket.
 """
 
 from __future__ import annotations
@@ -38,17 +40,24 @@ SECRET = "bench-signing-secret"
 ADMIN, MEMBER = "UALICE", "UBOB"  # UALICE is a workspace admin (Hearth asks users.info); UBOB is not
 
 
-def start_hearth(sim: SlackSimulator, tmp: Path) -> tuple[subprocess.Popen, str]:
-    """`hearth serve` on a free loopback port, with an SQLite database in `tmp`; its log goes to tmp/hearth.log."""
+def start_hearth(sim: SlackSimulator, tmp: Path, socket_mode: bool = False) -> tuple[subprocess.Popen, str | None]:
+    """`hearth serve` on a free loopback port (or `hearth run` connected to the simulator's Socket Mode), with
+    an SQLite database in `tmp`; its log goes to tmp/hearth.log."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "SLACK_BOT_TOKEN": sim.bot_token, "SLACK_SIGNING_SECRET": SECRET,
            "SLACK_API_URL": sim.base_url, "DATABASE_URL": f"sqlite:///{tmp}/hearth.db",
            "ARCHIVE_URL": str(tmp / "archive"), "HEARTH_ENCRYPTION_KEY": generate_key(),
-           "HEARTH_LOG_LEVEL": "WARNING"}
+           "HEARTH_LOG_LEVEL": "WARNING", "SLACK_APP_TOKEN": sim.socket_mode.app_token}
     hearth = Path(sys.executable).with_name("hearth")
     log = (tmp / "hearth.log").open("w")
+    if socket_mode:
+        proc = subprocess.Popen([str(hearth), "run"], env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
+        if not sim.socket_mode.wait_for_connections(1, timeout=60):
+            proc.kill()
+            raise TimeoutError(f"hearth run did not connect within 60 s: {(tmp / 'hearth.log').read_text()[-2000:]}")
+        return proc, None
     proc = subprocess.Popen([str(hearth), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
                             cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/slack/events"
@@ -120,6 +129,7 @@ def main() -> None:
     ap.add_argument("--publish-429", choices=("limits", "always"), default="limits",
                     help="limits: views.publish answers 429 once its Tier 4 limit is spent; always: every "
                          "views.publish answers 429 (Retry-After: 1)")
+    ap.add_argument("--socket-mode", action="store_true", help="run `hearth run` and send Socket Mode envelopes")
     ap.add_argument("--label", default="after", help="names the result file: bench/results/ack_burst_<label>.json")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name, \
@@ -127,9 +137,9 @@ def main() -> None:
         tmp = Path(tmp_name)
         if args.publish_429 == "always":
             sim.fail_next("views.publish", status=429, count=1_000_000)
-        proc, url = start_hearth(sim, tmp)
+        proc, url = start_hearth(sim, tmp, socket_mode=args.socket_mode)
         try:
-            driver = SlackDriver(url, SECRET, sim, timeout=30, raise_on_late_ack=False)
+            driver = SlackDriver(url, SECRET, sim, timeout=30, raise_on_late_ack=False, socket_mode=args.socket_mode)
             started = time.monotonic()
             events, commands = run(driver, home_per_s=args.home_per_s, seconds=args.seconds,
                                    commands_per_s=args.commands_per_s, homes=args.homes)
@@ -143,7 +153,8 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
         result = summarise(sim, events, commands)
-        result.update(publish_429=args.publish_429, home_per_s=args.home_per_s, seconds=args.seconds,
+        result.update(mode="socket" if args.socket_mode else "http", publish_429=args.publish_429,
+                      home_per_s=args.home_per_s, seconds=args.seconds,
                       commands_per_s=args.commands_per_s, wall_clock_s=round(wall, 1))
     bench.write(f"ack_burst_{args.label}", result, "python bench/ack_burst.py " + " ".join(sys.argv[1:]))
     sys.exit(0 if result["commands_acked_over_3s"] == 0 else 1)

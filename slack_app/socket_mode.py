@@ -7,10 +7,10 @@
 Why the built-in client (`slack_sdk.socket_mode.builtin`), of the two that suit a threaded Bolt app: it is
 Bolt's default, needs no extra package, and handles reconnects best. On Slack's `disconnect` it finishes the
 new connection's handshake *before* closing the old one (the websocket-client variant closes the old one
-while the new one is still only being started, a gap in which acks have nowhere to go); a closed socket is
-replaced at once; and its session monitor pings every `ping_interval` and replaces a connection that has
-gone quiet (half-open, no close ever seen) after four intervals without a pong, where the websocket-client
-variant only notices a socket already reported closed.
+while the new one is still only being started, a gap in which acks have nowhere to go); a connection Slack
+closes with a close frame is replaced at once; and its session monitor pings every `ping_interval` and
+replaces a connection gone quiet (half-open, or closed without a close frame) after about four intervals
+without a pong, where the websocket-client variant only notices a socket already reported closed.
 
 Acks never wait on slow work: Bolt acks from its listener threads (request_path.LISTENER_THREADS), as in
 HTTP mode; `concurrency` is only the number of envelopes being handed to Bolt at once.
