@@ -21,7 +21,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
+from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
@@ -39,8 +41,8 @@ CONCURRENCY = 16      # envelopes handed to Bolt at once (same as the listener t
 class _DrainingHandler(SocketModeHandler):
     """Bolt's handler, counting envelopes in hand so that a stop can wait for their acks."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, app: App, app_token: str, **options: Any) -> None:
+        super().__init__(app, app_token, **options)
         self.in_hand = 0
         self.draining = False
         self._idle = threading.Condition()
