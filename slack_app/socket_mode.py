@@ -25,10 +25,12 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
 from slack_app.app import Hearth
+from slack_app.settings import SettingsError
 
 log = logging.getLogger("hearth.socket")
 
@@ -82,9 +84,15 @@ class SocketModeConnection:
 
     def start(self) -> SocketModeConnection:
         """Open a connection (apps.connections.open, then the WebSocket); the client keeps it open."""
-        self._handler.connect()
-        if not self.client.is_connected():
-            raise ConnectionError("Socket Mode could not connect: check SLACK_APP_TOKEN (xapp-…, connections:write)")
+        try:
+            self._handler.connect()
+            refused = None if self.client.is_connected() else "no WebSocket connection"
+        except SlackApiError as exc:
+            refused = f"apps.connections.open answered {exc.response.get('error')}"
+        if refused:
+            self._handler.close()  # its threads would keep the process alive
+            raise SettingsError(f"Socket Mode could not connect ({refused}): check SLACK_APP_TOKEN is this app's "
+                                "app-level token (xapp-…) with connections:write, and that Slack is reachable.")
         log.info("socket.connected")
         return self
 

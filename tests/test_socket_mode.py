@@ -187,14 +187,22 @@ def _event(simulator, event):
 
 # ---- `hearth run`: a real process, stopped with SIGTERM ----------------------------------------------
 
-def test_hearth_run_serves_over_socket_mode_and_sigterm_finishes_in_flight_work(simulator, tmp_path):
+def _hearth():
+    return os.path.join(os.path.dirname(sys.executable), "hearth")
+
+
+def _run_env(simulator, tmp_path):
     from storage.crypto import generate_key
 
-    env = {**os.environ, "SLACK_BOT_TOKEN": simulator.bot_token, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-           "SLACK_APP_TOKEN": simulator.socket_mode.app_token, "SLACK_API_URL": simulator.base_url,
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}", "ARCHIVE_URL": str(tmp_path / "archive"),
-           "HEARTH_ENCRYPTION_KEY": generate_key(), "HEARTH_MODERATOR_CHANNEL": "GMODS", "HEARTH_LOG_LEVEL": "INFO"}
-    proc = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "hearth"), "run"], env=env, cwd=tmp_path,
+    return {**os.environ, "SLACK_BOT_TOKEN": simulator.bot_token, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_APP_TOKEN": simulator.socket_mode.app_token, "SLACK_API_URL": simulator.base_url,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}", "ARCHIVE_URL": str(tmp_path / "archive"),
+            "HEARTH_ENCRYPTION_KEY": generate_key(), "HEARTH_MODERATOR_CHANNEL": "GMODS", "HEARTH_LOG_LEVEL": "INFO"}
+
+
+def test_hearth_run_serves_over_socket_mode_and_sigterm_finishes_in_flight_work(simulator, tmp_path):
+    env = _run_env(simulator, tmp_path)
+    proc = subprocess.Popen([_hearth(), "run"], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert simulator.socket_mode.wait_for_connections(1, timeout=30), "hearth run connected"
@@ -215,6 +223,14 @@ def test_hearth_run_serves_over_socket_mode_and_sigterm_finishes_in_flight_work(
     assert simulator.socket_mode.connection_count == 0
     assert "socket.closed drained=True" in output
     assert "Traceback" not in output
+
+
+def test_hearth_run_with_a_wrong_app_token_says_so_in_one_line(simulator, tmp_path):
+    env = {**_run_env(simulator, tmp_path), "SLACK_APP_TOKEN": "xapp-1-not-this-app"}
+    result = subprocess.run([_hearth(), "run"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "hearth: Socket Mode could not connect (apps.connections.open answered invalid_auth)" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
 
 
 # ---- two instances on one PostgreSQL -----------------------------------------------------------------
