@@ -28,9 +28,11 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 
 from slack_app.app import Hearth
 from slack_app.settings import SettingsError
+from slack_app.web import BadRequest, check_envelope
 
 log = logging.getLogger("hearth.socket")
 
@@ -57,6 +59,12 @@ class _DrainingHandler(SocketModeHandler):
                 return
             self.in_hand += 1
         try:
+            try:
+                check_envelope(req.type, req.payload)
+            except BadRequest as bad:  # what HTTP mode answers 400: acked empty, never a listener's exception
+                log.info("socket.envelope_malformed type=%s reason=%s", req.type, bad.reason)
+                client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+                return
             super().handle(client, req)
         finally:
             with self._idle:

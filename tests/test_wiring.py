@@ -100,7 +100,7 @@ def _interaction(**fields):
     return "payload=" + urllib.parse.quote(json.dumps({**base, **fields}))
 
 
-@pytest.mark.parametrize("body", [
+MALFORMED = [
     _interaction(user="UALICE"),                                             # user is not an object
     _interaction(user={}),                                                   # no user id
     _interaction(view={"id": "V1", "callback_id": "checkin.submit", "state": "x"}),
@@ -112,10 +112,28 @@ def _interaction(**fields):
     _interaction(type="block_actions", actions=[{"value": "1"}]),           # no action id
     _interaction(type="shortcut", callback_id=None),
     "command=%2Fcheckin&text=&team_id=T0HEARTH",                             # a command from nobody
-])
+]
+
+
+@pytest.mark.parametrize("body", MALFORMED)
 def test_signed_but_malformed_interactions_are_400_never_500(driver, body):
     resp = driver.post_raw(body, content_type="application/x-www-form-urlencoded")
     assert resp.status == 400
+
+
+@pytest.mark.parametrize("transport", ["socket"])
+def test_malformed_socket_mode_envelopes_are_acked_empty_never_a_listener_error(driver, simulator, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    for body in MALFORMED:
+        resp = driver.post_raw(body, content_type="application/x-www-form-urlencoded")
+        assert (resp.status, resp.json) == (200, None), body
+    bad_event = driver.sim.socket_mode.deliver("events_api", {"type": "event_callback", "event": "x"})
+    assert bad_event.acked and bad_event.attempts == 1
+    assert caplog.text.count("socket.envelope_malformed") == len(MALFORMED) + 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not [c for c in simulator.calls if c.method not in ("auth.test", "apps.connections.open")]
 
 
 def test_every_real_slack_interaction_sample_passes_the_shape_screen():
