@@ -176,6 +176,24 @@ def test_a_dropped_connection_mid_flow_loses_nothing_and_doubles_nothing(socket_
         assert s.query(SlackEvent).count() == 3  # one row per event, retries included
 
 
+def test_a_report_form_submitted_after_the_connection_dropped_makes_one_case(socket_driver, simulator, hearth):
+    from slack_app.reports.ids import ReportView
+    from storage import reports as store
+
+    gateway = simulator.socket_mode
+    assert socket_driver.command("UBOB", "/report", channel="CCIRCLE").status == 200
+    assert wait_for(lambda: (simulator.latest_view("UBOB") or {}).get("callback_id") == ReportView.INTAKE)
+    gateway.drop()  # while Bob is filling the form in
+    assert wait_for(lambda: gateway.connections_made >= 2 and gateway.connection_count == 1, timeout=15)
+    view = simulator.latest_view("UBOB")
+    answers = {"category": "harassment", "text": "Emi keeps mocking me in threads", "urgency": "high",
+               "options": ["follow_up"]}
+    resp = socket_driver.submit_view("UBOB", view["id"], answers)
+    assert resp.status == 200 and resp.view_error is None and resp.json["response_action"] == "update"
+    with hearth.services.db.session() as s:
+        assert [c.number for c in store.cases(s, "T0HEARTH")] == [1]
+
+
 def _event(simulator, event):
     import secrets
 
