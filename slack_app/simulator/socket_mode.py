@@ -62,6 +62,7 @@ class Delivery:
 @dataclass
 class _Pending:
     done: threading.Event = field(default_factory=threading.Event)
+    acked: bool = False
     payload: dict | None = None
 
 
@@ -78,7 +79,6 @@ class SocketModeGateway:
         self._changed = threading.Condition(self._lock)
         self.late_acks = 0  # acks of envelopes Slack had already given up on
         self.connections_made = 0
-        self.closed_by_app = 0  # connections the app closed itself
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -139,8 +139,6 @@ class SocketModeGateway:
                                 "connection_info": {"app_id": self.app_id}}))
             for raw in ws:
                 self._on_message(raw)
-            with self._lock:
-                self.closed_by_app += 1
         except ConnectionClosed:
             pass
         finally:
@@ -161,6 +159,7 @@ class SocketModeGateway:
             if pending is None or pending.done.is_set():
                 self.late_acks += 1
                 return
+            pending.acked = True
             pending.payload = message.get("payload") if isinstance(message.get("payload"), dict) else None
             pending.done.set()
 
@@ -215,11 +214,12 @@ class SocketModeGateway:
             delivery.envelope_ids.append(envelope_id)
             sent = self._send(json.dumps(envelope), connection_wait, drop=drop_after_send and delivery.attempts == 1)
             retries = kind == "events_api" and attempt < MAX_RETRIES
-            acked = sent and pending.done.wait(ACK_DEADLINE if retries else wait)
+            if sent:
+                pending.done.wait(ACK_DEADLINE if retries else wait)
             with self._lock:
                 pending.done.set()  # from now on an ack of this envelope is late
                 del self._pending[envelope_id]
-            if acked:
+            if pending.acked:
                 delivery.acked, delivery.payload = True, pending.payload
                 break
             if not retries:
