@@ -182,15 +182,25 @@ def free_port() -> int:
 
 
 def start_hearth(sim: SlackSimulator, tmp: Path, *, secret: str, database_url: str | None = None,
-                 env: dict[str, str] | None = None, name: str = "hearth") -> tuple[subprocess.Popen, str]:
-    """`hearth serve` on a free loopback port (an SQLite file in `tmp` unless `database_url`); its log goes to
-    tmp/<name>.log. Returns the process and its events URL once it answers."""
+                 env: dict[str, str] | None = None, name: str = "hearth",
+                 socket_mode: bool = False) -> tuple[subprocess.Popen, str | None]:
+    """`hearth serve` on a free loopback port (an SQLite file in `tmp` unless `database_url`), or `hearth run`
+    connected to the simulator's Socket Mode; its log goes to tmp/<name>.log. Returns the process and its events
+    URL (None over Socket Mode) once it answers."""
     port = free_port()
     env = {**os.environ, "SLACK_BOT_TOKEN": sim.bot_token, "SLACK_SIGNING_SECRET": secret,
            "SLACK_API_URL": sim.base_url, "DATABASE_URL": database_url or f"sqlite:///{tmp}/hearth.db",
            "ARCHIVE_URL": str(tmp / "archive"), "HEARTH_ENCRYPTION_KEY": KEY, "HEARTH_LOG_LEVEL": "WARNING",
-           **(env or {})}
+           "SLACK_APP_TOKEN": sim.socket_mode.app_token, **(env or {})}
     hearth = Path(sys.executable).with_name("hearth")
+    if socket_mode:
+        log_path = tmp / f"{name}.log"
+        proc = subprocess.Popen([str(hearth), "run"], env=env, cwd=tmp, stdout=log_path.open("w"),
+                                stderr=subprocess.STDOUT)
+        if not sim.socket_mode.wait_for_connections(1, timeout=60):
+            proc.kill()
+            raise TimeoutError(f"{name} did not connect within 60 s: {log_path.read_text()[-2000:]}")
+        return proc, None
     return serve_process([str(hearth), "serve", "--host", "127.0.0.1", "--port", str(port)], port, tmp, name, env)
 
 

@@ -1,7 +1,7 @@
 """Benchmark: do slash commands still ack within Slack's 3 s while App Home opens pour in and Slack says 429?
 
     .venv/bin/python bench/ack_burst.py [--publish-429 limits|always] [--home-per-s 50] [--seconds 10]
-                                          [--commands-per-s 4] [--label NAME]
+                                          [--commands-per-s 4] [--socket-mode] [--label NAME]
 
 A real `hearth serve` process (SQLite) talks to the loopback Slack simulator, which enforces Slack's rate
 limits at real speed: views.publish (Tier 4, 100/min, burst 20) answers 429 with Retry-After for most of
@@ -9,6 +9,8 @@ the Home opens. Meanwhile members type `/hearth` (an admin: the settings modal) 
 request is signed as Slack signs it; the ack latency of each is measured as Slack would see it. Reports the
 commands' ack latency (p50, p99, max) and how many took over 3 s (target 0), plus what happened after
 the acks: modals opened or refused, members told by an ephemeral message, Home tabs published.
+With --socket-mode the process is `hearth run` and the same payloads arrive as Socket Mode envelopes; the
+latency is then from sending the envelope to receiving its ack over the WebSocket.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ def main() -> None:
     ap.add_argument("--publish-429", choices=("limits", "always"), default="limits",
                     help="limits: views.publish answers 429 once its Tier 4 limit is spent; always: every "
                          "views.publish answers 429 (Retry-After: 1)")
+    ap.add_argument("--socket-mode", action="store_true", help="run `hearth run` and send Socket Mode envelopes")
     ap.add_argument("--label", default="after", help="names the result file: bench/results/ack_burst_<label>.json")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name, \
@@ -86,9 +89,10 @@ def main() -> None:
         tmp = Path(tmp_name)
         if args.publish_429 == "always":
             sim.fail_next("views.publish", status=429, count=1_000_000)
-        proc, url = bench.start_hearth(sim, tmp, secret=SECRET, env={"HEARTH_ENCRYPTION_KEY": generate_key()})
+        proc, url = bench.start_hearth(sim, tmp, secret=SECRET, env={"HEARTH_ENCRYPTION_KEY": generate_key()},
+                                       socket_mode=args.socket_mode)
         try:
-            driver = SlackDriver(url, SECRET, sim, timeout=30, raise_on_late_ack=False)
+            driver = SlackDriver(url, SECRET, sim, timeout=30, raise_on_late_ack=False, socket_mode=args.socket_mode)
             started = time.monotonic()
             events, commands = run(driver, home_per_s=args.home_per_s, seconds=args.seconds,
                                    commands_per_s=args.commands_per_s, homes=args.homes)
@@ -98,7 +102,8 @@ def main() -> None:
         finally:
             bench.stop_process(proc)
         result = summarise(sim, events, commands)
-        result.update(publish_429=args.publish_429, home_per_s=args.home_per_s, seconds=args.seconds,
+        result.update(mode="socket" if args.socket_mode else "http", publish_429=args.publish_429,
+                      home_per_s=args.home_per_s, seconds=args.seconds,
                       commands_per_s=args.commands_per_s, wall_clock_s=round(wall, 1))
     bench.write(f"ack_burst_{args.label}", result, "python bench/ack_burst.py " + " ".join(sys.argv[1:]))
     sys.exit(0 if result["commands_acked_over_3s"] == 0 else 1)

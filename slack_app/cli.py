@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -41,13 +42,16 @@ def run(ctx: CliContext) -> None:
     settings.require("SLACK_APP_TOKEN", why="Socket Mode connects with the app-level token (xapp-…); "
                      "create one under Basic Information › App-Level Tokens with connections:write, "
                      "or use `hearth serve` for HTTP mode")
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
     from slack_app.app import build_app
+    from slack_app.socket_mode import SocketModeConnection
 
     hearth = build_app(settings)
     with _background(hearth):
-        SocketModeHandler(hearth.bolt, reveal(settings.SLACK_APP_TOKEN)).start()
+        connection = SocketModeConnection(hearth, reveal(settings.SLACK_APP_TOKEN)).start()
+        try:
+            threading.Event().wait()  # until Ctrl-C or SIGTERM (which raises SystemExit here)
+        finally:
+            connection.stop()  # envelopes in hand acked, socket closed, listeners finished; then the worker
 
 
 @click.command(help="Serve HTTP mode: Slack sends everything to POST /slack/events.")
@@ -83,12 +87,14 @@ def _background(hearth: Hearth) -> Iterator[Background]:
 
 
 @click.command(help="Try Hearth without a Slack workspace: a scripted scenario against a local Slack simulator.")
+@click.option("--socket-mode", is_flag=True, help="Reach Hearth over Socket Mode, as `hearth run` does, "
+                                                   "instead of HTTP mode.")
 @friendly
-def simulate() -> None:
+def simulate(socket_mode: bool) -> None:
     configure_logging("ERROR")  # the transcript is the output; the refused forgery is expected
     from slack_app.simulator.scenario import run_scenario
 
-    for line in run_scenario():
+    for line in run_scenario(socket_mode=socket_mode):
         click.echo(line)
 
 

@@ -61,11 +61,29 @@ def screen(verifier: SignatureVerifier, headers: dict[str, str], body: bytes) ->
         raise BadRequest(400, "unsupported content type")
 
 
+def check_envelope(kind: str, payload: object) -> None:
+    """Socket Mode's counterpart of `screen` (no signature there: the connection itself is authenticated):
+    raise `BadRequest` unless `payload` is shaped like what Slack sends in a `kind` envelope."""
+    if kind == "events_api":
+        _check_event_body(payload)
+    elif kind == "interactive":
+        _check_payload(payload)
+    elif kind == "slash_commands":
+        fields = payload if isinstance(payload, dict) else {}
+        _check_command(fields.get("user_id"), fields.get("team_id"))
+    else:
+        raise BadRequest(400, "unknown envelope type")
+
+
 def _check_json_body(text: str) -> None:
     try:
         body = json.loads(text)
     except ValueError:
         raise BadRequest(400, "body is not JSON") from None
+    _check_event_body(body)
+
+
+def _check_event_body(body: object) -> None:
     if not isinstance(body, dict) or not isinstance(body.get("type"), str):
         raise BadRequest(400, "body has no type")
     if body["type"] == "event_callback":
@@ -81,16 +99,24 @@ def _check_form_body(text: str) -> None:
             payload = json.loads(form["payload"][0])
         except ValueError:
             raise BadRequest(400, "payload is not JSON") from None
-        if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
-            raise BadRequest(400, "payload has no type")
-        _check_interaction(payload)
+        _check_payload(payload)
     elif "command" in form:
-        if not form.get("user_id", [""])[0]:
-            raise BadRequest(400, "command has no user")
-        if not form.get("team_id", [""])[0]:  # Slack always names the workspace; listeners rely on it
-            raise BadRequest(400, "command has no team")
+        _check_command(form.get("user_id", [""])[0], form.get("team_id", [""])[0])
     elif "ssl_check" not in form:
         raise BadRequest(400, "neither a command nor a payload")
+
+
+def _check_command(user_id: object, team_id: object) -> None:
+    if not _is_text(user_id):
+        raise BadRequest(400, "command has no user")
+    if not _is_text(team_id):  # Slack always names the workspace; listeners rely on it
+        raise BadRequest(400, "command has no team")
+
+
+def _check_payload(payload: object) -> None:
+    if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+        raise BadRequest(400, "payload has no type")
+    _check_interaction(payload)
 
 
 def _is_text(value: object) -> bool:

@@ -105,6 +105,7 @@ def app_settings(simulator, database_url, tmp_path):
         ARCHIVE_URL=str(tmp_path / "archive"),
         HEARTH_ENCRYPTION_KEY=generate_key(),
         HEARTH_MODERATOR_CHANNEL="GMODS",
+        SLACK_APP_TOKEN=simulator.socket_mode.app_token,
     )
 
 
@@ -127,7 +128,28 @@ def server(hearth):
 
 
 @pytest.fixture
-def driver(server, simulator):
+def transport() -> str:
+    """How Slack reaches the app: "http" (signed POSTs) or "socket" (Socket Mode envelopes). A test module
+    runs both with `pytest.mark.parametrize("transport", TRANSPORTS)`."""
+    return "http"
+
+
+TRANSPORTS = ["http", "socket"]
+
+
+@pytest.fixture
+def socket_connection(hearth, simulator):
+    from slack_app.socket_mode import SocketModeConnection
+
+    connection = SocketModeConnection(hearth, simulator.socket_mode.app_token, ping_interval=1).start()
+    yield connection
+    connection.stop(timeout=5)
+
+
+@pytest.fixture
+def driver(request, server, simulator, transport):
     from slack_app.simulator import SlackDriver
 
-    return SlackDriver(server.events_url, SIGNING_SECRET, simulator)
+    if transport == "socket":
+        request.getfixturevalue("socket_connection")
+    return SlackDriver(server.events_url, SIGNING_SECRET, simulator, socket_mode=transport == "socket")

@@ -15,6 +15,7 @@ import pytest
 from slack_app.buddies import ritual, rules, usecases
 from storage import buddies as repo
 from storage.models import utcnow
+from tests.conftest import TRANSPORTS
 from tests.privacy import assert_logs_carry_no_user_ids, database_dump
 
 TEAM = "T0HEARTH"
@@ -303,6 +304,7 @@ def test_heads_up_dates():
     assert rules.heads_up_at(sunday, "UTC") == datetime(2026, 12, 11, 9, 0, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_did_you_meet_and_three_unanswered_pause_with_one_click_resume(driver, simulator, hearth, slack, deliver):
     from slack_app.buddies import views
     from slack_app.simulator import wait_for

@@ -14,6 +14,7 @@ from slack_app.checkins import ritual, rounds, usecases
 from slack_app.checkins.ids import CheckinAction, CheckinBlock
 from slack_app.simulator import wait_for
 from storage import checkins as repo
+from tests.conftest import TRANSPORTS
 from tests.privacy import assert_logs_carry_no_user_ids
 
 TEAM = "T0HEARTH"
@@ -75,6 +76,7 @@ def open_round(hearth, slack, deliver, channel=CIRCLE):
     return result
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_a_whole_round_from_setup_to_summary(driver, simulator, hearth, slack, deliver, caplog):
     caplog.set_level(logging.INFO)  # what production logs (Slack's libraries are kept at INFO and above) …
     caplog.set_level(logging.DEBUG, logger="hearth")  # … and all of Hearth's own, debug included
@@ -215,6 +217,7 @@ def submission(driver, user, view, values):
     return lambda: driver.post_raw(body, content_type="application/x-www-form-urlencoded")
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_a_double_submission_is_one_check_in_and_one_thread_message(driver, simulator, hearth, slack, deliver):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -82,11 +82,13 @@ def test_keygen_prints_a_usable_key(tmp_path):
     assert crypto.decrypt(crypto.encrypt("hello")) == "hello"
 
 
-def test_simulate_tells_the_whole_story_on_the_embedded_defaults(tmp_path):
-    result = hearth("simulate", cwd=tmp_path, timeout=240)
+@pytest.mark.parametrize(("args", "refusal"), [((), "refused: HTTP 401"),
+                                               (("--socket-mode",), "app-level token is refused: invalid_auth")])
+def test_simulate_tells_the_whole_story_on_the_embedded_defaults(tmp_path, args, refusal):
+    result = hearth("simulate", *args, cwd=tmp_path, timeout=240)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for expected in ("App Home of Alice updated", "only Alice sees: *Hearth* helps", "refused: HTTP 401",
+    for expected in ("App Home of Alice updated", "only Alice sees: *Hearth* helps", refusal,
                      "(0 extra App Home publishes)", "modal opened for Alice: Check-in settings",
                      "#gratitude-circle (in thread)  Hearth: *@Bob checked in*", "group DM (Bob, Dev)",
                      "2 checked in · 1 challenge shared · 1 offer of help · 1 accepted",

@@ -17,6 +17,7 @@ from slack_app.reports.ids import ReportAction, ReportView
 from slack_app.simulator import wait_for
 from storage import outbox
 from storage import reports as store
+from tests.conftest import TRANSPORTS
 from tests.privacy import assert_logs_carry_no_user_ids, database_dump
 
 TEAM = "T0HEARTH"
@@ -81,6 +82,7 @@ def wait_routed(hearth):
     assert wait_for(routed)
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("how", ["command", "global", "message"])
 def test_a_report_is_confirmed_in_the_modal_and_reaches_the_moderators_as_a_card(driver, simulator, hearth,
                                                                                   deliver, caplog, how):
@@ -117,6 +119,7 @@ def test_empty_or_oversized_text_is_refused_inline_and_nothing_is_stored(driver,
     assert cases(hearth) == []
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_a_double_submission_or_replay_makes_one_case(driver, simulator, hearth):
     view_id, first = report(driver, simulator)
     receipt = simulator.view(view_id)["blocks"][0]["text"]["text"]
@@ -227,6 +230,7 @@ def test_triage_updates_the_card_in_place_tells_the_reporter_and_is_audited(driv
     assert raw and all(b.startswith("gAAAAA") for b in raw)  # notes and resolutions sealed
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_an_anonymous_report_and_its_follow_up_never_hold_the_reporter_in_clear(driver, simulator, hearth,
                                                                                   deliver, db, caplog):
     caplog.set_level(logging.DEBUG, logger="hearth")

@@ -19,6 +19,7 @@ from slack_app.surveys.ids import SurveyAction, question_block
 from storage import surveys as repo
 from storage.models import OutboxMessage
 from surveys.loader import builtin_instrument
+from tests.conftest import TRANSPORTS
 from tests.privacy import assert_logs_carry_no_user_ids, database_dump
 
 TEAM = "T0HEARTH"
@@ -65,6 +66,7 @@ def outbox_rows(hearth):
         return s.scalar(select(func.count()).select_from(OutboxMessage))
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_launch_answer_close_and_results(driver, simulator, hearth, slack, deliver, caplog):
     caplog.set_level(logging.DEBUG, logger="hearth")
     # an audience smaller than the minimum is refused, with the reason and the ways out

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from slack_app.simulator import wait_for
-from tests.conftest import SIGNING_SECRET
+from tests.conftest import SIGNING_SECRET, TRANSPORTS
 
 
 def get(url):
@@ -100,7 +100,7 @@ def _interaction(**fields):
     return "payload=" + urllib.parse.quote(json.dumps({**base, **fields}))
 
 
-@pytest.mark.parametrize("body", [
+MALFORMED = [
     _interaction(user="UALICE"),                                             # user is not an object
     _interaction(user={}),                                                   # no user id
     _interaction(view={"id": "V1", "callback_id": "checkin.submit", "state": "x"}),
@@ -112,10 +112,28 @@ def _interaction(**fields):
     _interaction(type="block_actions", actions=[{"value": "1"}]),           # no action id
     _interaction(type="shortcut", callback_id=None),
     "command=%2Fcheckin&text=&team_id=T0HEARTH",                             # a command from nobody
-])
+]
+
+
+@pytest.mark.parametrize("body", MALFORMED)
 def test_signed_but_malformed_interactions_are_400_never_500(driver, body):
     resp = driver.post_raw(body, content_type="application/x-www-form-urlencoded")
     assert resp.status == 400
+
+
+@pytest.mark.parametrize("transport", ["socket"])
+def test_malformed_socket_mode_envelopes_are_acked_empty_never_a_listener_error(driver, simulator, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    for body in MALFORMED:
+        resp = driver.post_raw(body, content_type="application/x-www-form-urlencoded")
+        assert (resp.status, resp.json) == (200, None), body
+    bad_event = driver.sim.socket_mode.deliver("events_api", {"type": "event_callback", "event": "x"})
+    assert bad_event.acked and bad_event.attempts == 1
+    assert caplog.text.count("socket.envelope_malformed") == len(MALFORMED) + 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not [c for c in simulator.calls if c.method not in ("auth.test", "apps.connections.open")]
 
 
 def test_every_real_slack_interaction_sample_passes_the_shape_screen():
@@ -167,6 +185,7 @@ def test_url_verification_echoes_the_challenge(driver):
 
 # ---- listeners ---------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_hearth_command_answers_with_help_privately(driver):
     resp = driver.command("UALICE", "/hearth", text="help")
     assert resp.status == 200
@@ -174,6 +193,7 @@ def test_hearth_command_answers_with_help_privately(driver):
     assert "/checkin" in resp.json["text"]
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("command", ["/checkin", "/buddies"])
 def test_a_workflow_not_set_up_yet_gets_a_kind_note(driver, command):
     resp = driver.command("UBOB", command)
@@ -182,6 +202,7 @@ def test_a_workflow_not_set_up_yet_gets_a_kind_note(driver, command):
     assert resp.json["text"]
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_app_home_opened_publishes_the_home_tab(driver, simulator, db):
     from storage import members
 
@@ -194,6 +215,7 @@ def test_app_home_opened_publishes_the_home_tab(driver, simulator, db):
     assert members.get(db, "T0HEARTH", "UALICE") is not None
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_event_retries_run_once(driver, simulator):
     first = driver.app_home_opened("UBOB")
     assert first.status == 200
@@ -208,6 +230,7 @@ def test_event_retries_run_once(driver, simulator):
     assert len(simulator.calls_for("views.publish")) == 1
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_member_joined_channel_remembers_the_member(driver, db):
     from storage import members
 
@@ -215,12 +238,14 @@ def test_member_joined_channel_remembers_the_member(driver, db):
     assert wait_for(lambda: members.get(db, "T0HEARTH", "UCARMEN") is not None)
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_unknown_action_is_acknowledged_and_answered_kindly(driver, simulator):
     resp = driver.block_action("UALICE", "nobody.knows.this", value="x", channel="CGENERAL")
     assert resp.status == 200
     assert wait_for(lambda: len(simulator.response_url_posts()) == 1)
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_unknown_view_submission_and_shortcut_are_acknowledged(driver, simulator):
     assert driver.global_shortcut("UALICE", "nobody.knows.this").status == 200
     assert driver.message_shortcut("UALICE", "nobody.knows.either", "CGENERAL", "1700000000.000100").status == 200

@@ -4,6 +4,9 @@
         driver = SlackDriver(app_events_url, signing_secret, sim)
         driver.as_member("UALICE").command("/checkin")     # signed, like Slack
         print("\\n".join(sim.transcript()))
+
+It also speaks Socket Mode (`sim.socket_mode`, see socket_mode.py): `SlackDriver(None, secret, sim,
+socket_mode=True)` sends the same payloads as envelopes to an app connected with `sim.socket_mode.app_token`.
 """
 
 from slack_app.simulator.driver import ACK_DEADLINE, LateAck, Member, Response, SlackDriver, wait_for

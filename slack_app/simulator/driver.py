@@ -1,4 +1,5 @@
-"""Plays Slack towards the app: signed requests into `POST /slack/events`, shaped like Slack's own.
+"""Plays Slack towards the app: signed requests into `POST /slack/events`, shaped like Slack's own, or
+the same payloads as Socket Mode envelopes (`socket_mode=True`, through the simulator's gateway).
 
 Commands and interactivity are form-encoded (interactivity as `payload=<json>`), events are JSON, and
 every request carries X-Slack-Request-Timestamp and X-Slack-Signature computed with the signing secret,
@@ -24,15 +25,12 @@ from slack_sdk.signature import SignatureVerifier
 from slack_app.simulator.elements import MISSING, element_value, find_element, state_values
 from slack_app.simulator.params import api_message
 from slack_app.simulator.server import SlackSimulator
+from slack_app.simulator.socket_mode import ACK_DEADLINE
 from slack_app.simulator.workspace import Workspace
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 VERIFICATION_TOKEN = "sim-verification-token"  # legacy field Slack still sends; Bolt ignores it
-# Slack waits 3 seconds for the ack of a command, interaction or event; later, the member sees an error
-# ("operation_timeout") and Slack ignores whatever the app answers (https://docs.slack.dev/tools/bolt-python/
-# concepts/acknowledge: "you only have 3 seconds to respond before Slack registers a timeout error").
-ACK_DEADLINE = 3.0
 
 
 class LateAck(AssertionError):
@@ -67,11 +65,14 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float
 
 
 class SlackDriver:
-    def __init__(self, app_url: str, signing_secret: str, simulator: SlackSimulator, *,
-                 timeout: float = 10.0, raise_on_late_ack: bool = True) -> None:
+    def __init__(self, app_url: str | None, signing_secret: str, simulator: SlackSimulator, *,
+                 timeout: float = 10.0, raise_on_late_ack: bool = True, socket_mode: bool = False) -> None:
         """`raise_on_late_ack`: an ack slower than Slack's 3 seconds raises LateAck (tests fail as members
-        would); False only records it in `late_acks`, for benchmarks that count them."""
+        would); False only records it in `late_acks`, for benchmarks that count them.
+        `socket_mode`: what Slack sends goes as envelopes over the app's Socket Mode connections (then
+        `app_url` is only needed for probes Slack never sends, like an unsigned request)."""
         self.app_url = app_url
+        self.socket_mode = socket_mode
         self.signing_secret = signing_secret
         self.sim = simulator
         self.timeout = timeout
@@ -91,6 +92,11 @@ class SlackDriver:
         A request signed as Slack signs it must be answered within ACK_DEADLINE: a later answer is added to
         `late_acks` and, with `raise_on_late_ack`, raises LateAck."""
         raw = body.encode() if isinstance(body, str) else body
+        as_slack_sends_it = sign and secret is None and timestamp is None  # probes are not held to Slack's clock
+        if self.socket_mode and as_slack_sends_it:
+            return self._check_ack(self._over_socket(raw, content_type, headers or {}))
+        if self.app_url is None:
+            raise ValueError("this driver speaks Socket Mode only: give it the app's URL for HTTP probes")
         sent = {"Content-Type": content_type, **(headers or {})}
         if sign:
             ts = str(int(time.time()) if timestamp is None else timestamp)
@@ -106,13 +112,27 @@ class SlackDriver:
             status, answer, reply = err.code, dict(err.headers), err.read()
         response = replace(_response(status, answer, reply), elapsed=self.sim.clock() - started,
                            request=_describe(raw, content_type))
-        as_slack_sends_it = sign and secret is None and timestamp is None  # probes are not held to Slack's clock
-        if as_slack_sends_it and response.late:
+        return self._check_ack(response) if as_slack_sends_it else response
+
+    def _check_ack(self, response: Response) -> Response:
+        if response.late:
             self.late_acks.append(response)
             if self.raise_on_late_ack:
                 raise LateAck(f"the app acked {response.request} after {response.elapsed:.2f} s; Slack waits "
                               f"{ACK_DEADLINE:.0f} s, then shows the member an error")
         return response
+
+    def _over_socket(self, raw: bytes, content_type: str, headers: Mapping[str, str]) -> Response:
+        """The request as the Socket Mode envelope Slack would send instead; status 200 once acked, else 504
+        (Slack gave up: the member saw an error, or an event was retried until Slack stopped)."""
+        kind, payload = _envelope(raw, content_type)
+        retry = {k.lower(): v for k, v in headers.items()}
+        delivery = self.sim.socket_mode.deliver(
+            kind, payload, retry_attempt=int(retry.get("x-slack-retry-num", 0)),
+            retry_reason=retry.get("x-slack-retry-reason", ""), wait=self.timeout)
+        text = json.dumps(delivery.payload) if delivery.payload else ""
+        return Response(200 if delivery.acked else 504, {}, text, delivery.payload, elapsed=delivery.elapsed,
+                        request=_describe(raw, content_type))
 
     def _form(self, fields: Mapping[str, Any]) -> Response:
         return self.post_raw(urlencode(fields), content_type=FORM)
@@ -386,6 +406,20 @@ def _response(status: int, headers: Mapping[str, str], raw: bytes) -> Response:
     except ValueError:
         parsed = None
     return Response(status, {k.lower(): v for k, v in headers.items()}, text, parsed)
+
+
+def _envelope(raw: bytes, content_type: str) -> tuple[str, dict]:
+    """Socket Mode's envelope type and payload for what HTTP mode would POST: events as they are, a command's
+    form fields as an object, an interaction's `payload` field parsed."""
+    if content_type == JSON:
+        body = json.loads(raw)
+        if body.get("type") != "event_callback":
+            raise ValueError(f"Socket Mode does not send {body.get('type')!r} requests")
+        return "events_api", body
+    form = dict(parse_qsl(raw.decode(), keep_blank_values=True))
+    if "payload" in form:
+        return "interactive", json.loads(form["payload"])
+    return "slash_commands", form
 
 
 def _describe(raw: bytes, content_type: str) -> str:

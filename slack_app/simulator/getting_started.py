@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
 from slack_app.simulator.driver import SlackDriver, wait_for
 from slack_app.simulator.server import SlackSimulator
 from slack_app.simulator.story import Story
@@ -28,9 +31,12 @@ def getting_started(driver: SlackDriver, simulator: SlackSimulator, hearth: Hear
     help_text = (answer.json or {}).get("text", "") if isinstance(answer.json, dict) else ""
     lines.extend(f"    only Alice sees: {line}" for line in help_text.splitlines()[:3])
 
-    forged = driver.post_raw("command=%2Fhearth&user_id=UALICE", content_type="application/x-www-form-urlencoded",
-                             sign=False)
-    lines.append(f"▸ A request without Slack's signature is refused: HTTP {forged.status}")
+    if driver.socket_mode:  # no endpoint to forge a request to: the connection itself needs the app-level token
+        lines.append(f"▸ A connection without Hearth's app-level token is refused: {_forged_connection(simulator)}")
+    else:
+        forged = driver.post_raw("command=%2Fhearth&user_id=UALICE", content_type="application/x-www-form-urlencoded",
+                                 sign=False)
+        lines.append(f"▸ A request without Slack's signature is refused: HTTP {forged.status}")
 
     home_opened = {"type": "app_home_opened", "user": "UBOB", "channel": simulator.state.dm_id("UBOB"), "tab": "home"}
     first = driver.event(home_opened)
@@ -40,6 +46,14 @@ def getting_started(driver: SlackDriver, simulator: SlackSimulator, hearth: Hear
     lines.append("▸ Slack retries an event it already delivered: Hearth handles it once "
                  f"({len(simulator.calls_for('views.publish')) - publishes} extra App Home publishes)")
     return story.lines
+
+
+def _forged_connection(simulator: SlackSimulator) -> str:
+    try:
+        WebClient(base_url=simulator.base_url).apps_connections_open(app_token="xapp-1-forged")
+    except SlackApiError as exc:
+        return str(exc.response["error"])
+    return "accepted (it should not be)"
 
 
 def _settle(predicate: Callable[[], object]) -> None:

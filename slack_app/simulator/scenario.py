@@ -1,4 +1,5 @@
-"""`hearth simulate`: the real app in HTTP mode against the local Slack simulator, acting out a short story.
+"""`hearth simulate`: the real app against the local Slack simulator, acting out a short story, in HTTP mode
+or (`--socket-mode`, as `hearth run` connects) over Socket Mode; the story is the same.
 
 It runs on the embedded defaults (an SQLite file and the archive folder under ./var/) with a throwaway
 signing secret and encryption key that only this process and its simulator know. Each step prints what
@@ -19,12 +20,13 @@ from slack_app.settings import load_settings
 from slack_app.simulator.driver import SlackDriver
 from slack_app.simulator.server import SlackSimulator
 from slack_app.simulator.workspace import demo_workspace
+from slack_app.socket_mode import SocketModeConnection
 from slack_app.workflow import Workflow
 from storage.crypto import generate_key
 
 
 def run_scenario(var_dir: str | os.PathLike = "var", *, workflows: Sequence[Workflow] | None = None,
-                 ) -> Iterator[str]:
+                 socket_mode: bool = False) -> Iterator[str]:
     """Yield the transcript, chapter by chapter."""
     var = Path(var_dir)
     var.mkdir(parents=True, exist_ok=True)
@@ -39,13 +41,22 @@ def run_scenario(var_dir: str | os.PathLike = "var", *, workflows: Sequence[Work
             ARCHIVE_URL=str((var / "archive").resolve()),
             HEARTH_ENCRYPTION_KEY=generate_key(),
             HEARTH_MODERATOR_CHANNEL="GMODS",
+            SLACK_APP_TOKEN=simulator.socket_mode.app_token,
         )
         _fresh_database(var / "simulate.db")
         hearth = build_app(settings, workflows=workflows)
-        server = start_in_thread(hearth)
-        try:
+        if socket_mode:
+            connection = SocketModeConnection(hearth, simulator.socket_mode.app_token).start()
+            stop = connection.stop
+            driver = SlackDriver(None, secret, simulator, socket_mode=True)
+            opening = "Hearth is connected over Socket Mode"
+        else:
+            server = start_in_thread(hearth)
+            stop = server.stop
             driver = SlackDriver(server.events_url, secret, simulator)
-            yield f"Hearth is serving {server.events_url}; Slack is simulated at {simulator.base_url}."
+            opening = f"Hearth is serving {server.events_url}"
+        try:
+            yield f"{opening}; Slack is simulated at {simulator.base_url}."
             for title, chapter in [w.chapter for w in hearth.services.workflows if w.chapter]:
                 yield ""
                 yield f"== {title}"
@@ -53,7 +64,7 @@ def run_scenario(var_dir: str | os.PathLike = "var", *, workflows: Sequence[Work
             yield ""
             yield f"That was everything. The database of this run is {var / 'simulate.db'}."
         finally:
-            server.stop()
+            stop()
             hearth.services.db.dispose()
 
 

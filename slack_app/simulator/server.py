@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl
 from slack_app.simulator.api import Caller, SlackState
 from slack_app.simulator.errors import ApiError
 from slack_app.simulator.ratelimit import RateLimiter
+from slack_app.simulator.socket_mode import SocketModeGateway
 from slack_app.simulator.transcript import Seen, message_text, render
 from slack_app.simulator.workspace import Workspace, demo_workspace
 
@@ -35,6 +36,7 @@ RESPONSE_URL_PATH = "/response_url/"
 # slack_sdk sends these as JSON strings inside form posts; handlers want the structure.
 JSON_PARAMS = ("blocks", "attachments", "view", "metadata", "files")
 NO_TOKEN_METHODS = ("oauth.v2.access",)
+SOCKET_MODE_OPEN = "apps.connections.open"
 RESPONSE_URL_USES = 5
 RESPONSE_URL_TTL = 30 * 60.0  # seconds
 
@@ -70,9 +72,11 @@ class SlackSimulator:
                  rate_limits: bool = True, rate_scale: float = 1.0, *,
                  clock: Callable[[], float] = time.monotonic, post_message_per_minute: float = 600,
                  post_burst: float | None = None, tier_burst: float = 1.0,
-                 client_id: str | None = None, client_secret: str | None = None) -> None:
+                 client_id: str | None = None, client_secret: str | None = None,
+                 app_token: str = "xapp-1-sim-token") -> None:
         self.workspace = workspace or demo_workspace()
         self.bot_token = bot_token
+        self.socket_mode = SocketModeGateway(app_token, self.workspace.app_id, clock)
         self.clock = clock
         self.limiter = RateLimiter(clock=clock, scale=rate_scale, post_message_per_minute=post_message_per_minute,
                                    post_burst=post_burst, tier_burst=tier_burst) if rate_limits else None
@@ -98,9 +102,11 @@ class SlackSimulator:
             self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
                                             name="slack-simulator", daemon=True)
             self._thread.start()
+            self.socket_mode.start()
         return self
 
     def stop(self) -> None:
+        self.socket_mode.stop()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -306,6 +312,8 @@ class SlackSimulator:
             status = fault.status or 200
             error = fault.error or ("ratelimited" if status == 429 else "fatal_error")
             return _Reply(status, {"ok": False, "error": error}, {"Retry-After": "1"} if status == 429 else {})
+        if method == SOCKET_MODE_OPEN:
+            return self._connections_open(caller)
         handler = self._handlers.get(method)
         if handler is None:
             return _Reply(200, {"ok": False, "error": "unknown_method"}, {})
@@ -328,6 +336,15 @@ class SlackSimulator:
         except Exception:
             log.exception("simulator bug answering %s", method)
             return _Reply(500, {"ok": False, "error": "fatal_error"}, {})
+
+    def _connections_open(self, caller: Caller) -> _Reply:
+        """apps.connections.open takes the app-level token (connections:write), never a bot token."""
+        if not caller.token:
+            return _Reply(200, {"ok": False, "error": "not_authed"}, {})
+        if caller.token != self.socket_mode.app_token:
+            known = caller.token in self.state.tokens
+            return _Reply(200, {"ok": False, "error": "not_allowed_token_type" if known else "invalid_auth"}, {})
+        return _Reply(200, {"ok": True, "url": self.socket_mode.open_url()}, {})
 
     def _rate_key(self, method: str, params: dict[str, Any]) -> str | None:
         """chat.postMessage is limited per conversation; a user id posts into that user's DM."""

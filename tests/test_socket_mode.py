@@ -1,0 +1,298 @@
+"""Socket Mode end to end: the simulator's side of the protocol, and Hearth over it (`hearth run`)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from slack_app.simulator import wait_for
+from slack_app.simulator.socket_mode import MAX_CONNECTIONS
+from tests.conftest import PG_URL, SIGNING_SECRET
+
+# ---- the simulator speaks Slack's Socket Mode -----------------------------------------------------
+
+
+def open_url(simulator, token=None):
+    return WebClient(base_url=simulator.base_url).apps_connections_open(
+        app_token=token or simulator.socket_mode.app_token)["url"]
+
+
+class RawApp:
+    """A bare WebSocket client playing the app, to see exactly what Slack sends."""
+
+    def __init__(self, simulator, ack=True, payload=None):
+        self.ws = connect(open_url(simulator)).__enter__()
+        self.hello = json.loads(self.ws.recv(timeout=5))
+        self.received = []
+        self.ack, self.payload = ack, payload
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        try:
+            for raw in self.ws:
+                envelope = json.loads(raw)
+                self.received.append(envelope)
+                ack = self.ack(envelope) if callable(self.ack) else self.ack
+                if ack:
+                    self.ws.send(json.dumps({"envelope_id": envelope["envelope_id"], "payload": self.payload}
+                                            if self.payload else {"envelope_id": envelope["envelope_id"]}))
+        except Exception:
+            pass
+
+    def close(self):
+        self.ws.close()
+
+
+def test_connections_open_needs_the_app_level_token(simulator):
+    url = open_url(simulator)
+    assert url.startswith("ws://127.0.0.1:")
+    with pytest.raises(SlackApiError) as refused:
+        open_url(simulator, token=simulator.bot_token)
+    assert refused.value.response["error"] == "not_allowed_token_type"
+    with pytest.raises(SlackApiError) as unknown:
+        open_url(simulator, token="xapp-1-nobody")
+    assert unknown.value.response["error"] == "invalid_auth"
+
+
+def test_hello_then_an_envelope_whose_ack_carries_the_answer(simulator):
+    app = RawApp(simulator, payload={"response_action": "clear"})
+    try:
+        assert app.hello["type"] == "hello" and app.hello["num_connections"] == 1
+        assert app.hello["connection_info"]["app_id"] == simulator.workspace.app_id
+        delivery = simulator.socket_mode.deliver("interactive", {"type": "view_submission"})
+        assert delivery.acked and delivery.payload == {"response_action": "clear"} and delivery.attempts == 1
+        [envelope] = app.received
+        assert envelope["type"] == "interactive" and envelope["accepts_response_payload"] is True
+        assert envelope["envelope_id"] == delivery.envelope_ids[0] and envelope["payload"] == {"type": "view_submission"}
+    finally:
+        app.close()
+
+
+def test_a_url_works_once(simulator):
+    url = open_url(simulator)
+    with connect(url):
+        pass
+    with pytest.raises(InvalidStatus):
+        connect(url)
+
+
+def test_an_unacked_event_is_retried_with_its_attempt_and_reason(simulator):
+    app = RawApp(simulator, ack=lambda envelope: envelope["retry_attempt"] == 1)  # ignores the first delivery
+    try:
+        delivery = simulator.socket_mode.deliver("events_api", {"type": "event_callback", "event_id": "Ev1"})
+        assert delivery.acked and delivery.attempts == 2
+        first, retry = app.received
+        assert (first["retry_attempt"], first["retry_reason"]) == (0, "")
+        assert (retry["retry_attempt"], retry["retry_reason"]) == (1, "timeout")
+        assert first["payload"] == retry["payload"] and first["envelope_id"] != retry["envelope_id"]
+        assert first["accepts_response_payload"] is False
+    finally:
+        app.close()
+
+
+def test_envelopes_are_spread_over_the_open_connections_up_to_ten(simulator):
+    apps = [RawApp(simulator) for _ in range(MAX_CONNECTIONS)]
+    try:
+        with pytest.raises(InvalidStatus):
+            connect(open_url(simulator))  # an eleventh connection is refused
+        for i in range(2 * MAX_CONNECTIONS):
+            assert simulator.socket_mode.deliver("slash_commands", {"command": "/hearth", "n": i}).acked
+        assert [len(a.received) for a in apps] == [2] * MAX_CONNECTIONS
+    finally:
+        for a in apps:
+            a.close()
+
+
+def test_disconnect_warning_and_refresh_reach_the_app(simulator):
+    app = RawApp(simulator, ack=False)
+    try:
+        simulator.socket_mode.disconnect("warning")
+        simulator.socket_mode.disconnect("refresh_requested")
+        assert wait_for(lambda: [e.get("reason") for e in app.received] == ["warning", "refresh_requested"])
+        assert all(e["type"] == "disconnect" for e in app.received)
+    finally:
+        app.close()
+
+
+# ---- Hearth over Socket Mode ---------------------------------------------------------------------
+
+@pytest.fixture
+def socket_driver(socket_connection, simulator):
+    from slack_app.simulator import SlackDriver
+
+    return SlackDriver(None, SIGNING_SECRET, simulator, socket_mode=True)
+
+
+def test_hearth_reconnects_on_refresh_requested_and_keeps_answering(socket_driver, simulator):
+    gateway = simulator.socket_mode
+    assert socket_driver.command("UALICE", "/hearth", text="help").status == 200
+    gateway.disconnect("refresh_requested")
+    # The client opens its new connection before it closes the old one.
+    assert wait_for(lambda: gateway.connections_made == 2 and gateway.connection_count == 1)
+    assert len(simulator.calls_for("apps.connections.open")) == 2
+    resp = socket_driver.command("UALICE", "/hearth", text="help")
+    assert resp.status == 200 and "/checkin" in resp.json["text"]
+
+
+def test_a_dropped_connection_mid_flow_loses_nothing_and_doubles_nothing(socket_driver, simulator, db):
+    from storage import members
+    from storage.models import SlackEvent
+
+    gateway = simulator.socket_mode
+    # A member opens their App Home; the connection is lost right after Slack sent the event, so its ack may
+    # never arrive: Slack retries it (over the new connection) and Hearth must handle it exactly once.
+    sent = gateway.deliver("events_api", _event(simulator, {"type": "app_home_opened", "user": "UBOB",
+                                                            "channel": "DBOB", "tab": "home"}),
+                           drop_after_send=True)
+    assert sent.acked, "acked, on the first attempt over the new connection or on a retry"
+    # A silently dead socket is noticed by the client's session monitor (a few ping intervals; 1 s here).
+    assert wait_for(lambda: gateway.connections_made >= 2 and gateway.connection_count == 1, timeout=15)
+    assert wait_for(lambda: len(simulator.calls_for("views.publish")) == 1)
+
+    # Mid-flow: a command, then the connection drops, then the member carries on.
+    joined = socket_driver.member_joined_channel("UCARMEN", "CCIRCLE")
+    gateway.drop()
+    assert wait_for(lambda: gateway.connections_made >= 3 and gateway.connection_count == 1, timeout=15)
+    again = socket_driver.app_home_opened("UCARMEN")
+    assert joined.status == again.status == 200
+    assert wait_for(lambda: len(simulator.calls_for("views.publish")) == 2)
+    assert members.get(db, "T0HEARTH", "UCARMEN") is not None
+
+    # Slack's own retry of an event Hearth already handled changes nothing.
+    assert socket_driver.event({"type": "app_home_opened", "user": "UCARMEN", "channel": "DCARMEN", "tab": "home"},
+                               event_id=again.event_id, retry_num=1).status == 200
+    wait_for(lambda: len(simulator.calls_for("views.publish")) > 2, timeout=0.5)
+    assert len(simulator.calls_for("views.publish")) == 2
+    with db.session() as s:
+        assert s.query(SlackEvent).count() == 3  # one row per event, retries included
+
+
+def test_a_report_form_submitted_after_the_connection_dropped_makes_one_case(socket_driver, simulator, hearth):
+    from slack_app.reports.ids import ReportView
+    from storage import reports as store
+
+    gateway = simulator.socket_mode
+    assert socket_driver.command("UBOB", "/report", channel="CCIRCLE").status == 200
+    assert wait_for(lambda: (simulator.latest_view("UBOB") or {}).get("callback_id") == ReportView.INTAKE)
+    gateway.drop()  # while Bob is filling the form in
+    assert wait_for(lambda: gateway.connections_made >= 2 and gateway.connection_count == 1, timeout=15)
+    view = simulator.latest_view("UBOB")
+    answers = {"category": "harassment", "text": "Emi keeps mocking me in threads", "urgency": "high",
+               "options": ["follow_up"]}
+    resp = socket_driver.submit_view("UBOB", view["id"], answers)
+    assert resp.status == 200 and resp.view_error is None and resp.json["response_action"] == "update"
+    with hearth.services.db.session() as s:
+        assert [c.number for c in store.cases(s, "T0HEARTH")] == [1]
+
+
+def _event(simulator, event):
+    import secrets
+
+    ws = simulator.workspace
+    return {"type": "event_callback", "team_id": ws.team_id, "api_app_id": ws.app_id, "event": event,
+            "event_id": "Ev" + secrets.token_hex(5).upper(), "event_time": 1700000000,
+            "authorizations": [{"team_id": ws.team_id, "user_id": ws.bot_user_id, "is_bot": True}]}
+
+
+# ---- `hearth run`: a real process, stopped with SIGTERM ----------------------------------------------
+
+def _hearth():
+    return os.path.join(os.path.dirname(sys.executable), "hearth")
+
+
+def _run_env(simulator, tmp_path):
+    from storage.crypto import generate_key
+
+    return {**os.environ, "SLACK_BOT_TOKEN": simulator.bot_token, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_APP_TOKEN": simulator.socket_mode.app_token, "SLACK_API_URL": simulator.base_url,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}", "ARCHIVE_URL": str(tmp_path / "archive"),
+            "HEARTH_ENCRYPTION_KEY": generate_key(), "HEARTH_MODERATOR_CHANNEL": "GMODS", "HEARTH_LOG_LEVEL": "INFO"}
+
+
+def test_hearth_run_serves_over_socket_mode_and_sigterm_finishes_in_flight_work(simulator, tmp_path):
+    env = _run_env(simulator, tmp_path)
+    proc = subprocess.Popen([_hearth(), "run"], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert simulator.socket_mode.wait_for_connections(1, timeout=30), "hearth run connected"
+        from slack_app.simulator import SlackDriver
+
+        driver = SlackDriver(None, SIGNING_SECRET, simulator, socket_mode=True)
+        assert driver.command("UALICE", "/hearth", text="help").json["response_type"] == "ephemeral"
+        # A report's modal opens after the ack; Slack is slow to answer it while the process is told to stop.
+        simulator.delay_next("views.open", 1.5)
+        assert driver.command("UALICE", "/report").status == 200
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, output
+    assert [c.ok for c in simulator.calls_for("views.open")] == [True]  # the listener in flight finished
+    assert simulator.socket_mode.connection_count == 0
+    assert "socket.closed drained=True" in output
+    assert "Traceback" not in output
+
+
+def test_hearth_run_with_a_wrong_app_token_says_so_in_one_line(simulator, tmp_path):
+    env = {**_run_env(simulator, tmp_path), "SLACK_APP_TOKEN": "xapp-1-not-this-app"}
+    result = subprocess.run([_hearth(), "run"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "hearth: Socket Mode could not connect (apps.connections.open answered invalid_auth)" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+# ---- two instances on one PostgreSQL -----------------------------------------------------------------
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL-only: runs in the PostgreSQL pass")
+def test_two_instances_share_the_envelopes_with_one_scheduler_leader(app_settings, db, simulator):
+    from slack_app.app import build_app
+    from slack_app.runtime import start_background
+    from slack_app.services import build_services
+    from slack_app.simulator import SlackDriver
+    from slack_app.socket_mode import SocketModeConnection
+    from slack_app.workflows import WORKFLOWS
+
+    apps = [build_app(app_settings, services=build_services(app_settings, db=db, workflows=WORKFLOWS))
+            for _ in range(2)]
+    seen = {0: 0, 1: 0}
+
+    def counting(i):
+        def middleware(next):
+            seen[i] += 1
+            return next()
+        return middleware
+
+    for i, app in enumerate(apps):
+        app.bolt.middleware(counting(i))
+    backgrounds = [start_background(app.services, worker=False, leader_retry_interval=0.2) for app in apps]
+    connections = [SocketModeConnection(app, simulator.socket_mode.app_token, ping_interval=1).start() for app in apps]
+    try:
+        assert simulator.socket_mode.wait_for_connections(2)
+        driver = SlackDriver(None, SIGNING_SECRET, simulator, socket_mode=True)
+        for _ in range(3):
+            assert driver.command("UALICE", "/hearth", text="help").status == 200
+        home = driver.app_home_opened("UBOB")
+        for retry in (1, 2):  # Slack's retries go to whichever connection; the shared database runs it once
+            driver.event({"type": "app_home_opened", "user": "UBOB", "channel": "DBOB", "tab": "home"},
+                         event_id=home.event_id, retry_num=retry)
+        # Each envelope reached exactly one instance, both took a share, and the retries stopped at the dedupe
+        # (the counting middleware runs after it): three commands and one event.
+        assert seen[0] + seen[1] == 4 and min(seen.values()) >= 1
+        wait_for(lambda: len(simulator.calls_for("views.publish")) > 1, timeout=0.5)
+        assert len(simulator.calls_for("views.publish")) == 1
+        assert wait_for(lambda: sum(b.is_leader for b in backgrounds) == 1)
+    finally:
+        for c in connections:
+            c.stop(timeout=5)
+        for b in backgrounds:
+            b.stop()
