@@ -434,3 +434,11 @@ def test_one_archive_writer_at_a_time(db, tmp_path):
     assert Archiver(db, archive, hook=second_writer).run(retention=retention()).total > 0
     assert refused == ["uploaded"]
     assert Archiver(db, archive).run(retention=retention()).total == 0  # the lock is released afterwards
+
+
+def test_every_column_that_names_a_member_is_covered_by_forgetting():
+    """A new table or column holding a member id (user_id, *_by) must be one word in a Part, or forgetting misses it."""
+    covered = {(p.table, c) for p in forget._parts() for c in (*p.people, *p.sealed_people)}
+    named = {(t.name, c.name) for t in tables().values() for c in t.columns
+             if c.name == "user_id" or c.name.endswith("_by")}
+    assert named - covered == set()

@@ -55,7 +55,7 @@ Hook = Callable[[str, ArchiveBatch], None]
 
 def tables() -> dict[str, Table]:
     """Every model's table (the workflow modules put theirs on Base when imported)."""
-    from storage import buddies, checkins, members, preferences, reports, surveys  # noqa: F401
+    from storage import buddies, checkins, members, preferences, reports, survey_schedules, surveys  # noqa: F401
 
     return dict(Base.metadata.tables)
 

@@ -48,6 +48,7 @@ LIVE: tuple[Part, ...] = (
     Part("survey_participation", owner=("user_id",), people=("user_id",)),
     Part("checkin_circle", people=("next_facilitator_id", "created_by")),
     Part("survey_schedule", people=("created_by",)),
+    Part("member_forgotten", people=("requested_by",)),  # an admin who asked to forget someone, later forgotten
 )
 PENDING, DONE = "pending", "done"
 
