@@ -6,12 +6,14 @@ One database per test session, migrated once with Alembic; every table is emptie
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from storage import migrate
 from storage.db import Database, normalise_url
@@ -70,12 +72,21 @@ def _empty_all_tables(db: Database) -> None:
     reflected = MetaData()
     reflected.reflect(db.engine)
     tables = [t.name for t in reversed(reflected.sorted_tables) if t.name != "alembic_version"]
-    with db.engine.begin() as conn:
-        if db.is_sqlite:
-            for name in tables:
-                conn.execute(text(f'DELETE FROM "{name}"'))
-        else:
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in tables) + " RESTART IDENTITY CASCADE"))
+    for attempt in range(3):
+        try:
+            with db.engine.begin() as conn:
+                if db.is_sqlite:
+                    for name in tables:
+                        conn.execute(text(f'DELETE FROM "{name}"'))
+                else:
+                    conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in tables) + " RESTART IDENTITY CASCADE"))
+            return
+        except OperationalError:
+            # A test's app may still be finishing after-ack work: PostgreSQL can pick TRUNCATE as a deadlock's
+            # victim. Once that work is done, emptying succeeds.
+            if attempt == 2:
+                raise
+            time.sleep(0.5)
 
 
 # ---- the real app over HTTP, talking to the Slack simulator ---------------------------------------------
