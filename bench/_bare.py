@@ -1,10 +1,12 @@
 """The baseline of bench/load.py: a Bolt app that only acks, served exactly as `hearth serve` serves Hearth.
 
-Same WSGI front (request screening, Bolt's own signature check), same waitress settings and threads, same
+Over HTTP: same WSGI front (request screening, Bolt's own signature check), same waitress settings and threads, same
 listener executor, same Web API client: only Hearth's middleware and listeners are missing, so the gap
-between the two is what Hearth's own work costs.
+between the two is what Hearth's own work costs. With --app-token it is served over Socket Mode instead, as
+`hearth run` serves Hearth: Bolt's SocketModeHandler on slack_sdk's built-in client, same ping interval and
+concurrency.
 
-    python -m bench._bare --port 3001 --signing-secret S --api-url URL --token xoxb-…
+    python -m bench._bare --port 3001 --signing-secret S --api-url URL --token xoxb-… [--app-token xapp-…]
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import logging
 import re
 
 from slack_bolt import Ack, App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 from waitress import create_server
 
 from slack_app.request_path import listener_executor
 from slack_app.server import limits
 from slack_app.slack_port import make_request_client
+from slack_app.socket_mode import CONCURRENCY, PING_INTERVAL
 from slack_app.web import wsgi_for
 
 ANY = re.compile(".*")
@@ -40,13 +44,19 @@ def bare_app(signing_secret: str, token: str, api_url: str) -> App:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--port", type=int, help="serve over HTTP on this port")
+    ap.add_argument("--app-token", help="serve over Socket Mode with this app-level token instead")
     ap.add_argument("--signing-secret", required=True)
     ap.add_argument("--api-url", required=True)
     ap.add_argument("--token", required=True)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     bolt = bare_app(args.signing_secret, args.token, args.api_url)
+    if args.app_token:
+        SocketModeHandler(bolt, args.app_token, ping_interval=PING_INTERVAL, concurrency=CONCURRENCY).start()
+        return
+    if args.port is None:
+        ap.error("give --port (HTTP) or --app-token (Socket Mode)")
     wsgi = wsgi_for(bolt, args.signing_secret, health=lambda: True)
     create_server(wsgi, host=args.host, port=args.port, **limits()).run()
 

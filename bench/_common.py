@@ -194,14 +194,19 @@ def start_hearth(sim: SlackSimulator, tmp: Path, *, secret: str, database_url: s
            "SLACK_APP_TOKEN": sim.socket_mode.app_token, **(env or {})}
     hearth = Path(sys.executable).with_name("hearth")
     if socket_mode:
-        log_path = tmp / f"{name}.log"
-        proc = subprocess.Popen([str(hearth), "run"], env=env, cwd=tmp, stdout=log_path.open("w"),
-                                stderr=subprocess.STDOUT)
-        if not sim.socket_mode.wait_for_connections(1, timeout=60):
-            proc.kill()
-            raise TimeoutError(f"{name} did not connect within 60 s: {log_path.read_text()[-2000:]}")
-        return proc, None
+        return connect_process([str(hearth), "run"], sim, tmp, name, env), None
     return serve_process([str(hearth), "serve", "--host", "127.0.0.1", "--port", str(port)], port, tmp, name, env)
+
+
+def connect_process(cmd: list[str], sim: SlackSimulator, tmp: Path, name: str, env: dict[str, str] | None = None,
+                    cwd: Path | None = None) -> subprocess.Popen:
+    """Start a Socket Mode app process; wait (60 s at most) until it holds a connection to the simulator."""
+    log_path = tmp / f"{name}.log"
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd or tmp, stdout=log_path.open("w"), stderr=subprocess.STDOUT)
+    if not sim.socket_mode.wait_for_connections(1, timeout=60):
+        proc.kill()
+        raise TimeoutError(f"{name} did not connect within 60 s: {log_path.read_text()[-2000:]}")
+    return proc
 
 
 def serve_process(cmd: list[str], port: int, tmp: Path, name: str, env: dict[str, str] | None = None,

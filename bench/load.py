@@ -21,6 +21,10 @@ Phases, each for the bare app and for Hearth in the same run:
 that one instance holds the scheduler's leadership and that Slack received no message twice.
 The simulator does not enforce rate limits here (bench/ack_burst.py measures 429 handling): every view and
 Home publish is really made, so the app does all its work.
+--transport socket sends the same mix as Socket Mode envelopes through the simulator's gateway instead: Hearth
+is `hearth run` (seeded over Socket Mode too), the bare app is Bolt's SocketModeHandler, and since the gateway
+spreads an app's envelopes over all its connections, only one of them is connected at a time: Hearth's phases,
+then the bare app's. Latency is from the envelope's send to its ack.
 Targets: p99 ≤ 100 ms at 200 requests/s; saturation ≥ 0.7 of the bare app's throughput.
 Writes bench/results/load_<label>.json.
 """
@@ -186,7 +190,18 @@ class Client:
         raise AssertionError("unreachable")
 
 
-def paced(client: Client, mix: Mix, rate: float, seconds: float, threads: int = 64) -> list[Sample]:
+class SocketClient:
+    """The same requests as Socket Mode envelopes over the simulator's gateway: 200 once acked, else 504.
+    The gateway spreads them over the app's open connections."""
+
+    def __init__(self, sim: SlackSimulator) -> None:
+        self._driver = SlackDriver(None, SECRET, sim, timeout=30, raise_on_late_ack=False, socket_mode=True)
+
+    def send(self, content_type: str, body: bytes) -> int:
+        return self._driver.post_raw(body, content_type=content_type).status
+
+
+def paced(client: Client | SocketClient, mix: Mix, rate: float, seconds: float, threads: int = 64) -> list[Sample]:
     """Open loop: request i is due at i / rate, whatever became of the earlier ones."""
     due: queue.Queue[tuple[float, int] | None] = queue.Queue()
     samples: list[Sample] = []
@@ -219,7 +234,7 @@ def paced(client: Client, mix: Mix, rate: float, seconds: float, threads: int = 
     return samples
 
 
-def saturate(client: Client, mix: Mix, concurrency: int, seconds: float) -> tuple[list[Sample], float]:
+def saturate(client: Client | SocketClient, mix: Mix, concurrency: int, seconds: float) -> tuple[list[Sample], float]:
     """Closed loop: `concurrency` clients send back to back; answers completed within the window count."""
     samples: list[Sample] = []
     lock = threading.Lock()
@@ -246,12 +261,12 @@ def saturate(client: Client, mix: Mix, concurrency: int, seconds: float) -> tupl
     return samples, min(seconds, time.perf_counter() - started)
 
 
-def saturation(args: argparse.Namespace, mix: Mix, urls: list[str], pids: list[int]) -> dict:
-    """Saturate `urls` (round-robin); with the CPU the servers and this process (client and simulator) used,
+def saturation(args: argparse.Namespace, mix: Mix, client: Client | SocketClient, pids: list[int]) -> dict:
+    """Saturate the servers `client` reaches; with the CPU the servers and this process (client and simulator) used,
     which says whether the servers or the machine ran out first."""
     before = [cpu_seconds(pid) for pid in pids]
     own = time.process_time()
-    samples, span = saturate(Client(urls), mix, args.concurrency, args.saturate_seconds)
+    samples, span = saturate(client, mix, args.concurrency, args.saturate_seconds)
     used = sum(cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True))
     return {**latency_summary(samples, span),
             # the servers' CPU per request: what the machine's other load distorts least
@@ -282,7 +297,7 @@ def latency_summary(samples: list[Sample], seconds: float) -> dict:
 
 # ---- set-up: servers and a seeded database ----------------------------------------------------------------
 
-def seed(sim: SlackSimulator, hearth_url: str, database_url: str, tmp: Path, members: list[str]) -> Mix:
+def seed(sim: SlackSimulator, driver: SlackDriver, database_url: str, tmp: Path, members: list[str]) -> Mix:
     """A circle with an open round, a survey open to everyone, and the three modals members fill in, made
     through the real app (and the use cases the scheduler and CLI call)."""
     settings = load_settings(env_file=None, SLACK_BOT_TOKEN=sim.bot_token, SLACK_SIGNING_SECRET=SECRET,
@@ -292,7 +307,6 @@ def seed(sim: SlackSimulator, hearth_url: str, database_url: str, tmp: Path, mem
     services = build_services(settings, workflows=WORKFLOWS)
     port = WebApiPort(make_client(sim.bot_token, sim.base_url))
     team = sim.workspace.team_id
-    driver = SlackDriver(hearth_url, SECRET, sim, timeout=30)
     alice = driver.as_member("UALICE")
 
     def modal(user: str, callback_id: str) -> dict:
@@ -328,11 +342,15 @@ def seed(sim: SlackSimulator, hearth_url: str, database_url: str, tmp: Path, mem
                {"checkin_submit": checkin, "survey_submit": survey, "report_submit": report})
 
 
-def start_bare(sim: SlackSimulator, tmp: Path) -> tuple[Any, str]:
+def start_bare(sim: SlackSimulator, tmp: Path, *, socket_mode: bool = False) -> tuple[Any, str | None]:
+    """The bare app over HTTP (and its URL), or connected to the simulator's Socket Mode (and None)."""
+    cmd = [sys.executable, "-m", "bench._bare", "--signing-secret", SECRET, "--api-url", sim.base_url,
+           "--token", sim.bot_token]
+    if socket_mode:
+        cmd += ["--app-token", sim.socket_mode.app_token]
+        return bench.connect_process(cmd, sim, tmp, "bare", cwd=bench.BENCH.parent), None
     port = bench.free_port()
-    cmd = [sys.executable, "-m", "bench._bare", "--port", str(port), "--signing-secret", SECRET,
-           "--api-url", sim.base_url, "--token", sim.bot_token]
-    return bench.serve_process(cmd, port, tmp, "bare", cwd=bench.BENCH.parent)
+    return bench.serve_process(cmd + ["--port", str(port)], port, tmp, "bare", cwd=bench.BENCH.parent)
 
 
 def profile(pid: int, out: Path, seconds: float) -> subprocess.Popen:
@@ -370,6 +388,77 @@ def double_sends(sim: SlackSimulator) -> tuple[int, int]:
 
 # ---- the run ----------------------------------------------------------------------------------------------
 
+ENV = {"HEARTH_MODERATOR_CHANNEL": MODS}
+
+
+def over_http(args: argparse.Namespace, sim: SlackSimulator, database_url: str, tmp: Path, members: list[str],
+              result: dict, procs: list[subprocess.Popen]) -> None:
+    """Hearth (`hearth serve`) and the bare app both listening; paced one after the other, then saturated."""
+    hearth, hearth_url = bench.start_hearth(sim, tmp, secret=SECRET, database_url=database_url, env=ENV)
+    procs.append(hearth)
+    bare, bare_url = start_bare(sim, tmp)
+    procs.append(bare)
+    assert hearth_url and bare_url
+    mix = seed(sim, SlackDriver(hearth_url, SECRET, sim, timeout=30), database_url, tmp, members)
+    print("seeded; warming up", flush=True)
+    clients = {"bare": Client([bare_url]), "hearth": Client([hearth_url])}
+    for client in clients.values():
+        paced(client, mix, rate=50, seconds=2)
+    for name in ("bare", "hearth"):
+        measure_paced(args, result, name, clients[name], mix)
+    for name, proc in (("hearth", hearth), ("bare", bare)):
+        measure_saturated(args, result, name, clients[name], mix, proc)
+    bench.stop_process(bare)
+    if args.scale_out:
+        second, second_url = bench.start_hearth(sim, tmp, secret=SECRET, database_url=database_url, env=ENV,
+                                                name="hearth2")
+        procs.append(second)
+        assert second_url
+        print("saturating two instances", flush=True)
+        result["saturated_two_instances"] = saturation(args, mix, Client([hearth_url, second_url]),
+                                                       [hearth.pid, second.pid])
+        result["scheduler_leaders"] = leaders(database_url)
+    wait_for(lambda: False, timeout=3)  # after-ack work and the outbox catch up a little
+
+
+def over_socket(args: argparse.Namespace, sim: SlackSimulator, database_url: str, tmp: Path, members: list[str],
+                result: dict, procs: list[subprocess.Popen]) -> None:
+    """Hearth (`hearth run`) seeded and measured, stopped, then the bare app: the gateway spreads an app's
+    envelopes over all its connections, so only one of them may be connected at a time."""
+    client = SocketClient(sim)
+    hearth, _ = bench.start_hearth(sim, tmp, secret=SECRET, database_url=database_url, env=ENV, socket_mode=True)
+    procs.append(hearth)
+    mix = seed(sim, SlackDriver(None, SECRET, sim, timeout=30, socket_mode=True), database_url, tmp, members)
+    print("seeded; warming up", flush=True)
+    paced(client, mix, rate=50, seconds=2)
+    measure_paced(args, result, "hearth", client, mix)
+    measure_saturated(args, result, "hearth", client, mix, hearth)
+    wait_for(lambda: False, timeout=3)  # after-ack work and the outbox catch up a little
+    bench.stop_process(hearth)
+    if not wait_for(lambda: sim.socket_mode.connection_count == 0, timeout=20):
+        raise RuntimeError("Hearth's Socket Mode connection is still open after it stopped")
+    bare, _ = start_bare(sim, tmp, socket_mode=True)
+    procs.append(bare)
+    paced(client, mix, rate=50, seconds=2)
+    measure_paced(args, result, "bare", client, mix)
+    measure_saturated(args, result, "bare", client, mix, bare)
+    bench.stop_process(bare)
+
+
+def measure_paced(args: argparse.Namespace, result: dict, name: str, client: Client | SocketClient, mix: Mix) -> None:
+    print(f"paced {name}", flush=True)
+    result[f"paced_{name}"] = latency_summary(paced(client, mix, args.rate, args.seconds), args.seconds)
+
+
+def measure_saturated(args: argparse.Namespace, result: dict, name: str, client: Client | SocketClient, mix: Mix,
+                      proc: subprocess.Popen) -> None:
+    print(f"saturating {name}", flush=True)
+    spy = profile(proc.pid, args.profile, args.saturate_seconds) if args.profile and name == "hearth" else None
+    result[f"saturated_{name}"] = saturation(args, mix, client, [proc.pid])
+    if spy is not None:
+        spy.wait(timeout=60)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rate", type=float, default=200, help="requests/s of the paced phase")
@@ -379,56 +468,28 @@ def main() -> None:
     ap.add_argument("--members", type=int, default=1000)
     ap.add_argument("--scale-out", action="store_true", help="also saturate two `hearth serve` on one database")
     ap.add_argument("--transport", choices=("http", "socket"), default="http",
-                    help="socket: the same mix over Socket Mode (needs the simulator's Socket Mode; not yet)")
+                    help="socket: the same mix as Socket Mode envelopes; Hearth is `hearth run`")
     ap.add_argument("--profile", type=Path, default=None,
                     help="record Hearth with py-spy while it is saturated: collapsed stacks into this file")
     ap.add_argument("--label", default="postgresql", help="names bench/results/load_<label>.json")
     args = ap.parse_args()
-    if args.transport == "socket":
-        sys.exit("bench/load.py: Socket Mode is not measured yet: the simulator has no Socket Mode endpoint. "
-                 "Use --transport http.")
+    if args.transport == "socket" and args.scale_out:
+        ap.error("--scale-out is measured over HTTP only")
     ws = bench.workspace(args.members)
     members = [f"UM{i:05d}" for i in range(args.members)]
     for channel in (CIRCLE, GENERAL):
         ws.channels[channel].members.update(members)
     result: dict[str, Any] = {"mix_percent": MIX, "rate": args.rate, "seconds": args.seconds,
-                              "concurrency": args.concurrency, "members": args.members, "database": "postgresql"}
+                              "concurrency": args.concurrency, "members": args.members, "database": "postgresql",
+                              "transport": args.transport}
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp_name, bench.scratch_database("postgresql") as db, \
             SlackSimulator(ws, rate_limits=False) as sim:
         tmp = Path(tmp_name)
-        env = {"HEARTH_MODERATOR_CHANNEL": MODS}
-        procs = []
+        procs: list[subprocess.Popen] = []
         try:
-            hearth, hearth_url = bench.start_hearth(sim, tmp, secret=SECRET, database_url=db.url, env=env)
-            procs.append(hearth)
-            bare, bare_url = start_bare(sim, tmp)
-            procs.append(bare)
-            mix = seed(sim, hearth_url, db.url, tmp, members)
-            print("seeded; warming up", flush=True)
-            for url in (bare_url, hearth_url):
-                paced(Client([url]), mix, rate=50, seconds=2)
-            for name, url in (("bare", bare_url), ("hearth", hearth_url)):
-                print(f"paced {name}", flush=True)
-                result[f"paced_{name}"] = latency_summary(paced(Client([url]), mix, args.rate, args.seconds),
-                                                          args.seconds)
-            for name, url, proc in (("hearth", hearth_url, hearth), ("bare", bare_url, bare)):
-                print(f"saturating {name}", flush=True)
-                spy = profile(hearth.pid, args.profile, args.saturate_seconds) if args.profile and name == "hearth" \
-                    else None
-                result[f"saturated_{name}"] = saturation(args, mix, [url], [proc.pid])
-                if spy is not None:
-                    spy.wait(timeout=60)
-            bench.stop_process(bare)
-            if args.scale_out:
-                second, second_url = bench.start_hearth(sim, tmp, secret=SECRET, database_url=db.url, env=env,
-                                                        name="hearth2")
-                procs.append(second)
-                print("saturating two instances", flush=True)
-                result["saturated_two_instances"] = saturation(args, mix, [hearth_url, second_url],
-                                                               [hearth.pid, second.pid])
-                result["scheduler_leaders"] = leaders(db.url)
-            wait_for(lambda: False, timeout=3)  # after-ack work and the outbox catch up a little
+            run = over_socket if args.transport == "socket" else over_http
+            run(args, sim, db.url, tmp, members, result, procs)
             sent, twice = double_sends(sim)
             with db.session() as s:
                 result["outbox_unfinished_at_end"] = outbox.unfinished(s)
