@@ -286,9 +286,11 @@ def record_submission(s: Session, cipher: Cipher, run_id: int, user_id: str, *, 
 
 @dataclass(frozen=True)
 class Sealing:
-    respondents: int
-    answers: int
-    comments: int
+    """How many rows a close sealed: counts only (what was answered never leaves `seal_run`)."""
+
+    respondent_count: int
+    answer_rows: int
+    comment_rows: int
 
 
 def seal_run(s: Session, cipher: Cipher, run: SurveyRun, *, today: date) -> Sealing:

@@ -175,7 +175,7 @@ def _tally_follow_ups(services: Services, s: Session, program_id: int, team_id: 
     if last is None:
         return
     last.tallied = True
-    paused = 0
+    paused_count = 0
     for group in repo.group_rows(s, last.id):
         for user_id in repo.members_of(services.crypto, group):
             row = repo.member(s, program_id, user_id, create=True)
@@ -187,9 +187,9 @@ def _tally_follow_ups(services: Services, s: Session, program_id: int, team_id: 
                 outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.paused", target=user_id,
                                payload=views.paused_notice(services.copy),
                                dedupe_key=outbox.key(KIND, last.id, "paused", user_id))
-                paused += 1
-    if paused:
-        log.info("buddies.paused_unanswered program=%s paused_count=%s", program_id, paused)
+                paused_count += 1
+    if paused_count:
+        log.info("buddies.paused_unanswered program=%d paused_count=%d", program_id, paused_count)
 
 
 def follow_up_due(services: Services, *, now: datetime | None = None) -> int:

@@ -403,14 +403,14 @@ def close(services: Services, team_id: str, public_id: str, slack: SlackPort | N
     from slack_app.surveys.archive_outlet import archive_run  # it reads results through `results_of`
 
     archive_run(services, run_pk)
-    log.info("surveys.closed run=%s respondent_count=%s answer_rows=%s comment_rows=%s", public_id, sealing.respondents,
-             sealing.answers, sealing.comments)
+    log.info("surveys.closed run=%s respondent_count=%d answer_rows=%d comment_rows=%d", public_id,
+             sealing.respondent_count, sealing.answer_rows, sealing.comment_rows)
     uploaded = False
     if admin and slack is not None:
         uploaded = _upload_chart(slack, admin, found, dm=True)
     if channel and slack is not None:
         _upload_chart(slack, channel, found, dm=False)
-    return CloseResult("closed", sealing.respondents, found, uploaded)
+    return CloseResult("closed", sealing.respondent_count, found, uploaded)
 
 
 def _upload_chart(slack: SlackPort, target: str, found: Results, *, dm: bool) -> bool:
