@@ -19,6 +19,8 @@ from sqlalchemy import select, update
 from storage.archive import ArchiveError
 from storage.surveys import RunStatus, SurveyRun, audience_key
 from surveys.disclosure import shown_comments
+from surveys.model import Question
+from surveys.results import QuestionResult
 from surveys.showable import minimum_for, showable_questions
 
 if TYPE_CHECKING:
@@ -42,13 +44,7 @@ def document(run: SurveyRun, found: Results) -> bytes:
         shown = {
             "respondents": result.respondents,
             "belonging_index": result.index,
-            "questions": [{
-                "id": q.question_id, "text": instrument.question(q.question_id).text,
-                "kind": instrument.question(q.question_id).kind.value, "answered": q.answered,
-                "distribution": [{"value": v, "label": instrument.question(q.question_id).label(v), "count": n}
-                                 for v, n in q.distribution],
-                "mean": q.mean, "favourable_percent": q.favourable,
-            } for q in questions],
+            "questions": [_question(instrument.question(q.question_id), q) for q in questions],
             "change": None if found.change is None else {
                 "belonging_index": found.change.index,
                 "questions": [{"id": c.question_id, "mean": c.mean, "favourable_percent": c.favourable}
@@ -62,6 +58,12 @@ def document(run: SurveyRun, found: Results) -> bytes:
            "closed_on": str(run.closed_on), "minimum": found.minimum, "invited": run.invited,
            "respondents": run.respondents, "results": shown}
     return json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
+
+
+def _question(asked: Question, q: QuestionResult) -> dict:
+    return {"id": q.question_id, "text": asked.text, "kind": asked.kind.value, "answered": q.answered,
+            "distribution": [{"value": v, "label": asked.label(v), "count": n} for v, n in q.distribution],
+            "mean": q.mean, "favourable_percent": q.favourable}
 
 
 def archive_run(services: Services, run_pk: int) -> str | None:
