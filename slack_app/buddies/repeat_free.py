@@ -3,8 +3,9 @@ fast swap repair stuck on avoidable repeats. Pure: plain ints in, groups of ints
 
 - Pairs: a maximum-weight matching (Edmonds' blossom, networkx) over every pair that is not forbidden. It
   places as many people as possible, then minimises repeats, then prefers the soft wishes (teams, hours), so
-  it finds a repeat-free matching whenever one exists. An odd count adds one person to a pair; if that
-  third person can only join with a repeat, a few repeat-free triangles are tried as the group of 3.
+  it finds a repeat-free matching whenever one exists. An odd count adds the one left over to a pair; if
+  they can only join with a repeat (or not at all), they are made to be paired and the matching is run
+  again so someone else is the third, a few times; then a few repeat-free triangles are tried as the trio.
 - Groups of 3–8: a repeat-free grouping is a partition into cliques of the "may meet" graph (neither
   forbidden nor met recently). A depth-first search places the most constrained member first, tries their
   possible mates cheapest first and prunes as soon as someone left has too few possible mates. With dense
@@ -15,7 +16,7 @@ fast swap repair stuck on avoidable repeats. Pure: plain ints in, groups of ints
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence, Set
 from itertools import combinations
 from typing import Protocol
 
@@ -24,7 +25,7 @@ import networkx as nx
 STRONG_LIMIT = 300  # above this, random history is sparse and the fast repair reaches zero repeats
 BUDGET = 20_000  # search steps for groups, over all restarts (well under a second at 60 members)
 RESTARTS = 4
-TRIANGLES = 12  # repeat-free groups of 3 tried for an odd count of pairs
+TRIANGLES = 12  # other thirds, then repeat-free groups of 3, tried for an odd count of pairs
 
 
 class Costs(Protocol):
@@ -40,29 +41,47 @@ class Costs(Protocol):
 
 def pairs(p: Costs, placed: Sequence[int], repeat: int) -> tuple[list[list[int]], list[int]]:
     """Pairs (and one group of 3 for an odd count) of `placed`, with as few left out and as few repeats as
-    any grouping allows, except that the group of 3 is searched only among a few triangles."""
+    any grouping allows, except that the group of 3 is searched only among a few candidates."""
     groups, out = _blossom(p, placed, repeat)
-    best = (groups, out)
-    if out and (len(placed) - len(out)) % 2 == 0:  # one of those left over can join a pair
-        best = _with_third(p, groups, out)
-        third = next(g for g in best[0] if len(g) == 3) if len(best[1]) < len(out) else None
-        if third is not None and p.group_cost(third) >= repeat:  # the third would repeat: try other triangles
-            for tri in _triangles(p, placed, TRIANGLES):
-                rest = [m for m in placed if m not in tri]
-                g, o = _blossom(p, rest, repeat)
-                best = min(best, ([list(tri), *g], o), key=lambda c: score(p, *c))
+    if not out or (len(placed) - len(out)) % 2:  # everyone paired, or nobody left over can join a pair
+        return groups, out
+    best = _with_third(p, groups, out)
+    paired: set[int] = set()
+    for _ in range(TRIANGLES):  # whoever cannot join a pair well is paired next time, so another is the third
+        if _good(p, best, repeat):
+            return best
+        paired.update(out)
+        groups, out = _blossom(p, placed, repeat, paired)
+        best = min(best, _with_third(p, groups, out), key=lambda c: score(p, *c))
+    for tri in _triangles(p, placed, TRIANGLES):  # last: a few repeat-free groups of 3, paired around
+        if _good(p, best, repeat):
+            break
+        g, o = _blossom(p, [m for m in placed if m not in tri], repeat)
+        best = min(best, ([list(tri), *g], o), key=lambda c: score(p, *c))
     return best
 
 
-def _blossom(p: Costs, placed: Sequence[int], repeat: int) -> tuple[list[list[int]], list[int]]:
+def _good(p: Costs, option: tuple[list[list[int]], list[int]], repeat: int) -> bool:
+    groups, out = option
+    return not out and all(p.group_cost(g) < repeat for g in groups)
+
+
+def _blossom(p: Costs, placed: Sequence[int], repeat: int,
+             paired: Set[int] = frozenset()) -> tuple[list[list[int]], list[int]]:
     # Integer weights, so networkx computes exactly: every edge outweighs any repeat saving (cardinality
-    # first, as `maxcardinality` asks anyway), and covering a priority member outweighs every repeat.
+    # first, as `maxcardinality` asks anyway), covering a priority member outweighs every repeat, and
+    # covering someone in `paired` outweighs that.
     base, prio = 2 * repeat, repeat * (len(placed) + 1)
+    must = prio * (2 * len(placed) + 1)
+
+    def bonus(m: int) -> int:
+        return prio * (m in p.priority) + must * (m in paired)
+
     g = nx.Graph()
     g.add_nodes_from(placed)
     for a, b in combinations(placed, 2):
         if not p.is_forbidden(a, b):
-            g.add_edge(a, b, weight=base - p.pair_cost(a, b) + prio * ((a in p.priority) + (b in p.priority)))
+            g.add_edge(a, b, weight=base - p.pair_cost(a, b) + bonus(a) + bonus(b))
     matched = nx.max_weight_matching(g, maxcardinality=True)
     groups = sorted(sorted(e) for e in matched)
     taken = {m for e in groups for m in e}
