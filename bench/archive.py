@@ -37,11 +37,11 @@ def child(url: str, batch: int) -> None:
     from storage.lifecycle.kinds import BY_NAME, retention
 
     db = Database(url, crypto=Crypto([KEY]))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     report = Archiver(db, S3Archive(BUCKET, "bench"), batch=batch).run([BY_NAME["delivery"]], retention=retention())
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     print(json.dumps({"rows": report.total, "objects": report.objects, "seconds": round(elapsed, 2),
-                      "peak_rss_mb": peak_rss_mb()}))
+                      "cpu_s": round(cpu, 2), "peak_rss_mb": peak_rss_mb()}))
 
 
 def peak_rss_mb() -> float:
@@ -92,7 +92,9 @@ def main() -> None:
     rate = figures["rows"] / figures["seconds"]
     result = {
         "db": args.db, "rows": figures["rows"], "batch": args.batch, "objects": figures["objects"],
-        "archive_s": figures["seconds"], "rows_per_s": round(rate), "peak_rss_mb": round(peak_mb, 1),
+        "archive_s": figures["seconds"], "rows_per_s": round(rate),
+        "archiver_cpu_s": figures["cpu_s"], "rows_per_cpu_s": round(figures["rows"] / max(figures["cpu_s"], 0.01)),
+        "peak_rss_mb": round(peak_mb, 1),
         "seed_s": round(seed_s, 1), "verified_objects": checked, "verify_problems": len(problems),
         "machine": platform.machine(), "python": platform.python_version(), "cpus": os.cpu_count(),
         "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"),

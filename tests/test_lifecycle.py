@@ -156,7 +156,10 @@ def test_a_crash_at_any_step_loses_nothing_and_a_rerun_duplicates_nothing(db, s3
     assert crashed.returncode == -9, crashed.stderr.decode()[-2000:]
     archive = S3Archive(s3_endpoint.bucket, prefix)
     report = Archiver(db, archive, batch=100).run(retention=retention())
-    assert report.resumed == (0 if step in ("deleted", "manifest") else 1)
+    # One batch ships on a worker thread while the next is cut: a crash there may leave that next one pending too.
+    pending = {"pending": {1}, "serialised": {1}, "uploaded": {1, 2}, "verified": {1, 2}, "deleted": {0, 1},
+               "manifest": {0}}[step]
+    assert report.resumed in pending
     lines = archived_lines(archive)
     assert max(unit_keys(lines).values()) == 1  # every archived row exactly once, across all objects
     assert anonymous_rows(lines) == 13
@@ -181,7 +184,7 @@ def test_a_failed_upload_keeps_the_rows_and_a_rerun_finishes(db, s3_endpoint):
     assert counts(db) == before
     archive = S3Archive(s3_endpoint.bucket, unique_prefix())
     report = Archiver(db, archive).run(retention=retention())
-    assert report.resumed == 1 and report.rows == expected
+    assert report.resumed == 2 and report.rows == expected  # the batch that failed, and the one cut meanwhile
     assert max(unit_keys(archived_lines(archive)).values()) == 1
 
 
@@ -222,7 +225,8 @@ def test_a_bucket_that_disappears_stops_the_run_without_losing_rows(db, s3_endpo
     after = counts(db)
     assert sum(before.values()) - sum(after.values()) == 7  # only the first batch (a check-in round) left
     with db.session() as s:
-        assert s.scalar(select(func.count()).select_from(ArchiveBatch).where(ArchiveBatch.status == "pending")) == 1
+        # the batch that failed to upload, and the one cut while it shipped
+        assert s.scalar(select(func.count()).select_from(ArchiveBatch).where(ArchiveBatch.status == "pending")) == 2
 
 
 def test_verify_names_a_corrupted_and_a_missing_object(db, archive):

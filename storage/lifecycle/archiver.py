@@ -16,6 +16,9 @@ are deleted only when the number deleted equals the number archived; otherwise (
 the stale object, which no manifest names yet, is removed and the batch is written again.
 
 Memory stays bounded: rows stream from the database into the gzip file and objects stream back when verified.
+Speed: while one batch is uploaded, verified and deleted on a worker thread, the next is read and compressed
+(`_Pipeline`); on PostgreSQL rows come straight from a psycopg cursor; gzip runs at level 1 (about three times as fast
+as 6 on these JSON lines, for objects about an eighth larger).
 Logs carry ids and counts only. HEARTH_ARCHIVE_FAULT=<step> kills the process at that step (crash tests).
 """
 
@@ -29,6 +32,7 @@ import secrets
 import signal
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -260,10 +264,25 @@ def _part_rows(s: Session, k: Kind, p: Part, ts: dict[str, Table], span: Span) -
     t = ts[p.table]
     names = [c.name for c in t.columns]
     pk = [names.index(c.name) for c in _pk(t)]
-    result = s.execute(_part_stmt(k, p, ts, span).execution_options(yield_per=5000))
-    for chunk in result.partitions():  # rows as tuples, a chunk at a time: cheaper than the JSON per row
+    for chunk in _chunks(s, _part_stmt(k, p, ts, span)):
         for r in chunk:
             yield (r[-1] if p.link is not None else _key_of([r[i] for i in pk])), dict(zip(names, r, strict=False))
+
+
+def _chunks(s: Session, stmt: Any, size: int = 5000) -> Iterator[Sequence[Sequence[Any]]]:
+    """A statement's rows as plain tuples, a chunk at a time. On PostgreSQL straight from a psycopg server-side
+    cursor in the session's transaction: SQLAlchemy's rows and result processing cost a fifth of a run there and
+    change nothing (psycopg already returns aware datetimes, bools and text; the Sealed columns pass through)."""
+    if s.get_bind().dialect.name != "postgresql":
+        yield from s.execute(stmt.execution_options(yield_per=size)).partitions()
+        return
+    compiled = stmt.compile(dialect=s.get_bind().dialect, compile_kwargs={"render_postcompile": True})
+    raw = s.connection().connection.driver_connection
+    assert raw is not None  # a live connection: the session holds it for its transaction
+    with raw.cursor(name=f"archive_{secrets.token_hex(4)}") as cur:
+        cur.execute(str(compiled), compiled.params)
+        while chunk := cur.fetchmany(size):
+            yield chunk
 
 
 def lines(s: Session, k: Kind, span: Span) -> Iterator[bytes]:
@@ -282,7 +301,7 @@ def write_gzip(chunks: Iterator[bytes], directory: str | None = None) -> tuple[P
     """Stream lines into a temporary gzip file (mtime 0: the same rows give the same bytes); (path, lines)."""
     fd, name = tempfile.mkstemp(suffix=".jsonl.gz", dir=directory)
     n = 0
-    with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz:
+    with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as gz:
         buf: list[bytes] = []
         for line in chunks:
             buf.append(line)
@@ -343,14 +362,15 @@ class Archiver:
     def _run(self, kinds: Sequence[Kind], retention: dict[str, int], now: datetime, run_id: str | None) -> RunReport:
         report = RunReport(run_id or new_run_id(now))
         names = {k.name for k in kinds}
-        for b in self._pending(names):
-            self._finish(b, report)
-            report.resumed += 1
-        for k in kinds:
-            cutoff = now - timedelta(days=retention[k.name])
-            after: Span | None = None
-            while (after := self._cut(k, cutoff, report, after)) is not None:
-                pass
+        with _Pipeline() as ship:
+            for b in self._pending(names):
+                self._finish(b, report, ship)
+                report.resumed += 1
+            for k in kinds:
+                cutoff = now - timedelta(days=retention[k.name])
+                after: Span | None = None
+                while (after := self._cut(k, cutoff, report, after, ship)) is not None:
+                    pass
         report.manifest = self._manifest(report.run_id, now)
         log.info("archive.run run=%s objects=%d rows=%d resumed=%d", report.run_id, report.objects, report.total,
                  report.resumed)
@@ -361,7 +381,7 @@ class Archiver:
             return list(s.scalars(select(ArchiveBatch).where(ArchiveBatch.status == PENDING, ArchiveBatch.kind.in_(names))
                                   .order_by(ArchiveBatch.id)))
 
-    def _cut(self, k: Kind, cutoff: datetime, report: RunReport, after: Span | None) -> Span | None:
+    def _cut(self, k: Kind, cutoff: datetime, report: RunReport, after: Span | None, ship: _Pipeline) -> Span | None:
         """Archive the next batch after `after`; its span, or None when nothing more is due."""
         with self.db.session() as s:
             found = _next_span(s, k, self.ts, cutoff, self.batch, after)
@@ -375,14 +395,26 @@ class Archiver:
             s.flush()
             b.object_key = f"{team}/{k.name}/{day.isoformat()}/{report.run_id}-{b.id:08d}.jsonl.gz"
         _step("pending", b, self.hook)
-        self._finish(b, report)
+        self._finish(b, report, ship)
         return span
 
-    def _finish(self, b: ArchiveBatch, report: RunReport) -> None:
+    def _finish(self, b: ArchiveBatch, report: RunReport, ship: _Pipeline) -> None:
+        """Serialise the batch here, then hand it to the pipeline to upload, verify and delete, while the next
+        batch is read and compressed."""
         k = next(x for x in KINDS if x.name == b.kind)
         ids = Span.parse(b.root_ids, _order(k, self.ts[k.root.table]))
+        written = self._serialise(b, k, ids)
+        try:
+            ship.submit(lambda: self._ship(b, k, ids, written, report))
+        except BaseException:  # the batch before failed: this one stays pending for the next run
+            if written is not None:
+                written.unlink(missing_ok=True)
+            raise
+
+    def _ship(self, b: ArchiveBatch, k: Kind, ids: Span, written: Path | None, report: RunReport) -> None:
         for _attempt in range(3):
-            obj = self._upload(b, k, ids)
+            obj = self._upload(b, written)
+            written = None
             got = digest(self.archive, b.object_key)
             if (got.size, got.sha256) != (obj.size, obj.sha256):
                 # No manifest names it yet: removed, so the next run writes it afresh from the rows kept here.
@@ -414,29 +446,36 @@ class Archiver:
             with self.db.session() as s:
                 s.execute(update(ArchiveBatch).where(ArchiveBatch.id == b.id).values(sha256=None, size=None, rows=None))
             b.sha256 = None
+            written = self._serialise(b, k, ids)
         raise ArchiveCorrupt(f"batch {b.id} keeps changing while it is archived; try again later")
 
-    def _upload(self, b: ArchiveBatch, k: Kind, ids: Span) -> ArchivedObject:
-        resuming = b.sha256 is not None  # serialised before a crash: perhaps uploaded too
-        if resuming and self.archive.exists(b.object_key):
-            return ArchivedObject(b.object_key, b.sha256 or "", b.size or 0)  # uploaded before a crash: verify it
+    def _serialise(self, b: ArchiveBatch, k: Kind, ids: Span) -> Path | None:
+        """The batch's gzip file, its size and SHA-256 in the ledger; None when it was uploaded before a crash
+        (then the object is verified as it is)."""
+        if b.sha256 is not None and self.archive.exists(b.object_key):
+            return None
         with self.db.session() as s:
             path, n = write_gzip(lines(s, k, ids))
         try:
             obj = file_digest(path)
             with self.db.session() as s:
                 s.execute(update(ArchiveBatch).where(ArchiveBatch.id == b.id).values(sha256=obj.sha256, size=obj.size, rows=n))
-            b.sha256, b.size, b.rows = obj.sha256, obj.size, n
-            _step("serialised", b, self.hook)
-            if resuming and self.archive.exists(b.object_key):
-                # Written before a crash from rows that have changed since: no manifest names it yet.
-                if digest(self.archive, b.object_key).sha256 != obj.sha256:
-                    self.archive.delete(b.object_key)
-            self.archive.put_file(b.object_key, path, sha256=obj.sha256, size=obj.size)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        b.sha256, b.size, b.rows = obj.sha256, obj.size, n
+        _step("serialised", b, self.hook)
+        return path
+
+    def _upload(self, b: ArchiveBatch, path: Path | None) -> ArchivedObject:
+        if path is None:
+            return ArchivedObject(b.object_key, b.sha256 or "", b.size or 0)  # uploaded before a crash: verify it
+        try:
+            self.archive.put_file(b.object_key, path, sha256=b.sha256 or "", size=b.size or 0)
         finally:
             path.unlink(missing_ok=True)
         _step("uploaded", b, self.hook)
-        return ArchivedObject(b.object_key, obj.sha256, obj.size)
+        return ArchivedObject(b.object_key, b.sha256 or "", b.size or 0)
 
     def _manifest(self, run_id: str, now: datetime) -> str | None:
         """manifests/<run>.json: every object archived since the last manifest (a crashed run's too)."""
@@ -455,6 +494,36 @@ class Archiver:
         with self.db.session() as s:
             s.execute(update(ArchiveBatch).where(ArchiveBatch.id.in_([b.id for b in done])).values(manifest_key=key))
         return key
+
+
+class _Pipeline:
+    """One batch ships (upload, verify, delete) on a worker thread while the next is read and compressed:
+    both wait mostly on PostgreSQL, S3 or zlib, which release the GIL. At most one batch is in flight, and a
+    failure surfaces at the next hand-over or at the end, before the manifest; whatever was in flight stays
+    pending in the ledger and the next run resumes it."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-ship")
+        self._inflight: Future[None] | None = None
+
+    def submit(self, work: Callable[[], None]) -> None:
+        self.wait()
+        self._inflight = self._pool.submit(work)
+
+    def wait(self) -> None:
+        if self._inflight is not None:
+            inflight, self._inflight = self._inflight, None
+            inflight.result()
+
+    def __enter__(self) -> _Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None:
+                self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 def manifest_body(run_id: str, now: datetime, objects: list[dict], replaces: dict[str, str] | None = None) -> bytes:
