@@ -172,8 +172,8 @@ REGROUP_UP_TO = 3  # unknown members in a group for which the words of every sma
 
 def _intro(services: Services, group: list[str], prompt: str, unresolved: set[str]) -> dict:
     """A group's introduction; with members of unknown profile, flagged for the worker, with the words for
-    each smaller group they could leave behind (up to 2**3 variants: a few KB, encrypted, deleted once sent)
-    and the left-out note for one left alone."""
+    each smaller group they could leave behind (up to 2**3 variants: a few KB, encrypted, deleted once sent;
+    with more unknown members the words name everyone) and the left-out note for one left alone."""
     payload = views.intro(services.copy, group, prompt)
     unsure = [u for u in group if u in unresolved]
     if not unsure:
