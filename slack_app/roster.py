@@ -9,7 +9,8 @@ is asked only about unknown or long-stale people: one `users.info` each when the
 A person whose profile Slack will not give (after the client's retries) is not dropped: they count as a
 human on UTC, are listed in `Roster.unreadable`, and admins see them (App Home, `hearth roster`).
 
-A fan-out that must start at once (opening a check-in round) asks with `lookups=False`: a channel listed
+A fan-out that must start at once (opening a check-in round, launching a survey to a channel, a buddy round
+or its heads-up) asks with `lookups=False`: a channel listed
 within `LISTING_FRESH_FOR` is taken from the cache (membership events keep it current), and when more than
 `BULK_FROM` people's profiles are unknown they are not looked up first: they count as humans on UTC, are
 listed in `Roster.unresolved`, and the delivery worker asks Slack about each as their message's turn comes

@@ -4,6 +4,14 @@ A round: list the channel's humans (`slack_app.roster`), drop the paused, gone, 
 match them (`matching.match`, seeded, history and hard constraints from storage), store the round and its
 sealed groups, and queue one group DM per group and a kind note to anyone left out, all through the outbox
 as sensitive messages (who met whom is never kept in clear), in one transaction.
+
+A round fans out at once: its roster comes from the cache with no per-member lookups (`lookups=False`).
+The heads-up a business day before is where the channel's unknown profiles are read (in bulk, after the
+heads-ups are written), so by the round nearly everyone is known. Anyone still unknown is matched as a
+person on UTC; their group's introduction carries the `resolve_user` flag, and the delivery worker opens
+the group DM with only its members who are people (with words naming just them, `REGROUP`). A member whose
+group turns out to hold no other person gets the left-out note instead (`ALONE`) and priority next round
+(`_left_alone`: read from the last round's groups and the profiles known now).
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import combinations
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -21,7 +30,8 @@ from sqlalchemy import or_, select, update
 from slack_app import preferences
 from slack_app.buddies import rules, views
 from slack_app.buddies.matching import Plan, match
-from slack_app.roster import channel_roster, is_human, profile_of
+from slack_app.delivery.worker import ALONE, REGROUP, RESOLVE_USER
+from slack_app.roster import channel_roster, is_human, profile_of, warm
 from slack_app.scheduling.cadence import Cadence, next_after, period
 from storage import buddies as repo
 from storage import members, outbox
@@ -105,10 +115,11 @@ def plan_round(services: Services, slack: SlackPort, team_id: str, channel_id: s
         return RoundResult("no_program")
     if not prog.enabled and not dry_run:
         return RoundResult("disabled")
-    roster = channel_roster(services, slack, team_id, channel_id, now=now)
+    # a dry run may take its time to be exact; a round starts at once (see the module docstring)
+    roster = channel_roster(services, slack, team_id, channel_id, now=now, lookups=dry_run)
     teams = None
     if prog.mix_channel:  # two "teams": those in the second channel, and everyone else
-        other = set(channel_roster(services, slack, team_id, prog.mix_channel, now=now).humans)
+        other = set(channel_roster(services, slack, team_id, prog.mix_channel, now=now, lookups=dry_run).humans)
         teams = {u: "in" if u in other else "out" for u in roster.humans}
     elif prog.mix_field:  # teams by a profile field's value (opaque keys); no value: a team of one
         with services.db.session() as s:
@@ -124,7 +135,8 @@ def plan_round(services: Services, slack: SlackPort, team_id: str, channel_id: s
         plan = match(people, prog.size, seed=seed, history=repo.history(s, services.crypto, prog.id, prog.window),
                      forbidden=repo.forbidden_pairs(s, services.crypto, team_id)
                      | reports_repo.linked_pairs(s, services.crypto, team_id),
-                     priority=[u for u, st in states.items() if st.priority],
+                     priority=sorted({u for u, st in states.items() if st.priority}
+                                     | _left_alone(s, services, prog.id, team_id)),
                      offsets={u: rules.offset_minutes(roster.tz.get(u, "UTC"), now) for u in people},
                      window=prog.window, teams=teams)
         if dry_run:
@@ -135,20 +147,62 @@ def plan_round(services: Services, slack: SlackPort, team_id: str, channel_id: s
                              left_out=len(plan.left_out), repeats=plan.quality.repeats,
                              repeat_groups=plan.quality.repeat_groups,
                              follow_up_at=now + period(cadence_of(prog)) / 2)
+        unresolved = set(roster.unresolved)
         for i, group in enumerate(plan.groups):
             outbox.enqueue_sensitive(s, team_id=team_id, kind=f"{KIND}.intro", recipient=group,
-                                     payload=views.intro(services.copy, group, rules.prompt_for(seed, i)),
+                                     payload=_intro(services, group, rules.prompt_for(seed, i), unresolved),
                                      dedupe_key=outbox.key(KIND, rnd.id, "intro", i))
         for user_id in plan.left_out:
+            note = views.left_out(services.copy)
             outbox.enqueue_sensitive(s, team_id=team_id, kind=f"{KIND}.left_out", recipient=user_id,
-                                     payload=views.left_out(services.copy),
+                                     payload={**note, RESOLVE_USER: True} if user_id in unresolved else note,
                                      dedupe_key=outbox.key(KIND, rnd.id, "left_out", user_id))
         repo.after_round(s, prog.id, plan.left_out)
         round_id = rnd.id
-    log.info("buddies.round_opened program=%s round=%s groups=%s left_out=%s repeats=%s", prog.id, round_id,
-             len(plan.groups), len(plan.left_out), plan.quality.repeats)
+    log.info("buddies.round_opened program=%s round=%s groups=%s left_out=%s repeats=%s unresolved_count=%s",
+             prog.id, round_id, len(plan.groups), len(plan.left_out), plan.quality.repeats, len(roster.unresolved))
+    if roster.unresolved:  # the introductions are on their way: now read the missing profiles in bulk
+        warm(services, slack, team_id, roster.unresolved)
     status = "opened" if plan.groups or plan.left_out else "too_few"
     return RoundResult(status, plan, round_id, participants=len(people))
+
+
+REGROUP_UP_TO = 3  # unknown members in a group for which the words of every smaller group are written ahead
+
+
+def _intro(services: Services, group: list[str], prompt: str, unresolved: set[str]) -> dict:
+    """A group's introduction; with members of unknown profile, flagged for the worker, with the words for
+    each smaller group they could leave behind (up to 2**3 variants: a few KB, encrypted, deleted once sent;
+    with more unknown members the words name everyone) and the left-out note for one left alone."""
+    payload = views.intro(services.copy, group, prompt)
+    unsure = [u for u in group if u in unresolved]
+    if not unsure:
+        return payload
+    smaller = {}
+    if len(unsure) <= REGROUP_UP_TO:
+        for k in range(1, len(unsure) + 1):
+            for gone in combinations(unsure, k):
+                rest = [u for u in group if u not in gone]
+                if len(rest) >= 2:
+                    smaller[",".join(sorted(rest))] = views.intro(services.copy, rest, prompt)
+    return {**payload, RESOLVE_USER: True, REGROUP: smaller, ALONE: views.left_out(services.copy)}
+
+
+def _left_alone(s: Session, services: Services, program_id: int, team_id: str) -> set[str]:
+    """Members of the last round whose group held no other person after all (the others turned out to be
+    bots or deactivated accounts): they were not really introduced, so they come first this round."""
+    last = repo.rounds(s, program_id, 1)
+    if not last:
+        return set()
+    groups = [repo.members_of(services.crypto, g) for g in repo.group_rows(s, last[0].id)]
+    known = members.by_id(s, team_id, sorted({u for g in groups for u in g}))
+    alone = set()
+    for group in groups:
+        people = [u for u in group if not ((m := known.get(u)) is not None and m.profile_at is not None
+                                           and (m.is_bot or m.is_deleted))]
+        if len(people) == 1:
+            alone.add(people[0])
+    return alone
 
 
 def _participants(s: Session, program_id: int, team_id: str, channel_id: str, opt_in: bool, humans: list[str],
@@ -273,16 +327,22 @@ def heads_up_due(services: Services, slack_for: Callable[[str], SlackPort], *, n
             ).values(heads_up_for=nxt)).rowcount
         if not claimed:
             continue
-        roster = channel_roster(services, slack_for(team_id), team_id, channel_id, now=now)
+        slack = slack_for(team_id)
+        roster = channel_roster(services, slack, team_id, channel_id, now=now, lookups=False)
         when = nxt.astimezone(ZoneInfo(tz)).strftime("%A at %H:%M ") + tz
+        unresolved = set(roster.unresolved)
         with services.db.session() as s:
             people = _participants(s, program_id, team_id, channel_id, opt_in, roster.humans, now)
+            payload = views.heads_up(services.copy, channel_id, program_id, when)
             for user_id in people:
                 outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.heads_up", target=user_id,
-                               payload=views.heads_up(services.copy, channel_id, program_id, when),
+                               payload={**payload, RESOLVE_USER: True} if user_id in unresolved else payload,
                                dedupe_key=outbox.key(KIND, program_id, nxt.isoformat(), "heads_up", user_id))
         sent += len(people)
-        log.info("buddies.heads_up program=%s members=%s", program_id, len(people))
+        log.info("buddies.heads_up program=%s members=%s unresolved_count=%s", program_id, len(people),
+                 len(unresolved))
+        if unresolved:  # a business day before the round: who is a person, and where, is known by then
+            warm(services, slack, team_id, roster.unresolved)
     return sent
 
 

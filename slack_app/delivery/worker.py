@@ -20,7 +20,9 @@ connection errors and 5xx → backoff with jitter, at most `max_attempts`, then 
 A DM whose payload says `resolve_user` goes to someone whose profile Hearth did not know when the row was
 written (a fan-out that started without looking anyone up): the worker reads the profile from the database
 or asks Slack (users.info, paced) as the row's turn comes, keeps it, and drops the row for a bot or a
-deactivated account.
+deactivated account. A group DM with the flag is opened with only its members who are people; the payload
+may carry the words for each smaller group (`regroup`, keyed by its sorted comma-joined ids) and a note for
+a member left alone (`alone`); with no one, or one and no note, the row is dropped.
 
 Logs carry row ids, team ids, kinds, error codes, counts and latencies only — never text or payloads.
 """
@@ -54,6 +56,8 @@ log = logging.getLogger("hearth.delivery")
 
 EVENT_TYPE = "hearth_delivery"
 RESOLVE_USER = "resolve_user"  # payload flag: the recipient's profile was unknown when the row was written
+REGROUP = "regroup"  # group DM payloads: {"U1,U2": payload} for the group less members who are not people
+ALONE = "alone"  # group DM payloads: the payload for the one member left when the others are not people
 
 
 def delivery_metadata(dedupe_key: str) -> dict:
@@ -254,8 +258,11 @@ class DeliveryWorker:
             self.stats.add("resent")
             uncertain = False  # checked: it is not in Slack, so a deferral from here on leaves it pending
 
+        users = None
+        if p.get(RESOLVE_USER) and rules.is_group_target(row.target):  # once opened: from the records only
+            users, p = self._regroup(row, port, p, ask=channel is None)
         if channel is None and rules.is_group_target(row.target):
-            channel = self._open(row, port, uncertain=False)
+            channel = self._open(row, port, uncertain=False, users=users)
         if p.get(RESOLVE_USER) and rules.is_user_target(row.target) and not uncertain:
             self._resolve(row, port)
 
@@ -289,26 +296,50 @@ class DeliveryWorker:
 
     def _resolve(self, row: OutboxRow, port: SlackPort) -> None:
         """Make sure the DM's recipient is a person: from Hearth's records, else one paced users.info."""
+        if not self._is_person(row, port, row.target, ask=True):
+            self._skip(row)
+
+    def _regroup(self, row: OutboxRow, port: SlackPort, payload: dict, *, ask: bool) -> tuple[list[str], dict]:
+        """The members of a group DM who are people, and the payload for them (see the module docstring).
+        With `ask`, unknown members cost one paced users.info each; without, they count as people."""
+        everyone = rules.split_users(row.target)
+        people = [u for u in everyone if self._is_person(row, port, u, ask=ask, lenient=True)]
+        if len(people) == len(everyone):
+            return people, payload
+        if len(people) >= 2:
+            return people, payload.get(REGROUP, {}).get(",".join(sorted(people)), payload)
+        if len(people) == 1 and isinstance(payload.get(ALONE), dict):
+            return people, payload[ALONE]
+        self._skip(row)
+
+    def _is_person(self, row: OutboxRow, port: SlackPort, user_id: str, *, ask: bool, lenient: bool = False) -> bool:
+        """From Hearth's records, else (with `ask`) one paced users.info, kept. `lenient`: someone Slack says
+        it cannot DM (user_not_found, …) is not a person to write to, rather than a failed row."""
         with self.db.session() as session:
-            known = members.by_id(session, row.team_id, [row.target]).get(row.target)
+            known = members.by_id(session, row.team_id, [user_id]).get(user_id)
         if known is not None and known.profile_at is not None:
-            human = not (known.is_bot or known.is_deleted)
-        else:
-            method = "users.info"
-            self._pace(row, [(f"{row.team_id}:{method}", self.o.limits.for_method(method))], uncertain=False)
-            try:
-                profile = roster.profile_of(port.user_info(row.target))
-            except SlackError as err:
-                self._after_error(row, err, uncertain=False)
-            members.store_profiles(self.db, row.team_id, [profile])
-            human = roster.is_human(profile)
-        if not human:
-            with self.db.session() as session:
-                if not outbox.drop(session, row.id, self.id):
-                    self._lost(row)
-            self.stats.add("skipped")
-            log.info("delivery.skipped id=%s team=%s kind=%s reason=not_a_person", row.id, row.team_id, row.kind)
-            raise _Done
+            return not (known.is_bot or known.is_deleted) and user_id != roster.SLACKBOT
+        if not ask:
+            return True
+        method = "users.info"
+        self._pace(row, [(f"{row.team_id}:{method}", self.o.limits.for_method(method))], uncertain=False)
+        try:
+            profile = roster.profile_of(port.user_info(user_id))
+        except SlackError as err:
+            if lenient and rules.classify(err.error, err.status) is Verdict.PERMANENT:
+                return False
+            self._after_error(row, err, uncertain=False)
+        members.store_profiles(self.db, row.team_id, [profile])
+        return roster.is_human(profile)
+
+    def _skip(self, row: OutboxRow) -> NoReturn:
+        """Drop a row whose recipients turned out not to be people (bots, deactivated accounts)."""
+        with self.db.session() as session:
+            if not outbox.drop(session, row.id, self.id):
+                self._lost(row)
+        self.stats.add("skipped")
+        log.info("delivery.skipped id=%s team=%s kind=%s reason=not_a_person", row.id, row.team_id, row.kind)
+        raise _Done
 
     def _parent(self, row: OutboxRow, ref: str, uncertain: bool) -> OutboxRow:
         with self.db.session() as session:
@@ -322,12 +353,13 @@ class DeliveryWorker:
             self._release(row, at=wait_until, uncertain=uncertain, counter="deferred")
         return parent
 
-    def _open(self, row: OutboxRow, port: SlackPort, *, uncertain: bool) -> str:
-        """Open the DM / group DM of a user target and remember its id on the row."""
+    def _open(self, row: OutboxRow, port: SlackPort, *, uncertain: bool, users: list[str] | None = None) -> str:
+        """Open the DM / group DM of a user target (or of `users`, those of it who are people) and remember
+        its id on the row."""
         method = "conversations.open"
         self._pace(row, [(f"{row.team_id}:{method}", self.o.limits.for_method(method))], uncertain=uncertain)
         try:
-            channel = port.open_dm(rules.split_users(row.target))
+            channel = port.open_dm(users or rules.split_users(row.target))
         except SlackError as err:
             self._after_error(row, err, uncertain=uncertain)
         with self.db.session() as session:

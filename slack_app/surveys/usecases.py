@@ -2,6 +2,16 @@
 
 Submission touches the database only: one participation row and one sealed buffer row in one transaction,
 and the modal's ack is the only answer. No DM, no outbox row, no log line, no Slack metadata (docs/privacy.md).
+
+A launch to a channel fans out at once, like a check-in round: the roster comes from the cache with no
+per-member lookups (`roster.channel_roster(..., lookups=False)`), the run and its invitations are written,
+and only then are the profiles Hearth lacked read in bulk (`roster.warm`). Members still unknown at launch
+are invited with the `resolve_user` flag: the delivery worker checks each as its turn comes and drops the
+invitation of a bot or a deactivated account. They count towards the audience minimum (`too_small`) as the
+humans they almost always are: an unknown bot can only make the audience look one larger, never expose an
+answer, because what protects anonymity is the respondent minimum on results (nothing is shown below it),
+not the size of the audience. `invited` counts them too, so it may exceed the invitations delivered by the
+few unknown bots a channel holds.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from slack_app import preferences
 from slack_app import roster as roster_service
 from slack_app.delivery.rules import Verdict, classify
+from slack_app.delivery.worker import RESOLVE_USER
 from slack_app.slack_port import PortFactory, SlackError, SlackPort
 from slack_app.surveys import views
 from storage import members, outbox
@@ -103,11 +114,12 @@ def launch(services: Services, slack: SlackPort, team_id: str, instrument: Instr
         if repo.open_run_for(s, team_id, channel_id) is not None:
             return _refused(services, "already_open", "already_open", channel_id=channel_id)
     try:
-        humans = audience_of(services, slack, team_id, channel_id)
+        people = audience_of(services, slack, team_id, channel_id, lookups=False)
     except SlackError as exc:  # busy: try again; anything lasting (Hearth not in the channel, …): say what
         if classify(exc.error, exc.status) is not Verdict.PERMANENT:
             return _refused(services, "slack_busy", "slack_busy", error=exc.error)
         return _refused(services, "refused", "channel_problem", error=exc.error, channel_id=channel_id)
+    humans = people.humans  # unresolved members count: see the module docstring
     if len(humans) < k:
         return replace(_refused(services, "refused", "too_small", audience=len(humans), minimum=k, low=low),
                        audience=len(humans))
@@ -122,13 +134,20 @@ def launch(services: Services, slack: SlackPort, team_id: str, instrument: Instr
                                invited=len(invitees), opened_at=now, closes_at=now + closes,
                                breakdowns=",".join(breakdowns))
             payload = views.invitation(services.copy, instrument, run.public_id, run.closes_at)
-            outbox.enqueue_many(s, [dict(team_id=team_id, kind=f"{KIND}.invite", target=user_id, payload=payload,
+            # the same words for everyone; the flag only tells the worker to check who they are first
+            unsure = {**payload, RESOLVE_USER: True}
+            unresolved = set(people.unresolved)
+            outbox.enqueue_many(s, [dict(team_id=team_id, kind=f"{KIND}.invite", target=user_id,
+                                         payload=unsure if user_id in unresolved else payload,
                                          dedupe_key=outbox.key(KIND, run.public_id, user_id, "invite"))
                                     for user_id in invitees])
             public_id = run.public_id
     except IntegrityError:  # another instance or schedule opened one for this audience meanwhile
         return _refused(services, "already_open", "already_open_audience")
-    log.info("surveys.launched run=%s audience=%s invited=%s min=%s", public_id, len(humans), len(invitees), k)
+    log.info("surveys.launched run=%s audience=%s invited=%s min=%s unresolved_count=%s", public_id, len(humans),
+             len(invitees), k, len(people.unresolved))
+    if people.unresolved:  # the invitations are on their way: now read the missing profiles in bulk
+        roster_service.warm(services, slack, team_id, people.unresolved)
     return LaunchResult("launched", "launched", public_id, len(invitees), len(humans))
 
 
@@ -138,13 +157,22 @@ def _refused(services: Services, status: str, reason: str, **ctx: object) -> Lau
                         reason=reason)
 
 
-def audience_of(services: Services, slack: SlackPort, team_id: str, channel_id: str | None) -> list[str]:
-    """The humans a run is for: a channel's (the roster), or the workspace's."""
+@dataclass(frozen=True)
+class People:
+    humans: list[str]  # unresolved ones included: they are likely people
+    unresolved: tuple[str, ...] = ()  # profile unknown (`lookups=False`): the delivery worker checks each
+
+
+def audience_of(services: Services, slack: SlackPort, team_id: str, channel_id: str | None, *,
+                lookups: bool = True) -> People:
+    """The humans a run is for: a channel's (the roster; `lookups=False`: without asking Slack about anyone
+    first), or the workspace's (one paged users.list: it describes everyone, so nobody is left unresolved)."""
     if channel_id is not None:
-        return roster_service.channel_roster(services, slack, team_id, channel_id).humans
+        roster = roster_service.channel_roster(services, slack, team_id, channel_id, lookups=lookups)
+        return People(roster.humans, roster.unresolved)
     people = [roster_service.profile_of(u) for u in slack.list_users()]
     members.store_profiles(services.db, team_id, people)
-    return sorted(p.user_id for p in people if roster_service.is_human(p))
+    return People(sorted(p.user_id for p in people if roster_service.is_human(p)))
 
 
 def _reachable(s: Session, team_id: str, user_ids: list[str]) -> list[str]:
@@ -477,7 +505,7 @@ def _remind(services: Services, slack: SlackPort, run_id: int, which: str) -> in
             return 0
         team_id, channel_id, public_id = run.team_id, run.channel_id, run.public_id
     try:
-        humans = audience_of(services, slack, team_id, channel_id)
+        humans = audience_of(services, slack, team_id, channel_id).humans  # days after launch: a reminder may wait
     except SlackError:
         return 0  # the next sweep tries again
     flag = SurveyRun.final_reminder_done if which == "final" else SurveyRun.first_reminder_done
