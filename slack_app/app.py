@@ -67,6 +67,9 @@ def build_app(settings: Settings, *, services: Services | None = None,
     client = make_request_client(reveal(settings.SLACK_BOT_TOKEN), settings.SLACK_API_URL)
     after_ack = AfterAck()
     oauth_flow = _oauth_flow(settings, services) if settings.oauth_enabled else None
+    bolt_log = logging.getLogger("hearth.bolt")
+    if bolt_log.level < logging.INFO:  # NOTSET too: Bolt's DEBUG lines print request and response bodies
+        bolt_log.setLevel(logging.INFO)  # (member text), whatever level the rest of Hearth logs at
     bolt = App(
         # Bolt copies the level, handlers and filters of `logger` onto the logger named after the app at every
         # request: named "hearth", it would reset Hearth's own loggers (and their level) each time.
@@ -77,7 +80,7 @@ def build_app(settings: Settings, *, services: Services | None = None,
         oauth_flow=oauth_flow,
         installation_store=oauth_flow.settings.installation_store if oauth_flow else None,
         installation_store_bot_only=True if oauth_flow else None,
-        logger=logging.getLogger("hearth.bolt"),
+        logger=bolt_log,
     )
     if oauth_flow:
         bolt.enable_token_revocation_listeners()
