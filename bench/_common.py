@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 import urllib.error
 import urllib.request
 import uuid
@@ -163,9 +164,16 @@ def count(sim: SlackSimulator, members: int, *, scale: float, db: Database,
     }
 
 
+def machine_speed_ms() -> float:
+    """Milliseconds for a fixed pure-Python loop (best of 5), recorded with every result: this shared machine's
+    speed varies by 2x from day to day, so figures taken on different days compare only beside it."""
+    return round(min(timeit.repeat("sum(range(10**6))", number=1, repeat=5)) * 1000, 1)
+
+
 def write(name: str, result: dict, command: str) -> None:
     result = {"benchmark": name, "command": command, "machine": f"{platform.node()} {platform.machine()}, "
-              f"{os.cpu_count()} CPUs, Python {platform.python_version()}", **result}
+              f"{os.cpu_count()} CPUs, Python {platform.python_version()}", "python_loop_ms": machine_speed_ms(),
+              **result}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     width = max(len(k) for k in result)

@@ -23,6 +23,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
+from bench import _common as bench
 from bench._common import KEY, RESULTS, scratch_database
 from tests.s3server import BUCKET, aws_env, start_moto_server
 
@@ -97,6 +98,7 @@ def main() -> None:
         "peak_rss_mb": round(peak_mb, 1),
         "seed_s": round(seed_s, 1), "verified_objects": checked, "verify_problems": len(problems),
         "machine": platform.machine(), "python": platform.python_version(), "cpus": os.cpu_count(),
+        "python_loop_ms": bench.machine_speed_ms(),
         "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"),
         "note": "2 cores shared with other jobs; moto runs in the parent, the archiver in a child process",
     }

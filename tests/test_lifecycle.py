@@ -40,6 +40,30 @@ def counts(db) -> dict[str, int]:
         return {t: s.scalar(select(func.count()).select_from(ts[t])) for k in KINDS for t in (p.table for p in k.parts)}
 
 
+def _when_free(run, seconds: float = 10.0):
+    """`run()`, retried while a killed run's lock is still held: PostgreSQL frees a session's advisory lock
+    when it notices the connection is gone, a moment after the process died."""
+    import time
+
+    from storage.lifecycle.lock import ArchiveBusy
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return run()
+        except ArchiveBusy:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def in_flight(db) -> int:
+    """How many batches a run archives at once."""
+    from storage.lifecycle.archiver import WORKERS
+
+    return WORKERS
+
+
 def archived_lines(archive) -> list[dict]:
     return [line for name in reader.objects(archive) for line in reader.read_lines(archive, name.key)]
 
@@ -155,11 +179,9 @@ def test_a_crash_at_any_step_loses_nothing_and_a_rerun_duplicates_nothing(db, s3
                               "--batch", "100"], env=env, cwd=ROOT, capture_output=True, timeout=120)
     assert crashed.returncode == -9, crashed.stderr.decode()[-2000:]
     archive = S3Archive(s3_endpoint.bucket, prefix)
-    report = Archiver(db, archive, batch=100).run(retention=retention())
-    # One batch ships on a worker thread while the next is cut: a crash there may leave that next one pending too.
-    pending = {"pending": {1}, "serialised": {1}, "uploaded": {1, 2}, "verified": {1, 2}, "deleted": {0, 1},
-               "manifest": {0}}[step]
-    assert report.resumed in pending
+    report = _when_free(lambda: Archiver(db, archive, batch=100).run(retention=retention()))
+    # Batches are archived on worker threads while the next are cut: a crash leaves those in flight pending.
+    assert report.resumed == 0 if step == "manifest" else report.resumed <= in_flight(db) + 1
     lines = archived_lines(archive)
     assert max(unit_keys(lines).values()) == 1  # every archived row exactly once, across all objects
     assert anonymous_rows(lines) == 13
@@ -184,7 +206,7 @@ def test_a_failed_upload_keeps_the_rows_and_a_rerun_finishes(db, s3_endpoint):
     assert counts(db) == before
     archive = S3Archive(s3_endpoint.bucket, unique_prefix())
     report = Archiver(db, archive).run(retention=retention())
-    assert report.resumed == 2 and report.rows == expected  # the batch that failed, and the one cut meanwhile
+    assert 1 <= report.resumed <= in_flight(db) + 1 and report.rows == expected  # the batches in flight
     assert max(unit_keys(archived_lines(archive)).values()) == 1
 
 
@@ -214,19 +236,33 @@ def test_a_bucket_that_disappears_stops_the_run_without_losing_rows(db, s3_endpo
     archive = S3Archive(bucket, "p")
 
     def vanish(step, batch):
-        if step == "deleted":
-            for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
-                s3.delete_object(Bucket=bucket, Key=o["Key"])
-            s3.delete_bucket(Bucket=bucket)
+        if step == "deleted" and not gone:
+            gone.append(batch.id)
+            for _ in range(20):  # other batches may still be uploading into it
+                for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+                    s3.delete_object(Bucket=bucket, Key=o["Key"])
+                try:
+                    s3.delete_bucket(Bucket=bucket)
+                    return
+                except s3.exceptions.ClientError:
+                    continue
 
+    gone: list[int] = []
     before = counts(db)
     with pytest.raises(ArchiveError, match=f"bucket {bucket} does not exist"):
         Archiver(db, archive, hook=vanish).run(retention=retention())
     after = counts(db)
-    assert sum(before.values()) - sum(after.values()) == 7  # only the first batch (a check-in round) left
+    from storage.lifecycle import archiver
+    from storage.lifecycle.kinds import BY_NAME
+
+    assert sum(before.values()) - sum(after.values()) >= 7  # the batches archived before it went
     with db.session() as s:
-        # the batch that failed to upload, and the one cut while it shipped
-        assert s.scalar(select(func.count()).select_from(ArchiveBatch).where(ArchiveBatch.status == "pending")) == 2
+        pending = list(s.scalars(select(ArchiveBatch).where(ArchiveBatch.status == "pending")))
+        assert 1 <= len(pending) <= in_flight(db) + 1  # those in flight when it went, resumed by the next run
+        for b in pending:  # every row they were written from is still here
+            k = BY_NAME[b.kind]
+            span = archiver.Span.parse(b.root_ids, archiver._order(k, tables()[k.root.table]))
+            assert b.rows is None or archiver._archived_rows(s, k, tables(), span) == b.rows
 
 
 def test_verify_names_a_corrupted_and_a_missing_object(db, archive):
@@ -446,3 +482,47 @@ def test_every_column_that_names_a_member_is_covered_by_forgetting():
     named = {(t.name, c.name) for t in tables().values() for c in t.columns
              if c.name == "user_id" or c.name.endswith("_by")}
     assert named - covered == set()
+
+
+def test_rows_the_database_writes_as_json_read_back_as_the_python_path_writes_them(db, monkeypatch):
+    """Most parts are turned into JSON by the database (`row_json`): every value, read back, must equal what
+    the per-row Python path writes, on this backend, for every kind seeded."""
+    from datetime import timedelta
+
+    from storage.lifecycle import archiver
+    from storage.models import utcnow
+    from tests.lifecycle_seed import seed_delivery
+
+    seed_all(db, db.crypto)
+    seed_delivery(db, 30)
+    ts = tables()
+
+    def batches(k):
+        cutoff, after = utcnow() - timedelta(days=retention()[k.name]), None
+        while True:
+            with db.session() as s:
+                found = archiver._next_span(s, k, ts, cutoff, 7, after)
+                if found is None:
+                    return
+                after = found[0]
+                yield b"".join(archiver.lines(s, k, after)), after
+
+    def parsed(data: bytes) -> list:
+        out = []
+        for line in data.splitlines():
+            d = json.loads(line)
+            t = ts[d["t"]]
+            out.append((d["t"], d["k"], {c: archiver.from_json(t.c[c], v) for c, v in d["r"].items()}))
+        return out
+
+    in_database = 0
+    for k in KINDS:
+        for data, span in list(batches(k)):
+            in_database += sum(archiver.row_json(ts[p.table], db.engine.dialect.name) is not None
+                               and not p.anonymous and p.clean is None for p in k.parts)
+            with monkeypatch.context() as m:
+                m.setattr(archiver, "row_json", lambda t, dialect: None)
+                with db.session() as s:
+                    by_python = b"".join(archiver.lines(s, k, span))
+            assert parsed(data) == parsed(by_python), k.name
+    assert in_database > 5  # the database wrote most parts
