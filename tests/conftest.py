@@ -164,3 +164,16 @@ def driver(request, server, simulator, transport):
     if transport == "socket":
         request.getfixturevalue("socket_connection")
     return SlackDriver(server.events_url, SIGNING_SECRET, simulator, socket_mode=transport == "socket")
+
+
+@pytest.fixture
+def slack(simulator):
+    """The app's Web API port, talking to the simulator (a test module may define its own)."""
+    from slack_app.slack_port import WebApiPort, make_client
+
+    return WebApiPort(make_client(simulator.bot_token, simulator.base_url))
+
+
+@pytest.fixture
+def services(hearth):
+    return hearth.services

@@ -24,13 +24,6 @@ HUMANS = {"UALICE", "UBOB", "UCARMEN", "UDEV", "UEMI", "UFINN"}
 
 
 @pytest.fixture
-def slack(simulator):
-    from slack_app.slack_port import WebApiPort, make_client
-
-    return WebApiPort(make_client(simulator.bot_token, simulator.base_url))
-
-
-@pytest.fixture
 def deliver(hearth, slack):
     from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
 

@@ -23,13 +23,6 @@ MEMBERS = ("UALICE", "UBOB", "UDEV", "UEMI", "UCARMEN")
 
 
 @pytest.fixture
-def slack(simulator):
-    from slack_app.slack_port import WebApiPort, make_client
-
-    return WebApiPort(make_client(simulator.bot_token, simulator.base_url))
-
-
-@pytest.fixture
 def deliver(hearth, slack):
     """Run the delivery worker until the outbox is empty, as `hearth serve` does in the background."""
     from slack_app.delivery.worker import DeliveryWorker, WorkerOptions

@@ -24,18 +24,6 @@ NOT_PEOPLE = {"UHEARTHBOT", "UOTHERBOT", "UGONE", "UBOT1", "UBOT2"}  # bots and 
 
 
 @pytest.fixture
-def slack(simulator):
-    from slack_app.slack_port import WebApiPort, make_client
-
-    return WebApiPort(make_client(simulator.bot_token, simulator.base_url))
-
-
-@pytest.fixture
-def services(hearth):
-    return hearth.services
-
-
-@pytest.fixture
 def deliver(services, slack):
     worker = DeliveryWorker(services.db, lambda team: slack, options=WorkerOptions(threads=1))
     return lambda: worker.drain(timeout=60)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import pytest
 from click.testing import CliRunner
 
 from slack_app.cli import main
@@ -17,13 +16,6 @@ from storage.crypto import Crypto, generate_key
 from storage.sealed import encrypted_columns, rotate
 
 TEAM = "T0HEARTH"
-
-
-@pytest.fixture
-def slack(simulator):
-    from slack_app.slack_port import WebApiPort, make_client
-
-    return WebApiPort(make_client(simulator.bot_token, simulator.base_url))
 
 
 def _env(simulator, settings):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from click.testing import CliRunner
 
 from slack_app import roster
@@ -19,18 +18,6 @@ from storage.models import utcnow
 
 TEAM = "T0HEARTH"
 BIG = "CBIG"
-
-
-@pytest.fixture
-def slack(simulator):
-    from slack_app.slack_port import WebApiPort, make_client
-
-    return WebApiPort(make_client(simulator.bot_token, simulator.base_url))
-
-
-@pytest.fixture
-def services(hearth):
-    return hearth.services
 
 
 def crowd(simulator, n: int, channel: str = BIG) -> list[str]:
