@@ -189,21 +189,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+WORKERS: dict[int, subprocess.Popen] = {}  # a `--no-worker` server's pid → its `hearth worker` (stopped with it)
+
+
 def start_hearth(sim: SlackSimulator, tmp: Path, *, secret: str, database_url: str | None = None,
-                 env: dict[str, str] | None = None, name: str = "hearth",
-                 socket_mode: bool = False) -> tuple[subprocess.Popen, str | None]:
+                 env: dict[str, str] | None = None, name: str = "hearth", socket_mode: bool = False,
+                 separate_worker: bool = False) -> tuple[subprocess.Popen, str | None]:
     """`hearth serve` on a free loopback port (an SQLite file in `tmp` unless `database_url`), or `hearth run`
     connected to the simulator's Socket Mode; its log goes to tmp/<name>.log. Returns the process and its events
-    URL (None over Socket Mode) once it answers."""
+    URL (None over Socket Mode) once it answers. `separate_worker`: the server runs with `--no-worker` beside
+    a `hearth worker` process (in WORKERS)."""
     port = free_port()
     env = {**os.environ, "SLACK_BOT_TOKEN": sim.bot_token, "SLACK_SIGNING_SECRET": secret,
            "SLACK_API_URL": sim.base_url, "DATABASE_URL": database_url or f"sqlite:///{tmp}/hearth.db",
            "ARCHIVE_URL": str(tmp / "archive"), "HEARTH_ENCRYPTION_KEY": KEY, "HEARTH_LOG_LEVEL": "WARNING",
            "SLACK_APP_TOKEN": sim.socket_mode.app_token, **(env or {})}
     hearth = Path(sys.executable).with_name("hearth")
+    flags = ["--no-worker"] if separate_worker else []
     if socket_mode:
-        return connect_process([str(hearth), "run"], sim, tmp, name, env), None
-    return serve_process([str(hearth), "serve", "--host", "127.0.0.1", "--port", str(port)], port, tmp, name, env)
+        proc, url = connect_process([str(hearth), "run", *flags], sim, tmp, name, env), None
+    else:
+        proc, url = serve_process([str(hearth), "serve", "--host", "127.0.0.1", "--port", str(port), *flags], port,
+                                  tmp, name, env)
+    if separate_worker:
+        WORKERS[proc.pid] = subprocess.Popen([str(hearth), "worker"], env=env, cwd=tmp,
+                                             stdout=(tmp / f"{name}-worker.log").open("w"), stderr=subprocess.STDOUT)
+    return proc, url
 
 
 def connect_process(cmd: list[str], sim: SlackSimulator, tmp: Path, name: str, env: dict[str, str] | None = None,
@@ -240,6 +251,8 @@ def serve_process(cmd: list[str], port: int, tmp: Path, name: str, env: dict[str
 
 
 def stop_process(proc: subprocess.Popen) -> None:
+    if proc.pid in WORKERS:
+        stop_process(WORKERS.pop(proc.pid))
     proc.terminate()
     try:
         proc.wait(timeout=20)

@@ -265,13 +265,17 @@ def saturation(args: argparse.Namespace, mix: Mix, client: Client | SocketClient
     """Saturate the servers `client` reaches; with the CPU the servers and this process (client and simulator) used,
     which says whether the servers or the machine ran out first."""
     before = [cpu_seconds(pid) for pid in pids]
+    workers = [bench.WORKERS[pid].pid for pid in pids if pid in bench.WORKERS]
+    before_workers = [cpu_seconds(pid) for pid in workers]
     own = time.process_time()
     samples, span = saturate(client, mix, args.concurrency, args.saturate_seconds)
     used = sum(cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True))
+    worker_used = sum(cpu_seconds(pid) - b for pid, b in zip(workers, before_workers, strict=True))
     return {**latency_summary(samples, span),
             # the servers' CPU per request: what the machine's other load distorts least
             "server_cpu_ms_per_request": round(1000 * used / max(1, len(samples)), 2),
             "server_cpu_cores": round(used / span, 2),
+            **({"separate_worker_cpu_cores": round(worker_used / span, 2)} if workers else {}),
             "client_and_simulator_cpu_cores": round((time.process_time() - own) / span, 2)}
 
 
@@ -394,7 +398,8 @@ ENV = {"HEARTH_MODERATOR_CHANNEL": MODS}
 def over_http(args: argparse.Namespace, sim: SlackSimulator, database_url: str, tmp: Path, members: list[str],
               result: dict, procs: list[subprocess.Popen]) -> None:
     """Hearth (`hearth serve`) and the bare app both listening; paced one after the other, then saturated."""
-    hearth, hearth_url = bench.start_hearth(sim, tmp, secret=SECRET, database_url=database_url, env=ENV)
+    hearth, hearth_url = bench.start_hearth(sim, tmp, secret=SECRET, database_url=database_url, env=ENV,
+                                            separate_worker=args.separate_worker)
     procs.append(hearth)
     bare, bare_url = start_bare(sim, tmp)
     procs.append(bare)
@@ -411,7 +416,7 @@ def over_http(args: argparse.Namespace, sim: SlackSimulator, database_url: str, 
     bench.stop_process(bare)
     if args.scale_out:
         second, second_url = bench.start_hearth(sim, tmp, secret=SECRET, database_url=database_url, env=ENV,
-                                                name="hearth2")
+                                                name="hearth2", separate_worker=args.separate_worker)
         procs.append(second)
         assert second_url
         print("saturating two instances", flush=True)
@@ -426,7 +431,8 @@ def over_socket(args: argparse.Namespace, sim: SlackSimulator, database_url: str
     """Hearth (`hearth run`) seeded and measured, stopped, then the bare app: the gateway spreads an app's
     envelopes over all its connections, so only one of them may be connected at a time."""
     client = SocketClient(sim)
-    hearth, _ = bench.start_hearth(sim, tmp, secret=SECRET, database_url=database_url, env=ENV, socket_mode=True)
+    hearth, _ = bench.start_hearth(sim, tmp, secret=SECRET, database_url=database_url, env=ENV, socket_mode=True,
+                                   separate_worker=args.separate_worker)
     procs.append(hearth)
     mix = seed(sim, SlackDriver(None, SECRET, sim, timeout=30, socket_mode=True), database_url, tmp, members)
     print("seeded; warming up", flush=True)
@@ -471,6 +477,8 @@ def main() -> None:
                     help="socket: the same mix as Socket Mode envelopes; Hearth is `hearth run`")
     ap.add_argument("--profile", type=Path, default=None,
                     help="record Hearth with py-spy while it is saturated: collapsed stacks into this file")
+    ap.add_argument("--separate-worker", action="store_true",
+                    help="Hearth serves with --no-worker beside a `hearth worker` process per instance")
     ap.add_argument("--label", default="postgresql", help="names bench/results/load_<label>.json")
     args = ap.parse_args()
     if args.transport == "socket" and args.scale_out:
@@ -481,7 +489,7 @@ def main() -> None:
         ws.channels[channel].members.update(members)
     result: dict[str, Any] = {"mix_percent": MIX, "rate": args.rate, "seconds": args.seconds,
                               "concurrency": args.concurrency, "members": args.members, "database": "postgresql",
-                              "transport": args.transport}
+                              "transport": args.transport, "separate_worker": args.separate_worker}
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp_name, bench.scratch_database("postgresql") as db, \
             SlackSimulator(ws, rate_limits=False) as sim:

@@ -29,10 +29,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("hearth.cli")
 
 
+NO_WORKER = click.option("--no-worker", is_flag=True,
+                         help="Only answer Slack: deliver messages and run the scheduler in separate "
+                              "`hearth worker` processes, so their work never shares this process with acks.")
+
+
 @click.command(help="Run with Socket Mode (needs SLACK_APP_TOKEN).")
+@NO_WORKER
 @friendly
 @pass_cli
-def run(ctx: CliContext) -> None:
+def run(ctx: CliContext, no_worker: bool) -> None:
     settings = ctx.settings
     if not (settings.SLACK_BOT_TOKEN or settings.SLACK_APP_TOKEN or settings.oauth_enabled):
         from slack_app.copy import Copy
@@ -46,7 +52,7 @@ def run(ctx: CliContext) -> None:
     from slack_app.socket_mode import SocketModeConnection
 
     hearth = build_app(settings)
-    with _background(hearth):
+    with _background(hearth, enabled=not no_worker):
         connection = SocketModeConnection(hearth, reveal(settings.SLACK_APP_TOKEN)).start()
         try:
             threading.Event().wait()  # until Ctrl-C or SIGTERM (which raises SystemExit here)
@@ -58,27 +64,32 @@ def run(ctx: CliContext) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; 0.0.0.0 listens on every interface (e.g. behind a TLS proxy elsewhere).")
 @click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535))
+@NO_WORKER
 @friendly
 @pass_cli
-def serve(ctx: CliContext, host: str, port: int) -> None:
+def serve(ctx: CliContext, host: str, port: int, no_worker: bool) -> None:
     settings = ctx.settings
     from slack_app.app import build_app
     from slack_app.server import serve as serve_http
 
     hearth = build_app(settings)
-    log.info("http.listening host=%s port=%s", host, port)
-    with _background(hearth):
+    log.info("http.listening host=%s port=%s worker=%s", host, port, "off" if no_worker else "on")
+    with _background(hearth, enabled=not no_worker):
         serve_http(hearth, host, port)
 
 
 @contextmanager
-def _background(hearth: Hearth) -> Iterator[Background]:
-    """The delivery worker and (while this instance leads) the scheduler run beside the listeners."""
+def _background(hearth: Hearth, *, enabled: bool = True) -> Iterator[Background | None]:
+    """The delivery worker and (while this instance leads) the scheduler run beside the listeners, unless
+    `--no-worker` leaves them to `hearth worker` processes."""
     from slack_app.runtime import start_background
 
     # SIGTERM (systemd, Docker, Kubernetes) unwinds like Ctrl-C, so the worker finishes the rows in hand and
     # the scheduler's leadership is released at once instead of after a lease.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if not enabled:
+        yield None
+        return
     background = start_background(hearth.services)
     try:
         yield background

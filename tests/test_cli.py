@@ -106,7 +106,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-def test_serve_answers_signed_requests_and_rejects_unsigned_ones(tmp_path, simulator):
+@pytest.mark.parametrize("no_worker", [False, True], ids=["with-worker", "no-worker"])
+def test_serve_answers_signed_requests_and_rejects_unsigned_ones(tmp_path, simulator, no_worker):
     from slack_app.simulator import SlackDriver
     from storage.crypto import Crypto, generate_key
 
@@ -115,7 +116,8 @@ def test_serve_answers_signed_requests_and_rejects_unsigned_ones(tmp_path, simul
     env = {"SLACK_BOT_TOKEN": simulator.bot_token, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
            "SLACK_API_URL": simulator.base_url, "HEARTH_ENCRYPTION_KEY": key}
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HEARTH_", "DATABASE_URL"))}
-    proc = subprocess.Popen([HEARTH, "serve", "--host", "127.0.0.1", "--port", str(port)], env={**base, **env},
+    flags = ["--no-worker"] if no_worker else []
+    proc = subprocess.Popen([HEARTH, "serve", "--host", "127.0.0.1", "--port", str(port), *flags], env={**base, **env},
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
@@ -137,18 +139,27 @@ def test_serve_answers_signed_requests_and_rejects_unsigned_ones(tmp_path, simul
         assert unsigned.status == 401
         assert (tmp_path / "var" / "hearth.db").exists()  # the embedded default database
 
-        # The delivery worker runs inside `hearth serve`: a queued message reaches Slack.
+        # The delivery worker runs inside `hearth serve` (or, with --no-worker, in `hearth worker`): a queued
+        # message reaches Slack.
         served = Database(f"sqlite:///{tmp_path / 'var' / 'hearth.db'}", crypto=Crypto([key]))
         with served.session() as session:
             outbox.enqueue(session, team_id="T0HEARTH", kind="test.ping", target="UBOB",
                            payload={"text": "ping"}, dedupe_key="serve-test-ping")
         served.dispose()
+        if no_worker:
+            assert not wait_for(lambda: simulator.calls_for("chat.postMessage"), timeout=2)
+            drained = subprocess.run([HEARTH, "worker", "--drain"], env={**base, **env}, cwd=tmp_path,
+                                     capture_output=True, text=True, timeout=60)
+            assert drained.returncode == 0, drained.stderr
         assert wait_for(lambda: simulator.calls_for("chat.postMessage"), timeout=15)
     finally:
         proc.terminate()
         output = proc.communicate(timeout=10)[0]
     assert proc.returncode == 0  # SIGTERM is a clean stop
-    assert "delivery.stopped" in output and "leader.released" in output  # the worker and the scheduler let go
+    if no_worker:  # nothing but the listeners ran here
+        assert "worker=off" in output and "delivery.stopped" not in output and "leader." not in output
+    else:
+        assert "delivery.stopped" in output and "leader.released" in output  # the worker and the scheduler let go
     assert "zebra-quartz" not in output  # logs never carry what members typed
     assert "Traceback" not in output
     assert stat.S_IMODE((tmp_path / "var" / "hearth.db").stat().st_mode) == 0o600  # the database is private

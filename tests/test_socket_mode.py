@@ -218,9 +218,10 @@ def _run_env(simulator, tmp_path):
             "HEARTH_ENCRYPTION_KEY": generate_key(), "HEARTH_MODERATOR_CHANNEL": "GMODS", "HEARTH_LOG_LEVEL": "INFO"}
 
 
-def test_hearth_run_serves_over_socket_mode_and_sigterm_finishes_in_flight_work(simulator, tmp_path):
+@pytest.mark.parametrize("no_worker", [False, True], ids=["with-worker", "no-worker"])
+def test_hearth_run_serves_over_socket_mode_and_sigterm_finishes_in_flight_work(simulator, tmp_path, no_worker):
     env = _run_env(simulator, tmp_path)
-    proc = subprocess.Popen([_hearth(), "run"], env=env, cwd=tmp_path,
+    proc = subprocess.Popen([_hearth(), "run", *(["--no-worker"] if no_worker else [])], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert simulator.socket_mode.wait_for_connections(1, timeout=30), "hearth run connected"
@@ -241,6 +242,9 @@ def test_hearth_run_serves_over_socket_mode_and_sigterm_finishes_in_flight_work(
     assert simulator.socket_mode.connection_count == 0
     assert "socket.closed drained=True" in output
     assert "Traceback" not in output
+    # the delivery worker and the scheduler ran here, unless --no-worker left them to `hearth worker`
+    assert ("delivery.stopped" in output and "leader." in output) is not no_worker
+    assert ("delivery." in output or "leader." in output) is not no_worker
 
 
 def test_hearth_run_with_a_wrong_app_token_says_so_in_one_line(simulator, tmp_path):
