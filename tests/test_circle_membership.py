@@ -8,7 +8,7 @@ from slack_app import roster
 from slack_app.checkins.ids import CheckinAction, CheckinBlock
 from slack_app.simulator import wait_for
 from storage import checkins as repo
-from tests.test_checkin_flow import (  # noqa: F401 - deliver and slack are fixtures
+from tests.test_checkin_flow import (  # noqa: F401 - deliver is a fixture
     CIRCLE,
     TEAM,
     current_round,
@@ -16,7 +16,6 @@ from tests.test_checkin_flow import (  # noqa: F401 - deliver and slack are fixt
     enable_in_slack,
     open_round,
     private_replies,
-    slack,
 )
 
 

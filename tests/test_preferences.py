@@ -14,14 +14,13 @@ from slack_app.simulator import wait_for
 from storage import migrate
 from storage import preferences as repo
 from storage.db import Database
-from tests.test_checkin_flow import (  # noqa: F401 - deliver and slack are fixtures
+from tests.test_checkin_flow import (  # noqa: F401 - deliver is a fixture
     CIRCLE,
     TEAM,
     deliver,
     enable_in_slack,
     open_round,
     private_replies,
-    slack,
 )
 
 NOW = datetime(2024, 6, 3, 8, 0, tzinfo=UTC)

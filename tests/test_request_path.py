@@ -13,7 +13,7 @@ from slack_app.checkins.ids import CheckinAction
 from slack_app.request_path import AfterAck
 from slack_app.simulator import wait_for
 from slack_app.slack_port import SlackError
-from tests.test_checkin_flow import CIRCLE, deliver, enable_in_slack, open_round, private_replies, slack  # noqa: F401
+from tests.test_checkin_flow import CIRCLE, deliver, enable_in_slack, open_round, private_replies  # noqa: F401
 
 
 def settle(seconds: float = 1.5) -> None:
