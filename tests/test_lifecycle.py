@@ -526,3 +526,27 @@ def test_rows_the_database_writes_as_json_read_back_as_the_python_path_writes_th
                     by_python = b"".join(archiver.lines(s, k, span))
             assert parsed(data) == parsed(by_python), k.name
     assert in_database > 5  # the database wrote most parts
+
+
+def test_records_that_change_after_their_object_is_written_are_written_again_before_anything_is_deleted(db, archive):
+    """A delivery row vanishes between the object's read-back and the delete: the delete counts one row fewer
+    than the object holds, so it is rolled back, the object is written afresh and only then are rows deleted."""
+    from tests.lifecycle_seed import seed_delivery
+
+    seed_delivery(db, 30)
+    outbox = tables()["outbox"]
+    with db.session() as s:
+        victim = s.scalar(select(func.min(outbox.c.id)))
+    changed = []
+
+    def change(step, batch):
+        if step == "verified" and batch.kind == "delivery" and not changed:
+            with db.session() as s:
+                s.execute(outbox.delete().where(outbox.c.id == victim))
+            changed.append(batch.id)
+
+    report = Archiver(db, archive, hook=change, batch=10).run(retention=retention())
+    assert changed and report.rows["delivery"] == 29
+    ids = [line["r"]["id"] for line in archived_lines(archive) if line["t"] == "outbox"]
+    assert sorted(ids) == sorted(set(ids)) and victim not in ids and len(ids) == 29
+    assert counts(db)["outbox"] == 0

@@ -492,15 +492,11 @@ class Archiver:
                 raise ArchiveCorrupt(f"archive object {b.object_key} read back with a different size or SHA-256; "
                                      "its rows stay in the database")
             _step("verified", b, self.hook)
-            with self.db.session() as s:
-                expected = _archived_rows(s, k, self.ts, ids)
-                if expected == b.rows:
-                    deleted = _delete(s, k, self.ts, ids)
-                    s.execute(update(ArchiveBatch).where(ArchiveBatch.id == b.id)
-                              .values(status=ARCHIVED, root_ids="", archived_at=utcnow()))
-                    stale = False
-                else:
-                    stale = True
+            try:
+                deleted = self._delete_archived(b, k, ids)
+                stale = False
+            except _Changed:
+                stale = True
             if not stale:
                 _step("deleted", b, self.hook)
                 report.add(k.name, b.rows or 0)
@@ -517,6 +513,20 @@ class Archiver:
             b.sha256 = None
             written = self._serialise(b, k, ids)
         raise ArchiveCorrupt(f"batch {b.id} keeps changing while it is archived; try again later")
+
+    def _delete_archived(self, b: ArchiveBatch, k: Kind, ids: Span) -> int:
+        """Delete the batch's rows and mark it archived, in one transaction, if they are still the rows its
+        object holds; else `_Changed` (and nothing is deleted). Where every row deleted is archived, the
+        delete's own count says so; parts filtered by `only` (deleted, not archived) are counted first."""
+        with self.db.session() as s:
+            if any(p.only is not None for p in k.parts) and _archived_rows(s, k, self.ts, ids) != b.rows:
+                raise _Changed
+            deleted = _delete(s, k, self.ts, ids)
+            if all(p.only is None for p in k.parts) and deleted != b.rows:
+                raise _Changed  # rolls the delete back
+            s.execute(update(ArchiveBatch).where(ArchiveBatch.id == b.id)
+                      .values(status=ARCHIVED, root_ids="", archived_at=utcnow()))
+            return deleted
 
     def _serialise(self, b: ArchiveBatch, k: Kind, ids: Span) -> Path | None:
         """The batch's gzip file, its size and SHA-256 in the ledger; None when it was uploaded before a crash
@@ -563,6 +573,10 @@ class Archiver:
         with self.db.session() as s:
             s.execute(update(ArchiveBatch).where(ArchiveBatch.id.in_([b.id for b in done])).values(manifest_key=key))
         return key
+
+
+class _Changed(Exception):
+    """A batch's records changed after its object was written."""
 
 
 class _Pipeline:
