@@ -189,7 +189,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-WORKERS: dict[int, subprocess.Popen] = {}  # a `--no-worker` server's pid → its `hearth worker` (stopped with it)
+SEPARATE_WORKERS: dict[int, subprocess.Popen] = {}  # a `--no-worker` server's pid → its `hearth worker` (stopped with it)
 
 
 def start_hearth(sim: SlackSimulator, tmp: Path, *, secret: str, database_url: str | None = None,
@@ -198,7 +198,7 @@ def start_hearth(sim: SlackSimulator, tmp: Path, *, secret: str, database_url: s
     """`hearth serve` on a free loopback port (an SQLite file in `tmp` unless `database_url`), or `hearth run`
     connected to the simulator's Socket Mode; its log goes to tmp/<name>.log. Returns the process and its events
     URL (None over Socket Mode) once it answers. `separate_worker`: the server runs with `--no-worker` beside
-    a `hearth worker` process (in WORKERS)."""
+    a `hearth worker` process (in SEPARATE_WORKERS)."""
     port = free_port()
     env = {**os.environ, "SLACK_BOT_TOKEN": sim.bot_token, "SLACK_SIGNING_SECRET": secret,
            "SLACK_API_URL": sim.base_url, "DATABASE_URL": database_url or f"sqlite:///{tmp}/hearth.db",
@@ -212,7 +212,7 @@ def start_hearth(sim: SlackSimulator, tmp: Path, *, secret: str, database_url: s
         proc, url = serve_process([str(hearth), "serve", "--host", "127.0.0.1", "--port", str(port), *flags], port,
                                   tmp, name, env)
     if separate_worker:
-        WORKERS[proc.pid] = subprocess.Popen([str(hearth), "worker"], env=env, cwd=tmp,
+        SEPARATE_WORKERS[proc.pid] = subprocess.Popen([str(hearth), "worker"], env=env, cwd=tmp,
                                              stdout=(tmp / f"{name}-worker.log").open("w"), stderr=subprocess.STDOUT)
     return proc, url
 
@@ -251,8 +251,8 @@ def serve_process(cmd: list[str], port: int, tmp: Path, name: str, env: dict[str
 
 
 def stop_process(proc: subprocess.Popen) -> None:
-    if proc.pid in WORKERS:
-        stop_process(WORKERS.pop(proc.pid))
+    if proc.pid in SEPARATE_WORKERS:
+        stop_process(SEPARATE_WORKERS.pop(proc.pid))
     proc.terminate()
     try:
         proc.wait(timeout=20)

@@ -265,7 +265,7 @@ def saturation(args: argparse.Namespace, mix: Mix, client: Client | SocketClient
     """Saturate the servers `client` reaches; with the CPU the servers and this process (client and simulator) used,
     which says whether the servers or the machine ran out first."""
     before = [cpu_seconds(pid) for pid in pids]
-    workers = [bench.WORKERS[pid].pid for pid in pids if pid in bench.WORKERS]
+    workers = [bench.SEPARATE_WORKERS[pid].pid for pid in pids if pid in bench.SEPARATE_WORKERS]
     before_workers = [cpu_seconds(pid) for pid in workers]
     own = time.process_time()
     samples, span = saturate(client, mix, args.concurrency, args.saturate_seconds)

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from storage.archive import ArchiveCorrupt, ArchiveError, FolderArchive, S3Archive
 from storage.lifecycle import forget, reader
-from storage.lifecycle.archiver import Archiver, tables
+from storage.lifecycle.archiver import WORKERS, Archiver, tables
 from storage.lifecycle.kinds import KINDS, retention
 from storage.models import ArchiveBatch, ForgottenMember
 from tests.lifecycle_seed import SECRET_WORDS, TEAM, seed_all
@@ -55,13 +55,6 @@ def _when_free(run, seconds: float = 10.0):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
-
-
-def in_flight(db) -> int:
-    """How many batches a run archives at once."""
-    from storage.lifecycle.archiver import WORKERS
-
-    return WORKERS
 
 
 def archived_lines(archive) -> list[dict]:
@@ -181,7 +174,7 @@ def test_a_crash_at_any_step_loses_nothing_and_a_rerun_duplicates_nothing(db, s3
     archive = S3Archive(s3_endpoint.bucket, prefix)
     report = _when_free(lambda: Archiver(db, archive, batch=100).run(retention=retention()))
     # Batches are archived on worker threads while the next are cut: a crash leaves those in flight pending.
-    assert report.resumed == 0 if step == "manifest" else report.resumed <= in_flight(db) + 1
+    assert report.resumed == 0 if step == "manifest" else report.resumed <= WORKERS + 1
     lines = archived_lines(archive)
     assert max(unit_keys(lines).values()) == 1  # every archived row exactly once, across all objects
     assert anonymous_rows(lines) == 13
@@ -206,7 +199,7 @@ def test_a_failed_upload_keeps_the_rows_and_a_rerun_finishes(db, s3_endpoint):
     assert counts(db) == before
     archive = S3Archive(s3_endpoint.bucket, unique_prefix())
     report = Archiver(db, archive).run(retention=retention())
-    assert 1 <= report.resumed <= in_flight(db) + 1 and report.rows == expected  # the batches in flight
+    assert 1 <= report.resumed <= WORKERS + 1 and report.rows == expected  # the batches in flight
     assert max(unit_keys(archived_lines(archive)).values()) == 1
 
 
@@ -258,7 +251,7 @@ def test_a_bucket_that_disappears_stops_the_run_without_losing_rows(db, s3_endpo
     assert sum(before.values()) - sum(after.values()) >= 7  # the batches archived before it went
     with db.session() as s:
         pending = list(s.scalars(select(ArchiveBatch).where(ArchiveBatch.status == "pending")))
-        assert 1 <= len(pending) <= in_flight(db) + 1  # those in flight when it went, resumed by the next run
+        assert 1 <= len(pending) <= WORKERS + 1  # those in flight when it went, resumed by the next run
         for b in pending:  # every row they were written from is still here
             k = BY_NAME[b.kind]
             span = archiver.Span.parse(b.root_ids, archiver._order(k, tables()[k.root.table]))

@@ -30,7 +30,7 @@ from sqlalchemy import or_, select, update
 from slack_app import preferences
 from slack_app.buddies import rules, views
 from slack_app.buddies.matching import Plan, match
-from slack_app.delivery.worker import ALONE, REGROUP, RESOLVE_USER
+from slack_app.delivery.worker import ALONE, REGROUP, RESOLVE_USER, resolving
 from slack_app.roster import channel_roster, is_human, profile_of, warm
 from slack_app.scheduling.cadence import Cadence, next_after, period
 from storage import buddies as repo
@@ -155,7 +155,7 @@ def plan_round(services: Services, slack: SlackPort, team_id: str, channel_id: s
         for user_id in plan.left_out:
             note = views.left_out(services.copy)
             outbox.enqueue_sensitive(s, team_id=team_id, kind=f"{KIND}.left_out", recipient=user_id,
-                                     payload={**note, RESOLVE_USER: True} if user_id in unresolved else note,
+                                     payload=resolving(note, user_id in unresolved),
                                      dedupe_key=outbox.key(KIND, rnd.id, "left_out", user_id))
         repo.after_round(s, prog.id, plan.left_out)
         round_id = rnd.id
@@ -336,7 +336,7 @@ def heads_up_due(services: Services, slack_for: Callable[[str], SlackPort], *, n
             payload = views.heads_up(services.copy, channel_id, program_id, when)
             for user_id in people:
                 outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.heads_up", target=user_id,
-                               payload={**payload, RESOLVE_USER: True} if user_id in unresolved else payload,
+                               payload=resolving(payload, user_id in unresolved),
                                dedupe_key=outbox.key(KIND, program_id, nxt.isoformat(), "heads_up", user_id))
         sent += len(people)
         log.info("buddies.heads_up program=%s members=%s unresolved_count=%s", program_id, len(people),

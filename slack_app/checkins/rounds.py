@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from slack_app import roster as roster_service
 from slack_app.checkins import audience, rules, views
-from slack_app.delivery.worker import RESOLVE_USER
+from slack_app.delivery.worker import resolving
 from slack_app.slack_port import SlackError, SlackPort
 from storage import checkins as repo
 from storage import members, outbox
@@ -152,9 +152,9 @@ def _start_round(services: Services, s: Session, circle_id: int, round_id: int, 
         snooze = snooze_offer(now, roster.tz.get(user_id))
         payload = (views.facilitator_guide(copy, circle, round_, snooze) if user_id == facilitator
                    else views.invitation(copy, circle, round_, user_id, snooze))
-        if user_id in unresolved:  # the worker checks who they are when the message's turn comes
-            payload = {**payload, RESOLVE_USER: True}
-        messages.append(dict(team_id=team_id, kind=f"{KIND}.invite", target=user_id, payload=payload,
+        # the worker checks who an unresolved member is when the message's turn comes
+        messages.append(dict(team_id=team_id, kind=f"{KIND}.invite", target=user_id,
+                             payload=resolving(payload, user_id in unresolved),
                              dedupe_key=outbox.key(KIND, round_id, user_id, "invite")))
     outbox.enqueue_many(s, messages)
     log.info("checkins.round_opened circle=%s round=%s number=%s members=%s invited=%s facilitator=%s unresolved=%s",

@@ -60,6 +60,11 @@ REGROUP = "regroup"  # group DM payloads: {"U1,U2": payload} for the group less 
 ALONE = "alone"  # group DM payloads: the payload for the one member left when the others are not people
 
 
+def resolving(payload: dict, unknown: bool) -> dict:
+    """`payload`, flagged so the worker checks who its recipient is first when their profile is `unknown`."""
+    return {**payload, RESOLVE_USER: True} if unknown else payload
+
+
 def delivery_metadata(dedupe_key: str) -> dict:
     """The message metadata that lets reconciliation recognise a delivered row in history."""
     return {"event_type": EVENT_TYPE, "event_payload": {"key": dedupe_key}}

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from slack_app import preferences
 from slack_app import roster as roster_service
 from slack_app.delivery.rules import Verdict, classify
-from slack_app.delivery.worker import RESOLVE_USER
+from slack_app.delivery.worker import resolving
 from slack_app.slack_port import PortFactory, SlackError, SlackPort
 from slack_app.surveys import views
 from storage import members, outbox
@@ -135,10 +135,9 @@ def launch(services: Services, slack: SlackPort, team_id: str, instrument: Instr
                                breakdowns=",".join(breakdowns))
             payload = views.invitation(services.copy, instrument, run.public_id, run.closes_at)
             # the same words for everyone; the flag only tells the worker to check who they are first
-            unsure = {**payload, RESOLVE_USER: True}
             unresolved = set(people.unresolved)
             outbox.enqueue_many(s, [dict(team_id=team_id, kind=f"{KIND}.invite", target=user_id,
-                                         payload=unsure if user_id in unresolved else payload,
+                                         payload=resolving(payload, user_id in unresolved),
                                          dedupe_key=outbox.key(KIND, run.public_id, user_id, "invite"))
                                     for user_id in invitees])
             public_id = run.public_id

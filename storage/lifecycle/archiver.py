@@ -280,15 +280,11 @@ def _part_stmt(k: Kind, p: Part, ts: dict[str, Table], span: Span, *, as_json: A
         _, frm = _team_expr(k, ts)
         keys = _pk(t) if as_json is not None else []
         return select(*keys, *row).select_from(frm).where(_in_span(k, ts, span)).order_by(*_pk(t))
-    if p.parent is None:
-        owner = t.c[p.link]
-        stmt = select(owner.label("_k"), *row) if as_json is not None else select(t, owner.label("_k"))
-        stmt = stmt.select_from(t)
-    else:
-        parent = ts[p.parent]
-        owner = parent.c[k.parent_link(p)]
-        stmt = (select(owner.label("_k"), *row) if as_json is not None else select(t, owner.label("_k"))) \
-            .select_from(t).join(parent, t.c[p.link] == parent.c.id)
+    owner = t.c[p.link] if p.parent is None else ts[p.parent].c[k.parent_link(p)]
+    cols: list[Any] = [owner.label("_k"), *row] if as_json is not None else [t, owner.label("_k")]
+    stmt = select(*cols).select_from(t)
+    if p.parent is not None:
+        stmt = stmt.join(ts[p.parent], t.c[p.link] == ts[p.parent].c.id)
     roots = _root_ids(k, ts, span)
     if p.only is not None:
         roots = roots.where(p.only(root))
