@@ -58,7 +58,10 @@ class RunningServer:
         server.task_dispatcher.shutdown(timeout=5)  # requests in flight finish before their sockets close
         # Sockets close inside the serving thread: closed from here, its select() would see a bad descriptor.
         # With every socket gone the loop has nothing left to watch and returns.
-        server.trigger.pull_trigger(lambda: server.asyncore.close_all(server._map))
+        try:
+            server.trigger.pull_trigger(lambda: server.asyncore.close_all(server._map))
+        except OSError:  # the loop already ended and closed its trigger: nothing watches the sockets now
+            server.asyncore.close_all(server._map)
         self._thread.join(timeout=5)
 
 
