@@ -5,20 +5,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 
-from storage.db import Database
+from storage.db import Database, insert_ignore
 from storage.models import SlackEvent, utcnow
 
 
 def first_sighting(db: Database, event_id: str, team_id: str | None) -> bool:
     """Record `event_id`; False when it was already recorded (a retry or a duplicate delivery)."""
-    try:
-        with db.session() as s:
-            s.add(SlackEvent(event_id=event_id, team_id=team_id))
-        return True
-    except IntegrityError:
-        return False
+    with db.session() as s:  # one statement, no ORM unit of work: every event passes here before its ack
+        insert = insert_ignore(s, SlackEvent.__table__, unique=["event_id"])
+        added = insert.values(event_id=event_id, team_id=team_id).returning(SlackEvent.event_id)
+        return s.execute(added).first() is not None
 
 
 def forget_before(db: Database, cutoff: datetime | None = None) -> int:

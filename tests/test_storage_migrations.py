@@ -1,7 +1,11 @@
-from sqlalchemy import inspect, select
+import time
+
+import pytest
+from sqlalchemy import inspect, select, text
 
 from storage import migrate
 from storage.models import Member, Workspace
+from tests.conftest import PG_URL
 
 
 def test_migrations_reach_head_and_create_the_foundation_tables(db):
@@ -30,3 +34,22 @@ def test_ping_reports_reachability(db, tmp_path):
 
     unreachable = Database("postgresql://nobody@127.0.0.1:1/none")
     assert not unreachable.ping()
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL only: an SQLite file has no server connection to lose")
+def test_a_connection_the_server_closed_while_idle_is_replaced_unseen(database_url, monkeypatch):
+    import storage.db
+    from storage.db import Database
+
+    monkeypatch.setattr(storage.db, "PING_AFTER_IDLE_S", 0.05)
+    db = Database(database_url)
+    try:
+        with db.session() as s:
+            pid = s.scalar(text("SELECT pg_backend_pid()"))
+        with Database(database_url).engine.connect() as other:  # as a server restart would
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        time.sleep(0.1)
+        with db.session() as s:  # the idle connection is pinged, found dead and replaced
+            assert s.scalar(text("SELECT pg_backend_pid()")) != pid
+    finally:
+        db.dispose()

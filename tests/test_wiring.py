@@ -193,6 +193,14 @@ def test_hearth_command_answers_with_help_privately(driver):
     assert "/checkin" in resp.json["text"]
 
 
+def test_a_command_whose_text_says_payload_is_still_a_command(driver):
+    # Bolt's own body parser takes any body containing the word "payload" for an interaction's form
+    resp = driver.command("UALICE", "/hearth", text="help payload")
+    assert resp.status == 200
+    assert resp.json["response_type"] == "ephemeral"
+    assert "/checkin" in resp.json["text"]
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("command", ["/checkin", "/buddies"])
 def test_a_workflow_not_set_up_yet_gets_a_kind_note(driver, command):
