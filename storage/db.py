@@ -87,6 +87,22 @@ class Database:
             session.info[CRYPTO] = self.crypto
             yield session
 
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A unit of work that only reads. On SQLite it does not queue behind this process's writers: in WAL
+        mode a reader sees the last commit and never waits for a writer (the archive reads and compresses a
+        batch while another batch's rows are deleted)."""
+        if not self.is_sqlite:
+            with self.session() as session:
+                yield session
+            return
+        with self._sessions() as session:
+            session.info[CRYPTO] = self.crypto
+            try:
+                yield session
+            finally:
+                session.rollback()
+
     def ping(self) -> bool:
         try:
             with self.engine.connect() as conn:

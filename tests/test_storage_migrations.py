@@ -53,3 +53,31 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_unseen(database_u
             assert s.scalar(text("SELECT pg_backend_pid()")) != pid
     finally:
         db.dispose()
+
+
+def test_a_reader_does_not_wait_for_a_unit_of_work_in_progress(db):
+    """The archive reads and compresses one batch while another batch's rows are deleted."""
+    import threading
+
+    with db.session() as s:
+        s.add(Workspace(team_id="T1", settings={}))
+    writing, done = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with db.session() as s:
+            s.add(Workspace(team_id="T2", settings={}))
+            s.flush()
+            writing.set()
+            done.wait(10)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        assert writing.wait(5)
+        started = time.monotonic()
+        with db.reader() as s:  # sees the last commit, not the unit of work in progress
+            assert s.scalars(select(Workspace.team_id)).all() == ["T1"]
+        assert time.monotonic() - started < 2
+    finally:
+        done.set()
+        t.join()
