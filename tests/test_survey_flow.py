@@ -155,6 +155,30 @@ def test_replayed_submission_stores_one_answer(hearth, slack, deliver):
         assert repo.submissions(s, run.id) == 1
 
 
+def test_a_sealed_submission_shows_no_time_finer_than_the_day_and_not_what_was_answered(hearth, slack):
+    """Without the key, a buffer row (paired with its participation row while the survey is open: same
+    transaction) must not tell when that member answered (a Fernet token's clear timestamp) nor, by its
+    length, whether they commented or skipped an optional question."""
+    import base64
+    import struct
+    from datetime import UTC, datetime
+
+    started = launch(hearth, slack, GENERAL, k=3)
+    moment = datetime(2026, 12, 3, 17, 42, 13, tzinfo=UTC)
+    given = {"UBOB": {}, "UDEV": {"comment": "Kind people here"}, "UEMI": {"comment": "x" * 300}}
+    for user, extra in given.items():
+        raw = {**{q: "4" for q in QUESTIONS}, **extra}
+        assert "Thank you" in str(usecases.submit(hearth.services, TEAM, user, started.run_id, raw, now=moment).ack)
+    with hearth.services.db.session() as s:
+        sealed = list(s.scalars(select(repo.SurveyBuffer.sealed)))
+    stamps = {struct.unpack(">Q", base64.urlsafe_b64decode(t)[1:9])[0] for t in sealed}
+    assert stamps == {int(datetime(2026, 12, 3, tzinfo=UTC).timestamp())}  # the day, as participation keeps it
+    assert len({len(t) for t in sealed}) == 1  # no comment, a short one, a longer one: the same size
+    closed = usecases.close(hearth.services, TEAM, started.run_id)
+    assert closed.respondents == 3 and closed.results.result is not None  # and they still open at close
+    assert closed.results.result.question("belong").answered == 3
+
+
 def test_after_close_nothing_links_a_member_to_an_answer(driver, simulator, hearth, slack, deliver, caplog):
     caplog.set_level(logging.DEBUG, logger="hearth")
     db = hearth.services.db
