@@ -7,6 +7,7 @@ The demo workspace's #gratitude-circle (CCIRCLE) holds Alice (admin), Bob, Dev, 
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 
@@ -17,7 +18,11 @@ from slack_app.simulator import wait_for
 from slack_app.surveys import usecases, views
 from slack_app.surveys.ids import SurveyAction, question_block
 from storage import surveys as repo
-from storage.models import OutboxMessage
+from storage.archive import FolderArchive
+from storage.lifecycle import reader
+from storage.lifecycle.archiver import Archiver
+from storage.lifecycle.kinds import retention
+from storage.models import OutboxMessage, utcnow
 from surveys.loader import builtin_instrument
 from tests.conftest import TRANSPORTS
 from tests.privacy import assert_logs_carry_no_user_ids, database_dump
@@ -179,7 +184,7 @@ def test_a_sealed_submission_shows_no_time_finer_than_the_day_and_not_what_was_a
     assert closed.results.result.question("belong").answered == 3
 
 
-def test_after_close_nothing_links_a_member_to_an_answer(driver, simulator, hearth, slack, deliver, caplog):
+def test_after_close_nothing_links_a_member_to_an_answer(driver, simulator, hearth, slack, deliver, caplog, tmp_path):
     caplog.set_level(logging.DEBUG, logger="hearth")
     db = hearth.services.db
     started = launch(hearth, slack, GENERAL, k=5, by="UFINN")
@@ -233,6 +238,23 @@ def test_after_close_nothing_links_a_member_to_an_answer(driver, simulator, hear
     deliver()
     results = " ".join(m["text"] for m in simulator.messages(simulator.dm_channel("UFINN")))
     assert "6 responses" in results and "comment number 0" in results  # comments shown at 5, sorted
+
+    # the archive: the results object written at close, and a year later the data lifecycle's own objects
+    outlet = hearth.services.archive
+    [key] = outlet.list("surveys/")
+    assert not any(u in outlet.get(key).decode() for u in EVERYONE)
+    lifecycle = FolderArchive(tmp_path / "lifecycle")
+    Archiver(db, lifecycle).run(retention=retention(), now=utcnow() + timedelta(days=400))
+    lines = [line for o in reader.objects(lifecycle) for line in reader.read_lines(lifecycle, o.key)]
+    archived = [(line["r"]["question_id"], line["r"]["value"]) for line in lines if line["t"] == "survey_answer"]
+    assert sorted(archived) == sorted(submitted) and archived != submitted  # all there, not in answering order
+    assert all(set(line["r"]) == {"run_id", "question_id", "value", "labels"}
+               for line in lines if line["t"] == "survey_answer")
+    naming = [line for line in lines if any(u in json.dumps(line) for u in EVERYONE)]
+    assert {line["t"] for line in naming} == {"outbox", "survey_run"}  # who was invited; who launched it
+    assert {line["r"]["kind"] for line in naming if line["t"] == "outbox"} == {"survey.invite", "survey.results"}
+    invites = [line["r"] for line in naming if line["t"] == "outbox" and line["r"]["kind"] == "survey.invite"]
+    assert len(invites) == 6 and len({json.dumps(r["payload"]) for r in invites}) == 1  # the same for everyone
     assert_logs_carry_no_user_ids(caplog.records, EVERYONE)
 
 
