@@ -224,6 +224,9 @@ def test_after_close_nothing_links_a_member_to_an_answer(driver, simulator, hear
         ids = [i for (i,) in conn.execute(text("SELECT id FROM survey_answer"))]
         if not db.is_sqlite:  # one transaction wrote them all: their transaction ids cannot order them
             assert conn.execute(text("SELECT count(DISTINCT xmin::text) FROM survey_answer")).scalar() == 1
+            # VACUUM after the erase: no other run is open, so the emptied tables' pages are gone from disk
+            for table in ("survey_buffer", "survey_participation"):
+                assert conn.execute(text(f"SELECT pg_relation_size('{table}')")).scalar() == 0, table
     assert sorted(physical) == sorted(submitted)
     assert physical != submitted and by_id != submitted  # neither storage nor id order replays who answered when
     assert all(len(i) == 22 for i in ids) and len(set(ids)) == len(ids)
