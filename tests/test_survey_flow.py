@@ -7,14 +7,18 @@ The demo workspace's #gratitude-circle (CCIRCLE) holds Alice (admin), Bob, Dev, 
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, text
 
 from slack_app.simulator import wait_for
+from slack_app.simulator.driver import VERIFICATION_TOKEN
+from slack_app.simulator.elements import state_values
 from slack_app.surveys import usecases, views
 from slack_app.surveys.ids import SurveyAction, question_block
 from storage import surveys as repo
@@ -182,6 +186,29 @@ def test_a_sealed_submission_shows_no_time_finer_than_the_day_and_not_what_was_a
     closed = usecases.close(hearth.services, TEAM, started.run_id)
     assert closed.respondents == 3 and closed.results.result is not None  # and they still open at close
     assert closed.results.result.question("belong").answered == 3
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_double_click_or_a_replayed_signed_submission_stores_one_answer(driver, simulator, hearth, slack, deliver):
+    started = launch(hearth, slack, CIRCLE, k=3)
+    deliver()
+    bob = driver.as_member("UBOB")
+    bob.click(SurveyAction.OPEN_MODAL)
+    view = copy.deepcopy(bob.latest_view())
+    view["state"] = {"values": state_values(view, answers([5, 4, 4, 5, 3, 4, 5, 5]))}
+    body = {"type": "view_submission", "team": driver._team(), "user": driver._user("UBOB"),
+            "api_app_id": simulator.workspace.app_id, "token": VERIFICATION_TOKEN,
+            "trigger_id": simulator.issue_trigger("UBOB"), "view": view, "response_urls": [],
+            "is_enterprise_install": False, "enterprise": None}
+    with ThreadPoolExecutor(2) as pool:  # a double click: the same submission twice at once
+        both = list(pool.map(lambda _: driver._interaction(copy.deepcopy(body)), range(2)))
+    replayed = driver._interaction(copy.deepcopy(body))  # and once more, later (a replayed request)
+    acks = sorted(str(r.json["view"]) for r in (*both, replayed))
+    assert all(r.status == 200 for r in (*both, replayed))
+    assert sum("Thank you" in a for a in acks) == 1 and sum("already answered" in a for a in acks) == 2
+    with hearth.services.db.session() as s:
+        run = repo.run_by_public_id(s, TEAM, started.run_id)
+        assert repo.submissions(s, run.id) == 1 and repo.participants(s, run.id) == {"UBOB"}
 
 
 def test_after_close_nothing_links_a_member_to_an_answer(driver, simulator, hearth, slack, deliver, caplog, tmp_path):
