@@ -230,6 +230,8 @@ def test_after_close_nothing_links_a_member_to_an_answer(driver, simulator, hear
     assert {c.method for c in simulator.calls[calls:]} <= {"views.open"}
     during = database_dump(db)
     assert during["outbox"] == before["outbox"]  # no message, no trace in the outbox
+    # opening the modal and answering touched no other table (no member "seen" time, no pacing row, no job)
+    assert {t for t in during if during[t] != before.get(t)} == {"survey_buffer", "survey_participation"}
     with db.session() as s:
         sealed = list(s.scalars(select(repo.SurveyBuffer.sealed)))
     assert len(sealed) == 6 and not any("comment number" in t for t in sealed)
