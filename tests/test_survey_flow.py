@@ -346,3 +346,17 @@ def test_an_admin_launches_a_survey_for_a_channel_with_slash_hearth(driver, simu
         assert run.closes_at - run.opened_at == timedelta(days=3)
     deliver()
     assert simulator.messages(simulator.dm_channel("UBOB"))
+
+
+def test_an_admin_launches_a_survey_for_the_whole_workspace_with_slash_hearth(driver, simulator, hearth, deliver):
+    alice = driver.as_member("UALICE")
+    alice.command("/hearth", "survey belonging workspace 3d", channel=simulator.dm_channel("UALICE") or "DALICE")
+    assert wait_for(lambda: any("everyone in the workspace" in t and "6 invitations" in t
+                                for t in private_replies(simulator, "UALICE")))
+    with hearth.services.db.session() as s:
+        run = repo.open_run_for(s, TEAM, None)
+        assert run.audience == repo.Audience.WORKSPACE and run.launched_by == "UALICE" and run.min_responses == 5
+    deliver()
+    assert simulator.messages(simulator.dm_channel("UCARMEN"))  # not in #circle, but in the workspace
+    alice.command("/hearth", "survey belonging", channel="DALICE")  # a channel's survey needs its channel
+    assert wait_for(lambda: any("Usage:" in t and "workspace" in t for t in private_replies(simulator, "UALICE")))
