@@ -360,3 +360,21 @@ def test_an_admin_launches_a_survey_for_the_whole_workspace_with_slash_hearth(dr
     assert simulator.messages(simulator.dm_channel("UCARMEN"))  # not in #circle, but in the workspace
     alice.command("/hearth", "survey belonging", channel="DALICE")  # a channel's survey needs its channel
     assert wait_for(lambda: any("Usage:" in t and "workspace" in t for t in private_replies(simulator, "UALICE")))
+
+
+def test_the_minimum_is_fixed_when_a_survey_opens(hearth, slack, tmp_path):
+    """Editing the survey's file while it is open changes nothing for that run: its minimum (and questions)
+    were fixed at launch, so nobody can lower the minimum to see a result, or raise it to hide one."""
+    survey = tmp_path / "team.yml"
+    source = usecases.load_survey("belonging")[1]
+    survey.write_text(source.replace("  min_responses: 5 ", "  min_responses: 3 ", 1))
+    instrument, text_ = usecases.load_survey(str(survey))
+    started = usecases.launch(hearth.services, slack, TEAM, instrument, text_, channel_id=CIRCLE,
+                              closes=timedelta(days=3))
+    assert started.status == "launched", started.message
+    survey.write_text(source.replace("  min_responses: 5 ", "  min_responses: 10", 1))
+    for user in ("UALICE", "UBOB", "UDEV"):
+        usecases.submit(hearth.services, TEAM, user, started.run_id, {q: "4" for q in QUESTIONS})
+    closed = usecases.close(hearth.services, TEAM, started.run_id)
+    assert closed.results.minimum == 3 and closed.results.result is not None
+    assert closed.results.result.respondents == 3
