@@ -20,6 +20,7 @@ import hmac
 import logging
 import os
 from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -55,6 +56,12 @@ class Crypto:
 
     def encrypt(self, text: str) -> str:
         return self._all.encrypt(text.encode("utf-8")).decode("ascii")
+
+    def encrypt_dated(self, text: str, day: date) -> str:
+        """Like `encrypt`, but the token's timestamp (readable without the key) is `day`'s midnight UTC, not
+        the second it was made: for anonymous data, whose rows may carry no time finer than the day."""
+        at = int(datetime.combine(day, time.min, tzinfo=UTC).timestamp())
+        return self._all.encrypt_at_time(text.encode("utf-8"), at).decode("ascii")
 
     def decrypt(self, token: str) -> str:
         try:

@@ -30,6 +30,7 @@ from sqlalchemy.sql import ColumnElement
 
 from storage.anonymity import opaque_id, shuffled
 from storage.checkins import Cipher, UTCDateTime
+from storage.crypto import Crypto
 from storage.db import Database
 from storage.models import Base, utcnow
 from storage.sealed import Sealed
@@ -270,7 +271,7 @@ def still_open(s: Session, run_id: int) -> bool:
     return status == RunStatus.OPEN
 
 
-def record_submission(s: Session, cipher: Cipher, run_id: int, user_id: str, *, day: date,
+def record_submission(s: Session, cipher: Crypto, run_id: int, user_id: str, *, day: date,
                       values: Sequence[tuple[str, int]], texts: Sequence[tuple[str, str]],
                       labels: Sequence[tuple[str, str]] = ()) -> None:
     """Who took part and what they answered, in two tables that share nothing but the run. The caller's
@@ -279,7 +280,18 @@ def record_submission(s: Session, cipher: Cipher, run_id: int, user_id: str, *, 
     s.flush()  # the unique (run, member) check before anything is sealed
     payload = json.dumps({"v": [list(v) for v in values], "t": [list(t) for t in texts],
                           "l": [list(p) for p in labels]}, separators=(",", ":"))
-    s.add(SurveyBuffer(run_id=run_id, sealed=cipher.encrypt(payload)))
+    s.add(SurveyBuffer(run_id=run_id, sealed=cipher.encrypt_dated(_padded(payload), day)))
+
+
+# While a run is open its buffer row can be paired with the participation row written in the same transaction
+# (docs/privacy.md). Without the key, the token's length would still tell whether that member commented, or
+# skipped an optional question: payloads are padded to a multiple of this many characters (JSON whitespace,
+# so `json.loads` reads them unchanged). Only a comment longer than about one block shows its rough length.
+PAD_BLOCK = 1024
+
+
+def _padded(payload: str) -> str:
+    return payload + " " * (-len(payload) % PAD_BLOCK)
 
 
 # ---- closing ----------------------------------------------------------------------------------------------
@@ -293,7 +305,7 @@ class Sealing:
     comment_rows: int
 
 
-def seal_run(s: Session, cipher: Cipher, run: SurveyRun, *, today: date) -> Sealing:
+def seal_run(s: Session, cipher: Crypto, run: SurveyRun, *, today: date) -> Sealing:
     """Move the buffer into answer rows, shuffled, in the caller's transaction; erase buffer and participation.
     The caller has already moved the run out of `open` (conditionally), so this runs once per run."""
     if s.get_bind().dialect.name == "sqlite":
@@ -310,7 +322,7 @@ def seal_run(s: Session, cipher: Cipher, run: SurveyRun, *, today: date) -> Seal
                     for q, v in o["v"]]
         comments += [{"id": opaque_id(), "run_id": run.id, "question_id": q, "text": t} for q, t in o["t"]]
     answers = shuffled(answers)
-    comments = [dict(c, text=cipher.encrypt(str(c["text"]))) for c in shuffled(comments)]
+    comments = [dict(c, text=cipher.encrypt_dated(str(c["text"]), today)) for c in shuffled(comments)]
     if answers:
         s.execute(SurveyAnswer.__table__.insert(), answers)
     if comments:

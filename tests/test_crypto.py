@@ -58,6 +58,18 @@ def test_rotation_moves_tokens_to_the_newest_key():
         Crypto([new]).rotate(before)  # a key that is gone cannot be rotated from
 
 
+def test_a_dated_token_shows_only_its_day_and_keeps_it_through_a_rotation():
+    from datetime import UTC, date, datetime
+
+    old, new = generate_key(), generate_key()
+    token = Crypto([old]).encrypt_dated("answers", date(2026, 12, 3))
+    midnight = int(datetime(2026, 12, 3, tzinfo=UTC).timestamp())
+    stamp = lambda t: int.from_bytes(base64.urlsafe_b64decode(t)[1:9], "big")  # noqa: E731  (clear in every token)
+    assert stamp(token) == midnight and Crypto([old]).decrypt(token) == "answers"
+    rotated = Crypto([new, old]).rotate(token)
+    assert stamp(rotated) == midnight and Crypto([new]).decrypt(rotated) == "answers"
+
+
 def test_setting_with_several_keys_newest_first():
     old, new = generate_key(), generate_key()
     token = Crypto([old]).encrypt(SECRET)

@@ -123,3 +123,21 @@ def test_a_survey_closes_by_itself_when_its_time_comes(hearth, simulator):
     assert simulator.files(simulator.dm_channel("UALICE"))  # the chart went to Alice
     ctx = JobContext(db=hearth.services.db, params={}, services=hearth.services, ports=ports)
     assert JOBS.actions["surveys.close_due"](ctx) == 0 and JOBS.actions["surveys.remind_due"](ctx) == 0
+
+
+def test_cli_launches_for_the_workspace_closes_by_id_and_shows_the_workspace_results(cli, hearth):
+    both = cli("launch", "belonging", "--channel", CIRCLE, "--workspace")
+    assert both.exit_code == 2 and "Traceback" not in both.output
+    launched = cli("launch", "belonging", "--workspace", "--closes", "5d")  # the survey's own minimum: 5
+    assert launched.exit_code == 0, launched.output
+    assert "launched for the workspace" in launched.output and "6 of 6 people invited" in launched.output
+    run_id = launched.output.split("(id ")[1].split(")")[0]
+    assert cli("launch", "belonging", "--workspace").exit_code == 2  # one open survey per audience
+    for user, value in (("UALICE", "5"), ("UBOB", "4"), ("UCARMEN", "4"), ("UDEV", "2"), ("UFINN", "5")):
+        usecases.submit(hearth.services, TEAM, user, run_id, {q: value for q in QUESTIONS})
+    closed = cli("close", run_id)
+    assert closed.exit_code == 0, closed.output
+    assert f"Survey {run_id} closed: 5 responses sealed." in closed.output and "5 responses" in closed.output
+    shown = cli("results", "--workspace")
+    assert shown.exit_code == 0 and "5 responses" in shown.output and "Belonging index: 80/100" in shown.output
+    assert cli("results", "--channel", CIRCLE).exit_code == 2  # the channel has none of its own

@@ -7,17 +7,26 @@ The demo workspace's #gratitude-circle (CCIRCLE) holds Alice (admin), Bob, Dev, 
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, text
 
 from slack_app.simulator import wait_for
+from slack_app.simulator.driver import VERIFICATION_TOKEN
+from slack_app.simulator.elements import state_values
 from slack_app.surveys import usecases, views
 from slack_app.surveys.ids import SurveyAction, question_block
 from storage import surveys as repo
-from storage.models import OutboxMessage
+from storage.archive import FolderArchive
+from storage.lifecycle import reader
+from storage.lifecycle.archiver import Archiver
+from storage.lifecycle.kinds import retention
+from storage.models import OutboxMessage, utcnow
 from surveys.loader import builtin_instrument
 from tests.conftest import TRANSPORTS
 from tests.privacy import assert_logs_carry_no_user_ids, database_dump
@@ -155,7 +164,54 @@ def test_replayed_submission_stores_one_answer(hearth, slack, deliver):
         assert repo.submissions(s, run.id) == 1
 
 
-def test_after_close_nothing_links_a_member_to_an_answer(driver, simulator, hearth, slack, deliver, caplog):
+def test_a_sealed_submission_shows_no_time_finer_than_the_day_and_not_what_was_answered(hearth, slack):
+    """Without the key, a buffer row (paired with its participation row while the survey is open: same
+    transaction) must not tell when that member answered (a Fernet token's clear timestamp) nor, by its
+    length, whether they commented or skipped an optional question."""
+    import base64
+    import struct
+    from datetime import UTC, datetime
+
+    started = launch(hearth, slack, GENERAL, k=3)
+    moment = datetime(2026, 12, 3, 17, 42, 13, tzinfo=UTC)
+    given = {"UBOB": {}, "UDEV": {"comment": "Kind people here"}, "UEMI": {"comment": "x" * 300}}
+    for user, extra in given.items():
+        raw = {**{q: "4" for q in QUESTIONS}, **extra}
+        assert "Thank you" in str(usecases.submit(hearth.services, TEAM, user, started.run_id, raw, now=moment).ack)
+    with hearth.services.db.session() as s:
+        sealed = list(s.scalars(select(repo.SurveyBuffer.sealed)))
+    stamps = {struct.unpack(">Q", base64.urlsafe_b64decode(t)[1:9])[0] for t in sealed}
+    assert stamps == {int(datetime(2026, 12, 3, tzinfo=UTC).timestamp())}  # the day, as participation keeps it
+    assert len({len(t) for t in sealed}) == 1  # no comment, a short one, a longer one: the same size
+    closed = usecases.close(hearth.services, TEAM, started.run_id)
+    assert closed.respondents == 3 and closed.results.result is not None  # and they still open at close
+    assert closed.results.result.question("belong").answered == 3
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_double_click_or_a_replayed_signed_submission_stores_one_answer(driver, simulator, hearth, slack, deliver):
+    started = launch(hearth, slack, CIRCLE, k=3)
+    deliver()
+    bob = driver.as_member("UBOB")
+    bob.click(SurveyAction.OPEN_MODAL)
+    view = copy.deepcopy(bob.latest_view())
+    view["state"] = {"values": state_values(view, answers([5, 4, 4, 5, 3, 4, 5, 5]))}
+    body = {"type": "view_submission", "team": driver._team(), "user": driver._user("UBOB"),
+            "api_app_id": simulator.workspace.app_id, "token": VERIFICATION_TOKEN,
+            "trigger_id": simulator.issue_trigger("UBOB"), "view": view, "response_urls": [],
+            "is_enterprise_install": False, "enterprise": None}
+    with ThreadPoolExecutor(2) as pool:  # a double click: the same submission twice at once
+        both = list(pool.map(lambda _: driver._interaction(copy.deepcopy(body)), range(2)))
+    replayed = driver._interaction(copy.deepcopy(body))  # and once more, later (a replayed request)
+    acks = sorted(str(r.json["view"]) for r in (*both, replayed))
+    assert all(r.status == 200 for r in (*both, replayed))
+    assert sum("Thank you" in a for a in acks) == 1 and sum("already answered" in a for a in acks) == 2
+    with hearth.services.db.session() as s:
+        run = repo.run_by_public_id(s, TEAM, started.run_id)
+        assert repo.submissions(s, run.id) == 1 and repo.participants(s, run.id) == {"UBOB"}
+
+
+def test_after_close_nothing_links_a_member_to_an_answer(driver, simulator, hearth, slack, deliver, caplog, tmp_path):
     caplog.set_level(logging.DEBUG, logger="hearth")
     db = hearth.services.db
     started = launch(hearth, slack, GENERAL, k=5, by="UFINN")
@@ -174,6 +230,8 @@ def test_after_close_nothing_links_a_member_to_an_answer(driver, simulator, hear
     assert {c.method for c in simulator.calls[calls:]} <= {"views.open"}
     during = database_dump(db)
     assert during["outbox"] == before["outbox"]  # no message, no trace in the outbox
+    # opening the modal and answering touched no other table (no member "seen" time, no pacing row, no job)
+    assert {t for t in during if during[t] != before.get(t)} == {"survey_buffer", "survey_participation"}
     with db.session() as s:
         sealed = list(s.scalars(select(repo.SurveyBuffer.sealed)))
     assert len(sealed) == 6 and not any("comment number" in t for t in sealed)
@@ -195,6 +253,9 @@ def test_after_close_nothing_links_a_member_to_an_answer(driver, simulator, hear
         ids = [i for (i,) in conn.execute(text("SELECT id FROM survey_answer"))]
         if not db.is_sqlite:  # one transaction wrote them all: their transaction ids cannot order them
             assert conn.execute(text("SELECT count(DISTINCT xmin::text) FROM survey_answer")).scalar() == 1
+            # VACUUM after the erase: no other run is open, so the emptied tables' pages are gone from disk
+            for table in ("survey_buffer", "survey_participation"):
+                assert conn.execute(text(f"SELECT pg_relation_size('{table}')")).scalar() == 0, table
     assert sorted(physical) == sorted(submitted)
     assert physical != submitted and by_id != submitted  # neither storage nor id order replays who answered when
     assert all(len(i) == 22 for i in ids) and len(set(ids)) == len(ids)
@@ -209,6 +270,23 @@ def test_after_close_nothing_links_a_member_to_an_answer(driver, simulator, hear
     deliver()
     results = " ".join(m["text"] for m in simulator.messages(simulator.dm_channel("UFINN")))
     assert "6 responses" in results and "comment number 0" in results  # comments shown at 5, sorted
+
+    # the archive: the results object written at close, and a year later the data lifecycle's own objects
+    outlet = hearth.services.archive
+    [key] = outlet.list("surveys/")
+    assert not any(u in outlet.get(key).decode() for u in EVERYONE)
+    lifecycle = FolderArchive(tmp_path / "lifecycle")
+    Archiver(db, lifecycle).run(retention=retention(), now=utcnow() + timedelta(days=400))
+    lines = [line for o in reader.objects(lifecycle) for line in reader.read_lines(lifecycle, o.key)]
+    archived = [(line["r"]["question_id"], line["r"]["value"]) for line in lines if line["t"] == "survey_answer"]
+    assert sorted(archived) == sorted(submitted) and archived != submitted  # all there, not in answering order
+    assert all(set(line["r"]) == {"run_id", "question_id", "value", "labels"}
+               for line in lines if line["t"] == "survey_answer")
+    naming = [line for line in lines if any(u in json.dumps(line) for u in EVERYONE)]
+    assert {line["t"] for line in naming} == {"outbox", "survey_run"}  # who was invited; who launched it
+    assert {line["r"]["kind"] for line in naming if line["t"] == "outbox"} == {"survey.invite", "survey.results"}
+    invites = [line["r"] for line in naming if line["t"] == "outbox" and line["r"]["kind"] == "survey.invite"]
+    assert len(invites) == 6 and len({json.dumps(r["payload"]) for r in invites}) == 1  # the same for everyone
     assert_logs_carry_no_user_ids(caplog.records, EVERYONE)
 
 
@@ -268,3 +346,35 @@ def test_an_admin_launches_a_survey_for_a_channel_with_slash_hearth(driver, simu
         assert run.closes_at - run.opened_at == timedelta(days=3)
     deliver()
     assert simulator.messages(simulator.dm_channel("UBOB"))
+
+
+def test_an_admin_launches_a_survey_for_the_whole_workspace_with_slash_hearth(driver, simulator, hearth, deliver):
+    alice = driver.as_member("UALICE")
+    alice.command("/hearth", "survey belonging workspace 3d", channel=simulator.dm_channel("UALICE") or "DALICE")
+    assert wait_for(lambda: any("everyone in the workspace" in t and "6 invitations" in t
+                                for t in private_replies(simulator, "UALICE")))
+    with hearth.services.db.session() as s:
+        run = repo.open_run_for(s, TEAM, None)
+        assert run.audience == repo.Audience.WORKSPACE and run.launched_by == "UALICE" and run.min_responses == 5
+    deliver()
+    assert simulator.messages(simulator.dm_channel("UCARMEN"))  # not in #circle, but in the workspace
+    alice.command("/hearth", "survey belonging", channel="DALICE")  # a channel's survey needs its channel
+    assert wait_for(lambda: any("Usage:" in t and "workspace" in t for t in private_replies(simulator, "UALICE")))
+
+
+def test_the_minimum_is_fixed_when_a_survey_opens(hearth, slack, tmp_path):
+    """Editing the survey's file while it is open changes nothing for that run: its minimum (and questions)
+    were fixed at launch, so nobody can lower the minimum to see a result, or raise it to hide one."""
+    survey = tmp_path / "team.yml"
+    source = usecases.load_survey("belonging")[1]
+    survey.write_text(source.replace("  min_responses: 5 ", "  min_responses: 3 ", 1))
+    instrument, text_ = usecases.load_survey(str(survey))
+    started = usecases.launch(hearth.services, slack, TEAM, instrument, text_, channel_id=CIRCLE,
+                              closes=timedelta(days=3))
+    assert started.status == "launched", started.message
+    survey.write_text(source.replace("  min_responses: 5 ", "  min_responses: 10", 1))
+    for user in ("UALICE", "UBOB", "UDEV"):
+        usecases.submit(hearth.services, TEAM, user, started.run_id, {q: "4" for q in QUESTIONS})
+    closed = usecases.close(hearth.services, TEAM, started.run_id)
+    assert closed.results.minimum == 3 and closed.results.result is not None
+    assert closed.results.result.respondents == 3

@@ -1,6 +1,6 @@
 """`/hearth survey …` typed by an admin in a channel, for that channel's members:
 
-    /hearth survey NAME [5d] [min=K]                      launch a shipped survey now
+    /hearth survey NAME [5d] [min=K] [workspace]          launch a shipped survey now (`workspace`: for everyone)
     /hearth survey schedule NAME [every-4-weeks] [mon] [10:00] [Europe/Berlin] [5d] [min=K]
                                                           launch it on the shared cadence (words in any order)
     /hearth survey unschedule NAME                        stop that
@@ -24,6 +24,9 @@ from surveys.loader import builtin_names
 if TYPE_CHECKING:
     from slack_app.services import Services
 
+WORKSPACE = "workspace"  # the word that makes the audience everyone in the workspace, wherever it is typed
+
+
 def _reply(services: Services, reply: str, **ctx: object) -> str:
     return services.copy.render("survey_command.j2", reply=reply, **ctx)
 
@@ -37,15 +40,20 @@ def survey_here(services: Services, slack: SlackPort, team_id: str, user_id: str
             return _reply(services, "not_admin")
     except SlackError:
         return _reply(services, "slack_busy")
-    if not words or not channel_id or channel_id[:1] not in ("C", "G"):
+    lowered = [w.lower() for w in words]
+    for_workspace = bool(lowered) and lowered[0] not in ("schedule", "unschedule") and WORKSPACE in lowered[1:]
+    in_a_channel = (channel_id or "")[:1] in ("C", "G")
+    if not words or not (in_a_channel or for_workspace):
         return _reply(services, "usage")
-    if words[0].lower() in ("schedule", "unschedule"):
-        return _schedule_here(services, team_id, user_id, channel_id, words[0].lower(), words[1:])
-    return _launch_here(services, slack, team_id, user_id, channel_id, [w.lower() for w in words])
+    if lowered[0] in ("schedule", "unschedule"):
+        return _schedule_here(services, team_id, user_id, channel_id or "", lowered[0], words[1:])
+    return _launch_here(services, slack, team_id, user_id, None if for_workspace else channel_id,
+                        [w for w in lowered if w != WORKSPACE])
 
 
-def _launch_here(services: Services, slack: SlackPort, team_id: str, user_id: str, channel_id: str,
+def _launch_here(services: Services, slack: SlackPort, team_id: str, user_id: str, channel_id: str | None,
                  words: list[str]) -> str:
+    """Launch for `channel_id`'s members, or everyone in the workspace (`channel_id` None)."""
     name, rest = words[0], words[1:]
     if name not in builtin_names():
         return _reply(services, "unknown_survey", survey=name, shipped=builtin_names())
@@ -65,7 +73,7 @@ def _launch_here(services: Services, slack: SlackPort, team_id: str, user_id: st
     if result.status != "launched":
         return result.message[:1].upper() + result.message[1:]
     return _reply(services, "launched", title=instrument.title, days=length.days, hours=length.seconds // 3600,
-                  invited=result.invited, run_id=result.run_id)
+                  invited=result.invited, run_id=result.run_id, workspace=channel_id is None)
 
 
 def _schedule_here(services: Services, team_id: str, user_id: str, channel_id: str, verb: str,
