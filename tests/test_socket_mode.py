@@ -63,6 +63,17 @@ def test_connections_open_needs_the_app_level_token(simulator):
     assert unknown.value.response["error"] == "invalid_auth"
 
 
+def test_connections_open_needs_connections_write_on_the_app_level_token(simulator):
+    simulator.socket_mode.app_token_scopes = {"authorizations:read"}  # an app-level token made without it
+    with pytest.raises(SlackApiError) as refused:
+        open_url(simulator)
+    assert (refused.value.response["error"], refused.value.response["needed"]) == ("missing_scope",
+                                                                                   "connections:write")
+    assert refused.value.response.headers["x-oauth-scopes"] == "authorizations:read"
+    simulator.socket_mode.app_token_scopes.add("connections:write")
+    assert open_url(simulator).startswith("ws://127.0.0.1:")
+
+
 def test_hello_then_an_envelope_whose_ack_carries_the_answer(simulator):
     app = RawApp(simulator, payload={"response_action": "clear"})
     try:
@@ -192,6 +203,18 @@ def test_a_report_form_submitted_after_the_connection_dropped_makes_one_case(soc
     assert resp.status == 200 and resp.view_error is None and resp.json["response_action"] == "update"
     with hearth.services.db.session() as s:
         assert [c.number for c in store.cases(s, "T0HEARTH")] == [1]
+
+
+def test_hearth_without_connections_write_says_which_scope_the_app_level_token_lacks(hearth, simulator):
+    from slack_app.settings import SettingsError
+    from slack_app.socket_mode import SocketModeConnection
+
+    simulator.socket_mode.app_token_scopes = set()
+    with pytest.raises(SettingsError) as refused:
+        SocketModeConnection(hearth, simulator.socket_mode.app_token, ping_interval=1).start()
+    assert "apps.connections.open answered missing_scope" in str(refused.value)
+    assert "connections:write" in str(refused.value)
+    assert simulator.socket_mode.connections_made == 0
 
 
 def _event(simulator, event):
