@@ -143,15 +143,37 @@ def socket_driver(socket_connection, simulator):
     return SlackDriver(None, SIGNING_SECRET, simulator, socket_mode=True)
 
 
-def test_hearth_reconnects_on_refresh_requested_and_keeps_answering(socket_driver, simulator):
+@pytest.mark.parametrize("reason", ["refresh_requested", "warning"])
+def test_hearth_reconnects_on_disconnect_and_keeps_answering(socket_driver, simulator, reason):
     gateway = simulator.socket_mode
     assert socket_driver.command("UALICE", "/hearth", text="help").status == 200
-    gateway.disconnect("refresh_requested")
+    gateway.disconnect(reason)
     # The client opens its new connection before it closes the old one.
     assert wait_for(lambda: gateway.connections_made == 2 and gateway.connection_count == 1)
     assert len(simulator.calls_for("apps.connections.open")) == 2
     resp = socket_driver.command("UALICE", "/hearth", text="help")
     assert resp.status == 200 and "/checkin" in resp.json["text"]
+
+
+@pytest.mark.parametrize("loss", ["drop", "refresh_requested"])
+def test_work_acked_before_the_connection_goes_still_finishes(socket_driver, simulator, loss):
+    from slack_app.reports.ids import ReportView
+
+    gateway = simulator.socket_mode
+    # The command is acked at once; its listener then waits on Slack for the modal while the connection goes.
+    simulator.delay_next("views.open", 1.5)
+    assert socket_driver.command("UBOB", "/report", channel="CCIRCLE").status == 200
+    assert simulator.calls_for("views.open") == [], "the listener is still in flight"
+    if loss == "drop":
+        gateway.drop()
+    else:
+        gateway.disconnect(loss)
+    assert wait_for(lambda: gateway.connections_made >= 2 and gateway.connection_count == 1, timeout=15)
+    assert wait_for(lambda: len(simulator.calls_for("views.open")) == 1, timeout=5)
+    assert [c.ok for c in simulator.calls_for("views.open")] == [True]
+    assert simulator.latest_view("UBOB")["callback_id"] == ReportView.INTAKE
+    # ...and the new connection carries the member's next step.
+    assert socket_driver.command("UBOB", "/hearth", text="help").status == 200
 
 
 def test_a_dropped_connection_mid_flow_loses_nothing_and_doubles_nothing(socket_driver, simulator, db):
