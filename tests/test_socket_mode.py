@@ -239,6 +239,40 @@ def test_hearth_without_connections_write_says_which_scope_the_app_level_token_l
     assert simulator.socket_mode.connections_made == 0
 
 
+def test_stopping_acks_the_envelopes_in_hand_refuses_new_ones_then_closes(hearth, socket_connection, simulator):
+    from slack_app.simulator import SlackDriver
+
+    gateway = simulator.socket_mode
+    entered, release = threading.Event(), threading.Event()
+
+    @hearth.bolt.middleware
+    def slow_to_ack(body, next):  # an envelope still in hand, its ack not sent, when the stop begins
+        if body.get("text") == "help slowly":
+            entered.set()
+            release.wait(10)
+        return next()
+
+    member = SlackDriver(None, SIGNING_SECRET, simulator, socket_mode=True)
+    in_hand = []
+    first = threading.Thread(target=lambda: in_hand.append(member.command("UALICE", "/hearth", text="help slowly")))
+    first.start()
+    assert entered.wait(5)
+    stopping = threading.Thread(target=socket_connection.stop, kwargs={"timeout": 10})
+    stopping.start()
+    assert wait_for(lambda: socket_connection._handler.draining)
+    # Sent while stopping: left unacked (Slack shows its error for a command, retries an event elsewhere).
+    late = SlackDriver(None, SIGNING_SECRET, simulator, socket_mode=True, timeout=1.0, raise_on_late_ack=False)
+    assert late.command("UBOB", "/hearth", text="help").status == 504
+    assert gateway.connection_count == 1, "the socket stays open while an envelope in hand awaits its ack"
+    release.set()
+    first.join(10)
+    stopping.join(15)
+    [answer] = in_hand
+    assert answer.status == 200 and "/checkin" in answer.json["text"]
+    assert wait_for(lambda: gateway.connection_count == 0)
+    assert gateway.late_acks == 0
+
+
 def _event(simulator, event):
     import secrets
 
