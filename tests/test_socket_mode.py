@@ -379,3 +379,61 @@ def test_two_instances_share_the_envelopes_with_one_scheduler_leader(app_setting
             c.stop(timeout=5)
         for b in backgrounds:
             b.stop()
+
+
+def test_an_event_sent_to_an_instance_that_is_stopping_is_retried_to_the_other_and_runs_once(app_settings, db,
+                                                                                             simulator):
+    from slack_app.app import build_app
+    from slack_app.services import build_services
+    from slack_app.simulator import SlackDriver
+    from slack_app.socket_mode import SocketModeConnection
+    from slack_app.workflows import WORKFLOWS
+
+    gateway = simulator.socket_mode
+    apps = [build_app(app_settings, services=build_services(app_settings, db=db, workflows=WORKFLOWS))
+            for _ in range(2)]
+    hold, entered, release = threading.Event(), threading.Event(), threading.Event()
+
+    @apps[0].bolt.middleware
+    def held(body, next):  # the stopping instance keeps one envelope in hand, so its socket stays open a while
+        if body.get("command") and hold.is_set():
+            hold.clear()
+            entered.set()
+            release.wait(15)
+        return next()
+
+    connections = [SocketModeConnection(app, gateway.app_token, ping_interval=1).start() for app in apps]
+    stopping = threading.Thread(target=connections[0].stop, kwargs={"timeout": 20})
+    try:
+        assert gateway.wait_for_connections(2)
+        # The held command is acked late (the member would see Slack's error); that is not what is tested here.
+        driver = SlackDriver(None, SIGNING_SECRET, simulator, socket_mode=True, raise_on_late_ack=False)
+        hold.set()
+        commands = [threading.Thread(target=driver.command, args=("UALICE", "/hearth"), kwargs={"text": "help"})
+                    for _ in range(2)]  # one of two reaches the first instance (envelopes alternate)
+        for c in commands:
+            c.start()
+        assert entered.wait(5)
+        stopping.start()
+        assert wait_for(lambda: connections[0]._handler.draining)
+        # Two App Home events: at least one lands on the stopping instance, which leaves it unacked; Slack's
+        # retry reaches the other instance, and each event runs exactly once.
+        sent = [gateway.deliver("events_api", _event(simulator, {"type": "app_home_opened", "user": user,
+                                                                 "channel": "D" + user[1:], "tab": "home"}))
+                for user in ("UBOB", "UCARMEN")]
+        assert all(d.acked for d in sent) and sum(d.attempts for d in sent) >= 3
+        assert wait_for(lambda: len(simulator.calls_for("views.publish")) == 2)
+        wait_for(lambda: len(simulator.calls_for("views.publish")) > 2, timeout=0.5)
+        assert sorted(c.params["user_id"] for c in simulator.calls_for("views.publish")) == ["UBOB", "UCARMEN"]
+        release.set()
+        for c in commands:
+            c.join(10)
+        stopping.join(20)
+        assert gateway.connection_count == 1 and gateway.late_acks == 0
+    finally:
+        release.set()
+        if stopping.ident is None:
+            connections[0].stop(timeout=5)
+        else:
+            stopping.join(20)
+        connections[1].stop(timeout=5)
