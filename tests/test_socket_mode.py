@@ -63,6 +63,17 @@ def test_connections_open_needs_the_app_level_token(simulator):
     assert unknown.value.response["error"] == "invalid_auth"
 
 
+def test_connections_open_needs_connections_write_on_the_app_level_token(simulator):
+    simulator.socket_mode.app_token_scopes = {"authorizations:read"}  # an app-level token made without it
+    with pytest.raises(SlackApiError) as refused:
+        open_url(simulator)
+    assert (refused.value.response["error"], refused.value.response["needed"]) == ("missing_scope",
+                                                                                   "connections:write")
+    assert refused.value.response.headers["x-oauth-scopes"] == "authorizations:read"
+    simulator.socket_mode.app_token_scopes.add("connections:write")
+    assert open_url(simulator).startswith("ws://127.0.0.1:")
+
+
 def test_hello_then_an_envelope_whose_ack_carries_the_answer(simulator):
     app = RawApp(simulator, payload={"response_action": "clear"})
     try:
@@ -132,15 +143,37 @@ def socket_driver(socket_connection, simulator):
     return SlackDriver(None, SIGNING_SECRET, simulator, socket_mode=True)
 
 
-def test_hearth_reconnects_on_refresh_requested_and_keeps_answering(socket_driver, simulator):
+@pytest.mark.parametrize("reason", ["refresh_requested", "warning"])
+def test_hearth_reconnects_on_disconnect_and_keeps_answering(socket_driver, simulator, reason):
     gateway = simulator.socket_mode
     assert socket_driver.command("UALICE", "/hearth", text="help").status == 200
-    gateway.disconnect("refresh_requested")
+    gateway.disconnect(reason)
     # The client opens its new connection before it closes the old one.
     assert wait_for(lambda: gateway.connections_made == 2 and gateway.connection_count == 1)
     assert len(simulator.calls_for("apps.connections.open")) == 2
     resp = socket_driver.command("UALICE", "/hearth", text="help")
     assert resp.status == 200 and "/checkin" in resp.json["text"]
+
+
+@pytest.mark.parametrize("loss", ["drop", "refresh_requested"])
+def test_work_acked_before_the_connection_goes_still_finishes(socket_driver, simulator, loss):
+    from slack_app.reports.ids import ReportView
+
+    gateway = simulator.socket_mode
+    # The command is acked at once; its listener then waits on Slack for the modal while the connection goes.
+    simulator.delay_next("views.open", 1.5)
+    assert socket_driver.command("UBOB", "/report", channel="CCIRCLE").status == 200
+    assert simulator.calls_for("views.open") == [], "the listener is still in flight"
+    if loss == "drop":
+        gateway.drop()
+    else:
+        gateway.disconnect(loss)
+    assert wait_for(lambda: gateway.connections_made >= 2 and gateway.connection_count == 1, timeout=15)
+    assert wait_for(lambda: len(simulator.calls_for("views.open")) == 1, timeout=5)
+    assert [c.ok for c in simulator.calls_for("views.open")] == [True]
+    assert simulator.latest_view("UBOB")["callback_id"] == ReportView.INTAKE
+    # ...and the new connection carries the member's next step.
+    assert socket_driver.command("UBOB", "/hearth", text="help").status == 200
 
 
 def test_a_dropped_connection_mid_flow_loses_nothing_and_doubles_nothing(socket_driver, simulator, db):
@@ -192,6 +225,52 @@ def test_a_report_form_submitted_after_the_connection_dropped_makes_one_case(soc
     assert resp.status == 200 and resp.view_error is None and resp.json["response_action"] == "update"
     with hearth.services.db.session() as s:
         assert [c.number for c in store.cases(s, "T0HEARTH")] == [1]
+
+
+def test_hearth_without_connections_write_says_which_scope_the_app_level_token_lacks(hearth, simulator):
+    from slack_app.settings import SettingsError
+    from slack_app.socket_mode import SocketModeConnection
+
+    simulator.socket_mode.app_token_scopes = set()
+    with pytest.raises(SettingsError) as refused:
+        SocketModeConnection(hearth, simulator.socket_mode.app_token, ping_interval=1).start()
+    assert "apps.connections.open answered missing_scope" in str(refused.value)
+    assert "connections:write" in str(refused.value)
+    assert simulator.socket_mode.connections_made == 0
+
+
+def test_stopping_acks_the_envelopes_in_hand_refuses_new_ones_then_closes(hearth, socket_connection, simulator):
+    from slack_app.simulator import SlackDriver
+
+    gateway = simulator.socket_mode
+    entered, release = threading.Event(), threading.Event()
+
+    @hearth.bolt.middleware
+    def slow_to_ack(body, next):  # an envelope still in hand, its ack not sent, when the stop begins
+        if body.get("text") == "help slowly":
+            entered.set()
+            release.wait(10)
+        return next()
+
+    member = SlackDriver(None, SIGNING_SECRET, simulator, socket_mode=True)
+    in_hand = []
+    first = threading.Thread(target=lambda: in_hand.append(member.command("UALICE", "/hearth", text="help slowly")))
+    first.start()
+    assert entered.wait(5)
+    stopping = threading.Thread(target=socket_connection.stop, kwargs={"timeout": 10})
+    stopping.start()
+    assert wait_for(lambda: socket_connection._handler.draining)
+    # Sent while stopping: left unacked (Slack shows its error for a command, retries an event elsewhere).
+    late = SlackDriver(None, SIGNING_SECRET, simulator, socket_mode=True, timeout=1.0, raise_on_late_ack=False)
+    assert late.command("UBOB", "/hearth", text="help").status == 504
+    assert gateway.connection_count == 1, "the socket stays open while an envelope in hand awaits its ack"
+    release.set()
+    first.join(10)
+    stopping.join(15)
+    [answer] = in_hand
+    assert answer.status == 200 and "/checkin" in answer.json["text"]
+    assert wait_for(lambda: gateway.connection_count == 0)
+    assert gateway.late_acks == 0
 
 
 def _event(simulator, event):
@@ -300,3 +379,61 @@ def test_two_instances_share_the_envelopes_with_one_scheduler_leader(app_setting
             c.stop(timeout=5)
         for b in backgrounds:
             b.stop()
+
+
+def test_an_event_sent_to_an_instance_that_is_stopping_is_retried_to_the_other_and_runs_once(app_settings, db,
+                                                                                             simulator):
+    from slack_app.app import build_app
+    from slack_app.services import build_services
+    from slack_app.simulator import SlackDriver
+    from slack_app.socket_mode import SocketModeConnection
+    from slack_app.workflows import WORKFLOWS
+
+    gateway = simulator.socket_mode
+    apps = [build_app(app_settings, services=build_services(app_settings, db=db, workflows=WORKFLOWS))
+            for _ in range(2)]
+    hold, entered, release = threading.Event(), threading.Event(), threading.Event()
+
+    @apps[0].bolt.middleware
+    def held(body, next):  # the stopping instance keeps one envelope in hand, so its socket stays open a while
+        if body.get("command") and hold.is_set():
+            hold.clear()
+            entered.set()
+            release.wait(15)
+        return next()
+
+    connections = [SocketModeConnection(app, gateway.app_token, ping_interval=1).start() for app in apps]
+    stopping = threading.Thread(target=connections[0].stop, kwargs={"timeout": 20})
+    try:
+        assert gateway.wait_for_connections(2)
+        # The held command is acked late (the member would see Slack's error); that is not what is tested here.
+        driver = SlackDriver(None, SIGNING_SECRET, simulator, socket_mode=True, raise_on_late_ack=False)
+        hold.set()
+        commands = [threading.Thread(target=driver.command, args=("UALICE", "/hearth"), kwargs={"text": "help"})
+                    for _ in range(2)]  # one of two reaches the first instance (envelopes alternate)
+        for c in commands:
+            c.start()
+        assert entered.wait(5)
+        stopping.start()
+        assert wait_for(lambda: connections[0]._handler.draining)
+        # Two App Home events: at least one lands on the stopping instance, which leaves it unacked; Slack's
+        # retry reaches the other instance, and each event runs exactly once.
+        sent = [gateway.deliver("events_api", _event(simulator, {"type": "app_home_opened", "user": user,
+                                                                 "channel": "D" + user[1:], "tab": "home"}))
+                for user in ("UBOB", "UCARMEN")]
+        assert all(d.acked for d in sent) and sum(d.attempts for d in sent) >= 3
+        assert wait_for(lambda: len(simulator.calls_for("views.publish")) == 2)
+        wait_for(lambda: len(simulator.calls_for("views.publish")) > 2, timeout=0.5)
+        assert sorted(c.params["user_id"] for c in simulator.calls_for("views.publish")) == ["UBOB", "UCARMEN"]
+        release.set()
+        for c in commands:
+            c.join(10)
+        stopping.join(20)
+        assert gateway.connection_count == 1 and gateway.late_acks == 0
+    finally:
+        release.set()
+        if stopping.ident is None:
+            connections[0].stop(timeout=5)
+        else:
+            stopping.join(20)
+        connections[1].stop(timeout=5)

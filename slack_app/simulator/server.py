@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 from slack_app.simulator.api import Caller, SlackState
 from slack_app.simulator.errors import ApiError
 from slack_app.simulator.ratelimit import RateLimiter
-from slack_app.simulator.socket_mode import SocketModeGateway
+from slack_app.simulator.socket_mode import CONNECTIONS_WRITE, SocketModeGateway
 from slack_app.simulator.transcript import Seen, message_text, render
 from slack_app.simulator.workspace import Workspace, demo_workspace
 
@@ -341,10 +341,15 @@ class SlackSimulator:
         """apps.connections.open takes the app-level token (connections:write), never a bot token."""
         if not caller.token:
             return _Reply(200, {"ok": False, "error": "not_authed"}, {})
-        if caller.token != self.socket_mode.app_token:
+        gateway = self.socket_mode
+        if caller.token != gateway.app_token:
             known = caller.token in self.state.tokens
             return _Reply(200, {"ok": False, "error": "not_allowed_token_type" if known else "invalid_auth"}, {})
-        return _Reply(200, {"ok": True, "url": self.socket_mode.open_url()}, {})
+        provided = ",".join(sorted(gateway.app_token_scopes))
+        if CONNECTIONS_WRITE not in gateway.app_token_scopes:
+            return _Reply(200, {"ok": False, "error": "missing_scope", "needed": CONNECTIONS_WRITE,
+                                "provided": provided}, {"x-oauth-scopes": provided})
+        return _Reply(200, {"ok": True, "url": gateway.open_url()}, {"x-oauth-scopes": provided})
 
     def _rate_key(self, method: str, params: dict[str, Any]) -> str | None:
         """chat.postMessage is limited per conversation; a user id posts into that user's DM."""

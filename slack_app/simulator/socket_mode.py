@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -45,6 +45,7 @@ ACK_DEADLINE = 3.0
 MAX_CONNECTIONS = 10  # per app, as Slack allows
 MAX_RETRIES = 3
 LINK_PATH = "/link/"
+CONNECTIONS_WRITE = "connections:write"  # the app-level token's scope apps.connections.open needs
 
 
 @dataclass
@@ -67,8 +68,11 @@ class _Pending:
 
 
 class SocketModeGateway:
-    def __init__(self, app_token: str, app_id: str, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, app_token: str, app_id: str, clock: Callable[[], float] = time.monotonic,
+                 app_token_scopes: Iterable[str] = (CONNECTIONS_WRITE,)) -> None:
         self.app_token = app_token
+        # An app-level token is created with its own scopes; one without connections:write cannot open a socket.
+        self.app_token_scopes = set(app_token_scopes)
         self.app_id = app_id
         self.clock = clock
         self._lock = threading.Lock()
