@@ -300,12 +300,25 @@ def _part_rows(s: Session, k: Kind, p: Part, ts: dict[str, Table], span: Span) -
             yield (r[-1] if p.link is not None else _key_of([r[i] for i in pk])), dict(zip(names, r, strict=False))
 
 
-def _chunks(s: Session, stmt: Any, size: int = 5000) -> Iterator[Sequence[Sequence[Any]]]:
+def _chunks(s: Session, stmt: Any, size: int = 5000, *, typed: bool = True) -> Iterator[Sequence[Sequence[Any]]]:
     """A statement's rows as plain tuples, a chunk at a time. On PostgreSQL straight from a psycopg server-side
     cursor in the session's transaction: SQLAlchemy's rows and result processing cost a fifth of a run there and
-    change nothing (psycopg already returns aware datetimes, bools and text; the Sealed columns pass through)."""
-    if s.get_bind().dialect.name != "postgresql":
-        yield from s.execute(stmt.execution_options(yield_per=size)).partitions()
+    change nothing (psycopg already returns aware datetimes, bools and text; the Sealed columns pass through).
+    On SQLite only when not `typed` (rows of keys and JSON text: nothing to convert), as the values of SQLite's
+    own types; its bounds are written into the statement (times, ids and team ids, never member text)."""
+    dialect = s.get_bind().dialect
+    if dialect.name != "postgresql":
+        if typed:
+            yield from s.execute(stmt.execution_options(yield_per=size)).partitions()
+            return
+        sql = str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        cursor = s.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql)
+            while chunk := cursor.fetchmany(size):
+                yield chunk
+        finally:
+            cursor.close()
         return
     compiled = stmt.compile(dialect=s.get_bind().dialect, compile_kwargs={"render_postcompile": True})
     raw = s.connection().connection.driver_connection
@@ -363,7 +376,7 @@ def _lines_from_database(s: Session, k: Kind, p: Part, ts: dict[str, Table], spa
         s.execute(text("SET LOCAL TIME ZONE 'UTC'"))
     keys = 1 if p.link is not None else len(_pk(ts[p.table]))
     table = b',"t":' + orjson.dumps(p.table) + b',"r":'
-    for chunk in _chunks(s, _part_stmt(k, p, ts, span, as_json=as_json)):
+    for chunk in _chunks(s, _part_stmt(k, p, ts, span, as_json=as_json), typed=False):
         for r in chunk:
             key = r[0] if keys == 1 else list(r[:keys])
             yield b'{"k":' + orjson.dumps(key, option=orjson.OPT_NAIVE_UTC) + table + r[keys].encode() + b"}\n"
