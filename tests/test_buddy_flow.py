@@ -490,3 +490,24 @@ def test_an_admin_sets_up_buddy_introductions_with_slash_hearth_in_the_channel(d
     assert usecases.program(hearth.services, TEAM, CHANNEL).size == 2  # bad words change nothing
     assert "are off" in answer("UALICE", "buddies off")
     assert not usecases.program(hearth.services, TEAM, CHANNEL).enabled
+
+
+def test_conversation_starters_come_from_a_prompt_bank_a_community_can_reword(simulator, hearth, slack, deliver,
+                                                                               tmp_path):
+    from dataclasses import replace
+
+    from slack_app.buddies import views
+    from slack_app.copy import Copy
+
+    assert len(views.prompts(hearth.services.copy)) >= 8  # the built-in bank, one starter a line
+    (tmp_path / "buddies_prompts.j2").write_text("What's your team's best-kept secret & why?\n\n"
+                                                 "Tea or coffee?\n")
+    services = replace(hearth.services, copy=Copy(tmp_path))
+    enable(hearth)
+    usecases.plan_round(services, slack, TEAM, CHANNEL)
+    deliver()
+    intros = [m["text"] for c in simulator.workspace.channels.values() if c.is_mpim for m in simulator.messages(c.id)]
+    assert len(intros) == 3
+    ours = ("*Something to start with:* What's your team's best-kept secret & why?",  # as written: template text
+            "*Something to start with:* Tea or coffee?")
+    assert all(any(p in text for p in ours) for text in intros), intros

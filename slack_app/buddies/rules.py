@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,18 +14,6 @@ from slack_app.scheduling.cadence import KINDS, WEEKDAYS
 
 DEFAULT_CADENCE = "biweekly"
 CADENCES = ("weekly", "biweekly", "fourweekly")  # the shared cadence's every-N-weeks kinds
-
-PROMPTS = (
-    "What's something small that made your week better?",
-    "What's a skill you'd love to learn if you had a free month?",
-    "What's the best thing you've read, watched or listened to lately?",
-    "What did you want to be when you were ten?",
-    "What's a place you'd happily go back to?",
-    "What's one thing about your work that people are often surprised by?",
-    "What's your favourite way to switch off after a long day?",
-    "If you could have lunch with anyone this week, who would it be?",
-)
-
 
 PAUSE_AT_MOST = timedelta(days=366)
 
@@ -162,8 +150,9 @@ def round_seed(program_id: int, when: datetime, salt: int = 0) -> int:
     return int.from_bytes(digest[:7], "big")
 
 
-def prompt_for(seed: int, group_index: int) -> str:
-    return PROMPTS[(seed + group_index) % len(PROMPTS)]
+def prompt_for(seed: int, group_index: int, bank: Sequence[str]) -> str:
+    """A group's conversation starter from the prompt bank (`buddies_prompts.j2`), chosen from the seed."""
+    return bank[(seed + group_index) % len(bank)] if bank else ""
 
 
 def offset_minutes(tz: str, at: datetime) -> int:

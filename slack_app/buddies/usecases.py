@@ -148,9 +148,10 @@ def plan_round(services: Services, slack: SlackPort, team_id: str, channel_id: s
                              repeat_groups=plan.quality.repeat_groups,
                              follow_up_at=now + period(cadence_of(prog)) / 2)
         unresolved = set(roster.unresolved)
+        bank = views.prompts(services.copy)
         for i, group in enumerate(plan.groups):
             outbox.enqueue_sensitive(s, team_id=team_id, kind=f"{KIND}.intro", recipient=group,
-                                     payload=_intro(services, group, rules.prompt_for(seed, i), unresolved),
+                                     payload=_intro(services, group, rules.prompt_for(seed, i, bank), unresolved),
                                      dedupe_key=outbox.key(KIND, rnd.id, "intro", i))
         for user_id in plan.left_out:
             note = views.left_out(services.copy)

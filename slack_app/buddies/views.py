@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from markupsafe import Markup
+
 from slack_app import blocks
 from slack_app.copy import Copy
 
 
+def prompts(copy: Copy) -> list[str]:
+    """The prompt bank (`buddies_prompts.j2`, which a community may reword): its non-blank lines."""
+    return [line.strip() for line in copy.render("buddies_prompts.j2").splitlines() if line.strip()]
+
+
 def intro(copy: Copy, members: list[str], prompt: str) -> dict:
-    text = copy.render("buddies_intro.j2", members=members, prompt=prompt)
+    # The prompt is template text, already rendered to Slack's escaping: not escaped a second time.
+    text = copy.render("buddies_intro.j2", members=members, prompt=Markup(prompt))
     return blocks.message(text, [blocks.section(blocks.truncate(text, 3000))])
 
 
