@@ -511,3 +511,35 @@ def test_conversation_starters_come_from_a_prompt_bank_a_community_can_reword(si
     ours = ("*Something to start with:* What's your team's best-kept secret & why?",  # as written: template text
             "*Something to start with:* Tea or coffee?")
     assert all(any(p in text for p in ours) for text in intros), intros
+
+
+def test_a_member_removed_from_the_channel_is_never_introduced_again(driver, simulator, hearth, slack, deliver):
+    """Removed from #general: no heads-up, no round; removed from #gratitude-circle after volunteering to
+    welcome newcomers there: never a newcomer's buddy."""
+    from slack_app.scheduling.cadence import next_after
+
+    def remove(user, channel):
+        simulator.workspace.channels[channel].members.discard(user)
+        assert driver.event({"type": "member_left_channel", "user": user, "channel": channel, "channel_type": "C",
+                             "team": TEAM}).status == 200
+
+    prog, _ = enable(hearth)
+    first = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    assert "UEMI" in {m for g in first.plan.groups for m in g}
+    remove("UEMI", CHANNEL)
+    nxt = next_after(usecases.cadence_of(prog), utcnow())
+    assert usecases.heads_up_due(hearth.services, lambda team: slack,
+                                 now=rules.heads_up_at(nxt, prog.timezone) + timedelta(minutes=1)) == 5
+    for _ in range(3):
+        result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+        assert result.participants == 5 and "UEMI" not in {m for g in result.plan.groups for m in g}
+        assert "UEMI" not in result.plan.left_out
+
+    usecases.enable(hearth.services, TEAM, "CCIRCLE", rules.parse_settings())
+    usecases.plan_round(hearth.services, slack, TEAM, "CCIRCLE", dry_run=True)  # the circle is listed
+    assert usecases.volunteer(hearth.services, TEAM, "UDEV", str(usecases.program(hearth.services, TEAM,
+                                                                                  "CCIRCLE").id)) is True
+    remove("UDEV", "CCIRCLE")
+    simulator.join("UFINN", "CCIRCLE")
+    assert usecases.member_joined(hearth.services, slack, TEAM, "CCIRCLE", "UFINN") is False  # no welcomer left
+    assert _queued_welcomes(hearth) == 0

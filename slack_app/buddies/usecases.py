@@ -445,8 +445,11 @@ def member_joined(services: Services, slack: SlackPort, team_id: str, channel_id
             return False
         volunteers = sorted(u for u, m in repo.members(s, prog.id).items() if m.welcomer and u != user_id)
         prefs = preferences.of_many(s, team_id, volunteers, workflow=repo.WORKFLOW)
+        # A volunteer who has since left the channel is never introduced again (member_left_channel keeps
+        # the listing current; a channel never listed counts everyone in).
         volunteers = [u for u in volunteers if not (prefs[u].paused or prefs[u].snoozed_at(now) or prefs[u].no_dms
-                                                    or prefs[u].opted_out_of(repo.WORKFLOW, channel_id))]
+                                                    or prefs[u].opted_out_of(repo.WORKFLOW, channel_id)
+                                                    or members.in_channel(s, team_id, channel_id, u) is False)]
         if not volunteers:
             return False
         welcomer = volunteers[rules.round_seed(prog.id, now) % len(volunteers)]
