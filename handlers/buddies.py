@@ -1,4 +1,4 @@
-"""`/buddies [skip|pause|resume|leave|join|never …|help]`: a member's own choices, answered privately."""
+"""`/buddies [skip|pause|resume|leave|join (rejoin)|never …|help]`: a member's own choices, answered privately."""
 
 import re
 
@@ -13,13 +13,14 @@ from slack_app.slack_port import SlackPort
 from storage.models import utcnow
 
 ACTIONS = ("skip", "pause", "resume", "leave", "join")
+ALIASES = {"rejoin": "join"}  # the issue's word for coming back after `leave`
 
 
 def register(app: App) -> None:
     @app.command(Command.BUDDIES.value)
     def on_buddies(ack: Ack, command: dict, services: Services, team_id: str) -> None:
         words = (command.get("text") or "").strip().lower().split()
-        action = words[0] if words else "help"
+        action = ALIASES.get(words[0], words[0]) if words else "help"
         channel_id = command.get("channel_id")
         outcome = "help"
         if action == "never":

@@ -543,3 +543,20 @@ def test_a_member_removed_from_the_channel_is_never_introduced_again(driver, sim
     simulator.join("UFINN", "CCIRCLE")
     assert usecases.member_joined(hearth.services, slack, TEAM, "CCIRCLE", "UFINN") is False  # no welcomer left
     assert _queued_welcomes(hearth) == 0
+
+
+def test_rejoin_after_leave_brings_a_member_back_to_that_channels_introductions_only(driver, hearth, slack):
+    enable(hearth)
+    usecases.enable(hearth.services, TEAM, "CCIRCLE", rules.parse_settings())
+    bob = driver.as_member("UBOB")
+
+    def planned(channel):
+        plan = usecases.plan_round(hearth.services, slack, TEAM, channel, dry_run=True).plan
+        return {m for g in plan.groups for m in g} | set(plan.left_out)
+
+    for channel in (CHANNEL, "CCIRCLE"):
+        assert "left" in bob.command("/buddies", text="leave", channel=channel).json["text"]
+        assert "UBOB" not in planned(channel)
+    assert "You're in" in bob.command("/buddies", text="rejoin", channel=CHANNEL).json["text"]
+    assert "UBOB" in planned(CHANNEL)
+    assert "UBOB" not in planned("CCIRCLE")  # still left there

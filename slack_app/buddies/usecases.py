@@ -37,6 +37,7 @@ from storage import buddies as repo
 from storage import members, outbox
 from storage import reports as reports_repo
 from storage.models import utcnow
+from storage.preferences import WHOLE_WORKFLOW
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -389,7 +390,8 @@ def choose(services: Services, team_id: str, channel_id: str | None, user_id: st
                 row.joined = False
             return "left"
         if action == "join":
-            preferences.opt_in(s, team_id, user_id, repo.WORKFLOW)
+            # back in this channel's introductions only: leaving another program's stays left
+            preferences.opt_in(s, team_id, user_id, repo.WORKFLOW, scopes=[WHOLE_WORKFLOW, prog.channel_id])
             row = repo.member(s, prog.id, user_id, create=True)
             assert row is not None
             row.joined = True
