@@ -560,3 +560,36 @@ def test_rejoin_after_leave_brings_a_member_back_to_that_channels_introductions_
     assert "You're in" in bob.command("/buddies", text="rejoin", channel=CHANNEL).json["text"]
     assert "UBOB" in planned(CHANNEL)
     assert "UBOB" not in planned("CCIRCLE")  # still left there
+
+
+def test_a_rounds_stored_seed_reproduces_its_groups(simulator, hearth, slack):
+    """From what is stored (the seed, the earlier rounds' sealed groups, the never-pair lists) and the
+    round's members, `match` gives back exactly the groups the round introduced; another seed would not."""
+    from slack_app.buddies.matching import match
+    from slack_app.simulator.workspace import Channel, User
+
+    services = hearth.services
+    people = [f"UP{i:03d}" for i in range(20)]  # one time zone: only the seed tells groupings apart
+    for uid in people:
+        simulator.workspace.add_user(User(uid, uid.lower(), uid, tz="Europe/Berlin"))
+    simulator.workspace.add_channel(Channel("CSEEDS", "seeds", members={"UHEARTHBOT", *people}))
+    prog, _ = usecases.enable(services, TEAM, "CSEEDS", rules.parse_settings(size=3))
+    with services.db.session() as s:
+        repo.set_never_pair(s, services.crypto, TEAM, people[0], people[1:4])
+    start = utcnow()
+    for i in range(2):
+        usecases.plan_round(services, slack, TEAM, "CSEEDS", now=start + timedelta(days=14 * i))
+    with services.db.session() as s:
+        first, last = reversed(repo.rounds(s, prog.id))
+        history = [repo.groups_of(s, services.crypto, first.id)]
+        stored = sorted(map(sorted, repo.groups_of(s, services.crypto, last.id)))
+        forbidden = repo.forbidden_pairs(s, services.crypto, TEAM)
+    assert sum(map(len, stored)) == 20
+
+    def groups(seed):
+        plan = match(people, prog.size, seed=seed, history=history, forbidden=forbidden,
+                     offsets=dict.fromkeys(people, 60), window=prog.window)
+        return sorted(map(sorted, plan.groups))
+
+    assert groups(last.seed) == stored
+    assert groups(last.seed + 1) != stored  # it is the seed that decides
