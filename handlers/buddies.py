@@ -58,9 +58,9 @@ def register(app: App) -> None:
             respond(replace_original=True, **views.answered(services.copy, answer))
 
     @app.action(views.RESUME_ACTION)
-    def on_resume(ack: Ack, body: dict, respond: Respond, services: Services, team_id: str) -> None:
+    def on_resume(ack: Ack, body: dict, action: dict, respond: Respond, services: Services, team_id: str) -> None:
         ack()
-        usecases.resume(services, team_id, body["user"]["id"])
+        usecases.resume(services, team_id, body["user"]["id"], str(action.get("value") or ""))
         respond(response_type="ephemeral", replace_original=False,
                 text=views.command_answer(services.copy, "resumed", None))
 

@@ -334,14 +334,25 @@ def test_did_you_meet_and_three_unanswered_pause_with_one_click_resume(driver, s
             if "UALICE" in g:
                 alice_partners = set(g)
         from slack_app import preferences
-        paused = {u for u in HUMANS if preferences.of(s, TEAM, u).paused}
+        assert not any(preferences.of(s, TEAM, u).paused for u in HUMANS)  # not Hearth's shared pause: check-ins go on
+
+    def planned():
+        plan = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL, dry_run=True).plan
+        return {m for g in plan.groups for m in g} | set(plan.left_out)
+
+    paused = HUMANS - planned()
     assert paused == set(notified) == HUMANS - alice_partners  # the group that answered once is not paused
-    someone = sorted(paused)[0]
+    usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    deliver()
+    assert sum("paused them for you" in m["text"] for u in paused
+               for m in simulator.messages(simulator.dm_channel(u))) == len(paused)  # told once
+    someone, other = sorted(paused)[:2]
     driver.as_member(someone).click(views.RESUME_ACTION)
     assert wait_for(lambda: any("Welcome back" in (p["body"].get("text") or "")
                                 for p in simulator.response_url_posts()))
-    with hearth.services.db.session() as s:
-        assert not preferences.of(s, TEAM, someone).paused
+    assert wait_for(lambda: someone in planned())
+    assert "Welcome back" in driver.as_member(other).command("/buddies", text="resume", channel=CHANNEL).json["text"]
+    assert HUMANS - planned() == paused - {someone, other}
 
 
 def test_an_opt_in_program_matches_only_those_who_join(driver, simulator, hearth, slack, deliver):

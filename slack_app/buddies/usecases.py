@@ -213,7 +213,8 @@ def _participants(s: Session, program_id: int, team_id: str, channel_id: str, op
     prefs = preferences.of_many(s, team_id, humans, workflow=repo.WORKFLOW)
     member_states = {
         u: rules.MemberState(
-            paused=p.paused or p.snoozed_at(now) is not None or p.no_dms,
+            paused=p.paused or p.snoozed_at(now) is not None or p.no_dms
+            or bool(states.get(u) and states[u].unanswered >= UNANSWERED_LIMIT),
             opted_out=p.opted_out_of(repo.WORKFLOW, channel_id),
             skip_next=bool(states.get(u) and states[u].skip_next),
             joined=bool(states.get(u) and states[u].joined))
@@ -226,7 +227,9 @@ UNANSWERED_LIMIT = 3
 
 def _tally_follow_ups(services: Services, s: Session, program_id: int, team_id: str) -> None:
     """Before a new round: count the last round's unanswered "Did you meet?" per member (an answer resets
-    it); a member at 3 in a row is paused, with a kind notice and a one-click resume."""
+    it); a member at 3 in a row is paused in this program (the count stays at the limit until they resume:
+    not Hearth's shared pause, which would stop their check-ins too), with a kind notice and a one-click
+    resume."""
     last = next((r for r in repo.rounds(s, program_id, 1) if r.followed_up and not r.tallied), None)
     if last is None:
         return
@@ -237,11 +240,9 @@ def _tally_follow_ups(services: Services, s: Session, program_id: int, team_id: 
             row = repo.member(s, program_id, user_id, create=True)
             assert row is not None
             row.unanswered = 0 if group.answer else row.unanswered + 1
-            if row.unanswered >= UNANSWERED_LIMIT:
-                row.unanswered = 0
-                preferences.pause(s, team_id, user_id)
+            if row.unanswered == UNANSWERED_LIMIT:
                 outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.paused", target=user_id,
-                               payload=views.paused_notice(services.copy),
+                               payload=views.paused_notice(services.copy, program_id),
                                dedupe_key=outbox.key(KIND, last.id, "paused", user_id))
                 paused_count += 1
     if paused_count:
@@ -287,9 +288,17 @@ def answer_follow_up(services: Services, user_id: str, value: str, answer: str) 
     return True
 
 
-def resume(services: Services, team_id: str, user_id: str) -> None:
+def resume(services: Services, team_id: str, user_id: str, value: str = "") -> None:
+    """The notice's one click: back in the program it names (an older notice names none: the shared
+    pause ends, as it did then)."""
     with services.db.session() as s:
-        preferences.resume(s, team_id, user_id)
+        prog = s.get(repo.BuddyProgram, int(value)) if value.isdigit() else None
+        if prog is None or prog.team_id != team_id:
+            preferences.resume(s, team_id, user_id)
+            return
+        row = repo.member(s, prog.id, user_id)
+        if row is not None:
+            row.unanswered = 0
 
 
 def claim_occurrence(services: Services, program_id: int, occurrence: datetime) -> bool:
@@ -372,8 +381,9 @@ def choose(services: Services, team_id: str, channel_id: str | None, user_id: st
         if action == "pause":
             preferences.pause(s, team_id, user_id)
             return "paused"
-        if action == "resume":
+        if action == "resume":  # the shared pause, and any program that paused them for unanswered intros
             preferences.resume(s, team_id, user_id)
+            repo.resume_everywhere(s, team_id, user_id)
             return "resumed"
         prog = repo.program(s, team_id, channel_id) if channel_id else None
         if prog is None or not prog.enabled:

@@ -58,10 +58,10 @@ def answered(copy: Copy, answer: str) -> dict:
     return blocks.message(text, [blocks.section(text)])
 
 
-def paused_notice(copy: Copy) -> dict:
+def paused_notice(copy: Copy, program_id: int) -> dict:
     text = copy.render("buddies_paused_notice.j2")
     return blocks.message(text, [blocks.section(text), blocks.actions(
-        blocks.button("Resume introductions", RESUME_ACTION, value="resume", style="primary"))])
+        blocks.button("Resume introductions", RESUME_ACTION, value=str(program_id), style="primary"))])
 
 
 JOIN_ACTION = "buddies.join"
