@@ -604,3 +604,25 @@ def test_a_rounds_stored_seed_reproduces_its_groups(simulator, hearth, slack):
 
     assert groups(last.seed) == stored
     assert groups(last.seed + 1) != stored  # it is the seed that decides
+
+
+def test_a_round_of_one_completes_and_tells_them_kindly_and_a_stranger_cannot_answer_for_a_group(
+        driver, simulator, hearth, slack, deliver):
+    enable(hearth, opt_in=True)
+    usecases.choose(hearth.services, TEAM, CHANNEL, "UCARMEN", "join")
+    result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)  # fewer than 2: still a round
+    deliver()
+    assert result.status == "opened" and result.round_id is not None and result.plan.left_out == ["UCARMEN"]
+    assert not [c for c in simulator.calls_for("conversations.open") if "," in c.params["users"]]
+    assert any("first in line next round" in m["text"] for m in simulator.messages(simulator.dm_channel("UCARMEN")))
+    with hearth.services.db.session() as s:
+        assert repo.members(s, repo.program(s, TEAM, CHANNEL).id)["UCARMEN"].priority
+    usecases.choose(hearth.services, TEAM, CHANNEL, "UDEV", "join")
+    usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    usecases.follow_up_due(hearth.services, now=utcnow() + timedelta(days=8))
+    with hearth.services.db.session() as s:
+        (group,) = repo.group_rows(s, repo.rounds(s, repo.program(s, TEAM, CHANNEL).id)[0].id)
+    assert not usecases.answer_follow_up(hearth.services, "UBOB", str(group.id), "yes")  # not in the group
+    assert usecases.answer_follow_up(hearth.services, "UDEV", str(group.id), "couldnt")
+    with hearth.services.db.session() as s:
+        assert s.get(repo.BuddyGroup, group.id).answer == "couldnt"
