@@ -626,3 +626,20 @@ def test_a_round_of_one_completes_and_tells_them_kindly_and_a_stranger_cannot_an
     assert usecases.answer_follow_up(hearth.services, "UDEV", str(group.id), "couldnt")
     with hearth.services.db.session() as s:
         assert s.get(repo.BuddyGroup, group.id).answer == "couldnt"
+
+
+def test_buddy_button_words_come_from_a_template_a_community_can_reword(tmp_path):
+    from slack_app.buddies import views
+    from slack_app.copy import Copy
+
+    def buttons(message):
+        return [e["text"]["text"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+    built_in = Copy(strict=True)
+    assert buttons(views.follow_up(built_in, 7)) == ["Yes!", "Not yet", "We couldn't"]
+    assert buttons(views.paused_notice(built_in, 7)) == ["Resume introductions"]
+    assert buttons(views.join_invitation(built_in, 7, 2)) == ["Join"]
+    assert views.label(built_in, "volunteer_button", index=2) == "Welcome newcomers (2)"
+    (tmp_path / "buddies_labels.j2").write_text('{% if part == "met_yes" %}Ja!{% elif part == "met_not_yet" %}'
+                                                'Noch nicht{% else %}Leider nicht{% endif %}')
+    assert buttons(views.follow_up(Copy(tmp_path), 7)) == ["Ja!", "Noch nicht", "Leider nicht"]
