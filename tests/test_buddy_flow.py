@@ -643,3 +643,24 @@ def test_buddy_button_words_come_from_a_template_a_community_can_reword(tmp_path
     (tmp_path / "buddies_labels.j2").write_text('{% if part == "met_yes" %}Ja!{% elif part == "met_not_yet" %}'
                                                 'Noch nicht{% else %}Leider nicht{% endif %}')
     assert buttons(views.follow_up(Copy(tmp_path), 7)) == ["Ja!", "Noch nicht", "Leider nicht"]
+
+
+def test_an_admin_sets_mixing_and_the_repeat_window_with_slash_hearth(driver, simulator, hearth):
+    from slack_app.simulator import wait_for
+
+    def answer(text):
+        before = len(simulator.response_url_posts())
+        assert driver.command("UALICE", "/hearth", text=text, channel=CHANNEL).status == 200
+        assert wait_for(lambda: len(simulator.response_url_posts()) > before)
+        return simulator.response_url_posts()[-1]["body"]["text"]
+
+    said = answer("buddies 3 <#CCIRCLE|gratitude-circle> window=6")
+    assert "mixing <#CCIRCLE> with everyone else; no pair meets again within 6 rounds" in said
+    prog = usecases.program(hearth.services, TEAM, CHANNEL)
+    assert (prog.size, prog.mix_channel, prog.mix_field, prog.window) == (3, "CCIRCLE", None, 6)
+    assert "mixing people whose title differs" in answer("buddies mix=title")
+    assert "from 1 to 52" in answer("buddies window=99")
+    assert "mix=title" in answer("buddies mix=name")
+    prog = usecases.program(hearth.services, TEAM, CHANNEL)
+    assert (prog.mix_channel, prog.mix_field, prog.window) == (None, "title", 6)
+    assert "mixing" not in answer("buddies mix=off")

@@ -92,17 +92,32 @@ def parse_settings(*, size: int = 2, cadence: str = DEFAULT_CADENCE, day: str = 
 DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
+CHANNEL_MENTION = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>")  # how Slack sends a #channel in a command
+
+
 def read_words(words: list[str], current: ProgramSettings | None, default_tz: str) -> ProgramSettings:
-    """`/hearth buddies [2..8] [weekly|biweekly|fourweekly] [mon] [10:00] [Europe/Berlin] [opt-in]`: settings from
-    the words an admin typed, in any order, on top of the program's current ones; SettingsError names the first
-    problem (the word itself, for a word that is none of these)."""
+    """`/hearth buddies [2..8] [weekly|biweekly|fourweekly] [mon] [10:00] [Europe/Berlin] [opt-in] [#team |
+    mix=title | mix=Xf… | mix=off] [window=12]`: settings from the words an admin typed, in any order, on top
+    of the program's current ones; SettingsError names the first problem (the word itself, for a word that is
+    none of these)."""
     base = current or ProgramSettings(timezone=default_tz)
     given: dict = dict(size=base.size, cadence=base.cadence, day=WEEKDAYS[base.weekday], local_time=base.local_time,
                        timezone=base.timezone, opt_in=base.opt_in, mix_channel=base.mix_channel,
                        mix_field=base.mix_field, window=base.window)
     for word in words:
         low = word.lower()
-        if low.isdigit():
+        mention = CHANNEL_MENTION.fullmatch(word)
+        if mention:  # mix with a second channel's members (instead of a profile field)
+            given["mix_channel"], given["mix_field"] = mention.group(1), None
+        elif low.startswith("mix="):
+            value = word[4:]
+            given["mix_channel"] = None
+            given["mix_field"] = None if value.lower() == "off" else "title" if value.lower() == "title" else value
+        elif low.startswith("window="):
+            if not low[7:].isdigit():
+                raise SettingsError("repeat-window", "window_out_of_range")
+            given["window"] = int(low[7:])
+        elif low.isdigit():
             given["size"] = int(low)
         elif low in CADENCES:
             given["cadence"] = low
