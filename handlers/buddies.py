@@ -1,4 +1,4 @@
-"""`/buddies [skip|pause|resume|leave|join|never …|help]`: a member's own choices, answered privately."""
+"""`/buddies [skip|pause|resume|leave|join (rejoin)|never …|help]`: a member's own choices, answered privately."""
 
 import re
 
@@ -13,13 +13,14 @@ from slack_app.slack_port import SlackPort
 from storage.models import utcnow
 
 ACTIONS = ("skip", "pause", "resume", "leave", "join")
+ALIASES = {"rejoin": "join"}  # the issue's word for coming back after `leave`
 
 
 def register(app: App) -> None:
     @app.command(Command.BUDDIES.value)
     def on_buddies(ack: Ack, command: dict, services: Services, team_id: str) -> None:
         words = (command.get("text") or "").strip().lower().split()
-        action = words[0] if words else "help"
+        action = ALIASES.get(words[0], words[0]) if words else "help"
         channel_id = command.get("channel_id")
         outcome = "help"
         if action == "never":
@@ -57,9 +58,9 @@ def register(app: App) -> None:
             respond(replace_original=True, **views.answered(services.copy, answer))
 
     @app.action(views.RESUME_ACTION)
-    def on_resume(ack: Ack, body: dict, respond: Respond, services: Services, team_id: str) -> None:
+    def on_resume(ack: Ack, body: dict, action: dict, respond: Respond, services: Services, team_id: str) -> None:
         ack()
-        usecases.resume(services, team_id, body["user"]["id"])
+        usecases.resume(services, team_id, body["user"]["id"], str(action.get("value") or ""))
         respond(response_type="ephemeral", replace_original=False,
                 text=views.command_answer(services.copy, "resumed", None))
 

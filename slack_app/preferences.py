@@ -7,6 +7,7 @@ session so a preference changes in the same transaction as what it affects.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -75,6 +76,6 @@ def opt_out(s: Session, team_id: str, user_id: str, workflow: str, scope: str = 
     repo.add_opt_out(s, team_id, user_id, workflow, scope)
 
 
-def opt_in(s: Session, team_id: str, user_id: str, workflow: str) -> int:
-    """Back in every scope of the workflow; returns how many opt-outs ended."""
-    return repo.remove_opt_outs(s, team_id, user_id, workflow)
+def opt_in(s: Session, team_id: str, user_id: str, workflow: str, scopes: Iterable[str] | None = None) -> int:
+    """Back in every scope of the workflow (or only `scopes`); returns how many opt-outs ended."""
+    return repo.remove_opt_outs(s, team_id, user_id, workflow, scopes)

@@ -14,7 +14,7 @@ import json
 from datetime import date, datetime
 from typing import Protocol
 
-from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint, delete, select
+from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from storage.checkins import UTCDateTime
@@ -92,7 +92,9 @@ class BuddyMember(Base):
     priority: Mapped[bool] = mapped_column(default=False)  # left out last round: placed first next round
     welcomer: Mapped[bool] = mapped_column(default=False)  # volunteers to welcome newcomers (onboarding buddy)
     welcomed: Mapped[bool] = mapped_column(default=False)  # was introduced to a welcomer (at most once)
-    unanswered: Mapped[int] = mapped_column(default=0)  # introductions in a row whose "Did you meet?" got no answer
+    # introductions in a row whose "Did you meet?" got no answer; at the limit (3) the member is paused in this
+    # program only (their other programs, check-ins and surveys go on) until they resume
+    unanswered: Mapped[int] = mapped_column(default=0)
 
 
 class BuddyNeverPair(Base):
@@ -192,6 +194,14 @@ def member(s: Session, program_id: int, user_id: str, *, create: bool = False) -
 
 def members(s: Session, program_id: int) -> dict[str, BuddyMember]:
     return {m.user_id: m for m in s.scalars(select(BuddyMember).where(BuddyMember.program_id == program_id))}
+
+
+def resume_everywhere(s: Session, team_id: str, user_id: str) -> None:
+    """`/buddies resume`: back in every program of the team that paused the member for unanswered intros."""
+    s.execute(update(BuddyMember).where(
+        BuddyMember.user_id == user_id, BuddyMember.unanswered > 0,
+        BuddyMember.program_id.in_(select(BuddyProgram.id).where(BuddyProgram.team_id == team_id)))
+        .values(unanswered=0))
 
 
 def after_round(s: Session, program_id: int, left_out: list[str]) -> None:

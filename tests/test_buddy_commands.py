@@ -63,3 +63,23 @@ def test_window_and_mix_field_are_checked_and_kept_when_an_admin_changes_other_s
         with pytest.raises(SettingsError) as raised:
             parse_settings(**given)
         assert raised.value.code == code
+
+
+def test_read_words_sets_mixing_and_the_repeat_window():
+    import pytest
+
+    from slack_app.buddies.rules import SettingsError, parse_settings, read_words
+
+    current = parse_settings(size=3, window=6)
+    mixed = read_words(["<#CTEAM01|platform>", "window=8"], current, "UTC")
+    assert (mixed.mix_channel, mixed.mix_field, mixed.window, mixed.size) == ("CTEAM01", None, 8, 3)
+    by_title = read_words(["mix=title"], mixed, "UTC")  # one way of mixing at a time: the field replaces the channel
+    assert (by_title.mix_channel, by_title.mix_field, by_title.window) == (None, "title", 8)
+    assert read_words(["mix=Xf01ABCDEF"], by_title, "UTC").mix_field == "Xf01ABCDEF"
+    assert read_words(["mix=off"], by_title, "UTC").mix_field is None
+    assert read_words(["weekly"], by_title, "UTC").mix_field == "title"  # kept when other settings change
+    for words, code in ((["window=0"], "window_out_of_range"), (["window=lots"], "window_out_of_range"),
+                        (["mix=real_name"], "unknown_field")):
+        with pytest.raises(SettingsError) as raised:
+            read_words(words, current, "UTC")
+        assert raised.value.code == code

@@ -334,14 +334,25 @@ def test_did_you_meet_and_three_unanswered_pause_with_one_click_resume(driver, s
             if "UALICE" in g:
                 alice_partners = set(g)
         from slack_app import preferences
-        paused = {u for u in HUMANS if preferences.of(s, TEAM, u).paused}
+        assert not any(preferences.of(s, TEAM, u).paused for u in HUMANS)  # not Hearth's shared pause: check-ins go on
+
+    def planned():
+        plan = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL, dry_run=True).plan
+        return {m for g in plan.groups for m in g} | set(plan.left_out)
+
+    paused = HUMANS - planned()
     assert paused == set(notified) == HUMANS - alice_partners  # the group that answered once is not paused
-    someone = sorted(paused)[0]
+    usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    deliver()
+    assert sum("paused them for you" in m["text"] for u in paused
+               for m in simulator.messages(simulator.dm_channel(u))) == len(paused)  # told once
+    someone, other = sorted(paused)[:2]
     driver.as_member(someone).click(views.RESUME_ACTION)
     assert wait_for(lambda: any("Welcome back" in (p["body"].get("text") or "")
                                 for p in simulator.response_url_posts()))
-    with hearth.services.db.session() as s:
-        assert not preferences.of(s, TEAM, someone).paused
+    assert wait_for(lambda: someone in planned())
+    assert "Welcome back" in driver.as_member(other).command("/buddies", text="resume", channel=CHANNEL).json["text"]
+    assert HUMANS - planned() == paused - {someone, other}
 
 
 def test_an_opt_in_program_matches_only_those_who_join(driver, simulator, hearth, slack, deliver):
@@ -490,3 +501,166 @@ def test_an_admin_sets_up_buddy_introductions_with_slash_hearth_in_the_channel(d
     assert usecases.program(hearth.services, TEAM, CHANNEL).size == 2  # bad words change nothing
     assert "are off" in answer("UALICE", "buddies off")
     assert not usecases.program(hearth.services, TEAM, CHANNEL).enabled
+
+
+def test_conversation_starters_come_from_a_prompt_bank_a_community_can_reword(simulator, hearth, slack, deliver,
+                                                                               tmp_path):
+    from dataclasses import replace
+
+    from slack_app.buddies import views
+    from slack_app.copy import Copy
+
+    assert len(views.prompts(hearth.services.copy)) >= 8  # the built-in bank, one starter a line
+    (tmp_path / "buddies_prompts.j2").write_text("What's your team's best-kept secret & why?\n\n"
+                                                 "Tea or coffee?\n")
+    services = replace(hearth.services, copy=Copy(tmp_path))
+    enable(hearth)
+    usecases.plan_round(services, slack, TEAM, CHANNEL)
+    deliver()
+    intros = [m["text"] for c in simulator.workspace.channels.values() if c.is_mpim for m in simulator.messages(c.id)]
+    assert len(intros) == 3
+    ours = ("*Something to start with:* What's your team's best-kept secret & why?",  # as written: template text
+            "*Something to start with:* Tea or coffee?")
+    assert all(any(p in text for p in ours) for text in intros), intros
+
+
+def test_a_member_removed_from_the_channel_is_never_introduced_again(driver, simulator, hearth, slack, deliver):
+    """Removed from #general: no heads-up, no round; removed from #gratitude-circle after volunteering to
+    welcome newcomers there: never a newcomer's buddy."""
+    from slack_app.scheduling.cadence import next_after
+
+    def remove(user, channel):
+        simulator.workspace.channels[channel].members.discard(user)
+        assert driver.event({"type": "member_left_channel", "user": user, "channel": channel, "channel_type": "C",
+                             "team": TEAM}).status == 200
+
+    prog, _ = enable(hearth)
+    first = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    assert "UEMI" in {m for g in first.plan.groups for m in g}
+    remove("UEMI", CHANNEL)
+    nxt = next_after(usecases.cadence_of(prog), utcnow())
+    assert usecases.heads_up_due(hearth.services, lambda team: slack,
+                                 now=rules.heads_up_at(nxt, prog.timezone) + timedelta(minutes=1)) == 5
+    for _ in range(3):
+        result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+        assert result.participants == 5 and "UEMI" not in {m for g in result.plan.groups for m in g}
+        assert "UEMI" not in result.plan.left_out
+
+    usecases.enable(hearth.services, TEAM, "CCIRCLE", rules.parse_settings())
+    usecases.plan_round(hearth.services, slack, TEAM, "CCIRCLE", dry_run=True)  # the circle is listed
+    assert usecases.volunteer(hearth.services, TEAM, "UDEV", str(usecases.program(hearth.services, TEAM,
+                                                                                  "CCIRCLE").id)) is True
+    remove("UDEV", "CCIRCLE")
+    simulator.join("UFINN", "CCIRCLE")
+    assert usecases.member_joined(hearth.services, slack, TEAM, "CCIRCLE", "UFINN") is False  # no welcomer left
+    assert _queued_welcomes(hearth) == 0
+
+
+def test_rejoin_after_leave_brings_a_member_back_to_that_channels_introductions_only(driver, hearth, slack):
+    enable(hearth)
+    usecases.enable(hearth.services, TEAM, "CCIRCLE", rules.parse_settings())
+    bob = driver.as_member("UBOB")
+
+    def planned(channel):
+        plan = usecases.plan_round(hearth.services, slack, TEAM, channel, dry_run=True).plan
+        return {m for g in plan.groups for m in g} | set(plan.left_out)
+
+    for channel in (CHANNEL, "CCIRCLE"):
+        assert "left" in bob.command("/buddies", text="leave", channel=channel).json["text"]
+        assert "UBOB" not in planned(channel)
+    assert "You're in" in bob.command("/buddies", text="rejoin", channel=CHANNEL).json["text"]
+    assert "UBOB" in planned(CHANNEL)
+    assert "UBOB" not in planned("CCIRCLE")  # still left there
+
+
+def test_a_rounds_stored_seed_reproduces_its_groups(simulator, hearth, slack):
+    """From what is stored (the seed, the earlier rounds' sealed groups, the never-pair lists) and the
+    round's members, `match` gives back exactly the groups the round introduced; another seed would not."""
+    from slack_app.buddies.matching import match
+    from slack_app.simulator.workspace import Channel, User
+
+    services = hearth.services
+    people = [f"UP{i:03d}" for i in range(20)]  # one time zone: only the seed tells groupings apart
+    for uid in people:
+        simulator.workspace.add_user(User(uid, uid.lower(), uid, tz="Europe/Berlin"))
+    simulator.workspace.add_channel(Channel("CSEEDS", "seeds", members={"UHEARTHBOT", *people}))
+    prog, _ = usecases.enable(services, TEAM, "CSEEDS", rules.parse_settings(size=3))
+    with services.db.session() as s:
+        repo.set_never_pair(s, services.crypto, TEAM, people[0], people[1:4])
+    start = utcnow()
+    for i in range(2):
+        usecases.plan_round(services, slack, TEAM, "CSEEDS", now=start + timedelta(days=14 * i))
+    with services.db.session() as s:
+        first, last = reversed(repo.rounds(s, prog.id))
+        history = [repo.groups_of(s, services.crypto, first.id)]
+        stored = sorted(map(sorted, repo.groups_of(s, services.crypto, last.id)))
+        forbidden = repo.forbidden_pairs(s, services.crypto, TEAM)
+    assert sum(map(len, stored)) == 20
+
+    def groups(seed):
+        plan = match(people, prog.size, seed=seed, history=history, forbidden=forbidden,
+                     offsets=dict.fromkeys(people, 60), window=prog.window)
+        return sorted(map(sorted, plan.groups))
+
+    assert groups(last.seed) == stored
+    assert groups(last.seed + 1) != stored  # it is the seed that decides
+
+
+def test_a_round_of_one_completes_and_tells_them_kindly_and_a_stranger_cannot_answer_for_a_group(
+        driver, simulator, hearth, slack, deliver):
+    enable(hearth, opt_in=True)
+    usecases.choose(hearth.services, TEAM, CHANNEL, "UCARMEN", "join")
+    result = usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)  # fewer than 2: still a round
+    deliver()
+    assert result.status == "opened" and result.round_id is not None and result.plan.left_out == ["UCARMEN"]
+    assert not [c for c in simulator.calls_for("conversations.open") if "," in c.params["users"]]
+    assert any("first in line next round" in m["text"] for m in simulator.messages(simulator.dm_channel("UCARMEN")))
+    with hearth.services.db.session() as s:
+        assert repo.members(s, repo.program(s, TEAM, CHANNEL).id)["UCARMEN"].priority
+    usecases.choose(hearth.services, TEAM, CHANNEL, "UDEV", "join")
+    usecases.plan_round(hearth.services, slack, TEAM, CHANNEL)
+    usecases.follow_up_due(hearth.services, now=utcnow() + timedelta(days=8))
+    with hearth.services.db.session() as s:
+        (group,) = repo.group_rows(s, repo.rounds(s, repo.program(s, TEAM, CHANNEL).id)[0].id)
+    assert not usecases.answer_follow_up(hearth.services, "UBOB", str(group.id), "yes")  # not in the group
+    assert usecases.answer_follow_up(hearth.services, "UDEV", str(group.id), "couldnt")
+    with hearth.services.db.session() as s:
+        assert s.get(repo.BuddyGroup, group.id).answer == "couldnt"
+
+
+def test_buddy_button_words_come_from_a_template_a_community_can_reword(tmp_path):
+    from slack_app.buddies import views
+    from slack_app.copy import Copy
+
+    def buttons(message):
+        return [e["text"]["text"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+    built_in = Copy(strict=True)
+    assert buttons(views.follow_up(built_in, 7)) == ["Yes!", "Not yet", "We couldn't"]
+    assert buttons(views.paused_notice(built_in, 7)) == ["Resume introductions"]
+    assert buttons(views.join_invitation(built_in, 7, 2)) == ["Join"]
+    assert views.label(built_in, "volunteer_button", index=2) == "Welcome newcomers (2)"
+    (tmp_path / "buddies_labels.j2").write_text('{% if part == "met_yes" %}Ja!{% elif part == "met_not_yet" %}'
+                                                'Noch nicht{% else %}Leider nicht{% endif %}')
+    assert buttons(views.follow_up(Copy(tmp_path), 7)) == ["Ja!", "Noch nicht", "Leider nicht"]
+
+
+def test_an_admin_sets_mixing_and_the_repeat_window_with_slash_hearth(driver, simulator, hearth):
+    from slack_app.simulator import wait_for
+
+    def answer(text):
+        before = len(simulator.response_url_posts())
+        assert driver.command("UALICE", "/hearth", text=text, channel=CHANNEL).status == 200
+        assert wait_for(lambda: len(simulator.response_url_posts()) > before)
+        return simulator.response_url_posts()[-1]["body"]["text"]
+
+    said = answer("buddies 3 <#CCIRCLE|gratitude-circle> window=6")
+    assert "mixing <#CCIRCLE> with everyone else; no pair meets again within 6 rounds" in said
+    prog = usecases.program(hearth.services, TEAM, CHANNEL)
+    assert (prog.size, prog.mix_channel, prog.mix_field, prog.window) == (3, "CCIRCLE", None, 6)
+    assert "mixing people whose title differs" in answer("buddies mix=title")
+    assert "from 1 to 52" in answer("buddies window=99")
+    assert "mix=title" in answer("buddies mix=name")
+    prog = usecases.program(hearth.services, TEAM, CHANNEL)
+    assert (prog.mix_channel, prog.mix_field, prog.window) == (None, "title", 6)
+    assert "mixing" not in answer("buddies mix=off")

@@ -1,4 +1,5 @@
-"""`/hearth buddies [2..8] [weekly|biweekly|fourweekly] [mon] [10:00] [Europe/Berlin] [opt-in]` or `/hearth buddies off`,
+"""`/hearth buddies [2..8] [weekly|biweekly|fourweekly] [mon] [10:00] [Europe/Berlin] [opt-in] [#team | mix=title]
+[window=12]` or `/hearth buddies off`,
 typed by an admin in a channel: turn that channel's buddy introductions on (or change them) or off.
 
 The listener acks first; this runs after the ack and answers privately, in words from `buddies_admin.j2`.
@@ -39,4 +40,5 @@ def configure_here(services: Services, slack: SlackPort, team_id: str, user_id: 
         return answer("bad_word" if exc.code == "unknown_word" else exc.code, word=exc.field)
     _, created = usecases.enable(services, team_id, channel_id, chosen)
     return answer("enabled", created=created, size=chosen.size, cadence=chosen.cadence,
-                  day=WEEKDAYS[chosen.weekday], time=chosen.local_time, tz=chosen.timezone, opt_in=chosen.opt_in)
+                  day=WEEKDAYS[chosen.weekday], time=chosen.local_time, tz=chosen.timezone, opt_in=chosen.opt_in,
+                  mix_channel=chosen.mix_channel, mix_field=chosen.mix_field, window=chosen.window)

@@ -35,7 +35,9 @@ def section(viewer: Viewer) -> list[dict]:
                           "channel_id": p.channel_id, "size": p.size, "cadence": p.cadence, "rounds": len(recent),
                           "window": p.window, "stats": [_stats(s, r) for r in recent[:STATS_ROUNDS]]})
     text = viewer.services.copy.render("buddies_home.j2", programs=cards, is_admin=is_admin)
-    buttons = [blocks.button(_volunteer_label(c["welcomer"], i if len(cards) > 1 else None),
+    buttons = [blocks.button(views.label(viewer.services.copy,
+                                         "stop_volunteering_button" if c["welcomer"] else "volunteer_button",
+                                         index=i + 1 if len(cards) > 1 else None),
                              views.VOLUNTEER_ACTION, value=str(c["program_id"])) for i, c in enumerate(cards[:5])]
     return [blocks.divider(), blocks.section(blocks.truncate(text, 3000)), blocks.actions(*buttons)]
 
@@ -51,7 +53,3 @@ def _stats(s: Session, r: repo.BuddyRound) -> dict:
             "met": met, "meet_rate": rules.rate(met, r.groups) if met is not None else None,
             "repeat_groups": r.repeat_groups, "repeat_rate": rules.rate(r.repeat_groups, r.groups)}
 
-
-def _volunteer_label(welcomer: bool, index: int | None) -> str:
-    label = "Stop welcoming newcomers" if welcomer else "Welcome newcomers"
-    return label if index is None else f"{label} ({index + 1})"

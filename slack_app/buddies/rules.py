@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,18 +14,6 @@ from slack_app.scheduling.cadence import KINDS, WEEKDAYS
 
 DEFAULT_CADENCE = "biweekly"
 CADENCES = ("weekly", "biweekly", "fourweekly")  # the shared cadence's every-N-weeks kinds
-
-PROMPTS = (
-    "What's something small that made your week better?",
-    "What's a skill you'd love to learn if you had a free month?",
-    "What's the best thing you've read, watched or listened to lately?",
-    "What did you want to be when you were ten?",
-    "What's a place you'd happily go back to?",
-    "What's one thing about your work that people are often surprised by?",
-    "What's your favourite way to switch off after a long day?",
-    "If you could have lunch with anyone this week, who would it be?",
-)
-
 
 PAUSE_AT_MOST = timedelta(days=366)
 
@@ -104,17 +92,32 @@ def parse_settings(*, size: int = 2, cadence: str = DEFAULT_CADENCE, day: str = 
 DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
+CHANNEL_MENTION = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>")  # how Slack sends a #channel in a command
+
+
 def read_words(words: list[str], current: ProgramSettings | None, default_tz: str) -> ProgramSettings:
-    """`/hearth buddies [2..8] [weekly|biweekly|fourweekly] [mon] [10:00] [Europe/Berlin] [opt-in]`: settings from
-    the words an admin typed, in any order, on top of the program's current ones; SettingsError names the first
-    problem (the word itself, for a word that is none of these)."""
+    """`/hearth buddies [2..8] [weekly|biweekly|fourweekly] [mon] [10:00] [Europe/Berlin] [opt-in] [#team |
+    mix=title | mix=Xf… | mix=off] [window=12]`: settings from the words an admin typed, in any order, on top
+    of the program's current ones; SettingsError names the first problem (the word itself, for a word that is
+    none of these)."""
     base = current or ProgramSettings(timezone=default_tz)
     given: dict = dict(size=base.size, cadence=base.cadence, day=WEEKDAYS[base.weekday], local_time=base.local_time,
                        timezone=base.timezone, opt_in=base.opt_in, mix_channel=base.mix_channel,
                        mix_field=base.mix_field, window=base.window)
     for word in words:
         low = word.lower()
-        if low.isdigit():
+        mention = CHANNEL_MENTION.fullmatch(word)
+        if mention:  # mix with a second channel's members (instead of a profile field)
+            given["mix_channel"], given["mix_field"] = mention.group(1), None
+        elif low.startswith("mix="):
+            value = word[4:]
+            given["mix_channel"] = None
+            given["mix_field"] = None if value.lower() == "off" else "title" if value.lower() == "title" else value
+        elif low.startswith("window="):
+            if not low[7:].isdigit():
+                raise SettingsError("repeat-window", "window_out_of_range")
+            given["window"] = int(low[7:])
+        elif low.isdigit():
             given["size"] = int(low)
         elif low in CADENCES:
             given["cadence"] = low
@@ -162,8 +165,9 @@ def round_seed(program_id: int, when: datetime, salt: int = 0) -> int:
     return int.from_bytes(digest[:7], "big")
 
 
-def prompt_for(seed: int, group_index: int) -> str:
-    return PROMPTS[(seed + group_index) % len(PROMPTS)]
+def prompt_for(seed: int, group_index: int, bank: Sequence[str]) -> str:
+    """A group's conversation starter from the prompt bank (`buddies_prompts.j2`), chosen from the seed."""
+    return bank[(seed + group_index) % len(bank)] if bank else ""
 
 
 def offset_minutes(tz: str, at: datetime) -> int:

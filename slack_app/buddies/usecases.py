@@ -37,6 +37,7 @@ from storage import buddies as repo
 from storage import members, outbox
 from storage import reports as reports_repo
 from storage.models import utcnow
+from storage.preferences import WHOLE_WORKFLOW
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -148,9 +149,10 @@ def plan_round(services: Services, slack: SlackPort, team_id: str, channel_id: s
                              repeat_groups=plan.quality.repeat_groups,
                              follow_up_at=now + period(cadence_of(prog)) / 2)
         unresolved = set(roster.unresolved)
+        bank = views.prompts(services.copy)
         for i, group in enumerate(plan.groups):
             outbox.enqueue_sensitive(s, team_id=team_id, kind=f"{KIND}.intro", recipient=group,
-                                     payload=_intro(services, group, rules.prompt_for(seed, i), unresolved),
+                                     payload=_intro(services, group, rules.prompt_for(seed, i, bank), unresolved),
                                      dedupe_key=outbox.key(KIND, rnd.id, "intro", i))
         for user_id in plan.left_out:
             note = views.left_out(services.copy)
@@ -211,7 +213,8 @@ def _participants(s: Session, program_id: int, team_id: str, channel_id: str, op
     prefs = preferences.of_many(s, team_id, humans, workflow=repo.WORKFLOW)
     member_states = {
         u: rules.MemberState(
-            paused=p.paused or p.snoozed_at(now) is not None or p.no_dms,
+            paused=p.paused or p.snoozed_at(now) is not None or p.no_dms
+            or bool(states.get(u) and states[u].unanswered >= UNANSWERED_LIMIT),
             opted_out=p.opted_out_of(repo.WORKFLOW, channel_id),
             skip_next=bool(states.get(u) and states[u].skip_next),
             joined=bool(states.get(u) and states[u].joined))
@@ -224,7 +227,9 @@ UNANSWERED_LIMIT = 3
 
 def _tally_follow_ups(services: Services, s: Session, program_id: int, team_id: str) -> None:
     """Before a new round: count the last round's unanswered "Did you meet?" per member (an answer resets
-    it); a member at 3 in a row is paused, with a kind notice and a one-click resume."""
+    it); a member at 3 in a row is paused in this program (the count stays at the limit until they resume:
+    not Hearth's shared pause, which would stop their check-ins too), with a kind notice and a one-click
+    resume."""
     last = next((r for r in repo.rounds(s, program_id, 1) if r.followed_up and not r.tallied), None)
     if last is None:
         return
@@ -235,11 +240,9 @@ def _tally_follow_ups(services: Services, s: Session, program_id: int, team_id: 
             row = repo.member(s, program_id, user_id, create=True)
             assert row is not None
             row.unanswered = 0 if group.answer else row.unanswered + 1
-            if row.unanswered >= UNANSWERED_LIMIT:
-                row.unanswered = 0
-                preferences.pause(s, team_id, user_id)
+            if row.unanswered == UNANSWERED_LIMIT:
                 outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.paused", target=user_id,
-                               payload=views.paused_notice(services.copy),
+                               payload=views.paused_notice(services.copy, program_id),
                                dedupe_key=outbox.key(KIND, last.id, "paused", user_id))
                 paused_count += 1
     if paused_count:
@@ -285,9 +288,17 @@ def answer_follow_up(services: Services, user_id: str, value: str, answer: str) 
     return True
 
 
-def resume(services: Services, team_id: str, user_id: str) -> None:
+def resume(services: Services, team_id: str, user_id: str, value: str = "") -> None:
+    """The notice's one click: back in the program it names (an older notice names none: the shared
+    pause ends, as it did then)."""
     with services.db.session() as s:
-        preferences.resume(s, team_id, user_id)
+        prog = s.get(repo.BuddyProgram, int(value)) if value.isdigit() else None
+        if prog is None or prog.team_id != team_id:
+            preferences.resume(s, team_id, user_id)
+            return
+        row = repo.member(s, prog.id, user_id)
+        if row is not None:
+            row.unanswered = 0
 
 
 def claim_occurrence(services: Services, program_id: int, occurrence: datetime) -> bool:
@@ -370,8 +381,9 @@ def choose(services: Services, team_id: str, channel_id: str | None, user_id: st
         if action == "pause":
             preferences.pause(s, team_id, user_id)
             return "paused"
-        if action == "resume":
+        if action == "resume":  # the shared pause, and any program that paused them for unanswered intros
             preferences.resume(s, team_id, user_id)
+            repo.resume_everywhere(s, team_id, user_id)
             return "resumed"
         prog = repo.program(s, team_id, channel_id) if channel_id else None
         if prog is None or not prog.enabled:
@@ -388,7 +400,8 @@ def choose(services: Services, team_id: str, channel_id: str | None, user_id: st
                 row.joined = False
             return "left"
         if action == "join":
-            preferences.opt_in(s, team_id, user_id, repo.WORKFLOW)
+            # back in this channel's introductions only: leaving another program's stays left
+            preferences.opt_in(s, team_id, user_id, repo.WORKFLOW, scopes=[WHOLE_WORKFLOW, prog.channel_id])
             row = repo.member(s, prog.id, user_id, create=True)
             assert row is not None
             row.joined = True
@@ -444,8 +457,11 @@ def member_joined(services: Services, slack: SlackPort, team_id: str, channel_id
             return False
         volunteers = sorted(u for u, m in repo.members(s, prog.id).items() if m.welcomer and u != user_id)
         prefs = preferences.of_many(s, team_id, volunteers, workflow=repo.WORKFLOW)
+        # A volunteer who has since left the channel is never introduced again (member_left_channel keeps
+        # the listing current; a channel never listed counts everyone in).
         volunteers = [u for u in volunteers if not (prefs[u].paused or prefs[u].snoozed_at(now) or prefs[u].no_dms
-                                                    or prefs[u].opted_out_of(repo.WORKFLOW, channel_id))]
+                                                    or prefs[u].opted_out_of(repo.WORKFLOW, channel_id)
+                                                    or members.in_channel(s, team_id, channel_id, u) is False)]
         if not volunteers:
             return False
         welcomer = volunteers[rules.round_seed(prog.id, now) % len(volunteers)]

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from markupsafe import Markup
+
 from slack_app import blocks
 from slack_app.copy import Copy
 
 
+def label(copy: Copy, part: str, **ctx: object) -> str:
+    """A button's words (`buddies_labels.j2`)."""
+    return copy.text("buddies_labels.j2", part=part, **ctx)
+
+
+def prompts(copy: Copy) -> list[str]:
+    """The prompt bank (`buddies_prompts.j2`, which a community may reword): its non-blank lines."""
+    return [line.strip() for line in copy.render("buddies_prompts.j2").splitlines() if line.strip()]
+
+
 def intro(copy: Copy, members: list[str], prompt: str) -> dict:
-    text = copy.render("buddies_intro.j2", members=members, prompt=prompt)
+    # The prompt is template text, already rendered to Slack's escaping: not escaped a second time.
+    text = copy.render("buddies_intro.j2", members=members, prompt=Markup(prompt))
     return blocks.message(text, [blocks.section(blocks.truncate(text, 3000))])
 
 
@@ -40,9 +53,9 @@ RESUME_ACTION = "buddies.resume"
 
 def follow_up(copy: Copy, group_id: int) -> dict:
     text = copy.render("buddies_follow_up.j2")
-    labels = {"yes": "Yes!", "not_yet": "Not yet", "couldnt": "We couldn't"}
     return blocks.message(text, [blocks.section(text), blocks.actions(
-        *(blocks.button(labels[answer], action_id, value=str(group_id)) for action_id, answer in MET_ACTIONS.items()))])
+        *(blocks.button(label(copy, f"met_{answer}"), action_id, value=str(group_id))
+          for action_id, answer in MET_ACTIONS.items()))])
 
 
 def answered(copy: Copy, answer: str) -> dict:
@@ -50,10 +63,10 @@ def answered(copy: Copy, answer: str) -> dict:
     return blocks.message(text, [blocks.section(text)])
 
 
-def paused_notice(copy: Copy) -> dict:
+def paused_notice(copy: Copy, program_id: int) -> dict:
     text = copy.render("buddies_paused_notice.j2")
     return blocks.message(text, [blocks.section(text), blocks.actions(
-        blocks.button("Resume introductions", RESUME_ACTION, value="resume", style="primary"))])
+        blocks.button(label(copy, "resume_button"), RESUME_ACTION, value=str(program_id), style="primary"))])
 
 
 JOIN_ACTION = "buddies.join"
@@ -62,7 +75,7 @@ JOIN_ACTION = "buddies.join"
 def join_invitation(copy: Copy, program_id: int, size: int) -> dict:
     text = copy.render("buddies_join.j2", size=size)
     return blocks.message(text, [blocks.section(text), blocks.actions(
-        blocks.button("Join", JOIN_ACTION, value=str(program_id), style="primary"))])
+        blocks.button(label(copy, "join_button"), JOIN_ACTION, value=str(program_id), style="primary"))])
 
 
 VOLUNTEER_ACTION = "buddies.volunteer"
