@@ -435,7 +435,10 @@ def close(services: Services, team_id: str, public_id: str, slack: SlackPort | N
             text = "\n".join([services.copy.render("survey_closed.j2", channel=True), found.text(services.copy)])
             outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.results", target=channel, payload={"text": text},
                            dedupe_key=outbox.key(KIND, public_id, "results", "channel"))
-    repo.wipe_freed_space(services.db)
+    if not repo.wipe_freed_space(services.db):
+        log.warning("surveys.wipe_deferred run=%s respondent_count=%d: a reader holds the SQLite WAL, so the "
+                    "erased buffer may stay in the database files until the hourly housekeeping checkpoint",
+                    public_id, sealing.respondent_count)
     from slack_app.surveys.archive_outlet import archive_run  # it reads results through `results_of`
 
     archive_run(services, run_pk)
