@@ -398,7 +398,8 @@ def test_the_survey_confirmation_promises_only_what_the_design_keeps(strict):
     stored without their name at close) and what Hearth shows, never that nobody at all could see them."""
     from surveys.loader import builtin_instrument
 
-    for said in (strict.render("survey_thanks.j2"), builtin_instrument("belonging").intro):
+    invitation = strict.render("survey_invitation.j2", reminder=False, title="Belonging", closes="Fri 02 Jan")
+    for said in (strict.render("survey_thanks.j2"), builtin_instrument("belonging").intro, invitation):
         assert "nobody" not in said.lower() and "admins included" not in said
     stored = strict.render("survey_stored.j2")
     assert "sealed (encrypted) until the survey closes, then shuffled" in stored and "without your name" in stored
