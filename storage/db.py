@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from time import sleep
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Table, create_engine, event, exc, text
@@ -20,6 +21,12 @@ if TYPE_CHECKING:
 
 CRYPTO = "hearth.crypto"  # the session.info entry holding the database's key (see Database.crypto)
 PING_AFTER_IDLE_S = 2.0  # a pooled PostgreSQL connection unused this long is pinged before it is handed out
+BUSY_TIMEOUT_MS = 30000  # an SQLite connection waits this long for a lock before it gives up
+# A WAL checkpoint is tried this many times, each waiting this long for readers, with this pause between:
+# about a second in all, not BUSY_TIMEOUT_MS, when a long read holds the WAL.
+CHECKPOINT_ATTEMPTS = 5
+CHECKPOINT_WAIT_MS = 150
+CHECKPOINT_PAUSE_S = 0.05
 
 
 def normalise_url(url: str) -> str:
@@ -103,6 +110,26 @@ class Database:
             finally:
                 session.rollback()
 
+    def checkpoint_wal(self) -> bool:
+        """SQLite: copy the write-ahead log into the database file and empty it (`wal_checkpoint(TRUNCATE)`),
+        so pages freed (and zeroed by `secure_delete`) since are gone from the -wal file too. A reader still
+        using the WAL makes SQLite report busy and leave it as it is: tried a few times briefly, then False
+        (the caller says so; the hourly housekeeping checkpoints again). True on PostgreSQL (nothing to do)."""
+        if not self.is_sqlite:
+            return True
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+            try:
+                for attempt in range(CHECKPOINT_ATTEMPTS):
+                    if attempt:
+                        sleep(CHECKPOINT_PAUSE_S)
+                    busy, _log, _done = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+                    if not busy:
+                        return True
+                return False
+            finally:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
     def ping(self) -> bool:
         try:
             with self.engine.connect() as conn:
@@ -141,7 +168,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.close()
 
 

@@ -346,15 +346,16 @@ def seal_run(s: Session, cipher: Crypto, run: SurveyRun, *, today: date) -> Seal
     return Sealing(len(buffered), len(answers), len(comments))
 
 
-def wipe_freed_space(db: Database) -> None:
-    """After a sealing commits: no deleted buffer row stays readable in the database's files."""
+def wipe_freed_space(db: Database) -> bool:
+    """After a sealing commits: no deleted buffer row stays readable in the database's files. False when
+    SQLite's WAL could not be emptied (a reader held it): the erased ciphertext may then stay in the
+    database or -wal file until the next checkpoint (hourly housekeeping runs one)."""
     if db.is_sqlite:
-        with db.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        return
+        return db.checkpoint_wal()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM survey_buffer")
         conn.exec_driver_sql("VACUUM survey_participation")
+    return True
 
 
 # ---- results: aggregated in SQL -----------------------------------------------------------------------------

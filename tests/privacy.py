@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 from sqlalchemy import MetaData, select
 
@@ -55,3 +56,10 @@ def database_dump(db: Database) -> dict[str, list[tuple[str, ...]]]:
             if table.name != "alembic_version":
                 dump[table.name] = sorted(tuple(map(str, row)) for row in conn.execute(select(table)))
     return dump
+
+
+def sqlite_file_bytes(db: Database) -> bytes:
+    """The raw bytes of an SQLite database's file and its write-ahead log: what a copy of the disk shows,
+    deleted rows that were never overwritten included."""
+    path = Path(str(db.engine.url.database))
+    return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())

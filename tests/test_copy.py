@@ -392,6 +392,20 @@ def test_a_community_can_reword_the_survey_notes(tmp_path):
     assert "Your answers are sealed" in copy.render("survey_thanks.j2")  # the rest stay built in
 
 
+def test_the_survey_confirmation_promises_only_what_the_design_keeps(strict):
+    """docs/privacy.md: while a survey is open, someone holding a database dump *and* the key could pair a
+    participation row with its sealed answers. So the member is told what happens (sealed, then shuffled and
+    stored without their name at close) and what Hearth shows, never that nobody at all could see them."""
+    from surveys.loader import builtin_instrument
+
+    invitation = strict.render("survey_invitation.j2", reminder=False, title="Belonging", closes="Fri 02 Jan")
+    for said in (strict.render("survey_thanks.j2"), builtin_instrument("belonging").intro, invitation):
+        assert "nobody" not in said.lower() and "admins included" not in said
+    stored = strict.render("survey_stored.j2")
+    assert "sealed (encrypted) until the survey closes, then shuffled" in stored and "without your name" in stored
+    assert "Hearth shows admins only results" in stored
+
+
 def test_survey_answer_errors_keep_their_words():
     from slack_app.surveys import views
     errors = views.answer_errors(Copy(None, strict=True), {"a": "answer_required", "b": "choice_required",

@@ -17,6 +17,7 @@ from slack_app.surveys import usecases
 from storage import surveys as repo
 from storage.models import OutboxMessage
 from surveys.loader import builtin_instrument
+from tests.test_survey_flow import deliver, slack  # noqa: F401  (fixtures)
 
 TEAM = "T0HEARTH"
 CIRCLE = "CCIRCLE"
@@ -30,7 +31,7 @@ def cli(simulator, database_url, app_settings, hearth, tmp_path, monkeypatch):
            "DATABASE_URL": database_url, "HEARTH_ENCRYPTION_KEY": reveal(app_settings.HEARTH_ENCRYPTION_KEY),
            "ARCHIVE_URL": str(tmp_path / "archive")}
     runner = CliRunner()
-    return lambda *args: runner.invoke(main, ["surveys", *args], env=env)
+    return lambda *args, **more: runner.invoke(main, ["surveys", *args], env={**env, **more})
 
 
 def test_cli_launches_closes_and_shows_results(cli, hearth, tmp_path):
@@ -141,3 +142,45 @@ def test_cli_launches_for_the_workspace_closes_by_id_and_shows_the_workspace_res
     shown = cli("results", "--workspace")
     assert shown.exit_code == 0 and "5 responses" in shown.output and "Belonging index: 80/100" in shown.output
     assert cli("results", "--channel", CIRCLE).exit_code == 2  # the channel has none of its own
+
+
+def results_dms(hearth):
+    with hearth.services.db.session() as s:
+        return sorted(r.target for r in s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "survey.results")))
+
+
+def test_without_by_the_results_go_to_hearths_admins_or_the_launch_says_nobody_gets_them(cli, hearth, simulator,
+                                                                                          deliver):
+    def launch_and_answer(answering, **env):
+        launched = cli("launch", "belonging", "--channel", CIRCLE, "--min-responses", "3", **env)
+        assert launched.exit_code == 0, launched.output
+        run_id = launched.output.split("(id ")[1].split(")")[0]
+        for user in answering:
+            usecases.submit(hearth.services, TEAM, user, run_id, {q: "4" for q in QUESTIONS})
+        return launched.output, run_id
+
+    # no --by and no HEARTH_ADMINS: the launch says so in one line, and the close DMs nobody
+    said, run_id = launch_and_answer(("UALICE", "UBOB", "UDEV"))
+    assert "nobody gets the results by DM at close" in said and "`hearth surveys results` only" in said
+    assert cli("close", run_id).exit_code == 0
+    assert results_dms(hearth) == []
+
+    # HEARTH_ADMINS (read when the survey closes): each of them gets the results, as a launcher would
+    said, run_id = launch_and_answer(("UALICE", "UBOB", "UDEV"), HEARTH_ADMINS="UCARMEN, UFINN")
+    assert "nobody gets" not in said
+    assert cli("close", run_id, HEARTH_ADMINS="UCARMEN, UFINN").exit_code == 0
+    assert results_dms(hearth) == ["UCARMEN", "UFINN"]
+    deliver()
+    for admin in ("UCARMEN", "UFINN"):
+        dm = simulator.dm_channel(admin)
+        [text] = [m["text"] for m in simulator.messages(dm) if m["text"]]
+        assert "3 responses" in text and "Belonging index" in text
+        assert simulator.files(dm)  # and the chart
+
+    # the same minimum as every outlet: below it, the admins learn that nothing is shown, not the answers
+    _, run_id = launch_and_answer(("UALICE", "UBOB"), HEARTH_ADMINS="UCARMEN")
+    assert cli("close", run_id, HEARTH_ADMINS="UCARMEN").exit_code == 0
+    deliver()
+    latest = simulator.messages(simulator.dm_channel("UCARMEN"))[-1]["text"]
+    assert "none are shown" in latest and "Belonging index" not in latest
+    assert results_dms(hearth) == ["UCARMEN", "UCARMEN", "UFINN"]

@@ -29,7 +29,7 @@ from storage.lifecycle.kinds import retention
 from storage.models import OutboxMessage, utcnow
 from surveys.loader import builtin_instrument
 from tests.conftest import TRANSPORTS
-from tests.privacy import assert_logs_carry_no_user_ids, database_dump
+from tests.privacy import assert_logs_carry_no_user_ids, database_dump, sqlite_file_bytes
 
 TEAM = "T0HEARTH"
 CIRCLE = "CCIRCLE"
@@ -263,8 +263,7 @@ def test_after_close_nothing_links_a_member_to_an_answer(driver, simulator, hear
     assert len(comments) == 6 and not any("comment number" in c for row in comments for c in row)  # encrypted
 
     if db.is_sqlite:  # the erased buffer is not left readable in the file (secure_delete + checkpoint)
-        path = db.engine.url.database
-        raw = b"".join(open(p, "rb").read() for p in (path, path + "-wal") if __import__("os").path.exists(p))
+        raw = sqlite_file_bytes(db)
         assert not any(token.encode() in raw for token in sealed)
 
     deliver()

@@ -7,6 +7,7 @@ The demo workspace's #gratitude-circle (CCIRCLE) holds Alice (admin), Bob, Dev, 
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -29,6 +30,7 @@ TEAM = "T0HEARTH"
 CIRCLE = "CCIRCLE"
 GENERAL = "CGENERAL"
 MONDAY_10 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # Monday 5 January 2026, 10:00 in Berlin
+QUESTIONS = [q.id for q in usecases.load_survey("belonging")[0].counted]
 WEEKLY = Cadence("weekly", 0, "10:00", "Europe/Berlin")
 
 
@@ -67,8 +69,10 @@ def test_the_cli_schedules_lists_and_unschedules_with_one_line_errors(cli, heart
                "--by", "UALICE")
     assert made.exit_code == 0, made.output
     assert "scheduled for #CCIRCLE: every 2nd tue 09:30 Europe/Berlin" in made.output
+    assert "nobody gets the results" not in made.output
     again = cli("schedule", "belonging", "--channel", CIRCLE, "--cadence", "monthly", "--closes", "5d")
     assert "rescheduled" in again.output and "first mon of the month 10:00 UTC" in again.output
+    assert "No --by and no HEARTH_ADMINS: nobody gets the results by DM at close" in again.output  # said, not silent
     cli("schedule", "belonging", "--workspace", "--breakdown", "channel", "--closes", "3d")
     listed = cli("schedules").output.splitlines()
     assert len(listed) == 2 and "belonging for CCIRCLE: monthly" in listed[0] and "not launched yet" in listed[0]
@@ -99,6 +103,23 @@ def test_each_occurrence_launches_once_on_the_cadence(hearth, slack, deliver, si
     assert usecases.close_due(hearth.services, lambda team: slack, now=MONDAY_10 + timedelta(days=3)) == 1
     assert open_due(hearth, slack, MONDAY_10 + timedelta(days=7)) == 1
     assert [r[1] for r in runs(hearth)] == ["closed", "open"]
+
+
+def test_a_run_scheduled_without_by_sends_its_results_to_hearths_admins(hearth, slack, deliver, simulator):
+    plan(hearth, by=None)
+    assert open_due(hearth, slack, MONDAY_10) == 1
+    [(_, _, launched_by, _)] = runs(hearth)
+    assert launched_by is None
+    with hearth.services.db.session() as s:
+        run_id = s.scalar(select(repo.SurveyRun.public_id))
+    for user in ("UALICE", "UBOB", "UDEV"):
+        usecases.submit(hearth.services, TEAM, user, run_id, {q: "5" for q in QUESTIONS}, now=MONDAY_10)
+    settings = hearth.services.settings.model_copy(update={"HEARTH_ADMINS": "UCARMEN"})
+    services = dataclasses.replace(hearth.services, settings=settings)
+    assert usecases.close_due(services, lambda team: slack, now=MONDAY_10 + timedelta(days=3)) == 1
+    deliver()
+    dm = simulator.dm_channel("UCARMEN")
+    assert any("3 responses" in m["text"] for m in simulator.messages(dm)) and simulator.files(dm)
 
 
 def test_an_audience_below_the_minimum_does_not_launch_and_admins_are_told_once(hearth, slack, deliver, simulator):

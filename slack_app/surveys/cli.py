@@ -44,7 +44,8 @@ def _audience(channel: str | None, workspace: bool) -> str | None:
 @click.option("--workspace", is_flag=True, help="the audience: everyone in the workspace")
 @click.option("--closes", default=None, help="how long it stays open, e.g. 5d or 36h (default: the survey's)")
 @click.option("--min-responses", type=int, default=None, help="no result below this many respondents (3–10)")
-@click.option("--by", "launched_by", default=None, help="the admin (user id) who gets the results by DM at close")
+@click.option("--by", "launched_by", default=None,
+              help="the admin (user id) who gets the results by DM at close (default: HEARTH_ADMINS)")
 @click.option("--breakdown", "breakdowns", multiple=True,
               help="results may later be broken down by: channel (workspace surveys) or field:tz; repeatable")
 @friendly
@@ -64,6 +65,16 @@ def launch(ctx: CliContext, name: str, channel: str | None, workspace: bool, clo
     where = f"#{channel_id}" if channel_id else "the workspace"
     click.echo(f"Survey '{instrument.name}' launched for {where} (id {result.run_id}): {result.invited} of "
                f"{result.audience} people invited by DM; closes in {length.days}d {length.seconds // 3600}h.")
+    _say_if_nobody_gets_results(ctx, launched_by)
+
+
+def _say_if_nobody_gets_results(ctx: CliContext, by: str | None) -> None:
+    """Without --by, the results DM at close goes to HEARTH_ADMINS; with neither, say so now, not silently."""
+    from slack_app.surveys import usecases
+
+    if not usecases.results_recipients(ctx.settings, by):
+        click.echo("No --by and no HEARTH_ADMINS: nobody gets the results by DM at close; they will be on "
+                   "App Home and in `hearth surveys results` only.")
 
 
 def _survey(name: str) -> tuple[Instrument, str]:
@@ -110,7 +121,7 @@ def _run_id(ctx: CliContext, run_id: str | None, channel: str | None, workspace:
     return found
 
 
-@surveys.command(help="Close an open survey now: seal its answers and send the results to its admin.")
+@surveys.command(help="Close an open survey now: seal its answers and send the results to its admin (or HEARTH_ADMINS).")
 @click.argument("run_id", required=False)
 @click.option("--channel", default=None)
 @click.option("--workspace", is_flag=True)
@@ -192,7 +203,7 @@ def _echo_groups(ctx: CliContext, shown: usecases.Results) -> None:
 @click.option("--timezone", "tz", default=None, help="IANA zone; HEARTH_TIMEZONE when not given")
 @click.option("--closes", default=None, help="how long each run stays open, e.g. 5d (default: the survey's)")
 @click.option("--min-responses", type=int, default=None, help="no result below this many respondents (3–10)")
-@click.option("--by", "created_by", default=None, help="the admin (user id) who gets the results by DM")
+@click.option("--by", "created_by", default=None, help="the admin (user id) who gets the results by DM (default: HEARTH_ADMINS)")
 @click.option("--breakdown", "breakdowns", multiple=True, help="channel (workspace surveys) or field:tz")
 @friendly
 @pass_cli
@@ -217,6 +228,7 @@ def schedule(ctx: CliContext, name: str, channel: str | None, workspace: bool, c
     click.echo(f"Survey '{instrument.name}' {'scheduled' if created else 'rescheduled'} for {where}: {shown.when}, "
                f"open {length.days}d {length.seconds // 3600}h each time; next launch "
                f"{shown.next_launch:%Y-%m-%d %H:%M} UTC.")
+    _say_if_nobody_gets_results(ctx, created_by)
 
 
 @surveys.command(help="Stop the scheduled launches of survey NAME for an audience (an open run stays open).")

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
     from slack_app.copy import Copy
     from slack_app.services import Services
+    from slack_app.settings import Settings
 
 log = logging.getLogger("hearth.surveys")
 
@@ -399,10 +400,18 @@ class CloseResult:
     chart_uploaded: bool = False
 
 
+def results_recipients(settings: Settings, launched_by: str | None) -> list[str]:
+    """Who gets a run's results by DM at close: the admin who launched it; for a run launched without one
+    (the CLI or a schedule without `--by`), Hearth's configured admins (HEARTH_ADMINS). Possibly nobody:
+    the results are then on App Home and `hearth surveys results` only (the CLI says so at launch)."""
+    return [launched_by] if launched_by else sorted(settings.admins)
+
+
 def close(services: Services, team_id: str, public_id: str, slack: SlackPort | None = None,
           now: datetime | None = None) -> CloseResult:
     """Close a run: seal its answers (one transaction), erase the buffer, DM the results to the admin who
-    launched it (text through the outbox; the chart uploaded when a Slack port is given)."""
+    launched it, or to Hearth's admins (text through the outbox; the chart uploaded when a Slack port is
+    given)."""
     now = now or utcnow()
     with services.db.session() as s:
         run = repo.run_by_public_id(s, team_id, public_id)
@@ -416,25 +425,28 @@ def close(services: Services, team_id: str, public_id: str, slack: SlackPort | N
         sealing = repo.seal_run(s, services.crypto, run, today=day_of(now))
         run_pk = run.id
         found = results_of(s, services, run)
-        admin = run.launched_by
-        if admin:
-            text = "\n".join([services.copy.render("survey_closed.j2", channel=False), found.text(services.copy)])
+        admins = results_recipients(services.settings, run.launched_by)
+        text = "\n".join([services.copy.render("survey_closed.j2", channel=False), found.text(services.copy)])
+        for admin in admins:  # the same words, through the same ledger, whoever receives them
             outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.results", target=admin, payload={"text": text},
-                           dedupe_key=outbox.key(KIND, public_id, "results"))
+                           dedupe_key=outbox.key(KIND, public_id, "results", admin))
         channel = run.channel_id if found.instrument.settings.share_results and found.result is not None else None
         if channel:  # the survey says so: the audience sees what the admins see (never below the minimum)
             text = "\n".join([services.copy.render("survey_closed.j2", channel=True), found.text(services.copy)])
             outbox.enqueue(s, team_id=team_id, kind=f"{KIND}.results", target=channel, payload={"text": text},
                            dedupe_key=outbox.key(KIND, public_id, "results", "channel"))
-    repo.wipe_freed_space(services.db)
+    if not repo.wipe_freed_space(services.db):
+        log.warning("surveys.wipe_deferred run=%s respondent_count=%d: a reader holds the SQLite WAL, so the "
+                    "erased buffer may stay in the database files until the hourly housekeeping checkpoint",
+                    public_id, sealing.respondent_count)
     from slack_app.surveys.archive_outlet import archive_run  # it reads results through `results_of`
 
     archive_run(services, run_pk)
     log.info("surveys.closed run=%s respondent_count=%d answer_rows=%d comment_rows=%d", public_id,
              sealing.respondent_count, sealing.answer_rows, sealing.comment_rows)
     uploaded = False
-    if admin and slack is not None:
-        uploaded = _upload_chart(slack, admin, found, dm=True)
+    for admin in admins if slack is not None else ():
+        uploaded = _upload_chart(slack, admin, found, dm=True) or uploaded
     if channel and slack is not None:
         _upload_chart(slack, channel, found, dm=False)
     return CloseResult("closed", sealing.respondent_count, found, uploaded)
