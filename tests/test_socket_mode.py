@@ -498,6 +498,82 @@ def test_two_instances_share_the_envelopes_with_one_scheduler_leader(app_setting
             b.stop()
 
 
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL-only: runs in the PostgreSQL pass")
+def test_two_hearth_run_processes_handle_each_envelope_once_with_one_scheduler_leader(simulator, database_url, db,
+                                                                                      db_key, tmp_path):
+    from sqlalchemy import text
+
+    from slack_app.reports.ids import ReportView
+    from slack_app.simulator import SlackDriver
+    from storage import reports as store
+    from storage.models import SlackEvent
+
+    gateway = simulator.socket_mode
+    env = run_env(simulator, tmp_path, DATABASE_URL=database_url, HEARTH_ENCRYPTION_KEY=db_key)
+    runs = [HearthRun(env, log=tmp_path / f"run{i}.log") for i in range(2)]
+    try:
+        assert gateway.wait_for_connections(2, timeout=30), "both processes connected"
+        driver = SlackDriver(None, SIGNING_SECRET, simulator, socket_mode=True)
+        # Commands answered in the ack, and commands opening a modal; then the modals submitted (interactions).
+        for user in ("UALICE", "UBOB", "UCARMEN", "UDAN"):
+            assert "/checkin" in driver.command(user, "/hearth", text="help").json["text"]
+        reporters = ("UBOB", "UCARMEN")
+        for user in reporters:
+            assert driver.command(user, "/report", channel="CCIRCLE").status == 200
+        assert wait_for(lambda: all((simulator.latest_view(u) or {}).get("callback_id") == ReportView.INTAKE
+                                    for u in reporters))
+        answers = {"category": "harassment", "text": "Emi keeps mocking me in threads", "urgency": "high",
+                   "options": ["follow_up"]}
+        for user in reporters:
+            resp = driver.submit_view(user, simulator.latest_view(user)["id"], answers)
+            assert resp.status == 200 and resp.json["response_action"] == "update"
+        # Events, and Slack's retries of one of them (they go to whichever connection is next).
+        homes = {user: driver.app_home_opened(user) for user in ("UALICE", "UBOB", "UCARMEN")}
+        for retry in (1, 2):
+            assert driver.event({"type": "app_home_opened", "user": "UALICE", "channel": "DALICE", "tab": "home"},
+                                event_id=homes["UALICE"].event_id, retry_num=retry).status == 200
+        assert all(h.status == 200 for h in homes.values())
+
+        # Each envelope was handled exactly once, whichever process took it.
+        def published():
+            return sorted(c.params["user_id"] for c in simulator.calls_for("views.publish"))
+
+        def told():
+            return [c for c in simulator.calls_for("chat.postMessage") if c.params.get("channel") == "GMODS"]
+
+        assert wait_for(lambda: published() == ["UALICE", "UBOB", "UCARMEN"])
+        assert [c.ok for c in simulator.calls_for("views.open")] == [True, True]
+        with db.session() as s:
+            assert [c.number for c in store.cases(s, "T0HEARTH")] == [1, 2]
+            assert s.query(SlackEvent).count() == 3
+        assert wait_for(lambda: len(told()) == 2), "the moderators hear of each case once (the workers share the outbox)"
+        wait_for(lambda: len(published()) > 3 or len(told()) > 2, timeout=0.5)
+        assert len(published()) == 3 and len(told()) == 2
+        assert gateway.late_acks == 0
+
+        # Both are candidates for the scheduler's advisory lock; exactly one holds it.
+        with db.engine.connect() as conn:
+            candidates, holders = conn.execute(text(
+                "SELECT count(DISTINCT a.pid), count(l.pid) FROM pg_stat_activity a "
+                "LEFT JOIN pg_locks l ON l.pid = a.pid AND l.locktype = 'advisory' AND l.granted "
+                "WHERE a.datname = current_database() AND a.application_name = 'hearth-leader'")).one()
+        assert (candidates, holders) == (2, 1)
+    finally:
+        for run in runs:
+            run.terminate()
+        codes = [run.stop() for run in runs]
+    outputs = [run.output for run in runs]
+    assert codes == [0, 0], outputs
+    assert all("socket.closed drained=True" in o and "Traceback" not in o for o in outputs)
+    # Both processes took a share of the envelopes (the lines their listeners log)...
+    handled = ("reports.form_shown", "reports.submitted", "method=views.publish", "event.duplicate")
+    assert all(any(line in o for line in handled) for o in outputs), outputs
+    assert [sum(o.count(line) for o in outputs) for line in handled] == [2, 2, 3, 2]
+    # ...and one of them led the scheduler.
+    assert sorted("leader.elected" in o for o in outputs) == [False, True]
+    assert sum(o.count("scheduler.started") for o in outputs) == 1
+
+
 def test_an_event_sent_to_an_instance_that_is_stopping_is_retried_to_the_other_and_runs_once(app_settings, db,
                                                                                              simulator):
     from slack_app.app import build_app
