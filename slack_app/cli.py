@@ -36,9 +36,14 @@ NO_WORKER = click.option("--no-worker", is_flag=True,
 
 @click.command(help="Run with Socket Mode (needs SLACK_APP_TOKEN).")
 @NO_WORKER
+@click.option("--http-port", type=click.IntRange(1, 65535), default=None,
+              help="Also listen on this port for GET /healthz and, with SLACK_CLIENT_ID/SLACK_CLIENT_SECRET, the "
+                   "OAuth install pages (Slack's requests still come over Socket Mode).")
+@click.option("--http-host", default="127.0.0.1", show_default=True,
+              help="Address of the --http-port listener; 0.0.0.0 listens on every interface.")
 @friendly
 @pass_cli
-def run(ctx: CliContext, no_worker: bool) -> None:
+def run(ctx: CliContext, no_worker: bool, http_port: int | None, http_host: str) -> None:
     settings = ctx.settings
     if not (settings.SLACK_BOT_TOKEN or settings.SLACK_APP_TOKEN or settings.oauth_enabled):
         from slack_app.copy import Copy
@@ -52,7 +57,7 @@ def run(ctx: CliContext, no_worker: bool) -> None:
     from slack_app.socket_mode import SocketModeConnection
 
     hearth = build_app(settings)
-    with _background(hearth, enabled=not no_worker):
+    with _http_beside(hearth, http_host, http_port), _background(hearth, enabled=not no_worker):
         connection = SocketModeConnection(hearth, reveal(settings.SLACK_APP_TOKEN)).start()
         try:
             threading.Event().wait()  # until Ctrl-C or SIGTERM (which raises SystemExit here)
@@ -76,6 +81,28 @@ def serve(ctx: CliContext, host: str, port: int, no_worker: bool) -> None:
     log.info("http.listening host=%s port=%s worker=%s", host, port, "off" if no_worker else "on")
     with _background(hearth, enabled=not no_worker):
         serve_http(hearth, host, port)
+
+
+@contextmanager
+def _http_beside(hearth: Hearth, host: str, port: int | None) -> Iterator[None]:
+    """`hearth run --http-port`: `hearth serve`'s WSGI app and waitress server on a thread, without the events
+    route. It is bound first (a taken port fails before anything starts) and closed last, so the health check
+    answers until the envelopes in hand, the listeners and the worker are done."""
+    if port is None:
+        yield
+        return
+    from slack_app.server import start_in_thread
+
+    try:
+        running = start_in_thread(hearth, host, port, events=False)
+    except OSError as exc:
+        raise SettingsError(f"--http-port cannot listen on {host}:{port} ({exc.strerror or exc}): "
+                            "choose a free port, or leave --http-port out.") from None
+    log.info("http.listening host=%s port=%s events=off oauth=%s", host, port, "on" if hearth.oauth_flow else "off")
+    try:
+        yield
+    finally:
+        running.stop()
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""Serving HTTP mode with waitress, in the foreground (`hearth serve`) or on a thread (tests, simulate).
+"""Serving HTTP mode with waitress, in the foreground (`hearth serve`) or on a thread (tests, simulate, and
+`hearth run --http-port`, which serves only the health check and the OAuth pages beside Socket Mode).
 
 waitress is told Hearth's limits so that it refuses abuse itself, before a byte reaches Hearth: a body
 larger than `MAX_REQUEST_BODY` is answered 413 and the connection closed while it streams (waitress's
@@ -69,8 +70,10 @@ def serve(hearth: Hearth, host: str = DEFAULT_HOST, port: int = 3000) -> None:
     create_server(make_wsgi(hearth), host=host, port=port, **limits()).run()
 
 
-def start_in_thread(hearth: Hearth, host: str = DEFAULT_HOST, port: int = 0, **timeouts: int) -> RunningServer:
-    server = create_server(make_wsgi(hearth), host=host, port=port, **limits(**timeouts))
+def start_in_thread(hearth: Hearth, host: str = DEFAULT_HOST, port: int = 0, *, events: bool = True,
+                    **timeouts: int) -> RunningServer:
+    """`events=False`: no `POST /slack/events` (Socket Mode carries Slack's requests)."""
+    server = create_server(make_wsgi(hearth, events=events), host=host, port=port, **limits(**timeouts))
     thread = threading.Thread(target=server.run, name="hearth-http", daemon=True)
     thread.start()
     return RunningServer(url=f"http://{host}:{server.effective_port}", _server=server, _thread=thread)

@@ -1,9 +1,11 @@
 """HTTP mode: a small WSGI application served by waitress.
 
 Routes: `POST /slack/events` (events, commands, interactivity, shortcuts), `GET /healthz`, and the
-OAuth install pages when OAuth is configured. Requests are screened before Bolt sees them so that
-unsigned, stale or malformed requests get a 401/400 instead of an exception deep inside Bolt; Bolt
-then verifies the signature again itself — verification is never switched off.
+OAuth install pages when OAuth is configured. `hearth run` serves the same application without the events
+route (`events=False`): Socket Mode carries Slack's requests there, so nothing signed is taken over HTTP.
+Requests are screened before Bolt sees them so that unsigned, stale or malformed requests get a 401/400
+instead of an exception deep inside Bolt; Bolt then verifies the signature again itself — verification is
+never switched off.
 """
 
 from __future__ import annotations
@@ -170,13 +172,15 @@ def _check_interaction(payload: dict) -> None:
         raise BadRequest(400, "shortcut has no callback id")
 
 
-def make_wsgi(hearth: Hearth) -> Callable:
+def make_wsgi(hearth: Hearth, *, events: bool = True) -> Callable:
     return wsgi_for(hearth.bolt, reveal(hearth.services.settings.SLACK_SIGNING_SECRET) or "",
-                    health=hearth.services.db.ping, flow=hearth.oauth_flow)
+                    health=hearth.services.db.ping, flow=hearth.oauth_flow, events=events)
 
 
-def wsgi_for(bolt: App, signing_secret: str, *, health: Callable[[], bool], flow: OAuthFlow | None = None) -> Callable:
-    """The WSGI application in front of any Bolt app (bench/load.py serves a bare, ack-only one through it)."""
+def wsgi_for(bolt: App, signing_secret: str, *, health: Callable[[], bool], flow: OAuthFlow | None = None,
+             events: bool = True) -> Callable:
+    """The WSGI application in front of any Bolt app (bench/load.py serves a bare, ack-only one through it).
+    `events=False` leaves out `POST /slack/events` (a 404), for an app that Slack reaches over Socket Mode."""
     verifier = SignatureVerifier(signing_secret)
 
     def application(environ, start_response) -> Iterable[bytes]:
@@ -187,7 +191,7 @@ def wsgi_for(bolt: App, signing_secret: str, *, health: Callable[[], bool], flow
         try:
             if path == "/healthz" and method == "GET":
                 return _health(health(), start_response)
-            if path == EVENTS_PATH and method == "POST":
+            if events and path == EVENTS_PATH and method == "POST":
                 body = _read_body(environ)
                 parsed = screen(verifier, headers, body)
                 request = ScreenedRequest(body.decode("utf-8"), parsed, query=query, headers=_multi(headers))

@@ -1,6 +1,7 @@
-"""Multi-workspace install over OAuth, through the real app in HTTP mode and the simulator's oauth.v2.access:
-install page → Slack's consent (simulated) → redirect → encrypted installation → the new workspace is served
-with its own token → revocation forgets it."""
+"""Multi-workspace install over OAuth, through the real app and the simulator's oauth.v2.access: install page →
+Slack's consent (simulated) → redirect → encrypted installation → the new workspace is served with its own token
+→ revocation forgets it. In HTTP mode, and through a real `hearth run` (pages on its --http-port, Slack's
+requests over Socket Mode)."""
 
 import re
 import urllib.parse
@@ -11,6 +12,7 @@ from sqlalchemy import text
 
 from slack_app.simulator import SlackDriver, SlackSimulator, demo_workspace, wait_for
 from tests.conftest import SIGNING_SECRET
+from tests.hearth_run import HearthRun, free_port, run_env
 
 CLIENT_ID, CLIENT_SECRET = "111.222", "oauth-client-secret"
 
@@ -52,8 +54,30 @@ def fetch(url, cookie=None):
 
 def test_a_workspace_installs_over_oauth_and_is_served_with_its_own_encrypted_token(oauth_app, oauth_simulator, db):
     _, running = oauth_app
+    issued = install(running.url, oauth_simulator, db)
+    served_then_forgotten(SlackDriver(running.events_url, SIGNING_SECRET, oauth_simulator), oauth_simulator, issued, db)
 
-    status, headers, page = fetch(running.url + "/slack/install")
+
+def test_hearth_run_offers_the_install_pages_on_its_http_port_and_serves_the_workspace_over_socket_mode(
+        oauth_simulator, database_url, db, db_key, tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = run_env(oauth_simulator, tmp_path, DATABASE_URL=database_url, HEARTH_ENCRYPTION_KEY=db_key,
+                  SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET=CLIENT_SECRET)
+    del env["SLACK_BOT_TOKEN"]  # tokens come from installs
+    with HearthRun(env, "--http-port", str(port), log=tmp_path / "run.log") as run:
+        assert oauth_simulator.socket_mode.wait_for_connections(1, timeout=30), "hearth run connected"
+        run.wait_listening(url + "/healthz")
+        issued = install(url, oauth_simulator, db)
+        over_socket = SlackDriver(None, SIGNING_SECRET, oauth_simulator, socket_mode=True)
+        served_then_forgotten(over_socket, oauth_simulator, issued, db)
+        assert run.stop() == 0, run.output
+    assert "oauth=on" in run.output and "Traceback" not in run.output
+
+
+def install(base_url, oauth_simulator, db):
+    """An admin installs the app through Hearth's pages at `base_url`; the bot token Slack issued."""
+    status, headers, page = fetch(base_url + "/slack/install")
     assert status == 200
     # Bolt's state cookie is Secure (https only); over loopback http the test carries it as a browser would.
     state_cookie = headers["Set-Cookie"].split(";")[0]
@@ -63,7 +87,7 @@ def test_a_workspace_installs_over_oauth_and_is_served_with_its_own_encrypted_to
 
     # The admin approves in Slack, which sends the browser back with a one-time code and the same state.
     code = oauth_simulator.issue_oauth_code("UFINN")
-    status, _, page = fetch(running.url + "/slack/oauth_redirect?" +
+    status, _, page = fetch(base_url + "/slack/oauth_redirect?" +
                             urllib.parse.urlencode({"code": code, "state": query["state"][0]}), state_cookie)
     assert status == 200, page
     with db.engine.connect() as conn:
@@ -71,9 +95,11 @@ def test_a_workspace_installs_over_oauth_and_is_served_with_its_own_encrypted_to
     assert len(oauth_simulator.calls_for("oauth.v2.access")) == 1
     [issued] = [t for t in oauth_simulator.state.tokens if t != "xoxb-unused"]
     assert stored and issued not in stored  # encrypted at rest
+    return issued
 
+
+def served_then_forgotten(driver, oauth_simulator, issued, db):
     # Slack now sends this workspace's requests; Hearth answers them with the installed token.
-    driver = SlackDriver(running.events_url, SIGNING_SECRET, oauth_simulator)
     assert driver.app_home_opened("UALICE").status == 200
     assert wait_for(lambda: oauth_simulator.home("UALICE") is not None)
     assert {c.token for c in oauth_simulator.calls_for("views.publish")} == {issued}

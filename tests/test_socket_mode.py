@@ -1,10 +1,8 @@
 """Socket Mode end to end: the simulator's side of the protocol, and Hearth over it (`hearth run`)."""
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 
 import pytest
@@ -16,6 +14,7 @@ from websockets.sync.client import connect
 from slack_app.simulator import wait_for
 from slack_app.simulator.socket_mode import MAX_CONNECTIONS
 from tests.conftest import PG_URL, SIGNING_SECRET
+from tests.hearth_run import HEARTH, HearthRun, free_port, get, run_env
 
 # ---- the simulator speaks Slack's Socket Mode -----------------------------------------------------
 
@@ -284,23 +283,10 @@ def _event(simulator, event):
 
 # ---- `hearth run`: a real process, stopped with SIGTERM ----------------------------------------------
 
-def _hearth():
-    return os.path.join(os.path.dirname(sys.executable), "hearth")
-
-
-def _run_env(simulator, tmp_path):
-    from storage.crypto import generate_key
-
-    return {**os.environ, "SLACK_BOT_TOKEN": simulator.bot_token, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_APP_TOKEN": simulator.socket_mode.app_token, "SLACK_API_URL": simulator.base_url,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}", "ARCHIVE_URL": str(tmp_path / "archive"),
-            "HEARTH_ENCRYPTION_KEY": generate_key(), "HEARTH_MODERATOR_CHANNEL": "GMODS", "HEARTH_LOG_LEVEL": "INFO"}
-
-
 @pytest.mark.parametrize("no_worker", [False, True], ids=["with-worker", "no-worker"])
 def test_hearth_run_serves_over_socket_mode_and_sigterm_finishes_in_flight_work(simulator, tmp_path, no_worker):
-    env = _run_env(simulator, tmp_path)
-    proc = subprocess.Popen([_hearth(), "run", *(["--no-worker"] if no_worker else [])], env=env, cwd=tmp_path,
+    env = run_env(simulator, tmp_path)
+    proc = subprocess.Popen([HEARTH, "run", *(["--no-worker"] if no_worker else [])], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert simulator.socket_mode.wait_for_connections(1, timeout=30), "hearth run connected"
@@ -327,11 +313,142 @@ def test_hearth_run_serves_over_socket_mode_and_sigterm_finishes_in_flight_work(
 
 
 def test_hearth_run_with_a_wrong_app_token_says_so_in_one_line(simulator, tmp_path):
-    env = {**_run_env(simulator, tmp_path), "SLACK_APP_TOKEN": "xapp-1-not-this-app"}
-    result = subprocess.run([_hearth(), "run"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    env = run_env(simulator, tmp_path, SLACK_APP_TOKEN="xapp-1-not-this-app")
+    result = subprocess.run([HEARTH, "run"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "hearth: Socket Mode could not connect (apps.connections.open answered invalid_auth)" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_hearth_run_on_a_taken_http_port_says_so_in_one_line(simulator, tmp_path):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run([HEARTH, "run", "--http-port", str(port)], env=run_env(simulator, tmp_path),
+                                cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"hearth: --http-port cannot listen on 127.0.0.1:{port} (Address already in use)" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert simulator.socket_mode.connections_made == 0
+
+
+def test_hearth_run_http_port_answers_the_health_check_beside_socket_mode(simulator, database_url, db, db_key,
+                                                                        tmp_path):
+    from slack_app.simulator import SlackDriver
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = run_env(simulator, tmp_path, DATABASE_URL=database_url, HEARTH_ENCRYPTION_KEY=db_key)
+    with HearthRun(env, "--http-port", str(port), log=tmp_path / "run.log") as run:
+        assert simulator.socket_mode.wait_for_connections(1, timeout=30), "hearth run connected"
+        run.wait_listening(url + "/healthz")
+        assert get(url + "/healthz") == (200, json.dumps({"status": "ok", "database": "reachable"}))
+        # Slack's requests come over the socket: the listener takes no events, signed or not, and (OAuth not
+        # being configured) offers no install page.
+        over_http = SlackDriver(url + "/slack/events", SIGNING_SECRET, simulator)
+        assert over_http.command("UALICE", "/hearth", text="help").status == 404
+        assert get(url + "/slack/install")[0] == 404
+        over_socket = SlackDriver(None, SIGNING_SECRET, simulator, socket_mode=True)
+        assert "/checkin" in over_socket.command("UALICE", "/hearth", text="help").json["text"]
+        assert run.stop() == 0, run.output
+    assert f"http.listening host=127.0.0.1 port={port} events=off oauth=off" in run.output
+    assert "socket.closed drained=True" in run.output and "Traceback" not in run.output
+    with pytest.raises(OSError):
+        get(url + "/healthz", timeout=1)  # closed with the process
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL-only: the database is made unreachable by cutting its network "
+                                       "path, which an SQLite file does not have")
+def test_hearth_run_health_check_is_503_while_the_database_is_unreachable(simulator, database_url, db, db_key,
+                                                                          tmp_path):
+    from sqlalchemy.engine import make_url
+
+    target = make_url(database_url)
+    path = CuttablePath(target.host or "127.0.0.1", target.port or 5432)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/healthz"
+    through = target.set(host="127.0.0.1", port=path.port).render_as_string(hide_password=False)
+    env = run_env(simulator, tmp_path, DATABASE_URL=through, HEARTH_ENCRYPTION_KEY=db_key)
+    try:
+        with HearthRun(env, "--http-port", str(port), "--no-worker", log=tmp_path / "run.log") as run:
+            run.wait_listening(url)
+            assert get(url)[0] == 200
+            path.sever()
+            status, body = get(url)
+            assert (status, json.loads(body)) == (503, {"status": "unavailable", "database": "unreachable"})
+            path.restore()
+            assert get(url)[0] == 200  # a new connection once the database is back
+            assert run.stop() == 0, run.output
+    finally:
+        path.close()
+
+
+class CuttablePath:
+    """A loopback TCP forwarder to the database that a test cuts, as a network failure would: open
+    connections are closed and new ones refused until `restore`."""
+
+    def __init__(self, host: str, port: int) -> None:
+        import socket
+
+        self.target = (host, port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._cut = threading.Event()
+        self._lock = threading.Lock()
+        self._sockets: list = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if self._cut.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            with self._lock:
+                self._sockets += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _close(src, dst)
+
+    def sever(self) -> None:
+        self._cut.set()
+        with self._lock:
+            _close(*self._sockets)
+            self._sockets.clear()
+
+    def restore(self) -> None:
+        self._cut.clear()
+
+    def close(self) -> None:
+        self._listener.close()
+        self.sever()
+
+
+def _close(*sockets) -> None:
+    import socket
+
+    for s in sockets:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        s.close()
 
 
 # ---- two instances on one PostgreSQL -----------------------------------------------------------------
@@ -379,6 +496,82 @@ def test_two_instances_share_the_envelopes_with_one_scheduler_leader(app_setting
             c.stop(timeout=5)
         for b in backgrounds:
             b.stop()
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL-only: runs in the PostgreSQL pass")
+def test_two_hearth_run_processes_handle_each_envelope_once_with_one_scheduler_leader(simulator, database_url, db,
+                                                                                      db_key, tmp_path):
+    from sqlalchemy import text
+
+    from slack_app.reports.ids import ReportView
+    from slack_app.simulator import SlackDriver
+    from storage import reports as store
+    from storage.models import SlackEvent
+
+    gateway = simulator.socket_mode
+    env = run_env(simulator, tmp_path, DATABASE_URL=database_url, HEARTH_ENCRYPTION_KEY=db_key)
+    runs = [HearthRun(env, log=tmp_path / f"run{i}.log") for i in range(2)]
+    try:
+        assert gateway.wait_for_connections(2, timeout=30), "both processes connected"
+        driver = SlackDriver(None, SIGNING_SECRET, simulator, socket_mode=True)
+        # Commands answered in the ack, and commands opening a modal; then the modals submitted (interactions).
+        for user in ("UALICE", "UBOB", "UCARMEN", "UDAN"):
+            assert "/checkin" in driver.command(user, "/hearth", text="help").json["text"]
+        reporters = ("UBOB", "UCARMEN")
+        for user in reporters:
+            assert driver.command(user, "/report", channel="CCIRCLE").status == 200
+        assert wait_for(lambda: all((simulator.latest_view(u) or {}).get("callback_id") == ReportView.INTAKE
+                                    for u in reporters))
+        answers = {"category": "harassment", "text": "Emi keeps mocking me in threads", "urgency": "high",
+                   "options": ["follow_up"]}
+        for user in reporters:
+            resp = driver.submit_view(user, simulator.latest_view(user)["id"], answers)
+            assert resp.status == 200 and resp.json["response_action"] == "update"
+        # Events, and Slack's retries of one of them (they go to whichever connection is next).
+        homes = {user: driver.app_home_opened(user) for user in ("UALICE", "UBOB", "UCARMEN")}
+        for retry in (1, 2):
+            assert driver.event({"type": "app_home_opened", "user": "UALICE", "channel": "DALICE", "tab": "home"},
+                                event_id=homes["UALICE"].event_id, retry_num=retry).status == 200
+        assert all(h.status == 200 for h in homes.values())
+
+        # Each envelope was handled exactly once, whichever process took it.
+        def published():
+            return sorted(c.params["user_id"] for c in simulator.calls_for("views.publish"))
+
+        def told():
+            return [c for c in simulator.calls_for("chat.postMessage") if c.params.get("channel") == "GMODS"]
+
+        assert wait_for(lambda: published() == ["UALICE", "UBOB", "UCARMEN"])
+        assert [c.ok for c in simulator.calls_for("views.open")] == [True, True]
+        with db.session() as s:
+            assert [c.number for c in store.cases(s, "T0HEARTH")] == [1, 2]
+            assert s.query(SlackEvent).count() == 3
+        assert wait_for(lambda: len(told()) == 2), "the moderators hear of each case once (the workers share the outbox)"
+        wait_for(lambda: len(published()) > 3 or len(told()) > 2, timeout=0.5)
+        assert len(published()) == 3 and len(told()) == 2
+        assert gateway.late_acks == 0
+
+        # Both are candidates for the scheduler's advisory lock; exactly one holds it.
+        with db.engine.connect() as conn:
+            candidates, holders = conn.execute(text(
+                "SELECT count(DISTINCT a.pid), count(l.pid) FROM pg_stat_activity a "
+                "LEFT JOIN pg_locks l ON l.pid = a.pid AND l.locktype = 'advisory' AND l.granted "
+                "WHERE a.datname = current_database() AND a.application_name = 'hearth-leader'")).one()
+        assert (candidates, holders) == (2, 1)
+    finally:
+        for run in runs:
+            run.terminate()
+        codes = [run.stop() for run in runs]
+    outputs = [run.output for run in runs]
+    assert codes == [0, 0], outputs
+    assert all("socket.closed drained=True" in o and "Traceback" not in o for o in outputs)
+    # Both processes took a share of the envelopes (the lines their listeners log)...
+    handled = ("reports.form_shown", "reports.submitted", "method=views.publish", "event.duplicate")
+    assert all(any(line in o for line in handled) for o in outputs), outputs
+    assert [sum(o.count(line) for o in outputs) for line in handled] == [2, 2, 3, 2]
+    # ...and one of them led the scheduler.
+    assert sorted("leader.elected" in o for o in outputs) == [False, True]
+    assert sum(o.count("scheduler.started") for o in outputs) == 1
 
 
 def test_an_event_sent_to_an_instance_that_is_stopping_is_retried_to_the_other_and_runs_once(app_settings, db,
