@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -228,8 +229,10 @@ def test_a_bucket_that_disappears_stops_the_run_without_losing_rows(db, s3_endpo
     s3.create_bucket(Bucket=bucket)
     archive = S3Archive(bucket, "p")
 
+    first = threading.Lock()  # steps run on the pipeline's threads, several batches at once
+
     def vanish(step, batch):
-        if step == "deleted" and not gone:
+        if step == "deleted" and first.acquire(blocking=False):
             gone.append(batch.id)
             for _ in range(20):  # other batches may still be uploading into it
                 for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
@@ -455,9 +458,10 @@ def test_one_archive_writer_at_a_time(db, tmp_path):
     seed_all(db, db.crypto)
     archive = FolderArchive(tmp_path / "arch")
     refused = []
+    first = threading.Lock()  # steps run on the pipeline's threads, several batches at once
 
     def second_writer(step, batch):
-        if step == "uploaded" and not refused:
+        if step == "uploaded" and first.acquire(blocking=False):
             with pytest.raises(ArchiveBusy):
                 Archiver(db, archive).run(retention=retention())
             with pytest.raises(ArchiveBusy):
@@ -531,9 +535,10 @@ def test_records_that_change_after_their_object_is_written_are_written_again_bef
     with db.session() as s:
         victim = s.scalar(select(func.min(outbox.c.id)))
     changed = []
+    first = threading.Lock()  # steps run on the pipeline's threads, several batches at once
 
     def change(step, batch):
-        if step == "verified" and batch.kind == "delivery" and not changed:
+        if step == "verified" and batch.kind == "delivery" and first.acquire(blocking=False):
             with db.session() as s:
                 s.execute(outbox.delete().where(outbox.c.id == victim))
             changed.append(batch.id)
