@@ -44,6 +44,7 @@ NO_WORKER = click.option("--no-worker", is_flag=True,
 @friendly
 @pass_cli
 def run(ctx: CliContext, no_worker: bool, http_port: int | None, http_host: str) -> None:
+    _unwind_on_sigterm()
     settings = ctx.settings
     if not (settings.SLACK_BOT_TOKEN or settings.SLACK_APP_TOKEN or settings.oauth_enabled):
         from slack_app.copy import Copy
@@ -73,6 +74,7 @@ def run(ctx: CliContext, no_worker: bool, http_port: int | None, http_host: str)
 @friendly
 @pass_cli
 def serve(ctx: CliContext, host: str, port: int, no_worker: bool) -> None:
+    _unwind_on_sigterm()
     settings = ctx.settings
     from slack_app.app import build_app
     from slack_app.server import serve as serve_http
@@ -105,15 +107,19 @@ def _http_beside(hearth: Hearth, host: str, port: int | None) -> Iterator[None]:
         running.stop()
 
 
+def _unwind_on_sigterm() -> None:
+    """SIGTERM (systemd, Docker, Kubernetes) unwinds like Ctrl-C, so the worker finishes the rows in hand and the
+    scheduler's leadership is released at once instead of after a lease. Set first: a SIGTERM that comes while
+    Hearth is still starting (its health check may already answer) must unwind too, not kill it."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
 @contextmanager
 def _background(hearth: Hearth, *, enabled: bool = True) -> Iterator[Background | None]:
     """The delivery worker and (while this instance leads) the scheduler run beside the listeners, unless
     `--no-worker` leaves them to `hearth worker` processes."""
     from slack_app.runtime import start_background
 
-    # SIGTERM (systemd, Docker, Kubernetes) unwinds like Ctrl-C, so the worker finishes the rows in hand and
-    # the scheduler's leadership is released at once instead of after a lease.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if not enabled:
         yield None
         return
