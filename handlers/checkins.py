@@ -27,8 +27,8 @@ def _refresh_home(after_ack: AfterAck, services: Services, slack: SlackPort, tea
 
 
 def _show(start: Start, services: Services, slack: SlackPort, user_id: str, trigger_id: str,
-          respond: Respond) -> None:
-    view = views.start_view(services.copy, start)
+          respond: Respond, *, from_home: bool = False) -> None:
+    view = views.start_view(services.copy, start, from_home=from_home)
     if view is not None:
         request_path.open_or_explain(slack, services.copy, respond, user_id, trigger_id, view)
     elif isinstance(start, NothingOpen):
@@ -60,7 +60,8 @@ def register(app: App) -> None:
         round_id = blocks.as_int(action.get("value"))
         start = Refused("round_missing") if round_id is None else \
             usecases.start_checkin(services, team_id, body["user"]["id"], round_id=round_id)
-        _show(start, services, slack, body["user"]["id"], body["trigger_id"], respond)
+        _show(start, services, slack, body["user"]["id"], body["trigger_id"], respond,
+              from_home=(body.get("view") or {}).get("type") == "home")
 
     @app.view(CheckinView.PICK_CIRCLE.value)
     def on_pick_circle(ack: Ack, body: dict, view: dict, services: Services, team_id: str) -> None:
@@ -82,7 +83,8 @@ def register(app: App) -> None:
             ack(response_action="errors", errors=views.checkin_errors(services.copy, result.errors))
             return
         ack(response_action="update", view=views.thanks_modal(services.copy, result.closes_at, edited=result.edited))
-        _refresh_home(after_ack, services, slack, team_id, user_id)
+        if meta is not None and meta.home:
+            _refresh_home(after_ack, services, slack, team_id, user_id)
 
     @app.action(CheckinAction.OFFER_HELP.value)
     def on_offer_help(ack: Ack, body: dict, action: dict, respond: Respond, services: Services,

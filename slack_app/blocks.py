@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, fields, is_dataclass
+from dataclasses import MISSING, asdict, fields, is_dataclass
 from functools import lru_cache
 from typing import Any, Final, Literal, TypeVar
 
@@ -309,7 +309,8 @@ class Metadata:
     """Base of a modal's typed private_metadata: a frozen dataclass of int and str fields.
 
     A view round-trips through the member's Slack client, so what comes back is read as untrusted input:
-    `read` gives None, never an exception, when a field is missing or of the wrong kind."""
+    `read` gives None, never an exception, when a field is missing or of the wrong kind (a field with a
+    default takes it instead)."""
 
     @classmethod
     def read(cls: type[M], view: Mapping[str, Any]) -> M | None:
@@ -321,9 +322,10 @@ class Metadata:
                 value = as_int(value)
             elif f.type in (str, "str") and not isinstance(value, str):
                 value = None
-            if value is None:
+            if value is None and f.default is MISSING:
                 return None
-            values[f.name] = value
+            if value is not None:
+                values[f.name] = value
         return cls(**values)
 
 

@@ -258,3 +258,12 @@ def test_a_built_modal_reads_back_through_its_block_ids():
     state = {b["block_id"]: {b["element"]["action_id"]: {"type": b["element"]["type"]}} for b in view["blocks"]
              if b["type"] == "input"}
     assert set(read_state(state)) == set(ids)
+
+
+def test_metadata_fields_with_a_default_take_it_when_a_modal_opened_before_them_comes_back():
+    from slack_app.checkins.views import CheckinMeta
+
+    assert CheckinMeta.read({"private_metadata": '{"round_id": 7}'}) == CheckinMeta(round_id=7, home=0)
+    assert CheckinMeta.read({"private_metadata": '{"round_id": 7, "home": 1}'}) == CheckinMeta(round_id=7, home=1)
+    assert CheckinMeta.read({"private_metadata": '{"round_id": 7, "home": "yes"}'}) == CheckinMeta(round_id=7, home=0)
+    assert CheckinMeta.read({"private_metadata": '{"home": 1}'}) is None  # no default for the round

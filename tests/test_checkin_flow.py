@@ -121,13 +121,18 @@ def test_a_whole_round_from_setup_to_summary(driver, simulator, hearth, slack, d
              and "UDEV" in simulator.workspace.channels[c].members for m in simulator.messages(c)]
     assert any("meet" in m["text"] and "finding a flat" in m["text"] for m in intro)
 
-    # App Home: after checking in, Alice sees her check-in, her circle and what Bob offers
+    # App Home: Alice checks in from it, and it is redrawn with her check-in, her circle and what Bob offers
     alice = driver.as_member("UALICE")
-    alice.command("/checkin", channel=CIRCLE)
-    alice.submit({CheckinBlock.GRATITUDE: "this circle", CheckinBlock.SHARING: "anonymous"})
+    driver.event({"type": "app_home_opened", "user": "UALICE", "channel": simulator.state.dm_id("UALICE"),
+                  "tab": "home"})
     assert wait_for(lambda: "Spanish lessons" in str((simulator.home("UALICE") or {}).get("blocks")))
+    home_id = simulator.home("UALICE")["id"]
+    assert "you've checked in" not in str(simulator.home("UALICE")["blocks"])
+    driver.block_action("UALICE", CheckinAction.OPEN_MODAL.value, view_id=home_id)
+    alice.submit({CheckinBlock.GRATITUDE: "this circle", CheckinBlock.SHARING: "anonymous"})
+    assert wait_for(lambda: "you've checked in" in str((simulator.home("UALICE") or {}).get("blocks")))
     home = str(simulator.home("UALICE")["blocks"])
-    assert "you've checked in" in home and "this circle" in home and "Participation" in home
+    assert "this circle" in home and "Participation" in home and "Spanish lessons" in home
 
     # 5. the reminder goes once, only to those who have not checked in
     round_ = current_round(hearth)

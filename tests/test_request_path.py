@@ -73,6 +73,32 @@ def test_a_home_button_whose_modal_is_refused_gets_an_ephemeral_note_in_the_dm(d
     assert "didn't let Hearth open that window" in note["text"]
 
 
+def test_a_checkin_redraws_app_home_only_when_its_modal_was_opened_from_there(driver, simulator, hearth, slack,
+                                                                                deliver):  # noqa: F811
+    """Any other Home is redrawn when the member next opens it; a redraw per check-in was a fifth of a busy
+    Monday's CPU (bench/load.py)."""
+    from slack_app.checkins.ids import CheckinBlock
+
+    enable_in_slack(driver, hearth)
+    open_round(hearth, slack, deliver)
+    bob = driver.as_member("UBOB")
+    bob.open_home()
+    assert wait_for(lambda: simulator.home("UBOB") is not None)
+    publishes = len(simulator.calls_for("views.publish"))
+    bob.command("/checkin", channel=CIRCLE)
+    assert bob.submit({CheckinBlock.GRATITUDE: "the weekend"}).json["response_action"] == "update"
+    settle()
+    assert len(simulator.calls_for("views.publish")) == publishes
+    assert "you've checked in" not in str(simulator.home("UBOB")["blocks"])
+    bob.open_home()  # what Slack sends when he looks at Home again
+    assert wait_for(lambda: "you've checked in" in str(simulator.home("UBOB")["blocks"]))
+
+    driver.block_action("UBOB", CheckinAction.OPEN_MODAL.value, view_id=simulator.home("UBOB")["id"])
+    publishes = len(simulator.calls_for("views.publish"))
+    assert bob.submit({CheckinBlock.GRATITUDE: "the weekend, and tea"}).json["response_action"] == "update"
+    assert wait_for(lambda: len(simulator.calls_for("views.publish")) == publishes + 1)
+
+
 # ---- App Home after the ack, never sleeping on Retry-After ------------------------------------------------
 
 def test_a_home_refused_with_429_is_dropped_with_a_log_and_drawn_at_the_next_open(driver, simulator, caplog):

@@ -191,10 +191,11 @@ def _sharing_options(copy: Copy, allowed: Sequence[Sharing]) -> list[tuple[str, 
     return [(m.value, label(copy, f"sharing_{m.value}")) for m in allowed]
 
 
-def start_view(copy: Copy, start: Start) -> dict | None:
-    """The modal answering `/checkin` or a *Check in* button; None when a short note says it better."""
+def start_view(copy: Copy, start: Start, *, from_home: bool = False) -> dict | None:
+    """The modal answering `/checkin` or a *Check in* button; None when a short note says it better.
+    `from_home`: opened from App Home, which is then redrawn after the check-in."""
     if isinstance(start, Draft):
-        return checkin_modal(copy, start)
+        return checkin_modal(copy, start, from_home=from_home)
     if isinstance(start, Choice):
         return pick_circle_modal(copy, start.rounds)
     if isinstance(start, Refused):
@@ -206,7 +207,7 @@ def start_note(copy: Copy, start: NothingOpen) -> str:
     return copy.render("checkin_no_open_round.j2", paused=start.paused)
 
 
-def checkin_modal(copy: Copy, draft: Draft) -> dict:
+def checkin_modal(copy: Copy, draft: Draft, *, from_home: bool = False) -> dict:
     allowed, existing = draft.allowed, draft.existing
     chosen = draft.existing_sharing if draft.existing_sharing in {m.value for m in allowed} else allowed[0].value
     body = [
@@ -227,14 +228,17 @@ def checkin_modal(copy: Copy, draft: Draft) -> dict:
     ]
     return blocks.modal(label(copy, "modal_title"), body, callback_id=CheckinView.SUBMIT,
                         submit=label(copy, "modal_submit"), close=label(copy, "modal_close"),
-                        private_metadata=CheckinMeta(round_id=draft.round_id))
+                        private_metadata=CheckinMeta(round_id=draft.round_id, home=int(from_home)))
 
 
 @dataclass(frozen=True)
 class CheckinMeta(blocks.Metadata):
-    """What the check-in modal carries through the member's client: which round it belongs to."""
+    """What the check-in modal carries through the member's client: which round it belongs to, and whether it
+    was opened from App Home (1), the only Home worth redrawing after the check-in: any other is redrawn
+    when the member next opens it (`app_home_opened`), and a redraw is a fifth of the CPU of a busy Monday."""
 
     round_id: int
+    home: int = 0  # modals opened before this field existed have none
 
 
 def read_checkin(values: Mapping[str, object]) -> CheckinForm:
