@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from time import sleep  # by name: a test replaces the pause between checkpoint attempts
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Table, create_engine, event, exc, text
@@ -143,7 +144,7 @@ class Database:
             try:
                 for attempt in range(CHECKPOINT_ATTEMPTS):
                     if attempt:
-                        time.sleep(CHECKPOINT_PAUSE_S)
+                        sleep(CHECKPOINT_PAUSE_S)
                     busy, _log, _done = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
                     if not busy:
                         return True
