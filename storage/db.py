@@ -87,34 +87,12 @@ class Database:
         # so busy threads spend most of their time asleep. Queueing this process's units of work on a lock
         # hands the database over the moment it is free. (Other processes still meet busy_timeout.)
         self._sqlite_turn = threading.RLock() if self.is_sqlite else nullcontext()
-        self._shared = threading.local()  # the session of a `shared()` unit of work, per thread
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        joined = getattr(self._shared, "session", None)
-        if joined is not None:  # inside `shared()` on this thread: one transaction for all
-            yield joined
-            return
         with self._sqlite_turn, self._sessions() as session, session.begin():
             session.info[CRYPTO] = self.crypto
             yield session
-
-    @contextmanager
-    def shared(self) -> Iterator[None]:
-        """A unit of work that the `session()` calls made inside it on this thread join, instead of each
-        opening a transaction of its own: for a drawing made of many small reads. On PostgreSQL a transaction
-        costs three round trips (BEGIN, the work, COMMIT); App Home's ten were a fifth of its CPU. It commits
-        or rolls back as one. A no-op on SQLite, where transactions cost no round trip and one held across a
-        drawing would keep this process's writers waiting. Make no Slack calls inside it."""
-        if self.is_sqlite or getattr(self._shared, "session", None) is not None:
-            yield
-            return
-        with self.session() as session:
-            self._shared.session = session
-            try:
-                yield
-            finally:
-                self._shared.session = None
 
     @contextmanager
     def reader(self) -> Iterator[Session]:

@@ -81,26 +81,3 @@ def test_a_reader_does_not_wait_for_a_unit_of_work_in_progress(db):
     finally:
         done.set()
         t.join()
-
-
-def test_units_of_work_inside_shared_join_one_transaction_on_postgresql_and_commit_or_roll_back_as_one(db):
-    with db.shared():
-        with db.session() as first:
-            first.add(Workspace(team_id="TSHARED1"))
-        with db.session() as second:
-            second.add(Workspace(team_id="TSHARED2"))
-            joined = first is second
-    assert joined is (not db.is_sqlite)  # SQLite: a no-op, each unit of work stays its own
-    with db.session() as s:
-        assert set(s.scalars(select(Workspace.team_id).where(Workspace.team_id.like("TSHARED%")))) == \
-            {"TSHARED1", "TSHARED2"}
-
-    with pytest.raises(RuntimeError), db.shared():
-        with db.session() as s:
-            s.add(Workspace(team_id="TSHARED3"))
-        raise RuntimeError("the drawing failed after the first unit of work")
-    with db.session() as s:
-        gone = s.scalar(select(Workspace.team_id).where(Workspace.team_id == "TSHARED3")) is None
-    assert gone is (not db.is_sqlite)  # one transaction: rolled back with the rest
-    with db.session() as s, db.session() as other:
-        assert s is not other  # after shared() ends, units of work are their own again
