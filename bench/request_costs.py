@@ -1,0 +1,107 @@
+"""Benchmark: what one request of each kind costs `hearth serve` on PostgreSQL, in CPU — the figure sizing rests on.
+
+    .venv/bin/python -m bench.request_costs [--requests 100] [--members 1000] [--label NAME]
+
+The same seeded database, request mix and signed requests as bench/load.py, but one request at a time, kind by
+kind, so each kind's CPU is its own: Hearth's (`hearth serve --no-worker`: the ack and the work after it) and
+PostgreSQL's (every server process; nothing else uses the database meanwhile). No delivery worker runs: the
+seeding's 2,000 invitations would be sent throughout, paced to Slack's limits, and blur every figure (what
+delivery costs is bench/fanout.py's part). After each kind the processes are left to go idle first, so work
+after the ack is counted with its request. Also the weighted mean over bench/load.py's mix, and from it how many
+requests per second of that mix one core of Hearth holds.
+Writes bench/results/request_costs_<label>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import _common as bench
+from bench import load
+from slack_app.simulator import SlackDriver, SlackSimulator
+
+
+def postgres_cpu() -> float:
+    """CPU seconds used so far by every PostgreSQL server process on this machine."""
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().startswith("postgres"):
+                total += load.cpu_seconds(int(pid))
+        except OSError:  # gone meanwhile
+            continue
+    return total
+
+
+def settle(pids: list[int], quiet_for: float = 1.0, timeout: float = 30.0) -> None:
+    """Wait until `pids` used (almost) no CPU for `quiet_for` seconds: their work after the acks is done."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = sum(load.cpu_seconds(p) for p in pids)
+        time.sleep(quiet_for)
+        if sum(load.cpu_seconds(p) for p in pids) - before < 0.02 * quiet_for:
+            return
+
+
+def measure(kind: str, n: int, mix: load.Mix, client: load.Client, hearth: int) -> dict[str, Any]:
+    settle([hearth])
+    before = load.cpu_seconds(hearth), postgres_cpu()
+    acks = []
+    for _ in range(n):
+        content_type, body = mix.build(kind)
+        t0 = time.perf_counter()
+        status = client.send(content_type, body)
+        acks.append((time.perf_counter() - t0) * 1000)
+        if status != 200:
+            raise RuntimeError(f"{kind}: HTTP {status}")
+    settle([hearth])
+    after = load.cpu_seconds(hearth), postgres_cpu()
+    hearth_ms, pg_ms = ((a - b) * 1000 / n for a, b in zip(after, before, strict=True))
+    return {"hearth_cpu_ms": round(hearth_ms, 2), "postgresql_cpu_ms": round(pg_ms, 2),
+            "ack_p50_ms": round(bench.percentile(acks, 50), 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=100, help="requests of each kind")
+    ap.add_argument("--members", type=int, default=1000)
+    ap.add_argument("--label", default="postgresql", help="names bench/results/request_costs_<label>.json")
+    args = ap.parse_args()
+    ws = bench.workspace(args.members)
+    members = [f"UM{i:05d}" for i in range(args.members)]
+    for channel in (load.CIRCLE, load.GENERAL):
+        ws.channels[channel].members.update(members)
+    result: dict[str, Any] = {"requests_per_kind": args.requests, "members": args.members, "database": "postgresql"}
+    with tempfile.TemporaryDirectory() as tmp_name, bench.scratch_database("postgresql") as db, \
+            SlackSimulator(ws, rate_limits=False) as sim:
+        tmp = Path(tmp_name)
+        hearth, url = bench.start_hearth(sim, tmp, secret=load.SECRET, database_url=db.url, env=load.ENV,
+                                         separate_worker=True)
+        bench.stop_process(bench.SEPARATE_WORKERS.pop(hearth.pid))  # --no-worker, and no worker
+        try:
+            assert url
+            mix = load.seed(sim, SlackDriver(url, load.SECRET, sim, timeout=30), db.url, tmp, members)
+            client = load.Client([url])
+            load.paced(client, mix, rate=50, seconds=2)  # warm: imports, caches, pooled connections
+            kinds = {}
+            for kind in load.MIX:
+                print(f"measuring {kind}", flush=True)
+                kinds[kind] = measure(kind, args.requests, mix, client, hearth.pid)
+        finally:
+            bench.stop_process(hearth)
+    weights = sum(load.MIX.values())
+    mean = {k: round(sum(load.MIX[kind] * kinds[kind][k] for kind in kinds) / weights, 2)
+            for k in ("hearth_cpu_ms", "postgresql_cpu_ms")}
+    result.update(mix_percent=load.MIX, kinds=kinds, mix_mean=mean,
+                  mix_requests_per_s_per_hearth_core=round(1000 / mean["hearth_cpu_ms"], 1))
+    bench.write(f"request_costs_{args.label}", result, "python -m bench.request_costs " + " ".join(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()
