@@ -128,7 +128,9 @@ def test_a_whole_round_from_setup_to_summary(driver, simulator, hearth, slack, d
     assert wait_for(lambda: "Spanish lessons" in str((simulator.home("UALICE") or {}).get("blocks")))
     home_id = simulator.home("UALICE")["id"]
     assert "you've checked in" not in str(simulator.home("UALICE")["blocks"])
+    before = (simulator.latest_view("UALICE") or {}).get("id")
     driver.block_action("UALICE", CheckinAction.OPEN_MODAL.value, view_id=home_id)
+    assert wait_for(lambda: (simulator.latest_view("UALICE") or {}).get("id") not in (None, before))
     alice.submit({CheckinBlock.GRATITUDE: "this circle", CheckinBlock.SHARING: "anonymous"})
     assert wait_for(lambda: "you've checked in" in str((simulator.home("UALICE") or {}).get("blocks")))
     home = str(simulator.home("UALICE")["blocks"])

@@ -93,7 +93,9 @@ def test_a_checkin_redraws_app_home_only_when_its_modal_was_opened_from_there(dr
     bob.open_home()  # what Slack sends when he looks at Home again
     assert wait_for(lambda: "you've checked in" in str(simulator.home("UBOB")["blocks"]))
 
+    thanks = simulator.latest_view("UBOB")["id"]
     driver.block_action("UBOB", CheckinAction.OPEN_MODAL.value, view_id=simulator.home("UBOB")["id"])
+    assert wait_for(lambda: simulator.latest_view("UBOB")["id"] != thanks)  # opened after the ack
     publishes = len(simulator.calls_for("views.publish"))
     assert bob.submit({CheckinBlock.GRATITUDE: "the weekend, and tea"}).json["response_action"] == "update"
     assert wait_for(lambda: len(simulator.calls_for("views.publish")) == publishes + 1)
