@@ -75,8 +75,8 @@ def test_a_home_button_whose_modal_is_refused_gets_an_ephemeral_note_in_the_dm(d
 
 def test_a_checkin_redraws_app_home_only_when_its_modal_was_opened_from_there(driver, simulator, hearth, slack,
                                                                                 deliver):  # noqa: F811
-    """Any other Home is redrawn when the member next opens it; a redraw per check-in was a fifth of a busy
-    Monday's CPU (bench/load.py)."""
+    """Any other Home is redrawn when the member next opens it; a redraw per check-in was about a third of the
+    load mix's CPU (bench/request_costs.py)."""
     from slack_app.checkins.ids import CheckinBlock
 
     enable_in_slack(driver, hearth)

@@ -235,7 +235,8 @@ def checkin_modal(copy: Copy, draft: Draft, *, from_home: bool = False) -> dict:
 class CheckinMeta(blocks.Metadata):
     """What the check-in modal carries through the member's client: which round it belongs to, and whether it
     was opened from App Home (1), the only Home worth redrawing after the check-in: any other is redrawn
-    when the member next opens it (`app_home_opened`), and a redraw is a fifth of the CPU of a busy Monday."""
+    when the member next opens it (`app_home_opened`), and redrawing after every check-in was about a third
+    of the load mix's CPU (bench/request_costs.py)."""
 
     round_id: int
     home: int = 0  # modals opened before this field existed have none
