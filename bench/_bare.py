@@ -6,7 +6,8 @@ between the two is what Hearth's own work costs. With --app-token it is served o
 `hearth run` serves Hearth: Bolt's SocketModeHandler on slack_sdk's built-in client, same ping interval and
 concurrency.
 
-    python -m bench._bare --port 3001 --signing-secret S --api-url URL --token xoxb-… [--app-token xapp-…]
+    python -m bench._bare --port 3001 --signing-secret S --api-url URL --token xoxb-… [--processes N]
+                          [--app-token xapp-…]
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import signal
+import sys
 
 from slack_bolt import Ack, App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from waitress import create_server
 
 from slack_app.request_path import listener_executor
-from slack_app.server import limits
+from slack_app.server import limits, listening_socket, serve_in_processes
 from slack_app.slack_port import make_request_client
 from slack_app.socket_mode import CONCURRENCY, PING_INTERVAL
 from slack_app.web import wsgi_for
@@ -49,6 +52,7 @@ def main() -> None:
     ap.add_argument("--signing-secret", required=True)
     ap.add_argument("--api-url", required=True)
     ap.add_argument("--token", required=True)
+    ap.add_argument("--processes", type=int, default=1, help="as `hearth serve --processes` (HTTP only)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     bolt = bare_app(args.signing_secret, args.token, args.api_url)
@@ -58,7 +62,16 @@ def main() -> None:
     if args.port is None:
         ap.error("give --port (HTTP) or --app-token (Socket Mode)")
     wsgi = wsgi_for(bolt, args.signing_secret, health=lambda: True)
-    create_server(wsgi, host=args.host, port=args.port, **limits()).run()
+    sock = listening_socket(args.host, args.port)
+
+    def serve(index: int = 0) -> None:
+        create_server(wsgi, sockets=[sock], **limits()).run()
+
+    if args.processes == 1:
+        serve()
+    else:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # in each process, as `hearth serve` unwinds
+        sys.exit(serve_in_processes(sock, args.processes, serve))
 
 
 if __name__ == "__main__":

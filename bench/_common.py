@@ -194,11 +194,11 @@ SEPARATE_WORKERS: dict[int, subprocess.Popen] = {}  # a `--no-worker` server's p
 
 def start_hearth(sim: SlackSimulator, tmp: Path, *, secret: str, database_url: str | None = None,
                  env: dict[str, str] | None = None, name: str = "hearth", socket_mode: bool = False,
-                 separate_worker: bool = False) -> tuple[subprocess.Popen, str | None]:
+                 separate_worker: bool = False, processes: int = 1) -> tuple[subprocess.Popen, str | None]:
     """`hearth serve` on a free loopback port (an SQLite file in `tmp` unless `database_url`), or `hearth run`
     connected to the simulator's Socket Mode; its log goes to tmp/<name>.log. Returns the process and its events
     URL (None over Socket Mode) once it answers. `separate_worker`: the server runs with `--no-worker` beside
-    a `hearth worker` process (in SEPARATE_WORKERS)."""
+    a `hearth worker` process (in SEPARATE_WORKERS). `processes`: `hearth serve --processes`."""
     port = free_port()
     env = {**os.environ, "SLACK_BOT_TOKEN": sim.bot_token, "SLACK_SIGNING_SECRET": secret,
            "SLACK_API_URL": sim.base_url, "DATABASE_URL": database_url or f"sqlite:///{tmp}/hearth.db",
@@ -209,8 +209,8 @@ def start_hearth(sim: SlackSimulator, tmp: Path, *, secret: str, database_url: s
     if socket_mode:
         proc, url = connect_process([str(hearth), "run", *flags], sim, tmp, name, env), None
     else:
-        proc, url = serve_process([str(hearth), "serve", "--host", "127.0.0.1", "--port", str(port), *flags], port,
-                                  tmp, name, env)
+        proc, url = serve_process([str(hearth), "serve", "--host", "127.0.0.1", "--port", str(port),
+                                   "--processes", str(processes), *flags], port, tmp, name, env)
     if separate_worker:
         SEPARATE_WORKERS[proc.pid] = subprocess.Popen([str(hearth), "worker"], env=env, cwd=tmp,
                                              stdout=(tmp / f"{name}-worker.log").open("w"), stderr=subprocess.STDOUT)

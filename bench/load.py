@@ -346,10 +346,10 @@ def seed(sim: SlackSimulator, driver: SlackDriver, database_url: str, tmp: Path,
                {"checkin_submit": checkin, "survey_submit": survey, "report_submit": report})
 
 
-def start_bare(sim: SlackSimulator, tmp: Path, *, socket_mode: bool = False) -> tuple[Any, str | None]:
+def start_bare(sim: SlackSimulator, tmp: Path, *, socket_mode: bool = False, processes: int = 1) -> tuple[Any, str | None]:
     """The bare app over HTTP (and its URL), or connected to the simulator's Socket Mode (and None)."""
     cmd = [sys.executable, "-m", "bench._bare", "--signing-secret", SECRET, "--api-url", sim.base_url,
-           "--token", sim.bot_token]
+           "--token", sim.bot_token, "--processes", str(processes)]
     if socket_mode:
         cmd += ["--app-token", sim.socket_mode.app_token]
         return bench.connect_process(cmd, sim, tmp, "bare", cwd=bench.BENCH.parent), None
@@ -360,14 +360,17 @@ def start_bare(sim: SlackSimulator, tmp: Path, *, socket_mode: bool = False) -> 
 def profile(pid: int, out: Path, seconds: float) -> subprocess.Popen:
     """py-spy (pip install py-spy) sampling `pid`: the thread holding the GIL, i.e. where its CPU goes."""
     spy = Path(sys.executable).with_name("py-spy")
-    return subprocess.Popen([str(spy), "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200", "--gil", "-f", "raw",
+    return subprocess.Popen([str(spy), "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200", "--gil",
+                             "--subprocesses", "-f", "raw",
                              "-o", str(out.resolve())], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads), from /proc."""
+    """User + system CPU time of a process (all its threads) and of its live child processes (`--processes`),
+    from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(int(c)) for c in children)
 
 
 def leaders(database_url: str) -> int:
@@ -399,9 +402,9 @@ def over_http(args: argparse.Namespace, sim: SlackSimulator, database_url: str, 
               result: dict, procs: list[subprocess.Popen]) -> None:
     """Hearth (`hearth serve`) and the bare app both listening; paced one after the other, then saturated."""
     hearth, hearth_url = bench.start_hearth(sim, tmp, secret=SECRET, database_url=database_url, env=ENV,
-                                            separate_worker=args.separate_worker)
+                                            separate_worker=args.separate_worker, processes=args.processes)
     procs.append(hearth)
-    bare, bare_url = start_bare(sim, tmp)
+    bare, bare_url = start_bare(sim, tmp, processes=args.processes)
     procs.append(bare)
     assert hearth_url and bare_url
     mix = seed(sim, SlackDriver(hearth_url, SECRET, sim, timeout=30), database_url, tmp, members)
@@ -416,7 +419,8 @@ def over_http(args: argparse.Namespace, sim: SlackSimulator, database_url: str, 
     bench.stop_process(bare)
     if args.scale_out:
         second, second_url = bench.start_hearth(sim, tmp, secret=SECRET, database_url=database_url, env=ENV,
-                                                name="hearth2", separate_worker=args.separate_worker)
+                                                name="hearth2", separate_worker=args.separate_worker,
+                                                processes=args.processes)
         procs.append(second)
         assert second_url
         print("saturating two instances", flush=True)
@@ -477,19 +481,22 @@ def main() -> None:
                     help="socket: the same mix as Socket Mode envelopes; Hearth is `hearth run`")
     ap.add_argument("--profile", type=Path, default=None,
                     help="record Hearth with py-spy while it is saturated: collapsed stacks into this file")
+    ap.add_argument("--processes", type=int, default=1,
+                    help="`hearth serve --processes N`, and the bare app served from as many processes (HTTP only)")
     ap.add_argument("--separate-worker", action="store_true",
                     help="Hearth serves with --no-worker beside a `hearth worker` process per instance")
     ap.add_argument("--label", default="postgresql", help="names bench/results/load_<label>.json")
     args = ap.parse_args()
-    if args.transport == "socket" and args.scale_out:
-        ap.error("--scale-out is measured over HTTP only")
+    if args.transport == "socket" and (args.scale_out or args.processes > 1):
+        ap.error("--scale-out and --processes are measured over HTTP only")
     ws = bench.workspace(args.members)
     members = [f"UM{i:05d}" for i in range(args.members)]
     for channel in (CIRCLE, GENERAL):
         ws.channels[channel].members.update(members)
     result: dict[str, Any] = {"mix_percent": MIX, "rate": args.rate, "seconds": args.seconds,
                               "concurrency": args.concurrency, "members": args.members, "database": "postgresql",
-                              "transport": args.transport, "separate_worker": args.separate_worker}
+                              "transport": args.transport, "separate_worker": args.separate_worker,
+                              "processes": args.processes}
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp_name, bench.scratch_database("postgresql") as db, \
             SlackSimulator(ws, rate_limits=False) as sim:

@@ -70,19 +70,40 @@ def run(ctx: CliContext, no_worker: bool, http_port: int | None, http_host: str)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; 0.0.0.0 listens on every interface (e.g. behind a TLS proxy elsewhere).")
 @click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Serve from this many processes on one port (PostgreSQL only); one per core uses the whole host.")
 @NO_WORKER
 @friendly
 @pass_cli
-def serve(ctx: CliContext, host: str, port: int, no_worker: bool) -> None:
+def serve(ctx: CliContext, host: str, port: int, processes: int, no_worker: bool) -> None:
     _unwind_on_sigterm()
     settings = ctx.settings
     from slack_app.app import build_app
+    from slack_app.server import listening_socket, serve_in_processes
     from slack_app.server import serve as serve_http
 
-    hearth = build_app(settings)
-    log.info("http.listening host=%s port=%s worker=%s", host, port, "off" if no_worker else "on")
-    with _background(hearth, enabled=not no_worker):
-        serve_http(hearth, host, port)
+    if processes > 1 and settings.DATABASE_URL.startswith("sqlite"):
+        raise SettingsError("--processes needs PostgreSQL: SQLite serves one process. "
+                            "Set DATABASE_URL to a postgresql:// URL, or leave --processes out.")
+    try:
+        sock = listening_socket(host, port)
+    except OSError as exc:
+        raise SettingsError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): "
+                            "choose a free port with --port.") from None
+
+    hearth = build_app(settings)  # once, here: a bad setting is one line, before anything is forked
+
+    def serve_one(index: int = 0) -> None:
+        log.info("http.listening host=%s port=%s worker=%s process=%d/%d", host, port,
+                 "off" if no_worker else "on", index + 1, processes)
+        with _background(hearth, enabled=not no_worker):
+            serve_http(hearth, sock=sock)
+
+    if processes == 1:
+        serve_one()
+    else:
+        hearth.db.dispose()  # each process opens connections of its own
+        sys.exit(serve_in_processes(sock, processes, serve_one))
 
 
 @contextmanager

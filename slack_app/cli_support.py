@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 
 def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=level, format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
     log_privacy.install()  # no Slack user id reaches a log line, whoever wrote it (docs/privacy.md)
     # Library debug logs print request bodies; they carry member text, so they never go below INFO.
     for name in ("slack_bolt", "slack_sdk", "hearth.bolt", "urllib3", "botocore", "boto3"):

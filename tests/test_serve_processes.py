@@ -1,0 +1,143 @@
+"""`hearth serve --processes N`: several processes on one port, each a whole instance, stopped as one."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from slack_app.simulator import SlackDriver, wait_for
+from tests.conftest import PG_URL, SIGNING_SECRET
+from tests.test_cli import HEARTH, free_port, hearth
+
+
+def _env(simulator, **extra):
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HEARTH_", "DATABASE_URL"))}
+    return {**base, "SLACK_BOT_TOKEN": simulator.bot_token, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": simulator.base_url, **extra}
+
+
+def _healthy(url, proc, timeout=30):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1) as resp:
+                return resp.status == 200
+        except OSError:
+            assert proc.poll() is None, proc.stdout.read()
+            assert time.monotonic() < deadline, "hearth serve did not come up"
+            time.sleep(0.2)
+
+
+def _pids(output, pattern):
+    """The processes (the pid each log line starts with, after the time) that logged `pattern`."""
+    return {int(m.group(1)) for m in re.finditer(r"^\S+ \S+ (\d+) \w+ .*" + pattern, output, re.MULTILINE)}
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL-only: SQLite serves one process (refused below)")
+def test_two_processes_share_the_port_and_stop_as_one(simulator, database_url, db, db_key, tmp_path):
+    from sqlalchemy import text
+
+    port = free_port()
+    proc = subprocess.Popen([HEARTH, "serve", "--port", str(port), "--processes", "2"],
+                            env=_env(simulator, DATABASE_URL=database_url, HEARTH_ENCRYPTION_KEY=db_key),
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert _healthy(url, proc)
+        driver = SlackDriver(url + "/slack/events", SIGNING_SECRET, simulator)
+        users = [f"UHOME{i:02d}" for i in range(40)]
+        statuses: list[int] = []
+
+        def open_homes(some):
+            statuses.extend(driver.app_home_opened(user).status for user in some)  # a connection each
+
+        senders = [threading.Thread(target=open_homes, args=(users[i::8],)) for i in range(8)]
+        for s in senders:
+            s.start()
+        for s in senders:
+            s.join()
+        assert statuses == [200] * 40
+        assert wait_for(lambda: len(simulator.calls_for("views.publish")) == 40, timeout=20)
+        # Each process is a whole instance: a candidate for the scheduler's advisory lock, and one holds it.
+        assert wait_for(lambda: _leader_candidates(db, text) == (2, 1), timeout=20)
+    finally:
+        proc.terminate()  # SIGTERM to the parent stops every process
+        output = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 0, output
+    listening = _pids(output, r"http\.listening .* process=[12]/2")
+    assert len(listening) == 2 and proc.pid not in listening
+    assert _pids(output, r"method=views\.publish") == listening  # the kernel gave connections to both
+    assert len(_pids(output, r"delivery\.stopped")) == 2 and output.count("leader.released") == 1
+    assert "Traceback" not in output
+
+
+def _leader_candidates(db, text):
+    with db.engine.connect() as conn:
+        return tuple(conn.execute(text(
+            "SELECT count(DISTINCT a.pid), count(l.pid) FROM pg_stat_activity a "
+            "LEFT JOIN pg_locks l ON l.pid = a.pid AND l.locktype = 'advisory' AND l.granted "
+            "WHERE a.datname = current_database() AND a.application_name = 'hearth-leader'")).one())
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL-only: SQLite serves one process (refused below)")
+def test_a_process_that_dies_stops_the_others_and_the_parent_fails(simulator, database_url, db, db_key, tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([HEARTH, "serve", "--port", str(port), "--processes", "2", "--no-worker"],
+                            env=_env(simulator, DATABASE_URL=database_url, HEARTH_ENCRYPTION_KEY=db_key),
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert _healthy(f"http://127.0.0.1:{port}", proc)
+        assert wait_for(lambda: len(_children(proc.pid)) == 2)
+        children = _children(proc.pid)
+        os.kill(children[0], signal.SIGKILL)
+        output = proc.communicate(timeout=30)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 1  # a supervisor restarts the whole, not half of it
+    assert "http.process_died process=" in output and "exit=-9" in output
+    assert not any(os.path.exists(f"/proc/{pid}") and _state(pid) != "Z" for pid in children)
+    with socket.socket() as s:  # nothing listens on the port any more (as servers do, TIME_WAIT is no obstacle)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def _state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
+
+
+def test_more_than_one_process_on_sqlite_is_refused_in_one_line(tmp_path, simulator):
+    result = hearth("serve", "--processes", "2", env=_env(simulator, HEARTH_ENV="development",
+                                                           XDG_CONFIG_HOME=str(tmp_path / "cfg")), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("hearth: --processes needs PostgreSQL")
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_serve_on_a_taken_port_says_so_in_one_line(tmp_path, simulator):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = hearth("serve", "--port", str(port), env=_env(simulator, HEARTH_ENV="development",
+                                                                 XDG_CONFIG_HOME=str(tmp_path / "cfg")), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"hearth: cannot listen on 127.0.0.1:{port} (Address already in use): "
+                                     "choose a free port with --port.")
