@@ -22,8 +22,9 @@ from slack_bolt import Ack, App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from waitress import create_server
 
+from slack_app.processes import run_in_processes
 from slack_app.request_path import listener_executor
-from slack_app.server import limits, listening_socket, serve_in_processes
+from slack_app.server import limits, listening_socket
 from slack_app.slack_port import make_request_client
 from slack_app.socket_mode import CONCURRENCY, PING_INTERVAL
 from slack_app.web import wsgi_for
@@ -71,7 +72,7 @@ def main() -> None:
         serve()
     else:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # in each process, as `hearth serve` unwinds
-        sys.exit(serve_in_processes(sock, args.processes, serve))
+        sys.exit(run_in_processes(args.processes, serve, [sock]))
 
 
 if __name__ == "__main__":

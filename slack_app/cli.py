@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,7 @@ import click
 
 from slack_app import cli_ops
 from slack_app.cli_support import CliContext, configure_logging, fail, friendly, pass_cli
-from slack_app.settings import SettingsError, load_settings, reveal
+from slack_app.settings import Settings, SettingsError, load_settings, reveal
 from slack_app.workflow import Workflow
 from slack_app.workflows import WORKFLOWS
 
@@ -34,6 +35,12 @@ NO_WORKER = click.option("--no-worker", is_flag=True,
                               "`hearth worker` processes, so their work never shares this process with acks.")
 
 
+def processes_option(most: int, where: str) -> Callable:
+    return click.option("--processes", default=1, show_default=True, type=click.IntRange(1, most),
+                        help=f"Run this many processes of Hearth {where} (PostgreSQL only): one process uses "
+                             "one core, so one per core uses the whole host.")
+
+
 @click.command(help="Run with Socket Mode (needs SLACK_APP_TOKEN).")
 @NO_WORKER
 @click.option("--http-port", type=click.IntRange(1, 65535), default=None,
@@ -41,9 +48,10 @@ NO_WORKER = click.option("--no-worker", is_flag=True,
                    "OAuth install pages (Slack's requests still come over Socket Mode).")
 @click.option("--http-host", default="127.0.0.1", show_default=True,
               help="Address of the --http-port listener; 0.0.0.0 listens on every interface.")
+@processes_option(10, "with a connection each (Slack allows an app 10)")
 @friendly
 @pass_cli
-def run(ctx: CliContext, no_worker: bool, http_port: int | None, http_host: str) -> None:
+def run(ctx: CliContext, no_worker: bool, http_port: int | None, http_host: str, processes: int) -> None:
     _unwind_on_sigterm()
     settings = ctx.settings
     if not (settings.SLACK_BOT_TOKEN or settings.SLACK_APP_TOKEN or settings.oauth_enabled):
@@ -54,43 +62,42 @@ def run(ctx: CliContext, no_worker: bool, http_port: int | None, http_host: str)
     settings.require("SLACK_APP_TOKEN", why="Socket Mode connects with the app-level token (xapp-…); "
                      "create one under Basic Information › App-Level Tokens with connections:write, "
                      "or use `hearth serve` for HTTP mode")
+    _allow_processes(settings, processes)
     from slack_app.app import build_app
     from slack_app.socket_mode import SocketModeConnection
 
+    # Bound first: a taken port fails before anything starts.
+    http_sock = None if http_port is None else _listen(http_host, http_port, "--http-port",
+                                                         "choose a free port, or leave --http-port out")
     hearth = build_app(settings)
-    with _http_beside(hearth, http_host, http_port), _background(hearth, enabled=not no_worker):
-        connection = SocketModeConnection(hearth, reveal(settings.SLACK_APP_TOKEN)).start()
-        try:
-            threading.Event().wait()  # until Ctrl-C or SIGTERM (which raises SystemExit here)
-        finally:
-            connection.stop()  # envelopes in hand acked, socket closed, listeners finished; then the worker
+
+    def run_one(index: int = 0) -> None:
+        with _http_beside(hearth, http_sock), _background(hearth, enabled=not no_worker):
+            connection = SocketModeConnection(hearth, reveal(settings.SLACK_APP_TOKEN)).start()
+            try:
+                threading.Event().wait()  # until Ctrl-C or SIGTERM (which raises SystemExit here)
+            finally:
+                connection.stop()  # envelopes in hand acked, socket closed, listeners finished; then the worker
+
+    _run(hearth, processes, run_one, http_sock)
 
 
 @click.command(help="Serve HTTP mode: Slack sends everything to POST /slack/events.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; 0.0.0.0 listens on every interface (e.g. behind a TLS proxy elsewhere).")
 @click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Serve from this many processes on one port (PostgreSQL only); one per core uses the whole host.")
+@processes_option(64, "on the one port")
 @NO_WORKER
 @friendly
 @pass_cli
 def serve(ctx: CliContext, host: str, port: int, processes: int, no_worker: bool) -> None:
     _unwind_on_sigterm()
     settings = ctx.settings
+    _allow_processes(settings, processes)
     from slack_app.app import build_app
-    from slack_app.server import listening_socket, serve_in_processes
     from slack_app.server import serve as serve_http
 
-    if processes > 1 and settings.DATABASE_URL.startswith("sqlite"):
-        raise SettingsError("--processes needs PostgreSQL: SQLite serves one process. "
-                            "Set DATABASE_URL to a postgresql:// URL, or leave --processes out.")
-    try:
-        sock = listening_socket(host, port)
-    except OSError as exc:
-        raise SettingsError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): "
-                            "choose a free port with --port.") from None
-
+    sock = _listen(host, port, "hearth serve", "choose a free one with --port")
     hearth = build_app(settings)  # once, here: a bad setting is one line, before anything is forked
 
     def serve_one(index: int = 0) -> None:
@@ -99,28 +106,47 @@ def serve(ctx: CliContext, host: str, port: int, processes: int, no_worker: bool
         with _background(hearth, enabled=not no_worker):
             serve_http(hearth, sock=sock)
 
+    _run(hearth, processes, serve_one, sock)
+
+
+def _allow_processes(settings: Settings, processes: int) -> None:
+    if processes > 1 and settings.DATABASE_URL.startswith("sqlite"):
+        raise SettingsError("--processes needs PostgreSQL: SQLite serves one process. "
+                            "Set DATABASE_URL to a postgresql:// URL, or leave --processes out.")
+
+
+def _listen(host: str, port: int, who: str, instead: str) -> socket.socket:
+    from slack_app.server import listening_socket
+
+    try:
+        return listening_socket(host, port)
+    except OSError as exc:
+        raise SettingsError(f"{who} cannot listen on {host}:{port} ({exc.strerror or exc}): {instead}.") from None
+
+
+def _run(hearth: Hearth, processes: int, one: Callable[[int], None], sock: socket.socket | None) -> None:
+    """`one(0)` here, or `one(i)` in each of `processes` copies of this process."""
     if processes == 1:
-        serve_one()
-    else:
-        hearth.db.dispose()  # each process opens connections of its own
-        sys.exit(serve_in_processes(sock, processes, serve_one))
+        one(0)
+        return
+    from slack_app.processes import run_in_processes
+
+    hearth.db.dispose()  # each copy opens connections of its own
+    sys.exit(run_in_processes(processes, one, [sock] if sock else []))
 
 
 @contextmanager
-def _http_beside(hearth: Hearth, host: str, port: int | None) -> Iterator[None]:
+def _http_beside(hearth: Hearth, sock: socket.socket | None) -> Iterator[None]:
     """`hearth run --http-port`: `hearth serve`'s WSGI app and waitress server on a thread, without the events
-    route. It is bound first (a taken port fails before anything starts) and closed last, so the health check
-    answers until the envelopes in hand, the listeners and the worker are done."""
-    if port is None:
+    route, on the socket bound at start. It is closed last, so the health check answers until the envelopes
+    in hand, the listeners and the worker are done."""
+    if sock is None:
         yield
         return
     from slack_app.server import start_in_thread
 
-    try:
-        running = start_in_thread(hearth, host, port, events=False)
-    except OSError as exc:
-        raise SettingsError(f"--http-port cannot listen on {host}:{port} ({exc.strerror or exc}): "
-                            "choose a free port, or leave --http-port out.") from None
+    running = start_in_thread(hearth, sock=sock, events=False)
+    host, port = sock.getsockname()[:2]
     log.info("http.listening host=%s port=%s events=off oauth=%s", host, port, "on" if hearth.oauth_flow else "off")
     try:
         yield

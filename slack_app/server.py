@@ -9,12 +9,8 @@ default would buffer up to 1 GiB to disk first), and a client that stalls is dro
 
 from __future__ import annotations
 
-import logging
-import os
-import signal
 import socket
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +18,6 @@ from waitress import create_server
 
 from slack_app.app import Hearth
 from slack_app.web import EVENTS_PATH, MAX_BODY, make_wsgi
-
-log = logging.getLogger("hearth.http")
 
 # Bolt answers within Slack's 3 seconds and runs slow listener work on its own pool;
 # these threads only carry requests in and acks out.
@@ -93,67 +87,13 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_in_processes(sock: socket.socket, processes: int, child: Callable[[int], None]) -> int:
-    """Run `child(index)` in `processes` forked copies of this process, all accepting on `sock`; return the
-    exit status for the parent.
-
-    One Python process runs Python on one core at a time (the GIL), so a single `hearth serve` leaves the
-    other cores of its host idle however busy it is. The copies are whole instances, as many `hearth serve`
-    on one PostgreSQL are; the kernel gives each new connection to whichever copy accepts it first. The fork
-    comes before any thread, pool or connection exists, so nothing is shared but the listening socket.
-    SIGTERM or Ctrl-C stops every copy the way one instance stops. A copy that dies unasked stops the others
-    and the parent exits 1: a supervisor (systemd, Docker) then restarts the whole, rather than half of it
-    serving unnoticed."""
-    children: dict[int, int] = {}
-    for index in range(processes):
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child, which never returns here
-            status = 1
-            try:
-                signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which passes SIGTERM on
-                child(index)
-                status = 0
-            except SystemExit as exc:
-                status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            except BaseException:
-                log.exception("http.process_crashed process=%d", index)
-            finally:
-                logging.shutdown()
-                os._exit(status)
-        children[pid] = index
-    sock.close()  # the children hold it
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-        for pid in list(children):
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    log.info("http.processes started=%d", processes)
-    status = 0
-    while children:
-        pid, wait_status = os.wait()
-        index = children.pop(pid)
-        code = os.waitstatus_to_exitcode(wait_status)
-        if not stopping:
-            log.error("http.process_died process=%d exit=%d: stopping the others", index, code)
-            status = 1
-            stop()
-        elif code != 0:
-            status = 1
-    return status
-
-
 def start_in_thread(hearth: Hearth, host: str = DEFAULT_HOST, port: int = 0, *, events: bool = True,
-                    **timeouts: int) -> RunningServer:
-    """`events=False`: no `POST /slack/events` (Socket Mode carries Slack's requests)."""
-    server = create_server(make_wsgi(hearth, events=events), host=host, port=port, **limits(**timeouts))
+                    sock: socket.socket | None = None, **timeouts: int) -> RunningServer:
+    """`events=False`: no `POST /slack/events` (Socket Mode carries Slack's requests). `sock`: serve on this
+    bound, listening socket instead of host:port."""
+    where: dict[str, Any] = {"sockets": [sock]} if sock is not None else {"host": host, "port": port}
+    server = create_server(make_wsgi(hearth, events=events), **where, **limits(**timeouts))
     thread = threading.Thread(target=server.run, name="hearth-http", daemon=True)
     thread.start()
-    return RunningServer(url=f"http://{host}:{server.effective_port}", _server=server, _thread=thread)
+    return RunningServer(url=f"http://{server.effective_host}:{server.effective_port}", _server=server,
+                         _thread=thread)

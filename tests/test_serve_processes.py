@@ -102,7 +102,7 @@ def test_a_process_that_dies_stops_the_others_and_the_parent_fails(simulator, da
             proc.kill()
             proc.communicate()
     assert proc.returncode == 1  # a supervisor restarts the whole, not half of it
-    assert "http.process_died process=" in output and "exit=-9" in output
+    assert re.search(r"processes\.died process=[12] exit=-9: stopping the others", output)
     assert not any(os.path.exists(f"/proc/{pid}") and _state(pid) != "Z" for pid in children)
     with socket.socket() as s:  # nothing listens on the port any more (as servers do, TIME_WAIT is no obstacle)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -139,5 +139,35 @@ def test_serve_on_a_taken_port_says_so_in_one_line(tmp_path, simulator):
         result = hearth("serve", "--port", str(port), env=_env(simulator, HEARTH_ENV="development",
                                                                  XDG_CONFIG_HOME=str(tmp_path / "cfg")), cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip() == (f"hearth: cannot listen on 127.0.0.1:{port} (Address already in use): "
-                                     "choose a free port with --port.")
+    assert result.stderr.strip() == (f"hearth: hearth serve cannot listen on 127.0.0.1:{port} (Address already in "
+                                     "use): choose a free one with --port.")
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL-only: SQLite serves one process (refused above)")
+def test_hearth_run_in_two_processes_holds_two_connections_and_handles_each_envelope_once(simulator, database_url,
+                                                                                         db, db_key, tmp_path):
+    from sqlalchemy import text
+
+    from tests.hearth_run import HearthRun, get, run_env
+    from tests.hearth_run import free_port as free
+
+    gateway = simulator.socket_mode
+    port = free()
+    env = run_env(simulator, tmp_path, DATABASE_URL=database_url, HEARTH_ENCRYPTION_KEY=db_key)
+    with HearthRun(env, "--processes", "2", "--http-port", str(port), log=tmp_path / "run.log") as run:
+        assert gateway.wait_for_connections(2, timeout=30), run.output
+        driver = SlackDriver(None, SIGNING_SECRET, simulator, socket_mode=True)
+        users = [f"UHOME{i:02d}" for i in range(12)]
+        homes = {user: driver.app_home_opened(user) for user in users}  # envelopes alternate between connections
+        assert driver.event({"type": "app_home_opened", "user": users[0], "channel": "DHOME00", "tab": "home"},
+                            event_id=homes[users[0]].event_id, retry_num=1).status == 200  # Slack's retry
+        assert wait_for(lambda: len(simulator.calls_for("views.publish")) == 12, timeout=20)
+        wait_for(lambda: len(simulator.calls_for("views.publish")) > 12, timeout=0.5)
+        assert sorted(c.params["user_id"] for c in simulator.calls_for("views.publish")) == users  # each once
+        assert get(f"http://127.0.0.1:{port}/healthz")[0] == 200  # the copies share the --http-port listener
+        assert wait_for(lambda: _leader_candidates(db, text) == (2, 1), timeout=20)
+        assert run.stop() == 0, run.output
+    output = run.output
+    assert len(_pids(output, r"socket\.closed drained=True")) == 2  # each copy closed its own connection
+    assert len(_pids(output, r"method=views\.publish")) == 2  # both took envelopes
+    assert output.count("leader.released") == 1 and "Traceback" not in output
