@@ -264,12 +264,12 @@ def saturate(client: Client | SocketClient, mix: Mix, concurrency: int, seconds:
 def saturation(args: argparse.Namespace, mix: Mix, client: Client | SocketClient, pids: list[int]) -> dict:
     """Saturate the servers `client` reaches; with the CPU the servers and this process (client and simulator) used,
     which says whether the servers or the machine ran out first."""
-    before = [cpu_seconds(pid) for pid in pids]
+    before = [server_cpu_seconds(pid) for pid in pids]
     workers = [bench.SEPARATE_WORKERS[pid].pid for pid in pids if pid in bench.SEPARATE_WORKERS]
     before_workers = [cpu_seconds(pid) for pid in workers]
     own = time.process_time()
     samples, span = saturate(client, mix, args.concurrency, args.saturate_seconds)
-    used = sum(cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True))
+    used = sum(server_cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True))
     worker_used = sum(cpu_seconds(pid) - b for pid, b in zip(workers, before_workers, strict=True))
     return {**latency_summary(samples, span),
             # the servers' CPU per request: what the machine's other load distorts least
@@ -366,11 +366,15 @@ def profile(pid: int, out: Path, seconds: float) -> subprocess.Popen:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads) and of its live child processes (`--processes`),
-    from /proc."""
+    """User + system CPU time of a process (all its threads), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """`cpu_seconds` of a server and of the copies it forked (`--processes`)."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(int(c)) for c in children)
+    return cpu_seconds(pid) + sum(server_cpu_seconds(int(c)) for c in children)
 
 
 def leaders(database_url: str) -> int:
