@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import DateTime, Dialect, ForeignKey, Index, String, UniqueConstraint, func, select
+from sqlalchemy import DateTime, Dialect, ForeignKey, Index, Select, String, UniqueConstraint, bindparam, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -188,11 +188,15 @@ def circles_due(s: Session, now: datetime) -> list[CheckinCircle]:
 
 # ---- rounds ---------------------------------------------------------------------------------------------
 
+# Built once (storage/db.py says why): these run on most requests.
+_CURRENT_ROUND = select(CheckinRound).where(
+    CheckinRound.circle_id == bindparam("circle_id"),
+    CheckinRound.status.in_((RoundStatus.OPEN, RoundStatus.PENDING))).order_by(CheckinRound.number.desc())
+
+
 def current_round(s: Session, circle_id: int) -> CheckinRound | None:
     """The round that is open or waiting to be posted; a circle has at most one."""
-    return s.scalar(select(CheckinRound).where(
-        CheckinRound.circle_id == circle_id,
-        CheckinRound.status.in_((RoundStatus.OPEN, RoundStatus.PENDING))).order_by(CheckinRound.number.desc()))
+    return s.scalar(_CURRENT_ROUND, {"circle_id": circle_id})
 
 
 def new_round(s: Session, circle_id: int, *, opens_at: datetime, remind_at: datetime, closes_at: datetime,
@@ -252,9 +256,12 @@ def participants(s: Session, round_id: int) -> list[CheckinParticipant]:
                           .order_by(CheckinParticipant.user_id)))
 
 
+_PARTICIPANT = select(CheckinParticipant).where(CheckinParticipant.round_id == bindparam("round_id"),
+                                                CheckinParticipant.user_id == bindparam("user_id"))
+
+
 def participant(s: Session, round_id: int, user_id: str) -> CheckinParticipant | None:
-    return s.scalar(select(CheckinParticipant).where(CheckinParticipant.round_id == round_id,
-                                                     CheckinParticipant.user_id == user_id))
+    return s.scalar(_PARTICIPANT, {"round_id": round_id, "user_id": user_id})
 
 
 def add_participant(s: Session, round_id: int, user_id: str, *, invited: bool) -> CheckinParticipant:
@@ -268,18 +275,25 @@ def add_participant(s: Session, round_id: int, user_id: str, *, invited: bool) -
     return row
 
 
-def circle_ids_of_member(s: Session, team_id: str, user_id: str) -> list[int]:
-    """Circles the member took part in at least once, or opted out of."""
+def _circle_ids_of_member() -> Select:
     joined = select(CheckinRound.circle_id).join(
         CheckinParticipant, CheckinParticipant.round_id == CheckinRound.id).where(
-        CheckinParticipant.user_id == user_id)
+        CheckinParticipant.user_id == bindparam("user_id"))
     opted = select(preferences.MemberOptOut.scope).where(
-        preferences.MemberOptOut.team_id == team_id, preferences.MemberOptOut.user_id == user_id,
-        preferences.MemberOptOut.workflow == WORKFLOW)
-    return list(s.scalars(select(CheckinCircle.id).where(
-        CheckinCircle.team_id == team_id,
-        CheckinCircle.id.in_(joined.scalar_subquery()) | CheckinCircle.channel_id.in_(opted.scalar_subquery()))
-        .order_by(CheckinCircle.id)))
+        preferences.MemberOptOut.team_id == bindparam("team_id"),
+        preferences.MemberOptOut.user_id == bindparam("user_id"), preferences.MemberOptOut.workflow == WORKFLOW)
+    return select(CheckinCircle.id).where(
+        CheckinCircle.team_id == bindparam("team_id"),
+        CheckinCircle.id.in_(joined.scalar_subquery()) | CheckinCircle.channel_id.in_(opted.scalar_subquery())
+    ).order_by(CheckinCircle.id)
+
+
+_CIRCLE_IDS_OF_MEMBER = _circle_ids_of_member()  # built once: every App Home asks
+
+
+def circle_ids_of_member(s: Session, team_id: str, user_id: str) -> list[int]:
+    """Circles the member took part in at least once, or opted out of."""
+    return list(s.scalars(_CIRCLE_IDS_OF_MEMBER, {"team_id": team_id, "user_id": user_id}))
 
 
 # ---- check-ins ------------------------------------------------------------------------------------------
@@ -291,8 +305,11 @@ class CheckinText:
     offer: str | None
 
 
+_CHECKIN = select(Checkin).where(Checkin.round_id == bindparam("round_id"), Checkin.user_id == bindparam("user_id"))
+
+
 def checkin(s: Session, round_id: int, user_id: str) -> Checkin | None:
-    return s.scalar(select(Checkin).where(Checkin.round_id == round_id, Checkin.user_id == user_id))
+    return s.scalar(_CHECKIN, {"round_id": round_id, "user_id": user_id})
 
 
 def checkin_by_public_id(s: Session, public_id: str) -> Checkin | None:
@@ -350,14 +367,16 @@ def offers_in_circles(s: Session, circle_ids: list[int], *, since: datetime, lim
     return [(c, r) for c, r in rows]
 
 
+_TOOK_PART = (select(CheckinRound, Checkin.id)
+              .join(CheckinParticipant, CheckinParticipant.round_id == CheckinRound.id)
+              .outerjoin(Checkin, (Checkin.round_id == CheckinRound.id) & (Checkin.user_id == bindparam("user_id")))
+              .where(CheckinRound.circle_id == bindparam("circle_id"), CheckinParticipant.user_id == bindparam("user_id"))
+              .order_by(CheckinRound.number.desc()).limit(bindparam("limit")))
+
+
 def took_part(s: Session, circle_id: int, user_id: str, *, limit: int = 52) -> list[tuple[CheckinRound, bool]]:
     """The member's rounds in a circle (oldest first) and whether they checked in to each."""
-    rows = s.execute(
-        select(CheckinRound, Checkin.id)
-        .join(CheckinParticipant, CheckinParticipant.round_id == CheckinRound.id)
-        .outerjoin(Checkin, (Checkin.round_id == CheckinRound.id) & (Checkin.user_id == user_id))
-        .where(CheckinRound.circle_id == circle_id, CheckinParticipant.user_id == user_id)
-        .order_by(CheckinRound.number.desc()).limit(limit))
+    rows = s.execute(_TOOK_PART, {"circle_id": circle_id, "user_id": user_id, "limit": limit})
     return [(r, checkin_id is not None) for r, checkin_id in reversed(list(rows))]
 
 

@@ -13,9 +13,8 @@ from storage.models import SlackEvent, utcnow
 def first_sighting(db: Database, event_id: str, team_id: str | None) -> bool:
     """Record `event_id`; False when it was already recorded (a retry or a duplicate delivery)."""
     with db.session() as s:  # one statement, no ORM unit of work: every event passes here before its ack
-        insert = insert_ignore(s, SlackEvent.__table__, unique=["event_id"])
-        added = insert.values(event_id=event_id, team_id=team_id).returning(SlackEvent.event_id)
-        return s.execute(added).first() is not None
+        insert = insert_ignore(s, SlackEvent.__table__, unique=["event_id"], returning=SlackEvent.event_id)
+        return s.execute(insert, {"event_id": event_id, "team_id": team_id}).first() is not None
 
 
 def forget_before(db: Database, cutoff: datetime | None = None) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, delete, func, select
+from sqlalchemy import ForeignKey, String, UniqueConstraint, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -153,8 +153,11 @@ def get(db: Database, team_id: str, user_id: str) -> Member | None:
         return _member(s, team_id, user_id)
 
 
+_MEMBER = select(Member).where(Member.team_id == bindparam("team_id"), Member.user_id == bindparam("user_id"))
+
+
 def _member(s: Session, team_id: str, user_id: str) -> Member | None:
-    return s.scalar(select(Member).where(Member.team_id == team_id, Member.user_id == user_id))
+    return s.scalar(_MEMBER, {"team_id": team_id, "user_id": user_id})
 
 
 def _new(team_id: str, user_id: str) -> Member:
@@ -203,22 +206,31 @@ def left(db: Database, team_id: str, channel_id: str, user_id: str) -> None:
                                                   ChannelMember.user_id == user_id))
 
 
+_IN_CHANNEL = (select(RosterChannel.id, ChannelMember.id)
+               .outerjoin(ChannelMember, (ChannelMember.roster_id == RosterChannel.id)
+                          & (ChannelMember.user_id == bindparam("user_id")))
+               .where(RosterChannel.team_id == bindparam("team_id"), RosterChannel.channel_id == bindparam("channel_id")))
+
+
 def in_channel(s: Session, team_id: str, channel_id: str, user_id: str) -> bool | None:
     """True or False from the last listing (kept current by events); None when the channel was never listed."""
-    roster = _roster(s, team_id, channel_id)
-    if roster is None:
-        return None
-    return _channel_member(s, roster.id, user_id) is not None
+    row = s.execute(_IN_CHANNEL, {"team_id": team_id, "channel_id": channel_id, "user_id": user_id}).first()
+    return None if row is None else row[1] is not None
+
+
+_CHANNELS_OF = (select(RosterChannel.channel_id, ChannelMember.id)
+                .outerjoin(ChannelMember, (ChannelMember.roster_id == RosterChannel.id)
+                           & (ChannelMember.user_id == bindparam("user_id")))
+                .where(RosterChannel.team_id == bindparam("team_id"),
+                       RosterChannel.channel_id.in_(bindparam("channel_ids", expanding=True))))
 
 
 def channels_of(s: Session, team_id: str, user_id: str, channel_ids: Iterable[str]) -> set[str]:
     """Of these channels, those the member is in; a channel never listed counts as in (nothing says otherwise)."""
     wanted = set(channel_ids)
-    listed = {r.channel_id: r.id for r in s.scalars(select(RosterChannel).where(
-        RosterChannel.team_id == team_id, RosterChannel.channel_id.in_(wanted)))}
-    member_of = set(s.scalars(select(ChannelMember.roster_id).where(
-        ChannelMember.user_id == user_id, ChannelMember.roster_id.in_(listed.values()))))
-    return {c for c in wanted if c not in listed or listed[c] in member_of}
+    rows = s.execute(_CHANNELS_OF, {"team_id": team_id, "user_id": user_id, "channel_ids": sorted(wanted)})
+    listed = {channel_id: member_id is not None for channel_id, member_id in rows}
+    return {c for c in wanted if listed.get(c, True)}
 
 
 def listings(s: Session, team_id: str) -> list[tuple[str, datetime, int]]:
@@ -241,9 +253,14 @@ def listing(s: Session, team_id: str, channel_id: str) -> tuple[datetime, list[s
     return aware(roster.synced_at) or roster.synced_at, list(ids)
 
 
+_ROSTER = select(RosterChannel).where(RosterChannel.team_id == bindparam("team_id"),
+                                      RosterChannel.channel_id == bindparam("channel_id"))
+_CHANNEL_MEMBER = select(ChannelMember).where(ChannelMember.roster_id == bindparam("roster_id"),
+                                              ChannelMember.user_id == bindparam("user_id"))
+
+
 def _roster(s: Session, team_id: str, channel_id: str, *, create: bool = False) -> RosterChannel | None:
-    row = s.scalar(select(RosterChannel).where(RosterChannel.team_id == team_id,
-                                               RosterChannel.channel_id == channel_id))
+    row = s.scalar(_ROSTER, {"team_id": team_id, "channel_id": channel_id})
     if row is None and create:
         row = RosterChannel(team_id=team_id, channel_id=channel_id, synced_at=utcnow())
         s.add(row)
@@ -252,5 +269,4 @@ def _roster(s: Session, team_id: str, channel_id: str, *, create: bool = False) 
 
 
 def _channel_member(s: Session, roster_id: int, user_id: str) -> ChannelMember | None:
-    return s.scalar(select(ChannelMember).where(ChannelMember.roster_id == roster_id,
-                                                ChannelMember.user_id == user_id))
+    return s.scalar(_CHANNEL_MEMBER, {"roster_id": roster_id, "user_id": user_id})

@@ -47,7 +47,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.crypto import Crypto, looks_encrypted
@@ -169,6 +169,14 @@ def enqueue_many(session: Session, messages: Iterable[dict[str, Any]], *, chunk:
     return added
 
 
+# Built once (storage/db.py says why): every message enqueued or looked up runs one of these.
+_KEYS_KNOWN = select(C.dedupe_key).where(C.team_id == bindparam("team_id"),
+                                         C.dedupe_key.in_(bindparam("keys", expanding=True)))
+_KEY_KNOWN = _KEYS_KNOWN.limit(1)
+_FIND = (select(*_COLUMNS).where(T.team_id == bindparam("team_id"), T.dedupe_key.in_(bindparam("keys", expanding=True)))
+         .order_by(T.id.desc()).limit(1))
+
+
 def _not_known_in_clear(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Drop rows whose key a row written before migration 0005 holds in clear: the unique constraint only
     sees the opaque form."""
@@ -176,7 +184,7 @@ def _not_known_in_clear(session: Session, rows: list[dict[str, Any]]) -> list[di
     known: set[int] = set()
     for team in {t for t, _ in older}:  # (team_id, dedupe_key) is the unique index: look up through it
         keys = [k for t, k in older if t == team]
-        for k in session.scalars(select(C.dedupe_key).where(C.team_id == team, C.dedupe_key.in_(keys))):
+        for k in session.scalars(_KEYS_KNOWN, {"team_id": team, "keys": keys}):
             known.add(older[(team, k)])
     return [r for i, r in enumerate(rows) if i not in known]
 
@@ -218,8 +226,7 @@ def _validated(session: Session, crypto: Crypto, hashed: Callable[[str], str], m
 
 def _stored_ref(session: Session, team_id: str, ref: str) -> str:
     hashed = opaque(session, ref)
-    parent = session.scalar(select(C.dedupe_key).where(C.team_id == team_id, C.dedupe_key.in_([hashed, ref]))
-                            .limit(1))
+    parent = session.scalar(_KEY_KNOWN, {"team_id": team_id, "keys": [hashed, ref]})
     return parent or hashed  # a parent written before 0005 is named by its key in clear
 
 
@@ -227,8 +234,7 @@ def find(session: Session, team_id: str, dedupe_key: str) -> OutboxRow | None:
     """The row of a dedupe key (e.g. to read the channel and ts a message was sent as). A delivered
     sensitive message has no row any more."""
     forms = [opaque(session, dedupe_key), dedupe_key]  # the key in clear: rows written before 0005
-    r = session.execute(select(*_COLUMNS).where(T.team_id == team_id, T.dedupe_key.in_(forms))
-                        .order_by(T.id.desc()).limit(1)).first()
+    r = session.execute(_FIND, {"team_id": team_id, "keys": forms}).first()
     return _row(r, session) if r else None
 
 

@@ -44,7 +44,7 @@ _LEARNED = (B.c.rate, B.c.changed_at, B.c.mark_at, B.c.mark_grants)
 
 
 def _insert_ignore(session: Session, key: str, tat: float) -> None:
-    session.execute(insert_ignore(session, B, unique=["key"]).values(key=key, tat=tat))
+    session.execute(insert_ignore(session, B, unique=["key"]), {"key": key, "tat": tat})
 
 
 def reserve(session: Session, key: str, rate: Rate, *, now: float, max_wait: float = 0.0) -> tuple[float | None, float]:

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, delete, func, select, text
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, bindparam, delete, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import ColumnElement
 
@@ -205,8 +205,16 @@ def new_run(s: Session, **values: object) -> SurveyRun:
     return run
 
 
+# Built once (storage/db.py says why): every answer and "Answer" click runs these.
+_RUN_BY_PUBLIC_ID = select(SurveyRun).where(SurveyRun.team_id == bindparam("team_id"),
+                                            SurveyRun.public_id == bindparam("public_id"))
+_TOOK_PART = select(func.count()).select_from(SurveyParticipation).where(
+    SurveyParticipation.run_id == bindparam("run_id"), SurveyParticipation.user_id == bindparam("user_id"))
+_STILL_OPEN = select(SurveyRun.status).where(SurveyRun.id == bindparam("run_id")).with_for_update(read=True)
+
+
 def run_by_public_id(s: Session, team_id: str, public_id: str) -> SurveyRun | None:
-    return s.scalars(select(SurveyRun).where(SurveyRun.team_id == team_id, SurveyRun.public_id == public_id)).first()
+    return s.scalars(_RUN_BY_PUBLIC_ID, {"team_id": team_id, "public_id": public_id}).first()
 
 
 def open_run_for(s: Session, team_id: str, channel_id: str | None) -> SurveyRun | None:
@@ -252,8 +260,7 @@ def runs_of(s: Session, team_id: str, *, limit: int = 20) -> list[SurveyRun]:
 # ---- taking part --------------------------------------------------------------------------------------------
 
 def took_part(s: Session, run_id: int, user_id: str) -> bool:
-    return s.scalar(select(func.count()).select_from(SurveyParticipation).where(
-        SurveyParticipation.run_id == run_id, SurveyParticipation.user_id == user_id)) > 0
+    return s.scalar(_TOOK_PART, {"run_id": run_id, "user_id": user_id}) > 0
 
 
 def participants(s: Session, run_id: int) -> set[str]:
@@ -267,7 +274,7 @@ def submissions(s: Session, run_id: int) -> int:
 def still_open(s: Session, run_id: int) -> bool:
     """Whether the run is open, holding it so until the caller's transaction ends: a close waits for a
     submission in flight (PostgreSQL: FOR SHARE against the close's UPDATE; SQLite serialises writers)."""
-    status = s.scalar(select(SurveyRun.status).where(SurveyRun.id == run_id).with_for_update(read=True))
+    status = s.scalar(_STILL_OPEN, {"run_id": run_id})
     return status == RunStatus.OPEN
 
 
