@@ -2,7 +2,7 @@
 Bolt app that only acks, served the same way (bench/_bare.py: same WSGI front, waitress threads, executor).
 
     .venv/bin/python -m bench.load [--rate 200] [--seconds 20] [--saturate-seconds 15] [--concurrency 32]
-                                   [--members 1000] [--scale-out] [--transport http] [--label NAME]
+                                   [--members 1000] [--scale-out] [--processes 1] [--transport http] [--label NAME]
 
 Each server is its own process; this process plays Slack: it sends signed requests on loopback (keep-alive
 connections, one per client thread) and hosts the Web API simulator the app calls after its acks. The
@@ -21,6 +21,7 @@ Phases, each for the bare app and for Hearth in the same run:
 that one instance holds the scheduler's leadership and that Slack received no message twice.
 The simulator does not enforce rate limits here (bench/ack_burst.py measures 429 handling): every view and
 Home publish is really made, so the app does all its work.
+--processes N serves both apps as N copies on one port (`hearth serve --processes N`), so both use N cores.
 --transport socket sends the same mix as Socket Mode envelopes through the simulator's gateway instead: Hearth
 is `hearth run` (seeded over Socket Mode too), the bare app is Bolt's SocketModeHandler, and since the gateway
 spreads an app's envelopes over all its connections, only one of them is connected at a time: Hearth's phases,
