@@ -349,21 +349,26 @@ def read_checkin(cipher: Cipher, row: Checkin) -> CheckinText:
     )
 
 
+# Built once: every App Home draws both.
+_IN_CIRCLES = CheckinRound.circle_id.in_(bindparam("circle_ids", expanding=True))
+_CHECKINS_OF_MEMBER = (select(Checkin, CheckinRound).join(CheckinRound, CheckinRound.id == Checkin.round_id)
+                       .where(Checkin.user_id == bindparam("user_id"), _IN_CIRCLES)
+                       .order_by(CheckinRound.opens_at.desc()).limit(bindparam("limit")))
+_OFFERS_IN_CIRCLES = (select(Checkin, CheckinRound).join(CheckinRound, CheckinRound.id == Checkin.round_id)
+                      .where(_IN_CIRCLES, Checkin.has_offer.is_(True), CheckinRound.opens_at >= bindparam("since"))
+                      .order_by(CheckinRound.opens_at.desc(), Checkin.id.desc()).limit(bindparam("limit")))
+
+
 def checkins_of_member(s: Session, user_id: str, circle_ids: list[int], *, limit: int = 5
                        ) -> list[tuple[Checkin, CheckinRound]]:
-    rows = s.execute(select(Checkin, CheckinRound).join(CheckinRound, CheckinRound.id == Checkin.round_id)
-                     .where(Checkin.user_id == user_id, CheckinRound.circle_id.in_(circle_ids))
-                     .order_by(CheckinRound.opens_at.desc()).limit(limit))
+    rows = s.execute(_CHECKINS_OF_MEMBER, {"user_id": user_id, "circle_ids": circle_ids, "limit": limit})
     return [(c, r) for c, r in rows]
 
 
 def offers_in_circles(s: Session, circle_ids: list[int], *, since: datetime, limit: int = 20
                       ) -> list[tuple[Checkin, CheckinRound]]:
     """Recent check-ins that offer something, newest first (the caller keeps only browsable ones)."""
-    rows = s.execute(select(Checkin, CheckinRound).join(CheckinRound, CheckinRound.id == Checkin.round_id)
-                     .where(CheckinRound.circle_id.in_(circle_ids), Checkin.has_offer.is_(True),
-                            CheckinRound.opens_at >= since)
-                     .order_by(CheckinRound.opens_at.desc(), Checkin.id.desc()).limit(limit))
+    rows = s.execute(_OFFERS_IN_CIRCLES, {"circle_ids": circle_ids, "since": since, "limit": limit})
     return [(c, r) for c, r in rows]
 
 

@@ -252,9 +252,12 @@ def runs_to_close(s: Session, now: datetime) -> list[SurveyRun]:
                           .order_by(SurveyRun.id)))
 
 
+_RUNS_OF = (select(SurveyRun).where(SurveyRun.team_id == bindparam("team_id")).order_by(SurveyRun.id.desc())
+            .limit(bindparam("limit")))  # built once: every App Home lists them
+
+
 def runs_of(s: Session, team_id: str, *, limit: int = 20) -> list[SurveyRun]:
-    return list(s.scalars(select(SurveyRun).where(SurveyRun.team_id == team_id)
-                          .order_by(SurveyRun.id.desc()).limit(limit)))
+    return list(s.scalars(_RUNS_OF, {"team_id": team_id, "limit": limit}))
 
 
 # ---- taking part --------------------------------------------------------------------------------------------
