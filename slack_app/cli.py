@@ -104,7 +104,7 @@ def serve(ctx: CliContext, host: str, port: int, processes: int, no_worker: bool
         log.info("http.listening host=%s port=%s worker=%s process=%d/%d", host, port,
                  "off" if no_worker else "on", index + 1, processes)
         with _background(hearth, enabled=not no_worker):
-            serve_http(hearth, sock=sock)
+            serve_http(hearth, sock)
 
     _run(hearth, processes, serve_one, sock)
 

@@ -67,10 +67,9 @@ class RunningServer:
         self._thread.join(timeout=5)
 
 
-def serve(hearth: Hearth, host: str = DEFAULT_HOST, port: int = 3000, *, sock: socket.socket | None = None) -> None:
-    """Serve until SIGTERM/Ctrl-C; on `sock` (already bound and listening) when given, else on host:port."""
-    where: dict[str, Any] = {"sockets": [sock]} if sock is not None else {"host": host, "port": port}
-    create_server(make_wsgi(hearth), **where, **limits()).run()
+def serve(hearth: Hearth, sock: socket.socket) -> None:
+    """Serve on `sock` (bound and listening: `listening_socket`) until SIGTERM/Ctrl-C."""
+    create_server(make_wsgi(hearth), sockets=[sock], **limits()).run()
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

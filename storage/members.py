@@ -206,23 +206,19 @@ def left(db: Database, team_id: str, channel_id: str, user_id: str) -> None:
                                                   ChannelMember.user_id == user_id))
 
 
-_IN_CHANNEL = (select(RosterChannel.id, ChannelMember.id)
+# A listed channel's row, with the member's row beside it when they are in it (None when not): built once.
+_MEMBERSHIP = (select(RosterChannel.channel_id, ChannelMember.id)
                .outerjoin(ChannelMember, (ChannelMember.roster_id == RosterChannel.id)
                           & (ChannelMember.user_id == bindparam("user_id")))
-               .where(RosterChannel.team_id == bindparam("team_id"), RosterChannel.channel_id == bindparam("channel_id")))
+               .where(RosterChannel.team_id == bindparam("team_id")))
+_IN_CHANNEL = _MEMBERSHIP.where(RosterChannel.channel_id == bindparam("channel_id"))
+_CHANNELS_OF = _MEMBERSHIP.where(RosterChannel.channel_id.in_(bindparam("channel_ids", expanding=True)))
 
 
 def in_channel(s: Session, team_id: str, channel_id: str, user_id: str) -> bool | None:
     """True or False from the last listing (kept current by events); None when the channel was never listed."""
     row = s.execute(_IN_CHANNEL, {"team_id": team_id, "channel_id": channel_id, "user_id": user_id}).first()
     return None if row is None else row[1] is not None
-
-
-_CHANNELS_OF = (select(RosterChannel.channel_id, ChannelMember.id)
-                .outerjoin(ChannelMember, (ChannelMember.roster_id == RosterChannel.id)
-                           & (ChannelMember.user_id == bindparam("user_id")))
-                .where(RosterChannel.team_id == bindparam("team_id"),
-                       RosterChannel.channel_id.in_(bindparam("channel_ids", expanding=True))))
 
 
 def channels_of(s: Session, team_id: str, user_id: str, channel_ids: Iterable[str]) -> set[str]:
