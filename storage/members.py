@@ -17,7 +17,7 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint, bindparam, delete, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from storage.db import Database
+from storage.db import Database, insert_ignore
 from storage.models import Base, Member, utcnow
 from storage.opaque import hasher
 
@@ -80,22 +80,27 @@ def store_profiles(db: Database, team_id: str, profiles: Iterable[Profile], *, n
     given = {p.user_id: p for p in profiles}
     if not given:
         return
-    for attempt in range(2):
-        try:
-            with db.session() as s:
-                known = by_id(s, team_id, list(given))
-                digest = hasher(s) if any(p.fields for p in given.values()) else None
-                for user_id, p in given.items():
-                    row = known.get(user_id) or _new(team_id, user_id)
-                    if row.id is None:
-                        s.add(row)
-                    row.tz, row.is_bot, row.is_deleted, row.is_admin = p.tz, p.is_bot, p.is_deleted, p.is_admin
-                    row.profile_at, row.profile_error = now, None
-                    row.profile_keys = _field_keys(p.fields, digest) if digest and p.fields else None
-            return
-        except IntegrityError:  # someone inserted one of these members meanwhile: the second pass updates it
-            if attempt:
-                raise
+    with db.session() as s:
+        known = by_id(s, team_id, list(given))
+        if missing := sorted(set(given) - set(known)):
+            _add_members(s, team_id, missing)
+            known.update(by_id(s, team_id, missing))
+        digest = hasher(s) if any(p.fields for p in given.values()) else None
+        for user_id, p in given.items():
+            row = known[user_id]
+            row.tz, row.is_bot, row.is_deleted, row.is_admin = p.tz, p.is_bot, p.is_deleted, p.is_admin
+            row.profile_at, row.profile_error = now, None
+            row.profile_keys = _field_keys(p.fields, digest) if digest and p.fields else None
+
+
+def _add_members(s: Session, team_id: str, user_ids: list[str]) -> None:
+    """Rows for members not known yet, skipping any another writer adds meanwhile: PostgreSQL makes this one
+    wait for that writer's commit instead of failing, and since every writer goes in the same (sorted) order,
+    two of them never wait on each other (a round opening while another instance warms the same profiles)."""
+    now = utcnow()
+    s.execute(insert_ignore(s, Member.__table__, unique=["team_id", "user_id"]),
+              [{"team_id": team_id, "user_id": u, "is_bot": False, "is_deleted": False, "is_admin": False,
+                "updated_at": now} for u in sorted(user_ids)])
 
 
 def _field_keys(fields: Mapping[str, str], digest: Callable[[str], str]) -> str:
@@ -180,9 +185,11 @@ def replace_channel(db: Database, team_id: str, channel_id: str, user_ids: Itera
                 for start in range(0, len(gone), 500):
                     s.execute(delete(ChannelMember).where(ChannelMember.roster_id == roster.id,
                                                           ChannelMember.user_id.in_(gone[start:start + 500])))
-                s.add_all(ChannelMember(roster_id=roster.id, user_id=u) for u in sorted(wanted - have))
+                if joined := sorted(wanted - have):  # sorted, and skipping rows a racing writer adds: see above
+                    s.execute(insert_ignore(s, ChannelMember.__table__, unique=["roster_id", "user_id"]),
+                              [{"roster_id": roster.id, "user_id": u} for u in joined])
             return
-        except IntegrityError:  # a membership event or another listing raced this one
+        except IntegrityError:  # another listing created the channel's row first: the second pass finds it
             if attempt:
                 raise
 

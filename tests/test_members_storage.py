@@ -67,3 +67,28 @@ def test_profile_fields_are_kept_as_opaque_keys_that_match_equal_values(db):
     members.store_profiles(db, T, [profile_of(user_of(user("UA")))], now=NOW)  # the title was cleared in Slack
     with db.session() as s:
         assert members.profile_keys(s, T, ["UA"], "title") == {}
+
+
+def test_writers_racing_on_the_same_members_both_succeed(db):
+    """Instances listing the same 600 members at once (a round opening while another warms profiles page by page):
+    neither fails on the other's new rows, and each member has one row with the last profile written."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    people = [f"U{i:04d}" for i in range(600)]
+
+    def write(tz: str, order: list[str], chunk: int) -> None:
+        for start in range(0, len(order), chunk):  # users.list pages, say: a commit each
+            members.store_profiles(db, T, [Profile(u, tz, False, False, False) for u in order[start:start + chunk]],
+                                   now=NOW)
+        members.replace_channel(db, T, "C1", order, now=NOW)
+
+    for _ in range(3):
+        with ThreadPoolExecutor(3) as pool:
+            done = [pool.submit(write, "UTC", people, 600), pool.submit(write, "Asia/Tokyo", people[::-1], 50),
+                    pool.submit(write, "UTC", people[300:] + people[:300], 20)]
+        for future in done:
+            future.result()
+        with db.session() as s:
+            assert members.count(s, T) == 600
+            assert {m.tz for m in members.by_id(s, T, people).values()} <= {"UTC", "Asia/Tokyo"}
+            assert members.listings(s, T) == [("C1", NOW, 600)]
