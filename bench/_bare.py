@@ -7,7 +7,12 @@ between the two is what Hearth's own work costs. With --app-token it is served o
 concurrency.
 
     python -m bench._bare --port 3001 --signing-secret S --api-url URL --token xoxb-… [--processes N]
-                          [--app-token xapp-…]
+                          [--app-token xapp-…] [--writes DATABASE_URL]
+
+--writes makes it the floor of an app that keeps anything: each listener stores one row (its kind and the time)
+in a transaction of its own on that database before it acks, through `storage.db.Database` as Hearth does.
+Every check-in, survey or report submission must at least do that before its ack, so the floor's throughput
+beside the bare app's bounds what any such app can reach.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ import logging
 import re
 import signal
 import sys
+from datetime import UTC, datetime
 
 from slack_bolt import Ack, App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
 from waitress import create_server
 
 from slack_app.processes import run_in_processes
@@ -28,20 +35,32 @@ from slack_app.server import limits, listening_socket
 from slack_app.slack_port import make_request_client
 from slack_app.socket_mode import CONCURRENCY, PING_INTERVAL
 from slack_app.web import wsgi_for
+from storage.db import Database
 
 ANY = re.compile(".*")
 
 
-def bare_app(signing_secret: str, token: str, api_url: str) -> App:
+FLOOR = Table("bench_floor", MetaData(), Column("id", Integer, primary_key=True), Column("kind", String(32)),
+              Column("at", DateTime(timezone=True)))
+
+
+def bare_app(signing_secret: str, token: str, api_url: str, writes: Database | None = None) -> App:
     bolt = App(name="bare.bolt", signing_secret=signing_secret, client=make_request_client(token, api_url),
                listener_executor=listener_executor(), logger=logging.getLogger("bare.bolt"))
+    store = FLOOR.insert()
 
-    def just_ack(ack: Ack) -> None:
+    def record(body: dict) -> None:
+        if writes is not None:
+            with writes.session() as s:
+                s.execute(store, {"kind": body.get("type", "command"), "at": datetime.now(UTC)})
+
+    def just_ack(ack: Ack, body: dict) -> None:
+        record(body)
         ack()
 
     for listen in (bolt.command, bolt.action, bolt.view, bolt.shortcut):
         listen(ANY)(just_ack)
-    bolt.event(ANY)(lambda: None)  # Bolt acks events itself
+    bolt.event(ANY)(record)  # Bolt acks events itself, before its listener
     return bolt
 
 
@@ -54,9 +73,14 @@ def main() -> None:
     ap.add_argument("--api-url", required=True)
     ap.add_argument("--token", required=True)
     ap.add_argument("--processes", type=int, default=1, help="as `hearth serve --processes` (HTTP only)")
+    ap.add_argument("--writes", metavar="DATABASE_URL", help="store one row per request before the ack")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    bolt = bare_app(args.signing_secret, args.token, args.api_url)
+    writes = Database(args.writes) if args.writes else None
+    if writes is not None:
+        FLOOR.create(writes.engine, checkfirst=True)
+        writes.dispose()  # each process opens connections of its own
+    bolt = bare_app(args.signing_secret, args.token, args.api_url, writes)
     if args.app_token:
         SocketModeHandler(bolt, args.app_token, ping_interval=PING_INTERVAL, concurrency=CONCURRENCY).start()
         return

@@ -22,6 +22,9 @@ that one instance holds the scheduler's leadership and that Slack received no me
 The simulator does not enforce rate limits here (bench/ack_burst.py measures 429 handling): every view and
 Home publish is really made, so the app does all its work.
 --processes N serves both apps as N copies on one port (`hearth serve --processes N`), so both use N cores.
+--floor also saturates the floor: the bare app storing one row per request in its own transaction before the
+ack (bench/_bare.py --writes), the least any app that keeps a submission must do; `floor_vs_bare` bounds the
+share of the bare app's throughput such an app can reach.
 --transport socket sends the same mix as Socket Mode envelopes through the simulator's gateway instead: Hearth
 is `hearth run` (seeded over Socket Mode too), the bare app is Bolt's SocketModeHandler, and since the gateway
 spreads an app's envelopes over all its connections, only one of them is connected at a time: Hearth's phases,
@@ -347,9 +350,12 @@ def seed(sim: SlackSimulator, driver: SlackDriver, database_url: str, tmp: Path,
                {"checkin_submit": checkin, "survey_submit": survey, "report_submit": report})
 
 
-def start_bare(sim: SlackSimulator, tmp: Path, *, socket_mode: bool = False, processes: int = 1) -> tuple[Any, str | None]:
-    """The bare app over HTTP (and its URL), or connected to the simulator's Socket Mode (and None)."""
+def start_bare(sim: SlackSimulator, tmp: Path, *, socket_mode: bool = False, processes: int = 1,
+               writes: str | None = None) -> tuple[Any, str | None]:
+    """The bare app over HTTP (and its URL), or connected to the simulator's Socket Mode (and None). `writes`: a
+    database URL, for the floor app (a row stored per request before its ack, see bench/_bare.py)."""
     cmd = [sys.executable, "-m", "bench._bare", "--signing-secret", SECRET, "--api-url", sim.base_url,
+           *(["--writes", writes] if writes else []),
            "--token", sim.bot_token, "--processes", str(processes)]
     if socket_mode:
         cmd += ["--app-token", sim.socket_mode.app_token]
@@ -422,6 +428,13 @@ def over_http(args: argparse.Namespace, sim: SlackSimulator, database_url: str, 
     for name, proc in (("hearth", hearth), ("bare", bare)):
         measure_saturated(args, result, name, clients[name], mix, proc)
     bench.stop_process(bare)
+    if args.floor:
+        floor, floor_url = start_bare(sim, tmp, processes=args.processes, writes=database_url)
+        procs.append(floor)
+        assert floor_url
+        paced(Client([floor_url]), mix, rate=50, seconds=2)
+        measure_saturated(args, result, "floor", Client([floor_url]), mix, floor)
+        bench.stop_process(floor)
     if args.scale_out:
         second, second_url = bench.start_hearth(sim, tmp, secret=SECRET, database_url=database_url, env=ENV,
                                                 name="hearth2", separate_worker=args.separate_worker,
@@ -490,10 +503,12 @@ def main() -> None:
                     help="`hearth serve --processes N`, and the bare app served from as many processes (HTTP only)")
     ap.add_argument("--separate-worker", action="store_true",
                     help="Hearth serves with --no-worker beside a `hearth worker` process per instance")
+    ap.add_argument("--floor", action="store_true",
+                    help="also saturate the bare app storing one row per request before its ack (HTTP only)")
     ap.add_argument("--label", default="postgresql", help="names bench/results/load_<label>.json")
     args = ap.parse_args()
-    if args.transport == "socket" and (args.scale_out or args.processes > 1):
-        ap.error("--scale-out and --processes are measured over HTTP only")
+    if args.transport == "socket" and (args.scale_out or args.processes > 1 or args.floor):
+        ap.error("--scale-out, --processes and --floor are measured over HTTP only")
     ws = bench.workspace(args.members)
     members = [f"UM{i:05d}" for i in range(args.members)]
     for channel in (CIRCLE, GENERAL):
@@ -523,6 +538,8 @@ def main() -> None:
                     bench.stop_process(proc)
     bare_tput = result["saturated_bare"]["per_s"]
     result["throughput_vs_bare"] = round(result["saturated_hearth"]["per_s"] / bare_tput, 3) if bare_tput else None
+    if "saturated_floor" in result and bare_tput:
+        result["floor_vs_bare"] = round(result["saturated_floor"]["per_s"] / bare_tput, 3)
     if "saturated_two_instances" in result:
         one = result["saturated_hearth"]["per_s"]
         result["two_instances_vs_one"] = round(result["saturated_two_instances"]["per_s"] / one, 3) if one else None

@@ -1,6 +1,6 @@
 """Benchmark: what one request of each kind costs `hearth serve` on PostgreSQL, in CPU — the figure sizing rests on.
 
-    .venv/bin/python -m bench.request_costs [--requests 100] [--members 1000] [--label NAME]
+    .venv/bin/python -m bench.request_costs [--requests 100] [--members 1000] [--label NAME] [--profile DIR]
 
 The same seeded database, request mix and signed requests as bench/load.py, but one request at a time, kind by
 kind, so each kind's CPU is its own: Hearth's (`hearth serve --no-worker`: the ack and the work after it) and
@@ -8,7 +8,8 @@ PostgreSQL's (every server process; nothing else uses the database meanwhile). N
 seeding's 2,000 invitations would be sent throughout, paced to Slack's limits, and blur every figure (what
 delivery costs is bench/fanout.py's part). After each kind the processes are left to go idle first, so work
 after the ack is counted with its request. Also the weighted mean over bench/load.py's mix, and from it how many
-requests per second of that mix one core of Hearth holds.
+requests per second of that mix one core of Hearth holds. --profile DIR also samples Hearth with py-spy (pip install
+py-spy) while each kind runs: DIR/<kind>.txt, collapsed stacks, to see where that kind's CPU goes.
 Writes bench/results/request_costs_<label>.json.
 """
 
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,8 +52,10 @@ def settle(pids: list[int], quiet_for: float = 1.0, timeout: float = 30.0) -> No
             return
 
 
-def measure(kind: str, n: int, mix: load.Mix, client: load.Client, hearth: int) -> dict[str, Any]:
+def measure(kind: str, n: int, mix: load.Mix, client: load.Client, hearth: int, profile: Path | None = None
+            ) -> dict[str, Any]:
     settle([hearth])
+    spy = sample(hearth, profile / f"{kind}.txt") if profile else None
     before = load.cpu_seconds(hearth), postgres_cpu()
     acks = []
     for _ in range(n):
@@ -62,9 +67,19 @@ def measure(kind: str, n: int, mix: load.Mix, client: load.Client, hearth: int) 
             raise RuntimeError(f"{kind}: HTTP {status}")
     settle([hearth])
     after = load.cpu_seconds(hearth), postgres_cpu()
+    if spy:
+        spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled when interrupted
+        spy.wait(timeout=60)
     hearth_ms, pg_ms = ((a - b) * 1000 / n for a, b in zip(after, before, strict=True))
     return {"hearth_cpu_ms": round(hearth_ms, 2), "postgresql_cpu_ms": round(pg_ms, 2),
             "ack_p50_ms": round(bench.percentile(acks, 50), 1)}
+
+
+def sample(pid: int, out: Path) -> subprocess.Popen:
+    """py-spy recording the thread of `pid` that holds the GIL, i.e. where its CPU goes."""
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen([str(spy), "record", "-p", str(pid), "-d", "3600", "-r", "250", "--gil", "-f", "raw",
+                             "-o", str(out.resolve())], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main() -> None:
@@ -72,7 +87,10 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=100, help="requests of each kind")
     ap.add_argument("--members", type=int, default=1000)
     ap.add_argument("--label", default="postgresql", help="names bench/results/request_costs_<label>.json")
+    ap.add_argument("--profile", type=Path, default=None, help="a folder for one py-spy profile per kind")
     args = ap.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     ws = bench.workspace(args.members)
     members = [f"UM{i:05d}" for i in range(args.members)]
     for channel in (load.CIRCLE, load.GENERAL):
@@ -92,7 +110,7 @@ def main() -> None:
             kinds = {}
             for kind in load.MIX:
                 print(f"measuring {kind}", flush=True)
-                kinds[kind] = measure(kind, args.requests, mix, client, hearth.pid)
+                kinds[kind] = measure(kind, args.requests, mix, client, hearth.pid, args.profile)
         finally:
             bench.stop_process(hearth)
     weights = sum(load.MIX.values())
