@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from slack_app.roster import profile_of
 from slack_app.slack_port import SlackError, SlackPort
 from storage import members
-from storage.models import utcnow
+from storage.models import Member, utcnow
 
 if TYPE_CHECKING:
     from slack_app.services import Services
@@ -27,12 +27,14 @@ def counts_as_admin(user_id: str, *, is_workspace_admin: bool, is_owner: bool, c
     return is_workspace_admin or is_owner or user_id in set(configured)
 
 
-def is_admin(services: Services, slack: SlackPort, team_id: str, user_id: str, *, strict: bool = False) -> bool:
+def is_admin(services: Services, slack: SlackPort, team_id: str, user_id: str, *, strict: bool = False,
+             known: Member | None = None) -> bool:
     """`strict`: when Slack cannot say (a 429 under load), raise its SlackError instead of answering False,
-    so an admin is told "Slack is busy" rather than "you are not an admin"."""
+    so an admin is told "Slack is busy" rather than "you are not an admin". `known`: their member row, when
+    the caller has just read it."""
     if user_id in services.settings.admins:
         return True  # no Slack call needed
-    known = members.get(services.db, team_id, user_id)
+    known = known or members.get(services.db, team_id, user_id)
     profiled = members.aware(known.profile_at) if known else None
     if known is not None and profiled is not None and profiled > utcnow() - ADMIN_FRESH_FOR:
         return known.is_admin  # stored as workspace admin or owner

@@ -12,6 +12,7 @@ from storage import members
 
 if TYPE_CHECKING:
     from slack_app.services import Services
+    from storage.models import Member
 
 
 @dataclass
@@ -22,14 +23,15 @@ class Viewer:
     slack: SlackPort
     team_id: str
     user_id: str
+    member: Member | None = None  # their row, when the caller has just read it
 
     @cached_property
     def is_admin(self) -> bool:
-        return admins.is_admin(self.services, self.slack, self.team_id, self.user_id)
+        return admins.is_admin(self.services, self.slack, self.team_id, self.user_id, known=self.member)
 
 
-def view(services: Services, slack: SlackPort, team_id: str, user_id: str) -> dict:
-    viewer = Viewer(services, slack, team_id, user_id)
+def view(services: Services, slack: SlackPort, team_id: str, user_id: str, member: Member | None = None) -> dict:
+    viewer = Viewer(services, slack, team_id, user_id, member)
     parts = [blocks.section(services.copy.render("home_welcome.j2", user_id=user_id))]
     for workflow in services.workflows:
         if workflow.home is not None:
@@ -40,5 +42,5 @@ def view(services: Services, slack: SlackPort, team_id: str, user_id: str) -> di
 
 
 def show(services: Services, slack: SlackPort, team_id: str, user_id: str) -> None:
-    members.remember(services.db, team_id, user_id)
-    slack.publish_home(user_id, view(services, slack, team_id, user_id))
+    member = members.remember(services.db, team_id, user_id)
+    slack.publish_home(user_id, view(services, slack, team_id, user_id, member))

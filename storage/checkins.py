@@ -320,10 +320,10 @@ def checkins_of_round(s: Session, round_id: int) -> list[Checkin]:
     return list(s.scalars(select(Checkin).where(Checkin.round_id == round_id).order_by(Checkin.id)))
 
 
-def save_checkin(s: Session, cipher: Cipher, round_id: int, user_id: str, *, gratitude: str,
+def save_checkin(s: Session, cipher: Cipher, row: Checkin | None, round_id: int, user_id: str, *, gratitude: str,
                  challenge: str | None, offer: str | None, sharing: str) -> tuple[Checkin, bool]:
-    """Store (encrypted) or replace the member's check-in of a round; True when it is new."""
-    row = checkin(s, round_id, user_id)
+    """Store (encrypted) the member's check-in of a round, or replace `row`, the one they have (`checkin`, read
+    by the caller in this session); True when it is new."""
     created = row is None
     if row is None:
         row = Checkin(round_id=round_id, user_id=user_id, public_id=new_public_id(), version=1)
@@ -405,10 +405,3 @@ def add_help_offer(s: Session, checkin_id: int, helper_id: str) -> tuple[HelpOff
 def help_offers_of_round(s: Session, round_id: int) -> list[HelpOffer]:
     return list(s.scalars(select(HelpOffer).join(Checkin, Checkin.id == HelpOffer.checkin_id)
                           .where(Checkin.round_id == round_id).order_by(HelpOffer.id)))
-
-
-# ---- who opted out ---------------------------------------------------------------------------------------
-
-def opted_out(s: Session, circle: CheckinCircle) -> set[str]:
-    """Members who left this circle's check-ins (they may stay in the channel)."""
-    return {o.user_id for o in preferences.opt_outs(s, circle.team_id, WORKFLOW) if o.scope == circle.channel_id}

@@ -64,14 +64,16 @@ def aware(dt: datetime | None) -> datetime | None:
 
 # ---- profiles -------------------------------------------------------------------------------------------
 
-def remember(db: Database, team_id: str, user_id: str) -> None:
-    """Note that a member exists (App Home opened, joined a channel) without touching their profile."""
-    try:
-        with db.session() as s:
-            if _member(s, team_id, user_id) is None:
-                s.add(_new(team_id, user_id))
-    except IntegrityError:  # a concurrent request inserted the same member first
-        pass
+def remember(db: Database, team_id: str, user_id: str) -> Member:
+    """Note that a member exists (App Home opened, joined a channel) without touching their profile; their row
+    as it is now."""
+    with db.session() as s:
+        row = _member(s, team_id, user_id)
+        if row is None:  # a concurrent request may add them too: theirs or ours, the row is read back
+            _add_members(s, team_id, [user_id])
+            row = _member(s, team_id, user_id)
+        assert row is not None
+        return row
 
 
 def store_profiles(db: Database, team_id: str, profiles: Iterable[Profile], *, now: datetime | None = None) -> None:

@@ -478,7 +478,11 @@ def test_home_shows_circles_streaks_past_check_ins_named_offers_and_admin_partic
     assert [(r.members, r.checked_in) for r in stats.rounds] == [(4, 3), (4, 1), (4, 1)]
     member_view = home.home_data(services, TEAM, "UDIA", admin=False, now=NOW + timedelta(weeks=2, hours=2))
     assert member_view.admin is None and member_view.circles[0].streak == 0
-    assert not member_view.circles[0].checked_in
+    assert not member_view.circles[0].checked_in and not member_view.circles[0].opted_out
+    usecases.opt_out(services, TEAM, "UDIA", card.circle_id)  # their own choice shows on their Home only
+    later = NOW + timedelta(weeks=2, hours=3)
+    assert home.home_data(services, TEAM, "UDIA", admin=False, now=later).circles[0].opted_out
+    assert not home.home_data(services, TEAM, "UANA", admin=False, now=later).circles[0].opted_out
 
 
 def test_home_blocks_are_valid_and_offer_resume_when_paused(services, slack):

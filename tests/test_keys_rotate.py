@@ -49,7 +49,7 @@ def fill(db, crypto: Crypto) -> int:
                               remind_at=NOW + timedelta(hours=1), closes_at=NOW + timedelta(hours=2))
         s.add(round_)
         s.flush()
-        save_checkin(s, crypto, round_.id, "UALICE", gratitude="green tea", challenge="sleep", offer=None,
+        save_checkin(s, crypto, None, round_.id, "UALICE", gratitude="green tea", challenge="sleep", offer=None,
                      sharing="named")
         outbox.enqueue(s, team_id="T1", kind="t", target="UBOB", payload={"text": "pending words"}, dedupe_key="p")
         outbox.enqueue(s, team_id="T1", kind="t", target="UCARMEN", payload={"text": "failing words"},

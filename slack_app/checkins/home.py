@@ -93,14 +93,13 @@ def home_data(services: Services, team_id: str, user_id: str, *, admin: bool,
         # (their own past check-ins stay theirs to read).
         still_in = members.channels_of(s, team_id, user_id, channel_of.values())
         circles = [c for c in every if c.channel_id in still_in]
-        opted = {c.id for c in circles if user_id in repo.opted_out(s, c)}
-        cards = [_card(s, c, user_id, c.id in opted, now) for c in circles]
+        pref = preferences.of(s, team_id, user_id, repo.WORKFLOW)  # with their own opt-outs, not the team's
+        cards = [_card(s, c, user_id, (repo.WORKFLOW, c.channel_id) in pref.opted_out, now) for c in circles]
         past = [PastCheckin(channel_of[r.circle_id], r.opens_at, repo.read_checkin(services.crypto, c))
                 for c, r in repo.checkins_of_member(s, user_id, list(channel_of))]
         offers = [OfferCard(c.user_id, channel_of[r.circle_id], repo.read_checkin(services.crypto, c).offer or "")
                   for c, r in repo.offers_in_circles(s, [c.id for c in circles], since=now - OFFERS_FROM_LAST)
                   if c.user_id != user_id and rules.offer_is_browsable(rules.Sharing(c.sharing))]
-        pref = preferences.of(s, team_id, user_id)
         stats = [_stats(s, c) for c in repo.circles(s, team_id)] if admin else None
     return HomeData(user_id, cards, past, offers, pref.paused, pref.snoozed_at(now), stats)
 
@@ -110,7 +109,8 @@ def _card(s: Session, circle: CheckinCircle, user_id: str, opted_out: bool, now:
     current = repo.current_round(s, circle.id)
     is_open = current is not None and current.status == RoundStatus.OPEN and current.closes_at > now
     closed = [flag for r, flag in history if r.status == RoundStatus.CLOSED]
-    checked_in = is_open and repo.checkin(s, current.id, user_id) is not None
+    # A check-in makes its author a participant, so the open round's is in their history when they have one.
+    checked_in = is_open and any(r.id == current.id and flag for r, flag in history)
     return CircleCard(
         circle_id=circle.id, channel_id=circle.channel_id, opted_out=opted_out,
         round_id=current.id if is_open else None, closes_at=current.closes_at if is_open else None,

@@ -226,7 +226,7 @@ def _store_and_share(services: Services, s: Session, circle: CheckinCircle, roun
                 answers.gratitude, answers.challenge, answers.offer, answers.sharing.value):
             return SubmitResult(closes_at=round_.closes_at, edited=True)  # nothing new
     previous_sharing = Sharing(before.sharing) if before else None
-    row, created = repo.save_checkin(s, services.crypto, round_.id, user_id, gratitude=answers.gratitude,
+    row, created = repo.save_checkin(s, services.crypto, before, round_.id, user_id, gratitude=answers.gratitude,
                                      challenge=answers.challenge, offer=answers.offer, sharing=answers.sharing.value)
     repo.add_participant(s, round_.id, user_id, invited=False)
     text = repo.CheckinText(answers.gratitude, answers.challenge, answers.offer)
