@@ -34,6 +34,13 @@ BUSY_TIMEOUT_MS = 30000  # an SQLite connection waits this long for a lock befor
 CHECKPOINT_ATTEMPTS = 5
 CHECKPOINT_WAIT_MS = 150
 CHECKPOINT_PAUSE_S = 0.05
+# PostgreSQL connections a process keeps (and how many more it may open at a peak). One busy process has about
+# 30 threads that can hold one: Bolt's listeners (16), the after-ack pool (4), waitress's (8), the delivery
+# worker's and the scheduler's. Below that, SQLAlchemy's default pool of 5 closes every connection beyond five
+# as it is returned: under load a process opened and closed ~10 connections a second, each a new server
+# process with cold caches. Connections are opened only when used together, so a quiet process keeps few.
+POOL_SIZE = 24
+POOL_OVERFLOW = 16
 
 
 def normalise_url(url: str) -> str:
@@ -84,6 +91,8 @@ class Database:
         if self.is_sqlite:
             # Bolt runs listeners on worker threads; SQLite serialises writers, so wait rather than fail.
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
