@@ -275,25 +275,25 @@ def add_participant(s: Session, round_id: int, user_id: str, *, invited: bool) -
     return row
 
 
-def _circle_ids_of_member() -> Select:
+def _circles_of_member() -> Select:
     joined = select(CheckinRound.circle_id).join(
         CheckinParticipant, CheckinParticipant.round_id == CheckinRound.id).where(
         CheckinParticipant.user_id == bindparam("user_id"))
     opted = select(preferences.MemberOptOut.scope).where(
         preferences.MemberOptOut.team_id == bindparam("team_id"),
         preferences.MemberOptOut.user_id == bindparam("user_id"), preferences.MemberOptOut.workflow == WORKFLOW)
-    return select(CheckinCircle.id).where(
+    return select(CheckinCircle).where(
         CheckinCircle.team_id == bindparam("team_id"),
         CheckinCircle.id.in_(joined.scalar_subquery()) | CheckinCircle.channel_id.in_(opted.scalar_subquery())
     ).order_by(CheckinCircle.id)
 
 
-_CIRCLE_IDS_OF_MEMBER = _circle_ids_of_member()  # built once: every App Home asks
+_CIRCLES_OF_MEMBER = _circles_of_member()  # built once: every App Home asks
 
 
-def circle_ids_of_member(s: Session, team_id: str, user_id: str) -> list[int]:
+def circles_of_member(s: Session, team_id: str, user_id: str) -> list[CheckinCircle]:
     """Circles the member took part in at least once, or opted out of."""
-    return list(s.scalars(_CIRCLE_IDS_OF_MEMBER, {"team_id": team_id, "user_id": user_id}))
+    return list(s.scalars(_CIRCLES_OF_MEMBER, {"team_id": team_id, "user_id": user_id}))
 
 
 # ---- check-ins ------------------------------------------------------------------------------------------

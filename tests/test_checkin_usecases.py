@@ -10,12 +10,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import delete
 
 from slack_app.checkins import home, ritual, rounds, usecases, views
 from slack_app.checkins.ids import CheckinBlock
 from slack_app.checkins.outcomes import Choice, Draft, NothingOpen
 from slack_app.fake_port import FakeSlackPort
 from storage import checkins as repo
+from storage.checkins import CheckinParticipant
 
 TEAM = "T0FAKE"
 CIRCLE = "CCIRCLE"
@@ -479,6 +481,11 @@ def test_home_shows_circles_streaks_past_check_ins_named_offers_and_admin_partic
     member_view = home.home_data(services, TEAM, "UDIA", admin=False, now=NOW + timedelta(weeks=2, hours=2))
     assert member_view.admin is None and member_view.circles[0].streak == 0
     assert not member_view.circles[0].checked_in and not member_view.circles[0].opted_out
+    with services.db.session() as s:  # not among the open round's participants (paused when it opened, say)
+        s.execute(delete(CheckinParticipant).where(CheckinParticipant.round_id == round_id,
+                                                   CheckinParticipant.user_id == "UDIA"))
+    [left_out] = home.home_data(services, TEAM, "UDIA", admin=False, now=NOW + timedelta(weeks=2, hours=2)).circles
+    assert left_out.round_id == round_id and not left_out.checked_in  # the open round is still offered
     usecases.opt_out(services, TEAM, "UDIA", card.circle_id)  # their own choice shows on their Home only
     later = NOW + timedelta(weeks=2, hours=3)
     assert home.home_data(services, TEAM, "UDIA", admin=False, now=later).circles[0].opted_out

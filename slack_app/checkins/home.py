@@ -87,7 +87,7 @@ def home_data(services: Services, team_id: str, user_id: str, *, admin: bool,
               now: datetime | None = None) -> HomeData:
     now = now or utcnow()
     with services.db.session() as s:
-        every = [s.get(CheckinCircle, cid) for cid in repo.circle_ids_of_member(s, team_id, user_id)]
+        every = repo.circles_of_member(s, team_id, user_id)
         channel_of = {c.id: c.channel_id for c in every}
         # Circles whose channel they are still in: someone who left sees neither the circle nor its offers
         # (their own past check-ins stay theirs to read).
@@ -106,7 +106,9 @@ def home_data(services: Services, team_id: str, user_id: str, *, admin: bool,
 
 def _card(s: Session, circle: CheckinCircle, user_id: str, opted_out: bool, now: datetime) -> CircleCard:
     history = repo.took_part(s, circle.id, user_id)
-    current = repo.current_round(s, circle.id)
+    # A circle has at most one round open or pending: when their newest round is open, that is the one.
+    newest = history[-1][0] if history else None
+    current = newest if newest is not None and newest.status == RoundStatus.OPEN else repo.current_round(s, circle.id)
     is_open = current is not None and current.status == RoundStatus.OPEN and current.closes_at > now
     closed = [flag for r, flag in history if r.status == RoundStatus.CLOSED]
     # A check-in makes its author a participant, so the open round's is in their history when they have one.
