@@ -83,16 +83,22 @@ def store_profiles(db: Database, team_id: str, profiles: Iterable[Profile], *, n
     if not given:
         return
     with db.session() as s:
-        known = by_id(s, team_id, list(given))
-        if missing := sorted(set(given) - set(known)):
-            _add_members(s, team_id, missing)
-            known.update(by_id(s, team_id, missing))
+        known = _rows(s, team_id, list(given))
         digest = hasher(s) if any(p.fields for p in given.values()) else None
         for user_id, p in given.items():
             row = known[user_id]
             row.tz, row.is_bot, row.is_deleted, row.is_admin = p.tz, p.is_bot, p.is_deleted, p.is_admin
             row.profile_at, row.profile_error = now, None
             row.profile_keys = _field_keys(p.fields, digest) if digest and p.fields else None
+
+
+def _rows(s: Session, team_id: str, user_ids: list[str]) -> dict[str, Member]:
+    """These members' rows, added first for those not known yet."""
+    known = by_id(s, team_id, user_ids)
+    if missing := sorted(set(user_ids) - set(known)):
+        _add_members(s, team_id, missing)
+        known.update(by_id(s, team_id, missing))
+    return known
 
 
 def _add_members(s: Session, team_id: str, user_ids: list[str]) -> None:
@@ -127,13 +133,9 @@ def mark_unreadable(db: Database, team_id: str, errors: dict[str, str]) -> None:
     if not errors:
         return
     with db.session() as s:
-        known = by_id(s, team_id, list(errors))
+        known = _rows(s, team_id, list(errors))
         for user_id, error in errors.items():
-            row = known.get(user_id)
-            if row is None:
-                row = _new(team_id, user_id)
-                s.add(row)
-            row.profile_error = error[:64]
+            known[user_id].profile_error = error[:64]
 
 
 def unreadable(s: Session, team_id: str) -> list[Member]:
@@ -165,10 +167,6 @@ _MEMBER = select(Member).where(Member.team_id == bindparam("team_id"), Member.us
 
 def _member(s: Session, team_id: str, user_id: str) -> Member | None:
     return s.scalar(_MEMBER, {"team_id": team_id, "user_id": user_id})
-
-
-def _new(team_id: str, user_id: str) -> Member:
-    return Member(team_id=team_id, user_id=user_id, is_bot=False, is_deleted=False, is_admin=False)
 
 
 # ---- channel membership ---------------------------------------------------------------------------------
