@@ -424,7 +424,7 @@ def over_http(args: argparse.Namespace, sim: SlackSimulator, database_url: str, 
     for client in clients.values():
         paced(client, mix, rate=50, seconds=2)
     for name in ("bare", "hearth"):
-        measure_paced(args, result, name, clients[name], mix)
+        measure_paced(args, result, name, clients[name], mix, sim if name == "hearth" else None)
     for name, proc in (("hearth", hearth), ("bare", bare)):
         measure_saturated(args, result, name, clients[name], mix, proc)
     bench.stop_process(bare)
@@ -459,7 +459,7 @@ def over_socket(args: argparse.Namespace, sim: SlackSimulator, database_url: str
     mix = seed(sim, SlackDriver(None, SECRET, sim, timeout=30, socket_mode=True), database_url, tmp, members)
     print("seeded; warming up", flush=True)
     paced(client, mix, rate=50, seconds=2)
-    measure_paced(args, result, "hearth", client, mix)
+    measure_paced(args, result, "hearth", client, mix, sim)
     measure_saturated(args, result, "hearth", client, mix, hearth)
     wait_for(lambda: False, timeout=3)  # after-ack work and the outbox catch up a little
     bench.stop_process(hearth)
@@ -473,9 +473,18 @@ def over_socket(args: argparse.Namespace, sim: SlackSimulator, database_url: str
     bench.stop_process(bare)
 
 
-def measure_paced(args: argparse.Namespace, result: dict, name: str, client: Client | SocketClient, mix: Mix) -> None:
+def measure_paced(args: argparse.Namespace, result: dict, name: str, client: Client | SocketClient, mix: Mix,
+                  sim: SlackSimulator | None = None) -> None:
+    """With `sim` (Hearth): also how many of the phase's Home opens Slack got a Home for, within 5 s after it
+    (Homes are drawn after the ack, off the request path, and dropped when that falls behind)."""
     print(f"paced {name}", flush=True)
-    result[f"paced_{name}"] = latency_summary(paced(client, mix, args.rate, args.seconds), args.seconds)
+    published = len(sim.calls_for("views.publish")) if sim else 0
+    samples = paced(client, mix, args.rate, args.seconds)
+    result[f"paced_{name}"] = summary = latency_summary(samples, args.seconds)
+    if sim is not None:
+        opens = sum(s.kind == "home_opened" for s in samples)
+        wait_for(lambda: len(sim.calls_for("views.publish")) - published >= opens, timeout=5)
+        summary["homes_published"] = f"{len(sim.calls_for('views.publish')) - published} of {opens}"
 
 
 def measure_saturated(args: argparse.Namespace, result: dict, name: str, client: Client | SocketClient, mix: Mix,

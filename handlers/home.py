@@ -12,8 +12,9 @@ def register(app: App) -> None:
     @app.event("app_home_opened")
     def on_home_opened(event: dict, services: Services, slack: SlackPort, team_id: str, after_ack: AfterAck) -> None:
         """Drawing the Home (database reads, users.info, views.publish) runs after the ack, on the bounded
-        after-ack pool: a burst of Home opens never takes the threads that ack commands. A Home that could
-        not be published (pool full, Slack's 429) is drawn again at the member's next open."""
+        after-ack pool or (`hearth serve`/`run`) in the lower-priority Home process: a burst of Home opens never
+        takes the threads or the CPU that ack commands. A Home that could not be published (queue full,
+        Slack's 429) is drawn again at the member's next open."""
         if event.get("tab") != "home":
             return
-        after_ack.submit("home.publish", home.show, services, slack, team_id, event["user"])
+        after_ack.draw_home("home.publish", home.show, services, slack, team_id, event["user"])

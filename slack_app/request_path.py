@@ -19,11 +19,16 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from slack_bolt import Respond
 
 from slack_app.copy import Copy
 from slack_app.slack_port import SlackError, SlackPort
+
+if TYPE_CHECKING:
+    from slack_app.home_process import HomeProcess
+    from slack_app.services import Services
 
 log = logging.getLogger("hearth.request")
 
@@ -39,12 +44,22 @@ def listener_executor(threads: int = LISTENER_THREADS) -> Executor:
 
 
 class AfterAck:
-    """A bounded pool for best-effort work after the ack. Listeners receive it as the Bolt argument `after_ack`."""
+    """A bounded pool for best-effort work after the ack. Listeners receive it as the Bolt argument `after_ack`.
+    With `homes`, App Home drawing goes to that lower-priority process instead (`slack_app.home_process`)."""
 
-    def __init__(self, threads: int = AFTER_ACK_THREADS, queue: int = AFTER_ACK_QUEUE) -> None:
+    def __init__(self, threads: int = AFTER_ACK_THREADS, queue: int = AFTER_ACK_QUEUE,
+                 homes: HomeProcess | None = None) -> None:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hearth-after-ack")
         self._slots = threading.BoundedSemaphore(threads + queue)
+        self.homes = homes
         self.dropped = 0
+
+    def draw_home(self, name: str, fn: Callable[[Services, SlackPort, str, str], object], services: Services,
+                  slack: SlackPort, team_id: str, user_id: str) -> bool:
+        """Redraw a member's App Home with `fn` (a module-level function: it may run in another process)."""
+        if self.homes is not None:
+            return self.homes.submit(name, fn, team_id, user_id) is not None
+        return self.submit(name, fn, services, slack, team_id, user_id)
 
     def submit(self, name: str, fn: Callable[..., object], *args: object) -> bool:
         """Run `fn(*args)` soon; False (and a log line) when the pool is full and the work is dropped.
@@ -73,6 +88,8 @@ class AfterAck:
 
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=not wait)
+        if self.homes is not None:
+            self.homes.shutdown()
 
 
 def open_or_explain(slack: SlackPort, copy: Copy, respond: Respond | None, user_id: str, trigger_id: str,

@@ -1,0 +1,140 @@
+"""App Homes drawn in a lower-priority process of their own (`slack_app.home_process`, `hearth serve`/`run`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from concurrent.futures.process import BrokenProcessPool
+
+import pytest
+
+from slack_app import home
+from slack_app.home_process import HomeProcess
+from slack_app.request_path import AfterAck
+from slack_app.simulator import wait_for
+
+# Jobs are pickled by reference: the child imports this module to find them.
+
+
+def whoami(services, slack, team_id, user_id):
+    return os.getpid(), os.getpriority(os.PRIO_PROCESS, 0), team_id, user_id, type(slack).__name__
+
+
+def sleeper(services, slack, team_id, user_id):
+    time.sleep(float(user_id))
+
+
+def dies(services, slack, team_id, user_id):
+    os._exit(3)
+
+
+@pytest.fixture
+def homes(app_settings, db):
+    process = HomeProcess(app_settings, queue=2)
+    yield process
+    process.shutdown()
+
+
+def test_jobs_run_in_a_child_process_at_a_lower_cpu_priority(homes):
+    pid, priority, team, user, port = homes.submit("probe", whoami, "T1", "U1").result(timeout=60)
+    assert pid != os.getpid()
+    assert priority == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
+    assert (team, user, port) == ("T1", "U1", "WebApiPort")  # a Slack port of its own, for that workspace
+
+
+def test_a_home_drawn_there_reaches_slack(homes, simulator, db):
+    homes.submit("home.publish", home.show, "T0HEARTH", "UBOB").result(timeout=60)
+    published = [c for c in simulator.calls_for("views.publish") if c.params.get("user_id") == "UBOB"]
+    assert len(published) == 1 and published[0].params["view"]["type"] == "home"
+
+
+def test_the_after_ack_pool_sends_home_drawing_there_when_it_has_one(homes, simulator, services, slack):
+    after_ack = AfterAck(homes=homes)
+    try:
+        assert after_ack.draw_home("home.publish", home.show, services, slack, "T0HEARTH", "UCARMEN")
+        assert wait_for(lambda: any(c.params.get("user_id") == "UCARMEN"
+                                    for c in simulator.calls_for("views.publish")), timeout=60)
+    finally:
+        after_ack.shutdown()
+
+
+def test_jobs_beyond_the_queue_are_dropped_with_a_log_line_not_waited_for(homes, caplog):
+    homes.submit("probe", whoami, "T1", "U1").result(timeout=60)  # the child is up
+    caplog.set_level(logging.INFO, logger="hearth.request")
+    running = [homes.submit("slow", sleeper, "T1", "1.0") for _ in range(2)]
+    started = time.monotonic()
+    assert homes.submit("home.publish", sleeper, "T1", "0") is None
+    assert time.monotonic() - started < 0.5 and homes.dropped == 1
+    assert "home_process.dropped job=home.publish reason=busy" in caplog.text
+    for future in running:
+        future.result(timeout=30)
+    assert homes.submit("probe", whoami, "T1", "U1").result(timeout=30)  # slots come back when jobs finish
+
+
+def test_a_child_that_died_is_replaced_at_the_next_job(homes, caplog):
+    first = homes.submit("probe", whoami, "T1", "U1").result(timeout=60)[0]
+    caplog.set_level(logging.WARNING, logger="hearth.request")
+    with pytest.raises(BrokenProcessPool):
+        homes.submit("crash", dies, "T1", "U1").result(timeout=30)
+    assert wait_for(lambda: "home_process.lost" in caplog.text, timeout=10)
+    second = homes.submit("probe", whoami, "T1", "U1").result(timeout=60)[0]
+    assert second not in (first, os.getpid())
+
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _drawer_of(server_pid):
+    """The server's Home process: the child that runs spawn_main (multiprocessing starts a resource tracker too)."""
+    for child in _children(server_pid):
+        with open(f"/proc/{child}/cmdline", "rb") as f:
+            if b"spawn_main" in f.read():
+                return child
+    return None
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
+def test_hearth_serve_draws_homes_in_a_child_that_ends_with_it(simulator, database_url, db, db_key, tmp_path, stop):
+    import signal
+    import subprocess
+
+    from slack_app.simulator import SlackDriver
+    from tests.conftest import SIGNING_SECRET
+    from tests.test_cli import HEARTH, free_port
+    from tests.test_serve_processes import _env, _healthy
+
+    port = free_port()
+    proc = subprocess.Popen([HEARTH, "serve", "--port", str(port), "--no-worker"],
+                            env=_env(simulator, DATABASE_URL=database_url, HEARTH_ENCRYPTION_KEY=db_key),
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert _healthy(url, proc)
+        assert wait_for(lambda: _drawer_of(proc.pid) is not None, timeout=10)  # started with the server
+        drawer = _drawer_of(proc.pid)
+        nicer = min(19, os.getpriority(os.PRIO_PROCESS, proc.pid) + 10)
+        assert wait_for(lambda: os.getpriority(os.PRIO_PROCESS, drawer) == nicer, timeout=10)  # once it has started
+        assert SlackDriver(url + "/slack/events", SIGNING_SECRET, simulator).app_home_opened("UALICE").status == 200
+        assert wait_for(lambda: any(c.params.get("user_id") == "UALICE" for c in simulator.calls_for("views.publish")),
+                        timeout=30)
+        proc.send_signal(getattr(signal, stop))
+        proc.wait(timeout=30)
+        assert wait_for(lambda: not _alive(drawer), timeout=10), "the Home process outlived the server"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
