@@ -64,8 +64,8 @@ def build_app(settings: Settings, *, services: Services | None = None,
     elif workflows is not None:
         raise ValueError("give the workflows to build_services, or to build_app, not both")
     # The request path never sleeps on a 429 and acks on threads of its own: slow best-effort work after
-    # the ack (App Home) goes to the bounded `after_ack` pool, so a burst of Home opens cannot hold up a
-    # command's ack (bench/ack_burst.py measures it).
+    # the ack goes to the bounded `after_ack` pool (App Home, with `home_process`, to a niced process), so a
+    # burst of Home opens cannot hold up a command's ack (bench/ack_burst.py measures it).
     client = make_request_client(reveal(settings.SLACK_BOT_TOKEN), settings.SLACK_API_URL)
     after_ack = AfterAck(homes=HomeProcess(settings) if home_process else None)
     oauth_flow = _oauth_flow(settings, services) if settings.oauth_enabled else None

@@ -2,8 +2,8 @@
 
 Drawing a Home (a dozen database reads, users.info, views.publish) is the heaviest work any request leads to,
 and a quarter of a busy Monday's requests are Home opens. On the after-ack threads it still shares the
-process's GIL with every ack: under load each ack queued behind Home drawing (bench/load.py measured ack p99
-at 200 requests/s fall from ~450 ms to ~80 ms with the drawing moved away). Here it runs in a child process,
+process's GIL with every ack: under load each ack queued behind Home drawing (bench/load.py, 200 requests/s on
+two processes: ack p99 290–569 ms before, 94–217 ms with the drawing here). Here it runs in a child process,
 `nice`d, so the kernel gives the request path the CPU first and the drawing what is left.
 
 Like the after-ack pool it is best effort and bounded: a job that cannot start soon is dropped (the member's
@@ -132,12 +132,6 @@ def _noop() -> None:
 
 
 def _run(name: str, fn: Job, team_id: str, user_id: str) -> Any:
-    from slack_app.slack_port import SlackError
+    from slack_app.request_path import best_effort
 
-    try:
-        return fn(_child["services"], _child["ports"](team_id), team_id, user_id)
-    except SlackError as exc:  # a 429 included: nothing here sleeps on Retry-After
-        log.info("home_process.failed job=%s error=%s", name, exc.error)
-    except Exception:
-        log.exception("home_process.crashed job=%s", name)
-    return None
+    return best_effort("home_process", name, lambda: fn(_child["services"], _child["ports"](team_id), team_id, user_id))

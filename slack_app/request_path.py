@@ -71,11 +71,7 @@ class AfterAck:
 
         def run() -> None:
             try:
-                fn(*args)
-            except SlackError as exc:
-                log.info("after_ack.failed job=%s error=%s", name, exc.error)
-            except Exception:
-                log.exception("after_ack.crashed job=%s", name)
+                best_effort("after_ack", name, fn, *args)
             finally:
                 self._slots.release()
 
@@ -90,6 +86,18 @@ class AfterAck:
         self._pool.shutdown(wait=wait, cancel_futures=not wait)
         if self.homes is not None:
             self.homes.shutdown()
+
+
+def best_effort(pool: str, name: str, fn: Callable[..., object], *args: object) -> object:
+    """`fn(*args)`, or None once a failure is logged by `pool` and job `name` only: a SlackError by its code
+    (a 429 included: nothing here sleeps on Retry-After), anything else with its traceback."""
+    try:
+        return fn(*args)
+    except SlackError as exc:
+        log.info("%s.failed job=%s error=%s", pool, name, exc.error)
+    except Exception:
+        log.exception("%s.crashed job=%s", pool, name)
+    return None
 
 
 def open_or_explain(slack: SlackPort, copy: Copy, respond: Respond | None, user_id: str, trigger_id: str,

@@ -13,6 +13,7 @@ from slack_app import home
 from slack_app.home_process import HomeProcess
 from slack_app.request_path import AfterAck
 from slack_app.simulator import wait_for
+from tests.test_serve_processes import _children, _state
 
 # Jobs are pickled by reference: the child imports this module to find them.
 
@@ -82,20 +83,8 @@ def test_a_child_that_died_is_replaced_at_the_next_job(homes, caplog):
     assert second not in (first, os.getpid())
 
 
-def _children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(c) for c in f.read().split()]
-    except FileNotFoundError:
-        return []
-
-
 def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    return _state(pid) not in ("Z", "gone")
 
 
 def _drawer_of(server_pid):
