@@ -66,10 +66,13 @@ class HomeProcess:
         return future
 
     def shutdown(self) -> None:
+        """Cancel waiting jobs and wait for the child to finish the one in hand and end. Waiting also keeps
+        Python's own exit hook from waking the pool's thread while it closes its pipe (a race that printed
+        `OSError: Bad file descriptor` after a server stopped quickly)."""
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _executor(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -96,7 +99,7 @@ class HomeProcess:
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=False, cancel_futures=True)  # not waiting: this may run on the pool's own thread
 
 
 # ---- in the child ------------------------------------------------------------------------------------------
