@@ -118,6 +118,17 @@ def unresolved_cases(session: Session) -> list[ReportCase]:
                                 .order_by(ReportCase.team_id, ReportCase.number)))
 
 
+def never_routed(session: Session, made_before: datetime) -> list[tuple[str, int]]:
+    """(team, case id) of unresolved cases made before `made_before` that routing never finished: no card
+    posted and no trail entry by Hearth (routing always leaves one: posted, sent by DM, or not posted)."""
+    routed = select(ReportEntry.case_id).where(ReportEntry.actor == SYSTEM)
+    stmt = (select(ReportCase.team_id, ReportCase.id)
+            .where(ReportCase.status != "resolved", ReportCase.channel_id.is_(None),
+                   ReportCase.created_at < made_before, ReportCase.id.not_in(routed))
+            .order_by(ReportCase.id))
+    return [(team_id, case_id) for team_id, case_id in session.execute(stmt)]
+
+
 def linked_pairs(session: Session, crypto: Cipher, team_id: str) -> set[tuple[str, str]]:
     """Who an unresolved report links: its reporter with each person involved. Buddy introductions never
     group such a pair; worked out when a round is matched (nothing stored, so it lifts at resolution, and

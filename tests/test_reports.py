@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from slack_app.reports import usecases
 from slack_app.reports.ids import ReportAction, ReportView
+from slack_app.reports.jobs import JOBS
+from slack_app.scheduling.registry import JobBook, JobContext
 from slack_app.simulator import wait_for
 from storage import outbox
 from storage import reports as store
+from storage.models import utcnow
 from tests.conftest import TRANSPORTS
 from tests.privacy import assert_logs_carry_no_user_ids, database_dump
 
@@ -294,11 +298,35 @@ def test_an_unusable_moderator_channel_stores_the_report_and_warns_the_admins(dr
     assert cases(hearth)[0][5] is None
     warned = simulator.messages(simulator.dm_channel("UALICE"))
     assert any("case #1" in (m.get("text") or "") and "archived" in m["text"] for m in warned)
+    later = utcnow() + timedelta(minutes=5)  # routing ran and found no channel: the sweep leaves it to the fix
+    assert usecases.route_missed(hearth.services, lambda team: slack, now=later) == 0
 
     simulator.workspace.channels[MODS].is_archived = False  # fixed: the waiting case reaches the moderators
     assert usecases.set_channel(hearth.services, slack, TEAM, MODS) is None
     deliver()
     assert cases(hearth)[0][5] == MODS and "case #1" in card(simulator)["text"]
+
+
+def test_a_report_whose_routing_was_dropped_after_the_ack_reaches_the_moderators_at_the_next_sweep(
+        driver, simulator, hearth, deliver, slack, monkeypatch):
+    submit = hearth.after_ack.submit  # the pool is full just then: routing, which runs after the ack, is dropped
+    monkeypatch.setattr(hearth.after_ack, "submit",
+                        lambda name, *job: False if name == "reports.route" else submit(name, *job))
+    view_id, _ = report(driver, simulator)
+    assert "case #1" in str(simulator.view(view_id)["blocks"])  # the reporter was told it is stored
+    [case] = cases(hearth)
+    assert case[5] is None and [a for _, a in trail(hearth, case[0])] == ["submitted"]
+
+    ports = lambda team: slack  # noqa: E731
+    sweep = JobContext(db=hearth.services.db, params={}, services=hearth.services, ports=ports)
+    assert "reports.route_missed" in JobBook([JOBS]).at_start  # every minute, and when a leader starts
+    assert JOBS.actions["reports.route_missed"](sweep) == 0  # within the minute routing may still be coming
+    later = utcnow() + timedelta(minutes=2)
+    assert usecases.route_missed(hearth.services, ports, now=later) == 1
+    deliver()
+    assert cases(hearth)[0][5] == MODS and "case #1" in card(simulator)["text"]
+    assert trail(hearth, case[0])[-1] == ("hearth", "posted to moderators")
+    assert usecases.route_missed(hearth.services, ports, now=later) == 0  # once
 
 
 def test_the_moderator_channel_setting_refuses_public_channels_and_channels_without_hearth(hearth, slack):
@@ -409,9 +437,6 @@ def test_a_moderator_who_left_while_a_form_was_open_cannot_submit_it(driver, sim
 def test_overdue_cases_go_to_the_configured_escalation_contacts_instead_of_the_admins(driver, simulator, hearth,
                                                                                       deliver):
     from dataclasses import replace
-    from datetime import timedelta
-
-    from storage.models import utcnow
 
     report(driver, simulator)
     wait_routed(hearth)

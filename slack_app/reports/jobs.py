@@ -1,6 +1,7 @@
-"""Scheduled report work: every minute, cases still unacknowledged past their urgency's time are escalated
-(a ping in the moderator channel, once per case; the card shows it); once a day, a digest of open cases by
-age (counts and case numbers only) goes to the moderator channel."""
+"""Scheduled report work, every minute: cases whose routing (just after the ack) was dropped or lost are
+brought to the moderators, at once too when a leader starts; cases still unacknowledged past their urgency's
+time are escalated (a ping in the moderator channel, once per case; the card shows it). Once a day, a digest
+of open cases by age (counts and case numbers only) goes to the moderator channel."""
 
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ def escalate_job(ctx: JobContext) -> int:
     return usecases.escalate_overdue(ctx.services)
 
 
+def route_missed_job(ctx: JobContext) -> int:
+    if ctx.services is None or ctx.ports is None:
+        raise RuntimeError("report jobs run inside Hearth (hearth serve / run / worker)")
+    return usecases.route_missed(ctx.services, ctx.ports)
+
+
 def digest_job(ctx: JobContext) -> int:
     if ctx.services is None:
         raise RuntimeError("report jobs run inside Hearth (hearth serve / run / worker)")
@@ -22,6 +29,9 @@ def digest_job(ctx: JobContext) -> int:
 
 
 DAY = 24 * 3600.0
-JOBS = Jobs(actions={"reports.escalate": escalate_job, "reports.digest": digest_job},
-            always=[JobSpec(id="reports.escalate", action="reports.escalate", every=SWEEP_EVERY),
+JOBS = Jobs(actions={"reports.route_missed": route_missed_job, "reports.escalate": escalate_job,
+                     "reports.digest": digest_job},
+            always=[JobSpec(id="reports.route_missed", action="reports.route_missed", every=SWEEP_EVERY,
+                            at_start=True),
+                    JobSpec(id="reports.escalate", action="reports.escalate", every=SWEEP_EVERY),
                     JobSpec(id="reports.digest", action="reports.digest", every=DAY)])

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -210,6 +211,22 @@ def route(services: Services, slack: SlackPort, team_id: str, case_id: int) -> s
                                          dedupe_key=outbox.key("report", case.id, admin, "unrouted"))
     log.info("reports.routed case=%d problem=%s", case_id, problem or "none")
     return problem
+
+
+ROUTE_GRACE = timedelta(minutes=1)  # routing runs just after the ack; a case older than this without it was missed
+
+
+def route_missed(services: Services, ports: Callable[[str], SlackPort], now: datetime | None = None) -> int:
+    """Route the cases whose routing never ran or never finished: it runs after the ack, where a full pool
+    drops it and a stopped process loses it, and a report must reach the moderators all the same."""
+    now = now or datetime.now(UTC)
+    with services.db.session() as session:
+        missed = store.never_routed(session, now - ROUTE_GRACE)
+    for team_id, case_id in missed:
+        route(services, ports(team_id), team_id, case_id)
+    if missed:
+        log.info("reports.route_missed count=%d", len(missed))
+    return len(missed)
 
 
 def _admins(session: Session, services: Services, team_id: str) -> list[str]:
