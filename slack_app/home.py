@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -11,6 +13,8 @@ from slack_app.slack_port import SlackPort
 from storage import members
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from slack_app.services import Services
     from storage.models import Member
 
@@ -24,14 +28,25 @@ class Viewer:
     team_id: str
     user_id: str
     member: Member | None = None  # their row, when the caller has just read it
+    session: Session | None = None  # the drawing's one transaction, when the caller opened it (`show`)
 
     @cached_property
     def is_admin(self) -> bool:
         return admins.is_admin(self.services, self.slack, self.team_id, self.user_id, known=self.member)
 
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """Where a section reads: the drawing's transaction, or one of its own when there is none."""
+        if self.session is not None:
+            yield self.session
+            return
+        with self.services.db.session() as s:
+            yield s
 
-def view(services: Services, slack: SlackPort, team_id: str, user_id: str, member: Member | None = None) -> dict:
-    viewer = Viewer(services, slack, team_id, user_id, member)
+
+def view(services: Services, slack: SlackPort, team_id: str, user_id: str, member: Member | None = None,
+         session: Session | None = None) -> dict:
+    viewer = Viewer(services, slack, team_id, user_id, member, session)
     parts = [blocks.section(services.copy.render("home_welcome.j2", user_id=user_id))]
     for workflow in services.workflows:
         if workflow.home is not None:
@@ -42,5 +57,10 @@ def view(services: Services, slack: SlackPort, team_id: str, user_id: str, membe
 
 
 def show(services: Services, slack: SlackPort, team_id: str, user_id: str) -> None:
-    member = members.remember(services.db, team_id, user_id)
-    slack.publish_home(user_id, view(services, slack, team_id, user_id, member))
+    member = members.remember(services.db, team_id, user_id)  # a write, committed before the reads begin
+    # The sections read in one transaction, not one each: a Home is a quarter of a busy day's requests, and
+    # each unit of work costs a pool checkout and a commit, here and in the database. It only reads, so what a
+    # section writes in a unit of its own (an admin's profile refreshed) never waits for it.
+    with services.db.reader() as s:
+        drawn = view(services, slack, team_id, user_id, member, s)
+    slack.publish_home(user_id, drawn)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def section(viewer: Viewer) -> list[dict]:
-    with viewer.services.db.session() as s:
+    with viewer.reading() as s:
         progs = repo.programs(s, viewer.team_id)
         if not progs:
             return []

@@ -85,22 +85,28 @@ class HomeData:
 
 def home_data(services: Services, team_id: str, user_id: str, *, admin: bool,
               now: datetime | None = None) -> HomeData:
-    now = now or utcnow()
     with services.db.session() as s:
-        every = repo.circles_of_member(s, team_id, user_id)
-        channel_of = {c.id: c.channel_id for c in every}
-        # Circles whose channel they are still in: someone who left sees neither the circle nor its offers
-        # (their own past check-ins stay theirs to read).
-        still_in = members.channels_of(s, team_id, user_id, channel_of.values())
-        circles = [c for c in every if c.channel_id in still_in]
-        pref = preferences.of(s, team_id, user_id, repo.WORKFLOW)  # with their own opt-outs, not the team's
-        cards = [_card(s, c, user_id, (repo.WORKFLOW, c.channel_id) in pref.opted_out, now) for c in circles]
-        past = [PastCheckin(channel_of[r.circle_id], r.opens_at, repo.read_checkin(services.crypto, c))
-                for c, r in repo.checkins_of_member(s, user_id, list(channel_of))]
-        offers = [OfferCard(c.user_id, channel_of[r.circle_id], repo.read_checkin(services.crypto, c).offer or "")
-                  for c, r in repo.offers_in_circles(s, [c.id for c in circles], since=now - OFFERS_FROM_LAST)
-                  if c.user_id != user_id and rules.offer_is_browsable(rules.Sharing(c.sharing))]
-        stats = [_stats(s, c) for c in repo.circles(s, team_id)] if admin else None
+        return read_home_data(s, services, team_id, user_id, admin=admin, now=now)
+
+
+def read_home_data(s: Session, services: Services, team_id: str, user_id: str, *, admin: bool,
+                   now: datetime | None = None) -> HomeData:
+    """`home_data`, in the caller's transaction."""
+    now = now or utcnow()
+    every = repo.circles_of_member(s, team_id, user_id)
+    channel_of = {c.id: c.channel_id for c in every}
+    # Circles whose channel they are still in: someone who left sees neither the circle nor its offers
+    # (their own past check-ins stay theirs to read).
+    still_in = members.channels_of(s, team_id, user_id, channel_of.values())
+    circles = [c for c in every if c.channel_id in still_in]
+    pref = preferences.of(s, team_id, user_id, repo.WORKFLOW)  # with their own opt-outs, not the team's
+    cards = [_card(s, c, user_id, (repo.WORKFLOW, c.channel_id) in pref.opted_out, now) for c in circles]
+    past = [PastCheckin(channel_of[r.circle_id], r.opens_at, repo.read_checkin(services.crypto, c))
+            for c, r in repo.checkins_of_member(s, user_id, list(channel_of))]
+    offers = [OfferCard(c.user_id, channel_of[r.circle_id], repo.read_checkin(services.crypto, c).offer or "")
+              for c, r in repo.offers_in_circles(s, [c.id for c in circles], since=now - OFFERS_FROM_LAST)
+              if c.user_id != user_id and rules.offer_is_browsable(rules.Sharing(c.sharing))]
+    stats = [_stats(s, c) for c in repo.circles(s, team_id)] if admin else None
     return HomeData(user_id, cards, past, offers, pref.paused, pref.snoozed_at(now), stats)
 
 
@@ -133,7 +139,8 @@ def _stats(s: Session, circle: CheckinCircle) -> CircleStats:
 
 def section(viewer: app_home.Viewer) -> list[dict]:
     """The check-in blocks of this member's App Home (admins also see participation per circle)."""
-    data = home_data(viewer.services, viewer.team_id, viewer.user_id, admin=viewer.is_admin)
+    with viewer.reading() as s:
+        data = read_home_data(s, viewer.services, viewer.team_id, viewer.user_id, admin=viewer.is_admin)
     return views.home_blocks(viewer.services.copy, data)
 
 

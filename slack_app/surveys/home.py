@@ -22,7 +22,7 @@ SHOWN_RUNS = 8
 
 
 def section(viewer: Viewer) -> list[dict]:
-    with viewer.services.db.session() as s:
+    with viewer.reading() as s:
         if not repo.runs_of(s, viewer.team_id, limit=1) and not survey_schedules.all_schedules(s, viewer.team_id):
             return []
     if not viewer.is_admin:  # asked only when there is something to show (it may cost a Slack call)
