@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from slack_app.copy import Copy
 from slack_app.settings import Settings
-from storage import migrate
+from storage import migrate, outbox
 from storage.archive import Archive, open_archive
 from storage.crypto import Crypto, load_crypto
 from storage.db import Database, sqlite_path
@@ -64,3 +64,5 @@ def prepare_database(db: Database) -> None:
             f"DATABASE_URL points at a database at revision {migrate.current_revision(db) or 'none'}, "
             f"but this Hearth needs {migrate.head_revision()}; run `hearth db upgrade` first."
         )
+    with db.reader() as s:
+        outbox.keys_in_clear_remain(s)  # its one scan of the outbox, now rather than in a member's request

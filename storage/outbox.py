@@ -46,8 +46,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import bindparam, case, delete, func, or_, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from storage.crypto import Crypto, looks_encrypted
@@ -160,10 +162,14 @@ def enqueue_many(session: Session, messages: Iterable[dict[str, Any]], *, chunk:
     now = utcnow()
     crypto, hashed = cipher(session), hasher(session)
     rows = [_validated(session, crypto, hashed, m, now) for m in messages]
+    clear = [r.pop("_in_clear") for r in rows]
     added = 0
     insert = insert_ignore(session, T.__table__, unique=["team_id", "dedupe_key"])
+    look_up = keys_in_clear_remain(session)
     for start in range(0, len(rows), chunk):
-        batch = _not_known_in_clear(session, rows[start:start + chunk])
+        batch = rows[start:start + chunk]
+        if look_up:
+            batch = _not_known_in_clear(session, batch, clear[start:start + chunk])
         if batch:
             added += len(session.execute(insert.values(batch).returning(T.id)).all())
     return added
@@ -177,10 +183,27 @@ _FIND = (select(*_COLUMNS).where(T.team_id == bindparam("team_id"), T.dedupe_key
          .order_by(T.id.desc()).limit(1))
 
 
-def _not_known_in_clear(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drop rows whose key a row written before migration 0005 holds in clear: the unique constraint only
-    sees the opaque form."""
-    older = {(r["team_id"], form): i for i, r in enumerate(rows) for form in r.pop("_in_clear")}
+_IN_CLEAR = select(C.id).where(C.dedupe_key.not_like("h1.%")).limit(1)  # opaque keys: `storage.crypto.keyed_hash`
+_in_clear: WeakKeyDictionary[Engine, bool] = WeakKeyDictionary()
+
+
+def keys_in_clear_remain(session: Session) -> bool:
+    """Whether rows written before migration 0005 (their dedupe key in clear) remain: only then do enqueues
+    look their keys up, two statements each. Asked once per database and process (a full scan, which
+    `build_services` makes at start-up, not a request); it can only turn false, since no key is written in
+    clear any more, and a process that saw one keeps looking until it restarts."""
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    remain = _in_clear.get(engine)
+    if remain is None:
+        remain = _in_clear[engine] = session.scalar(_IN_CLEAR) is not None
+    return remain
+
+
+def _not_known_in_clear(session: Session, rows: list[dict[str, Any]], clear: list[str]) -> list[dict[str, Any]]:
+    """Drop rows whose key (`clear`, each row's) a row written before migration 0005 holds in clear: the
+    unique constraint only sees the opaque form."""
+    older = {(r["team_id"], key): i for i, (r, key) in enumerate(zip(rows, clear, strict=True))}
     known: set[int] = set()
     for team in {t for t, _ in older}:  # (team_id, dedupe_key) is the unique index: look up through it
         keys = [k for t, k in older if t == team]
@@ -221,11 +244,13 @@ def _validated(session: Session, crypto: Crypto, hashed: Callable[[str], str], m
                 payload=crypto.encrypt(json.dumps(payload, separators=(",", ":"))), dedupe_key=hashed(dedupe_key),
                 sensitive=sensitive, status=PENDING, attempts=0, created_at=now,
                 next_attempt_at=not_before.astimezone(UTC) if not_before else now,
-                _in_clear=[dedupe_key])
+                _in_clear=dedupe_key)
 
 
 def _stored_ref(session: Session, team_id: str, ref: str) -> str:
     hashed = opaque(session, ref)
+    if not keys_in_clear_remain(session):
+        return hashed
     parent = session.scalar(_KEY_KNOWN, {"team_id": team_id, "keys": [hashed, ref]})
     return parent or hashed  # a parent written before 0005 is named by its key in clear
 

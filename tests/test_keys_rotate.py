@@ -13,6 +13,7 @@ from slack_app.cli import main
 from storage import outbox, sealed
 from storage.checkins import Checkin, CheckinCircle, CheckinRound, read_checkin, save_checkin
 from storage.crypto import Crypto, DecryptionError, generate_key, looks_encrypted
+from storage.db import Database
 from storage.installations import EncryptedInstallationStore
 
 NOW = datetime(2026, 12, 1, 9, tzinfo=UTC)
@@ -133,10 +134,12 @@ def test_a_plain_payload_from_before_the_upgrade_is_read_then_sealed_by_the_rota
     with db.session() as s:
         outbox.enqueue(s, team_id="T1", kind="t", target="UBOB", payload={"text": "x"}, dedupe_key="legacy")
         s.execute(outbox.TT.update().values(payload='{"text": "written before 0005"}', dedupe_key="legacy"))
-    with db.session() as s:
+    started = Database(db.url, crypto=db.crypto)  # a Hearth started on a database that holds such a row
+    with started.session() as s:
         assert outbox.find(s, "T1", "legacy").payload == {"text": "written before 0005"}
         assert outbox.enqueue(s, team_id="T1", kind="t", target="UBOB", payload={"text": "again"},
                               dedupe_key="legacy") is None and len(outbox.rows(s)) == 1  # still deduplicated
+    started.dispose()
     assert rotate_cli(key).exit_code == 0
     ((name, value),) = [(n, v) for n, v in sealed_values(db) if n.startswith("outbox.")]
     assert name == "outbox.payload" and Crypto([key]).decrypt(value) == '{"text": "written before 0005"}'

@@ -49,6 +49,29 @@ def sk(db, key):
         return outbox.stored_key(s, key)
 
 
+def test_with_no_key_in_clear_left_an_enqueue_is_its_insert_and_a_reply_names_its_parent_opaquely(db):
+    from sqlalchemy import event
+
+    with db.session() as s:  # a database made at 0005 or later: no key was ever written in clear
+        outbox.enqueue(s, team_id="T1", kind="x", target="C1", payload={"text": "parent"}, dedupe_key="parent")
+    parent = sk(db, "parent")  # (the opaque-key secret is read back and kept from here on)
+    statements = []
+
+    def seen(_conn, _cursor, sql, *_):
+        statements.append(sql)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        with db.session() as s:
+            outbox.enqueue(s, team_id="T1", kind="x", target="C1", payload={"text": "r", "thread_of": "parent"},
+                           dedupe_key="reply")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert [q.split()[0] for q in statements] == ["INSERT"]  # no look-up of keys written in clear
+    with db.session() as s:
+        assert outbox.find(s, "T1", "reply").payload["thread_of"] == parent
+
+
 def test_a_known_dedupe_key_is_ignored_per_team(db):
     with db.session() as s:
         args = dict(kind="x", target="U1", payload={"text": "a"}, dedupe_key="same")
