@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from slack_app.delivery.pacing import SlackLimits
 from slack_app.delivery.worker import DeliveryWorker, WorkerOptions, delivered_key
 from slack_app.fake_port import FakeSlackPort
+from slack_app.simulator import wait_for
 from slack_app.slack_port import HistoryPage, SlackError
 from storage import outbox
 
@@ -171,6 +172,27 @@ def test_threads_wait_for_their_parent_and_updates_edit_it(db):
     assert port.calls("chat.update") == [{"channel": "DANA", "ts": root.sent_ts, "text": "edited", "blocks": None}]
     assert (edit.sent_channel, edit.sent_ts) == ("DANA", root.sent_ts)
     assert stats["deferred"] >= 1
+
+
+def test_a_backlog_for_one_channel_waits_in_line_rather_than_all_waking_at_each_free_slot(db):
+    """Thirty posts to one channel, paced 20 a second: each is deferred about once, to a slot of its own.
+    (When every deferred row woke at the channel's next free slot, all but one were deferred again, each second,
+    for as long as the backlog lasted: hundreds of deferrals here, in the process that acks.)"""
+    from slack_app.delivery.pacing import SlackLimits
+    from storage.gcra import Rate
+
+    port = fake()
+    for i in range(30):
+        enqueue(db, f"post{i:02d}", "CGEN", text=f"post {i}")
+    limits = SlackLimits(post_per_channel=Rate(20, 1.0), post_workspace=Rate(6000, 60.0, burst=4))
+    sending = worker(db, port, limits=limits, max_wait=0.05, threads=4, batch=8).start()  # as `hearth serve` runs
+    try:
+        assert wait_for(lambda: sending.stats.snapshot()["sent"] == 30, timeout=20), sending.stats.snapshot()
+    finally:
+        sending.stop()
+    stats = sending.stats.snapshot()
+    assert stats["failed"] == 0 and stats["deferred"] <= 45, stats  # was about 300
+    assert sorted(c["text"] for c in posts(port)) == sorted(f"post {i}" for i in range(30))  # each once
 
 
 def test_a_failed_parent_fails_its_replies(db):

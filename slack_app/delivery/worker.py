@@ -129,9 +129,11 @@ class _LeaseLost(Exception):
 
 
 class _Refused(Exception):
-    def __init__(self, ready: float, scope: str) -> None:
+    def __init__(self, ready: float, scope: str, key: str, interval: float) -> None:
         self.ready = ready
         self.scope = scope  # "channel" or "workspace"
+        self.key = key
+        self.interval = interval
 
 
 def new_worker_id() -> str:
@@ -153,6 +155,7 @@ class DeliveryWorker:
         self._threads: list[threading.Thread] = []
         self._blocked: dict[str, float] = {}  # team -> until (a workspace-wide hold seen by this worker)
         self._blocked_lock = threading.Lock()
+        self._in_line: dict[str, float] = {}  # channel bucket -> when the next row this worker defers may try
         self._last_housekeeping = 0.0
         self._last_adapt = 0.0
 
@@ -416,7 +419,7 @@ class DeliveryWorker:
                     got, ready = ratelimit.reserve(session, key, rate, now=now, max_wait=self.o.max_wait)
                     if got is None:
                         scope = "channel" if i < len(keys) - 1 else "workspace"
-                        raise _Refused(ready, scope)
+                        raise _Refused(ready, scope, key, rate.interval)
                     slot = max(slot, got)
                 if begin_send and not outbox.begin_send(session, row.id, self.id, lease=self.o.send_lease,
                                                         now=_dt(now)):
@@ -424,13 +427,28 @@ class DeliveryWorker:
         except _LeaseLost:
             self._lost(row)
         except _Refused as refused:
-            if refused.scope == "workspace":
+            at = refused.ready
+            if refused.scope == "workspace":  # its rows are not claimed until then
                 with self._blocked_lock:
                     self._blocked[row.team_id] = max(self._blocked.get(row.team_id, 0.0), refused.ready)
-            self._release(row, at=refused.ready, uncertain=uncertain, counter="deferred")
+            else:
+                at = self._in_line_for(refused.key, refused.ready, refused.interval, now)
+            self._release(row, at=at, uncertain=uncertain, counter="deferred")
         delay = slot - self.clock()
         if delay > 0:
             time.sleep(delay)  # at most max_wait, in the worker's own thread
+
+    def _in_line_for(self, key: str, ready: float, interval: float, now: float) -> float:
+        """When a row refused a channel's slot tries again: behind the rows this worker already deferred there,
+        one slot each. Deferred all to the channel's next free slot, they woke together and all but one were
+        deferred again, every slot, for as long as the backlog lasted (a busy check-in thread: hundreds of
+        wasted claims a second, on the process that acks)."""
+        with self._blocked_lock:
+            if len(self._in_line) > 1000:  # forget channels whose line has gone
+                self._in_line = {k: t for k, t in self._in_line.items() if t > now}
+            at = max(ready, self._in_line.get(key, 0.0))
+            self._in_line[key] = at + interval
+        return at
 
     def _blocked_teams(self, now: float) -> list[str]:
         with self._blocked_lock:
