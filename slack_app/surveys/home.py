@@ -22,11 +22,11 @@ SHOWN_RUNS = 8
 
 
 def section(viewer: Viewer) -> list[dict]:
+    if not viewer.is_admin:  # asked once per drawing (the roster's section asks first): most viewers stop here
+        return []
     with viewer.reading() as s:
         if not repo.runs_of(s, viewer.team_id, limit=1) and not survey_schedules.all_schedules(s, viewer.team_id):
             return []
-    if not viewer.is_admin:  # asked only when there is something to show (it may cost a Slack call)
-        return []
     planned = schedules.scheduled(viewer.services, viewer.team_id)
     with viewer.services.db.session() as s:
         runs = []
