@@ -3,8 +3,9 @@
     .venv/bin/python -m bench.request_costs [--requests 100] [--members 1000] [--label NAME] [--profile DIR]
 
 The same seeded database, request mix and signed requests as bench/load.py, but one request at a time, kind by
-kind, so each kind's CPU is its own: Hearth's (`hearth serve --no-worker`: the ack and the work after it) and
-PostgreSQL's (every server process; nothing else uses the database meanwhile). No delivery worker runs: the
+kind, so each kind's CPU is its own: Hearth's (`hearth serve --no-worker` and the process it draws App Homes in:
+the ack and the work after it) and PostgreSQL's (every server process; nothing else uses the database meanwhile).
+No delivery worker runs: the
 seeding's 2,000 invitations would be sent throughout, paced to Slack's limits, and blur every figure (what
 delivery costs is bench/fanout.py's part). After each kind the processes are left to go idle first, so work
 after the ack is counted with its request. Also the weighted mean over bench/load.py's mix, and from it how many
@@ -46,9 +47,9 @@ def settle(pids: list[int], quiet_for: float = 1.0, timeout: float = 30.0) -> No
     """Wait until `pids` used (almost) no CPU for `quiet_for` seconds: their work after the acks is done."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        before = sum(load.cpu_seconds(p) for p in pids)
+        before = sum(load.server_cpu_seconds(p) for p in pids)
         time.sleep(quiet_for)
-        if sum(load.cpu_seconds(p) for p in pids) - before < 0.02 * quiet_for:
+        if sum(load.server_cpu_seconds(p) for p in pids) - before < 0.02 * quiet_for:
             return
 
 
@@ -56,7 +57,7 @@ def measure(kind: str, n: int, mix: load.Mix, client: load.Client, hearth: int, 
             ) -> dict[str, Any]:
     settle([hearth])
     spy = sample(hearth, profile / f"{kind}.txt") if profile else None
-    before = load.cpu_seconds(hearth), postgres_cpu()
+    before = load.server_cpu_seconds(hearth), postgres_cpu()
     acks = []
     for _ in range(n):
         content_type, body = mix.build(kind)
@@ -66,7 +67,7 @@ def measure(kind: str, n: int, mix: load.Mix, client: load.Client, hearth: int, 
         if status != 200:
             raise RuntimeError(f"{kind}: HTTP {status}")
     settle([hearth])
-    after = load.cpu_seconds(hearth), postgres_cpu()
+    after = load.server_cpu_seconds(hearth), postgres_cpu()
     if spy:
         spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled when interrupted
         spy.wait(timeout=60)
@@ -76,9 +77,10 @@ def measure(kind: str, n: int, mix: load.Mix, client: load.Client, hearth: int, 
 
 
 def sample(pid: int, out: Path) -> subprocess.Popen:
-    """py-spy recording the thread of `pid` that holds the GIL, i.e. where its CPU goes."""
+    """py-spy recording the thread of `pid` (and of its App Home process) that holds the GIL: where its CPU goes."""
     spy = Path(sys.executable).with_name("py-spy")
-    return subprocess.Popen([str(spy), "record", "-p", str(pid), "-d", "3600", "-r", "250", "--gil", "-f", "raw",
+    return subprocess.Popen([str(spy), "record", "-p", str(pid), "-d", "3600", "-r", "250", "--gil", "--subprocesses",
+                             "-f", "raw",
                              "-o", str(out.resolve())], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -289,6 +289,17 @@ def _circles_of_member() -> Select:
 
 
 _CIRCLES_OF_MEMBER = _circles_of_member()  # built once: every App Home asks
+_ROUND_AND_CIRCLE = (select(CheckinRound, CheckinCircle).join(CheckinCircle, CheckinCircle.id == CheckinRound.circle_id)
+                     .where(CheckinRound.id == bindparam("round_id")))
+
+
+def round_and_circle(s: Session, round_id: int | None) -> tuple[CheckinRound | None, CheckinCircle | None]:
+    """A round and its circle in one statement (every "Check in" click and every check-in starts here);
+    (None, None) when there is no such round."""
+    if round_id is None:
+        return None, None
+    found = s.execute(_ROUND_AND_CIRCLE, {"round_id": round_id}).first()
+    return (found[0], found[1]) if found else (None, None)
 
 
 def circles_of_member(s: Session, team_id: str, user_id: str) -> list[CheckinCircle]:

@@ -135,8 +135,7 @@ def start_checkin(services: Services, team_id: str, user_id: str, *, round_id: i
     now = now or utcnow()
     with services.db.session() as s:
         if round_id is not None:
-            round_ = s.get(CheckinRound, round_id)
-            circle = s.get(CheckinCircle, round_.circle_id) if round_ else None
+            round_, circle = repo.round_and_circle(s, round_id)
             if round_ is None or circle is None or circle.team_id != team_id:
                 return Refused("round_missing")
             if round_.status != RoundStatus.OPEN or round_.closes_at <= now:
@@ -193,8 +192,7 @@ def submit_checkin(services: Services, team_id: str, user_id: str, round_id: int
     for attempt in range(2):  # a double submission may race to insert the same check-in
         try:
             with services.db.session() as s:
-                round_ = s.get(CheckinRound, round_id) if round_id is not None else None
-                circle = s.get(CheckinCircle, round_.circle_id) if round_ else None
+                round_, circle = repo.round_and_circle(s, round_id)
                 if round_ is None or circle is None or circle.team_id != team_id:
                     return SubmitResult(errors={"round": "round_missing"})
                 if round_.status != RoundStatus.OPEN or round_.closes_at <= now:
