@@ -70,4 +70,4 @@ def register(app: App) -> None:
         """From App Home (no response_url there): the republished home shows the new state on its button."""
         ack()
         usecases.volunteer(services, team_id, body["user"]["id"], str(action.get("value") or ""))
-        after_ack.draw_home("buddies.home_refresh", app_home.show, services, slack, team_id, body["user"]["id"])
+        after_ack.low_priority("buddies.home_refresh", app_home.show, services, slack, team_id, body["user"]["id"])

@@ -23,7 +23,7 @@ from slack_app.slack_port import SlackPort
 
 def _refresh_home(after_ack: AfterAck, services: Services, slack: SlackPort, team_id: str, user_id: str) -> None:
     """Best effort, after the ack and off the listener threads: App Home shows whether the member checked in."""
-    after_ack.draw_home("checkins.home_refresh", checkin_home.publish, services, slack, team_id, user_id)
+    after_ack.low_priority("checkins.home_refresh", checkin_home.publish, services, slack, team_id, user_id)
 
 
 def _show(start: Start, services: Services, slack: SlackPort, user_id: str, trigger_id: str,

@@ -17,4 +17,4 @@ def register(app: App) -> None:
         Slack's 429) is drawn again at the member's next open."""
         if event.get("tab") != "home":
             return
-        after_ack.draw_home("home.publish", home.show, services, slack, team_id, event["user"])
+        after_ack.low_priority("home.publish", home.show, services, slack, team_id, event["user"])

@@ -75,7 +75,7 @@ def register(app: App) -> None:
             return
         ack(response_action="update", view=result.view)
         if result.created and result.case_id is not None:
-            after_ack.submit("reports.route", usecases.route, services, slack, team_id, result.case_id)
+            after_ack.low_priority("reports.route", usecases.route, services, slack, team_id, result.case_id)
 
     @app.view(ReportView.DONE.value)
     @app.view(ReportView.DETAILS.value)

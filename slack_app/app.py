@@ -17,8 +17,8 @@ from slack_sdk import WebClient
 
 from handlers import fallbacks
 from slack_app import listener_errors
-from slack_app.home_process import HomeProcess
 from slack_app.manifest import bot_scopes
+from slack_app.niced import NicedProcess
 from slack_app.request_path import AfterAck, listener_executor
 from slack_app.services import Services, build_services
 from slack_app.settings import Settings, SettingsError, reveal
@@ -49,10 +49,10 @@ class Hearth:
 
 
 def build_app(settings: Settings, *, services: Services | None = None,
-              workflows: Sequence[Workflow] | None = None, home_process: bool = False) -> Hearth:
+              workflows: Sequence[Workflow] | None = None, niced_process: bool = False) -> Hearth:
     """A Bolt app serving `workflows` (default: every workflow in `slack_app.workflows`, or those of
-    `services` when given). `home_process`: App Homes are drawn in a lower-priority process of their own
-    (`hearth serve` and `hearth run`; it builds every workflow's services from `settings`)."""
+    `services` when given). `niced_process`: App Homes and report routing run in a lower-priority process of
+    their own (`hearth serve` and `hearth run`; it builds every workflow's services from `settings`)."""
     if not settings.SLACK_SIGNING_SECRET:
         raise SettingsError("SLACK_SIGNING_SECRET is not set: Hearth cannot verify requests from Slack without it. "
                             "Copy it from your app's Basic Information page.")
@@ -64,10 +64,10 @@ def build_app(settings: Settings, *, services: Services | None = None,
     elif workflows is not None:
         raise ValueError("give the workflows to build_services, or to build_app, not both")
     # The request path never sleeps on a 429 and acks on threads of its own: slow best-effort work after
-    # the ack goes to the bounded `after_ack` pool (App Home, with `home_process`, to a niced process), so a
-    # burst of Home opens cannot hold up a command's ack (bench/ack_burst.py measures it).
+    # the ack goes to the bounded `after_ack` pool (App Home and report routing, with `niced_process`, to a
+    # niced process), so a burst of Home opens cannot hold up a command's ack (bench/ack_burst.py measures it).
     client = make_request_client(reveal(settings.SLACK_BOT_TOKEN), settings.SLACK_API_URL)
-    after_ack = AfterAck(homes=HomeProcess(settings) if home_process else None)
+    after_ack = AfterAck(niced=NicedProcess(settings) if niced_process else None)
     oauth_flow = _oauth_flow(settings, services) if settings.oauth_enabled else None
     bolt_log = logging.getLogger("hearth.bolt")
     if bolt_log.level < logging.INFO:  # NOTSET too: Bolt's DEBUG lines print request and response bodies

@@ -69,10 +69,10 @@ def run(ctx: CliContext, no_worker: bool, http_port: int | None, http_host: str,
     # Bound first: a taken port fails before anything starts.
     http_sock = None if http_port is None else _listen(http_host, http_port, "--http-port",
                                                          "choose a free port, or leave --http-port out")
-    hearth = build_app(settings, home_process=True)
+    hearth = build_app(settings, niced_process=True)
 
     def run_one(index: int = 0) -> None:
-        with _home_process(hearth), _http_beside(hearth, http_sock), _background(hearth, enabled=not no_worker):
+        with _niced_process(hearth), _http_beside(hearth, http_sock), _background(hearth, enabled=not no_worker):
             connection = SocketModeConnection(hearth, reveal(settings.SLACK_APP_TOKEN)).start()
             try:
                 threading.Event().wait()  # until Ctrl-C or SIGTERM (which raises SystemExit here)
@@ -98,28 +98,28 @@ def serve(ctx: CliContext, host: str, port: int, processes: int, no_worker: bool
     from slack_app.server import serve as serve_http
 
     sock = _listen(host, port, "hearth serve", "choose a free one with --port")
-    hearth = build_app(settings, home_process=True)  # once, here: a bad setting is one line, before anything is forked
+    hearth = build_app(settings, niced_process=True)  # once, here: a bad setting is one line, before anything is forked
 
     def serve_one(index: int = 0) -> None:
         log.info("http.listening host=%s port=%s worker=%s process=%d/%d", host, port,
                  "off" if no_worker else "on", index + 1, processes)
-        with _home_process(hearth), _background(hearth, enabled=not no_worker):
+        with _niced_process(hearth), _background(hearth, enabled=not no_worker):
             serve_http(hearth, sock)
 
     _run(hearth, processes, serve_one, sock)
 
 
 @contextmanager
-def _home_process(hearth: Hearth) -> Iterator[None]:
-    """The process that draws App Homes (`slack_app.home_process`), for as long as this one serves."""
-    homes = hearth.after_ack.homes
-    if homes is not None:
-        homes.start()
+def _niced_process(hearth: Hearth) -> Iterator[None]:
+    """The process that draws App Homes and routes reports (`slack_app.niced`), for as long as this one serves."""
+    niced = hearth.after_ack.niced
+    if niced is not None:
+        niced.start()
     try:
         yield
     finally:
-        if homes is not None:
-            homes.shutdown()
+        if niced is not None:
+            niced.shutdown()
 
 
 def _allow_processes(settings: Settings, processes: int) -> None:

@@ -27,7 +27,7 @@ from slack_app.copy import Copy
 from slack_app.slack_port import SlackError, SlackPort
 
 if TYPE_CHECKING:
-    from slack_app.home_process import HomeProcess
+    from slack_app.niced import NicedProcess
     from slack_app.services import Services
 
 log = logging.getLogger("hearth.request")
@@ -45,21 +45,22 @@ def listener_executor(threads: int = LISTENER_THREADS) -> Executor:
 
 class AfterAck:
     """A bounded pool for best-effort work after the ack. Listeners receive it as the Bolt argument `after_ack`.
-    With `homes`, App Home drawing goes to that lower-priority process instead (`slack_app.home_process`)."""
+    With `niced`, work that may wait (`low_priority`) goes to that lower-priority process (`slack_app.niced`)."""
 
     def __init__(self, threads: int = AFTER_ACK_THREADS, queue: int = AFTER_ACK_QUEUE,
-                 homes: HomeProcess | None = None) -> None:
+                 niced: NicedProcess | None = None) -> None:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hearth-after-ack")
         self._slots = threading.BoundedSemaphore(threads + queue)
-        self.homes = homes
+        self.niced = niced
         self.dropped = 0
 
-    def draw_home(self, name: str, fn: Callable[[Services, SlackPort, str, str], object], services: Services,
-                  slack: SlackPort, team_id: str, user_id: str) -> bool:
-        """Redraw a member's App Home with `fn` (a module-level function: it may run in another process)."""
-        if self.homes is not None:
-            return self.homes.submit(name, fn, team_id, user_id) is not None
-        return self.submit(name, fn, services, slack, team_id, user_id)
+    def low_priority(self, name: str, fn: Callable[..., object], services: Services, slack: SlackPort,
+                     team_id: str, *args: object) -> bool:
+        """Run `fn(services, slack, team_id, *args)` behind the acks: App Homes, report routing. `fn` is a
+        module-level function and `args` plain values: it may run in the niced process."""
+        if self.niced is not None:
+            return self.niced.submit(name, fn, team_id, *args) is not None
+        return self.submit(name, fn, services, slack, team_id, *args)
 
     def submit(self, name: str, fn: Callable[..., object], *args: object) -> bool:
         """Run `fn(*args)` soon; False (and a log line) when the pool is full and the work is dropped.
@@ -84,8 +85,8 @@ class AfterAck:
 
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=not wait)
-        if self.homes is not None:
-            self.homes.shutdown()
+        if self.niced is not None:
+            self.niced.shutdown()
 
 
 def best_effort(pool: str, name: str, fn: Callable[..., object], *args: object) -> object:

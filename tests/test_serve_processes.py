@@ -72,7 +72,7 @@ def test_two_processes_share_the_port_and_stop_as_one(simulator, database_url, d
     assert proc.returncode == 0, output
     listening = _pids(output, r"http\.listening .* process=[12]/2")
     assert len(listening) == 2 and proc.pid not in listening
-    # Each process draws its Homes in a lower-priority child of its own (slack_app.home_process): two children
+    # Each process draws its Homes in a lower-priority child of its own (slack_app.niced): two children
     # published, so the kernel gave connections to both.
     publishers = _pids(output, r"method=views\.publish")
     assert len(publishers) == 2 and not publishers & (listening | {proc.pid})

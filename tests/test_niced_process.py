@@ -1,4 +1,5 @@
-"""App Homes drawn in a lower-priority process of their own (`slack_app.home_process`, `hearth serve`/`run`)."""
+"""Work that may wait (App Homes, report routing) in a lower-priority process of its own (`slack_app.niced`,
+`hearth serve`/`run`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from concurrent.futures.process import BrokenProcessPool
 import pytest
 
 from slack_app import home
-from slack_app.home_process import HomeProcess
+from slack_app.niced import NicedProcess
 from slack_app.request_path import AfterAck
 from slack_app.simulator import wait_for
 from tests.test_serve_processes import _children, _state
@@ -31,55 +32,75 @@ def dies(services, slack, team_id, user_id):
 
 
 @pytest.fixture
-def homes(app_settings, db):
-    process = HomeProcess(app_settings, queue=2)
+def niced(app_settings, db):
+    process = NicedProcess(app_settings, queue=2)
     yield process
     process.shutdown()
 
 
-def test_jobs_run_in_a_child_process_at_a_lower_cpu_priority(homes):
-    pid, priority, team, user, port = homes.submit("probe", whoami, "T1", "U1").result(timeout=60)
+def test_jobs_run_in_a_child_process_at_a_lower_cpu_priority(niced):
+    pid, priority, team, user, port = niced.submit("probe", whoami, "T1", "U1").result(timeout=60)
     assert pid != os.getpid()
     assert priority == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
     assert (team, user, port) == ("T1", "U1", "WebApiPort")  # a Slack port of its own, for that workspace
 
 
-def test_a_home_drawn_there_reaches_slack(homes, simulator, db):
-    homes.submit("home.publish", home.show, "T0HEARTH", "UBOB").result(timeout=60)
+def test_a_home_drawn_there_reaches_slack(niced, simulator, db):
+    niced.submit("home.publish", home.show, "T0HEARTH", "UBOB").result(timeout=60)
     published = [c for c in simulator.calls_for("views.publish") if c.params.get("user_id") == "UBOB"]
     assert len(published) == 1 and published[0].params["view"]["type"] == "home"
 
 
-def test_the_after_ack_pool_sends_home_drawing_there_when_it_has_one(homes, simulator, services, slack):
-    after_ack = AfterAck(homes=homes)
+def test_the_after_ack_pool_sends_home_drawing_there_when_it_has_one(niced, simulator, services, slack):
+    after_ack = AfterAck(niced=niced)
     try:
-        assert after_ack.draw_home("home.publish", home.show, services, slack, "T0HEARTH", "UCARMEN")
+        assert after_ack.low_priority("home.publish", home.show, services, slack, "T0HEARTH", "UCARMEN")
         assert wait_for(lambda: any(c.params.get("user_id") == "UCARMEN"
                                     for c in simulator.calls_for("views.publish")), timeout=60)
     finally:
         after_ack.shutdown()
 
 
-def test_jobs_beyond_the_queue_are_dropped_with_a_log_line_not_waited_for(homes, caplog):
-    homes.submit("probe", whoami, "T1", "U1").result(timeout=60)  # the child is up
+def test_a_new_report_is_routed_there_too(niced, services, slack):
+    from slack_app.reports import usecases
+    from storage import reports as store
+
+    raw = dict(category="harassment", text="secret words", urgency="high", anonymous=True, follow_up=False,
+               people=["UEMI"], snapshot=None)
+    case_id = usecases.submit(services, "T0HEARTH", "UBOB", "V1", raw).case_id
+    after_ack = AfterAck(niced=niced)
+
+    def channel():
+        with services.db.session() as s:
+            return store.get(s, case_id).channel_id
+
+    try:
+        assert after_ack.low_priority("reports.route", usecases.route, services, slack, "T0HEARTH", case_id)
+        assert wait_for(lambda: channel() == "GMODS", timeout=60)  # the card is queued for the moderators
+    finally:
+        after_ack.shutdown()
+
+
+def test_jobs_beyond_the_queue_are_dropped_with_a_log_line_not_waited_for(niced, caplog):
+    niced.submit("probe", whoami, "T1", "U1").result(timeout=60)  # the child is up
     caplog.set_level(logging.INFO, logger="hearth.request")
-    running = [homes.submit("slow", sleeper, "T1", "1.0") for _ in range(2)]
+    running = [niced.submit("slow", sleeper, "T1", "1.0") for _ in range(2)]
     started = time.monotonic()
-    assert homes.submit("home.publish", sleeper, "T1", "0") is None
-    assert time.monotonic() - started < 0.5 and homes.dropped == 1
-    assert "home_process.dropped job=home.publish reason=busy" in caplog.text
+    assert niced.submit("home.publish", sleeper, "T1", "0") is None
+    assert time.monotonic() - started < 0.5 and niced.dropped == 1
+    assert "niced.dropped job=home.publish reason=busy" in caplog.text
     for future in running:
         future.result(timeout=30)
-    assert homes.submit("probe", whoami, "T1", "U1").result(timeout=30)  # slots come back when jobs finish
+    assert niced.submit("probe", whoami, "T1", "U1").result(timeout=30)  # slots come back when jobs finish
 
 
-def test_a_child_that_died_is_replaced_at_the_next_job(homes, caplog):
-    first = homes.submit("probe", whoami, "T1", "U1").result(timeout=60)[0]
+def test_a_child_that_died_is_replaced_at_the_next_job(niced, caplog):
+    first = niced.submit("probe", whoami, "T1", "U1").result(timeout=60)[0]
     caplog.set_level(logging.WARNING, logger="hearth.request")
     with pytest.raises(BrokenProcessPool):
-        homes.submit("crash", dies, "T1", "U1").result(timeout=30)
-    assert wait_for(lambda: "home_process.lost" in caplog.text, timeout=10)
-    second = homes.submit("probe", whoami, "T1", "U1").result(timeout=60)[0]
+        niced.submit("crash", dies, "T1", "U1").result(timeout=30)
+    assert wait_for(lambda: "niced.lost" in caplog.text, timeout=10)
+    second = niced.submit("probe", whoami, "T1", "U1").result(timeout=60)[0]
     assert second not in (first, os.getpid())
 
 

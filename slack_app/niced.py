@@ -1,15 +1,18 @@
-"""App Home drawing in a process of its own, at a lower CPU priority than the request path (`hearth serve`/`run`).
+"""Work after the ack that may wait, in a process of its own at a lower CPU priority (`hearth serve`/`run`):
+drawing App Homes and routing new reports.
 
 Drawing a Home (a dozen database reads, users.info, views.publish) is the heaviest work any request leads to,
-and a quarter of a busy Monday's requests are Home opens. On the after-ack threads it still shares the
-process's GIL with every ack: under load each ack queued behind Home drawing (bench/load.py, 200 requests/s on
-two processes: ack p99 290–569 ms before, 94–217 ms with the drawing here). Here it runs in a child process,
-`nice`d, so the kernel gives the request path the CPU first and the drawing what is left.
+and a quarter of a busy Monday's requests are Home opens; routing a report (the moderator channel's members
+asked of Slack, the card queued) is the next heaviest. On the after-ack threads they still share the
+process's GIL with every ack: under load each ack queued behind them (bench/load.py, 200 requests/s on two
+processes: ack p99 290–569 ms before, 94–217 ms with Home drawing here). Here they run in a child process,
+`nice`d, so the kernel gives the request path the CPU first and this work what is left.
 
 Like the after-ack pool it is best effort and bounded: a job that cannot start soon is dropped (the member's
-next Home open draws it again), and a child that died is replaced at the next job. A job is a module-level
-function `fn(services, slack, team_id, user_id)`; the child builds its own services and Slack clients from the
-same settings. `start()` starts the child; each process `hearth serve --processes N` forks starts its own.
+next Home open draws it again; a minute's sweep routes a report), and a child that died is replaced at the
+next job. A job is a module-level function `fn(services, slack, team_id, *args)`; the child builds its own
+services and Slack clients from the same settings. `start()` starts the child; each process
+`hearth serve --processes N` forks starts its own.
 """
 
 from __future__ import annotations
@@ -33,10 +36,10 @@ NICE = 10  # CPU priority below the request path's; 10 is what `nice` gives by d
 QUEUE = 64  # jobs waiting or running; more are dropped
 WATCH_INTERVAL = 0.5  # how often the child checks that the server that started it is still there
 
-Job = Callable[..., Any]  # fn(services, slack, team_id, user_id), importable by name (it is pickled by reference)
+Job = Callable[..., Any]  # fn(services, slack, team_id, *args), importable by name (it is pickled by reference)
 
 
-class HomeProcess:
+class NicedProcess:
     def __init__(self, settings: Settings, *, queue: int = QUEUE, nice: int = NICE) -> None:
         self._settings = settings
         self._nice = nice
@@ -50,14 +53,14 @@ class HomeProcess:
         """Start the child now (it takes a second to import Hearth and connect), not at the first Home open."""
         self._executor().submit(_noop)
 
-    def submit(self, name: str, fn: Job, team_id: str, user_id: str) -> Future | None:
-        """Run `fn` for (`team_id`, `user_id`) in the child; None (and a log line) when the queue is full."""
+    def submit(self, name: str, fn: Job, team_id: str, *args: Any) -> Future | None:
+        """Run `fn(services, slack, team_id, *args)` in the child; None (and a log line) when the queue is full."""
         if not self._slots.acquire(blocking=False):
             self.dropped += 1
-            log.info("home_process.dropped job=%s reason=busy", name)
+            log.info("niced.dropped job=%s reason=busy", name)
             return None
         try:
-            future = self._executor().submit(_run, name, fn, team_id, user_id)
+            future = self._executor().submit(_run, name, fn, team_id, *args)
         except (BrokenProcessPool, RuntimeError) as exc:  # the child died, or we are stopping
             self._slots.release()
             self._forget(exc)
@@ -92,10 +95,10 @@ class HomeProcess:
         if isinstance(exc, BrokenProcessPool):
             self._forget(exc)
         elif exc is not None:
-            log.info("home_process.failed job=%s error=%s", name, type(exc).__name__)
+            log.info("niced.failed job=%s error=%s", name, type(exc).__name__)
 
     def _forget(self, exc: BaseException) -> None:
-        log.warning("home_process.lost error=%s", type(exc).__name__)
+        log.warning("niced.lost error=%s", type(exc).__name__)
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
@@ -134,7 +137,7 @@ def _noop() -> None:
     pass
 
 
-def _run(name: str, fn: Job, team_id: str, user_id: str) -> Any:
+def _run(name: str, fn: Job, team_id: str, *args: Any) -> Any:
     from slack_app.request_path import best_effort
 
-    return best_effort("home_process", name, lambda: fn(_child["services"], _child["ports"](team_id), team_id, user_id))
+    return best_effort("niced", name, lambda: fn(_child["services"], _child["ports"](team_id), team_id, *args))
