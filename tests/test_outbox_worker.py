@@ -195,6 +195,28 @@ def test_a_backlog_for_one_channel_waits_in_line_rather_than_all_waking_at_each_
     assert sorted(c["text"] for c in posts(port)) == sorted(f"post {i}" for i in range(30))  # each once
 
 
+def test_a_backlog_for_the_whole_workspace_waits_in_line_too(db):
+    """Forty DMs to forty people, the workspace paced 20 a second: the loops that claimed them, refused, defer
+    each to a slot of its own, not all to the workspace's next free one (a round's invitations)."""
+    from slack_app.delivery.pacing import SlackLimits
+    from storage.gcra import Rate
+
+    port = fake()
+    people = [f"UP{i:02d}" for i in range(40)]
+    for user in people:
+        port.add_user(user)
+        enqueue(db, f"dm:{user}", user)
+    limits = SlackLimits(post_per_channel=Rate(100, 1.0), post_workspace=Rate(1200, 60.0, burst=1))
+    sending = worker(db, port, limits=limits, max_wait=0.05, threads=4, batch=8).start()
+    try:
+        assert wait_for(lambda: sending.stats.snapshot()["sent"] == 40, timeout=20), sending.stats.snapshot()
+    finally:
+        sending.stop()
+    stats = sending.stats.snapshot()
+    assert stats["failed"] == 0 and stats["deferred"] <= 60, stats
+    assert len(posts(port)) == 40
+
+
 def test_a_failed_parent_fails_its_replies(db):
     port = fake()
     enqueue(db, "root", "UNOBODY")

@@ -229,8 +229,10 @@ class DeliveryWorker:
         try:
             with self._blocked_lock:
                 until = self._blocked.get(row.team_id, 0.0)
-            if until > self.clock():
-                self._release(row, at=until, uncertain=row.status == SENDING, counter="deferred")
+            if until > (now := self.clock()):  # claimed before its workspace was held back: into the line
+                at = self._in_line_for(f"{row.team_id}:chat.postMessage", until, self.o.limits.post_workspace.interval,
+                                       now)
+                self._release(row, at=at, uncertain=row.status == SENDING, counter="deferred")
             try:
                 port = self.ports(row.team_id)
             except Exception as exc:
@@ -427,22 +429,21 @@ class DeliveryWorker:
         except _LeaseLost:
             self._lost(row)
         except _Refused as refused:
-            at = refused.ready
-            if refused.scope == "workspace":  # its rows are not claimed until then
+            if refused.scope == "workspace":  # this worker claims none of its rows until then
                 with self._blocked_lock:
                     self._blocked[row.team_id] = max(self._blocked.get(row.team_id, 0.0), refused.ready)
-            else:
-                at = self._in_line_for(refused.key, refused.ready, refused.interval, now)
+            at = self._in_line_for(refused.key, refused.ready, refused.interval, now)
             self._release(row, at=at, uncertain=uncertain, counter="deferred")
         delay = slot - self.clock()
         if delay > 0:
             time.sleep(delay)  # at most max_wait, in the worker's own thread
 
     def _in_line_for(self, key: str, ready: float, interval: float, now: float) -> float:
-        """When a row refused a channel's slot tries again: behind the rows this worker already deferred there,
-        one slot each. Deferred all to the channel's next free slot, they woke together and all but one were
-        deferred again, every slot, for as long as the backlog lasted (a busy check-in thread: hundreds of
-        wasted claims a second, on the process that acks)."""
+        """When a row refused a slot (of its channel, or of the workspace) tries again: behind the rows this
+        worker already deferred for that bucket, one slot each. Deferred all to the bucket's next free slot,
+        they woke together and all but one were deferred again, every slot, for as long as the backlog lasted
+        (a busy check-in thread, a round's invitations: hundreds of wasted claims a second, in bursts, on the
+        process that acks)."""
         with self._blocked_lock:
             if len(self._in_line) > 1000:  # forget channels whose line has gone
                 self._in_line = {k: t for k, t in self._in_line.items() if t > now}
