@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -19,15 +20,22 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, BoltResponse
 from slack_bolt.context.respond import Respond
 
+from slack_app.request_path import await_ack
 from slack_app.services import Services
 
 log = logging.getLogger("hearth.listener")
 
 
 class StickyAck(Ack):
-    """An `Ack` whose response, once set, is never reset to None (see the module's docstring)."""
+    """An `Ack` whose response, once set, is never reset to None (see the module's docstring), and which
+    wakes its request's thread when given (`request_path.ListenerExecutor`: no 10 ms poll)."""
 
     _response: BoltResponse | None = None
+
+    def __init__(self) -> None:
+        self.given = threading.Event()
+        super().__init__()
+        await_ack(self.given)
 
     @property
     def response(self) -> BoltResponse | None:
@@ -38,6 +46,8 @@ class StickyAck(Ack):
         if value is None and self._response is not None:
             return
         self._response = value
+        if value is not None:
+            self.given.set()
 
 
 def install(bolt: App, services: Services) -> None:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Respond
 
@@ -38,9 +38,35 @@ AFTER_ACK_THREADS = 4
 AFTER_ACK_QUEUE = 64  # waiting jobs beyond the running ones; more are dropped
 
 
+# Bolt's own limit on waiting for an ack (`Listener.ack_timeout`): past it, Bolt answers without one.
+ACK_TIMEOUT = 3.0
+_awaited = threading.local()  # the ack the request on this thread is waiting for (`await_ack`)
+
+
 def listener_executor(threads: int = LISTENER_THREADS) -> Executor:
     """Bolt's `listener_executor`: the threads that run listeners up to (and just after) their ack."""
-    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hearth-listener")
+    return ListenerExecutor(max_workers=threads, thread_name_prefix="hearth-listener")
+
+
+def await_ack(given: threading.Event) -> None:
+    """Called on a request's thread before its listener starts: `given` is set once the listener acks."""
+    _awaited.event = given
+
+
+class ListenerExecutor(ThreadPoolExecutor):
+    """Bolt's request thread hands the listener to this pool, then looks every 10 ms whether it has acked
+    (slack_bolt/listener/thread_runner.py): each ack waited up to 10 ms more than its work, and held its
+    request thread (one of waitress's 8) that long. `submit`, on the request thread, waits for the ack
+    `await_ack` registered (or for the listener to end) instead, so Bolt finds the ack given and never
+    sleeps. The first submit of a request only: Bolt's lazy listeners, submitted after it, never wait."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future = super().submit(fn, *args, **kwargs)
+        given: threading.Event | None = _awaited.__dict__.pop("event", None)
+        if given is not None:
+            future.add_done_callback(lambda _: given.set())  # it ended without an ack: Bolt answers for it
+            given.wait(ACK_TIMEOUT)
+        return future
 
 
 class AfterAck:
