@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.oauth import OAuthFlow
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
@@ -80,6 +81,7 @@ def build_app(settings: Settings, *, services: Services | None = None,
         client=client,  # carries the bot token (none with OAuth), the API URL and the retry handlers
         listener_executor=listener_executor(),
         oauth_flow=oauth_flow,
+        authorize=_installed_authorize(oauth_flow, client) if oauth_flow else None,
         installation_store=oauth_flow.settings.installation_store if oauth_flow else None,
         installation_store_bot_only=True if oauth_flow else None,
         logger=bolt_log,
@@ -108,6 +110,18 @@ def _oauth_flow(settings: Settings, services: Services) -> OAuthFlow:
         authorization_url=f"{base}oauth/v2/authorize",
     )
     return OAuthFlow(client=WebClient(base_url=settings.SLACK_API_URL), settings=oauth_settings)
+
+
+def _installed_authorize(oauth_flow: OAuthFlow, client: WebClient) -> InstallationStoreAuthorize:
+    """Bolt's authorize for installed workspaces, keeping Slack's auth.test answer per token. Bolt's default
+    asks auth.test before every ack: a Web API round trip on the request path, and past Slack's burst for it a
+    429 that leaves the request unanswered. The installation itself is still read at each request (one indexed
+    row), so an uninstall or a new token takes effect at once on every instance."""
+    settings = oauth_flow.settings
+    return InstallationStoreAuthorize(
+        logger=logging.getLogger("hearth.bolt.authorize"), installation_store=settings.installation_store,
+        client_id=settings.client_id, client_secret=settings.client_secret, bot_only=True, cache_enabled=True,
+        client=client)
 
 
 def _install_middleware(bolt: App, services: Services, after_ack: AfterAck) -> None:

@@ -118,3 +118,28 @@ def test_a_redirect_with_a_forged_state_installs_nothing(oauth_app, oauth_simula
     assert oauth_simulator.calls_for("oauth.v2.access") == []
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM slack_bots")).scalar() == 0
+
+
+def test_an_installed_workspace_is_authorized_without_asking_slack_before_every_ack(oauth_app, oauth_simulator, db):
+    """Bolt's default authorize for installs called auth.test before every ack: a Web API round trip on the
+    request path, and once Slack answered it 429 (it allows a burst of about 100) requests went unanswered."""
+    _, running = oauth_app
+    issued = install(running.url, oauth_simulator, db)
+    driver = SlackDriver(running.events_url, SIGNING_SECRET, oauth_simulator)
+    oauth_simulator.clear_calls()
+    help_text = driver.command("UALICE", "/hearth", "help").json["text"]
+    assert len(oauth_simulator.calls_for("auth.test")) == 1  # the workspace's first request, once per token
+
+    oauth_simulator.fail_next("auth.test", error="ratelimited", count=100)
+    for user in ("UALICE", "UBOB", "UCARMEN") * 5:
+        assert driver.command(user, "/hearth", "help").json["text"] == help_text
+    assert driver.app_home_opened("UBOB").status == 200
+    assert wait_for(lambda: oauth_simulator.home("UBOB") is not None)
+    assert len(oauth_simulator.calls_for("auth.test")) == 1
+    assert {c.token for c in oauth_simulator.calls_for("views.publish")} == {issued}
+
+    # An uninstall still ends it at once: each request reads the installation, only Slack's answer is kept.
+    driver.event({"type": "app_uninstalled"})
+    with db.engine.connect() as conn:
+        assert wait_for(lambda: conn.execute(text("SELECT count(*) FROM slack_bots")).scalar() == 0)
+    assert driver.command("UALICE", "/hearth", "help").json != {"text": help_text}
