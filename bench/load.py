@@ -160,6 +160,7 @@ class Sample:
     status: int
     latency: float  # send → full answer read
     lag: float  # how late the send was against the schedule (the client's own delay)
+    sent: float = 0.0  # perf_counter when it was sent: for the latency of each second of a phase
 
 
 class Client:
@@ -220,7 +221,7 @@ def paced(client: Client | SocketClient, mix: Mix, rate: float, seconds: float, 
             status = client.send(content_type, body)
             t1 = time.perf_counter()
             with lock:
-                samples.append(Sample(kind, status, t1 - t0, t0 - at))
+                samples.append(Sample(kind, status, t1 - t0, t0 - at, t0))
 
     pool = [threading.Thread(target=work, daemon=True) for _ in range(threads)]
     for t in pool:
@@ -300,7 +301,18 @@ def latency_summary(samples: list[Sample], seconds: float) -> dict:
         # from when the request was due: what a member waits when the server falls behind the offered rate
         "p99_from_due_ms": round(bench.percentile([(s.latency + s.lag) * 1000 for s in samples], 99), 1),
         "p99_ms_by_kind": {k: round(bench.percentile(v, 99), 1) for k, v in sorted(by_kind.items())},
+        **({"p99_ms_by_second": by_second(samples)} if any(s.sent for s in samples) else {}),
     }
+
+
+def by_second(samples: list[Sample]) -> list[float]:
+    """p99 of the requests sent in each second of a phase: a tail from stalls shows as a few bad seconds,
+    a tail from a server that cannot keep up as a rising line."""
+    start = min(s.sent for s in samples)
+    seconds: dict[int, list[float]] = defaultdict(list)
+    for s in samples:
+        seconds[int(s.sent - start)].append(s.latency * 1000)
+    return [round(bench.percentile(seconds[i], 99), 1) for i in range(max(seconds) + 1)]
 
 
 # ---- set-up: servers and a seeded database ----------------------------------------------------------------
