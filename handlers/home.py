@@ -14,7 +14,10 @@ def register(app: App) -> None:
         """Drawing the Home (database reads, users.info, views.publish) runs after the ack, on the bounded
         after-ack pool or (`hearth serve`/`run`) in the lower-priority Home process: a burst of Home opens never
         takes the threads or the CPU that ack commands. A Home that could not be published (queue full,
-        Slack's 429) is drawn again at the member's next open."""
+        Slack's 429) is drawn again at the member's next open. The event carries the Home Slack shows: an
+        unchanged one is not published again (`home.show`)."""
         if event.get("tab") != "home":
             return
-        after_ack.low_priority("home.publish", home.show, services, slack, team_id, event["user"])
+        shown = (event.get("view") or {}).get("private_metadata") or None
+        after_ack.low_priority("home.publish", home.show, services, slack, team_id, event["user"],
+                               shown if isinstance(shown, str) else None)

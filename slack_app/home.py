@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+import json
+import logging
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -15,8 +18,11 @@ from storage import members
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from slack_app.blocks import Block
     from slack_app.services import Services
     from storage.models import Member
+
+log = logging.getLogger("hearth.home")
 
 
 @dataclass
@@ -53,14 +59,28 @@ def view(services: Services, slack: SlackPort, team_id: str, user_id: str, membe
             parts += workflow.home(viewer)
     if len(parts) > blocks.VIEW_BLOCKS:  # a very busy member or admin: Slack refuses a home over 100 blocks
         parts = parts[: blocks.VIEW_BLOCKS - 1] + [blocks.context(services.copy.render("home_more.j2"))]
-    return blocks.home(parts)
+    return blocks.home(parts, private_metadata=fingerprint(parts))
 
 
-def show(services: Services, slack: SlackPort, team_id: str, user_id: str) -> None:
+def fingerprint(parts: Sequence[Block]) -> str:
+    """What a Home shows, in 24 characters. It travels in the Home's private_metadata, and app_home_opened
+    carries the Home Slack shows, so a new drawing can tell whether it would change anything."""
+    drawn = json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.blake2b(drawn, digest_size=12).hexdigest()
+
+
+def show(services: Services, slack: SlackPort, team_id: str, user_id: str, shown: str | None = None) -> None:
+    """Draw the member's Home and publish it, unless it is the one Slack shows now (`shown`: that Home's
+    fingerprint, from app_home_opened). Members open Home often, and each views.publish spends Slack's quota
+    for it (about 100 a minute per workspace): on a busy Monday that quota, not Hearth, decides whose Home
+    is current. It is compared in the drawing, never remembered here, so every instance agrees."""
     member = members.remember(services.db, team_id, user_id)  # a write, committed before the reads begin
     # The sections read in one transaction, not one each: a Home is a quarter of a busy day's requests, and
     # each unit of work costs a pool checkout and a commit, here and in the database. It only reads, so what a
     # section writes in a unit of its own (an admin's profile refreshed) never waits for it.
     with services.db.reader() as s:
         drawn = view(services, slack, team_id, user_id, member, s)
+    if shown is not None and drawn["private_metadata"] == shown:
+        log.info("home.unchanged")
+        return
     slack.publish_home(user_id, drawn)

@@ -119,6 +119,30 @@ def test_a_home_refused_with_429_is_dropped_with_a_log_and_drawn_at_the_next_ope
     assert wait_for(lambda: simulator.home("UBOB") is not None)
 
 
+def test_a_home_opened_again_unchanged_is_not_published_again(driver, simulator, hearth, slack, deliver,  # noqa: F811
+                                                                caplog):
+    """Members open Home often, and each views.publish spends Slack's quota for it (about 100 a minute per
+    workspace). app_home_opened carries the Home Slack shows, whose fingerprint says if a new one would differ."""
+    caplog.set_level(logging.INFO, logger="hearth")
+    enable_in_slack(driver, hearth)
+    bob = driver.as_member("UBOB")
+    bob.open_home()
+    assert wait_for(lambda: simulator.home("UBOB") is not None)
+    before = simulator.home("UBOB")
+    publishes = len(simulator.calls_for("views.publish"))
+    for unchanged in (1, 2):
+        assert bob.open_home().status == 200
+        assert wait_for(lambda: caplog.text.count("home.unchanged") == unchanged)  # noqa: B023
+    assert len(simulator.calls_for("views.publish")) == publishes
+
+    open_round(hearth, slack, deliver)  # a round opens in Bob's circle: his Home has something new
+    bob.open_home()
+    assert wait_for(lambda: len(simulator.calls_for("views.publish")) > publishes)
+    after = simulator.home("UBOB")
+    assert after["blocks"] != before["blocks"] and after["private_metadata"] != before["private_metadata"]
+    assert caplog.text.count("home.unchanged") == 2
+
+
 def test_commands_are_acked_in_time_during_a_burst_of_home_opens_answered_429(driver, simulator):
     """Before the after-ack pool, each of these Home opens slept on Retry-After twice on one of Bolt's five
     listener threads, and the commands behind them were acked after Slack's 3 s (LateAck)."""
