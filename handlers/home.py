@@ -18,6 +18,5 @@ def register(app: App) -> None:
         unchanged one is not published again (`home.show`)."""
         if event.get("tab") != "home":
             return
-        shown = (event.get("view") or {}).get("private_metadata") or None
-        after_ack.low_priority("home.publish", home.show, services, slack, team_id, event["user"],
-                               shown if isinstance(shown, str) else None)
+        shown = (event.get("view") or {}).get("private_metadata")
+        after_ack.low_priority("home.publish", home.show, services, slack, team_id, event["user"], shown)

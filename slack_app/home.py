@@ -80,7 +80,7 @@ def show(services: Services, slack: SlackPort, team_id: str, user_id: str, shown
     # section writes in a unit of its own (an admin's profile refreshed) never waits for it.
     with services.db.reader() as s:
         drawn = view(services, slack, team_id, user_id, member, s)
-    if shown is not None and drawn["private_metadata"] == shown:
+    if drawn["private_metadata"] == shown:
         log.info("home.unchanged")
         return
     slack.publish_home(user_id, drawn)
