@@ -25,6 +25,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench._cpu_limit import CpuLimit
 from slack_app.simulator import SlackSimulator, User, demo_workspace
 from slack_app.simulator.ratelimit import most_in_window
 from storage import migrate, outbox
@@ -194,25 +195,28 @@ SEPARATE_WORKERS: dict[int, subprocess.Popen] = {}  # a `--no-worker` server's p
 
 def start_hearth(sim: SlackSimulator, tmp: Path, *, secret: str, database_url: str | None = None,
                  env: dict[str, str] | None = None, name: str = "hearth", socket_mode: bool = False,
-                 separate_worker: bool = False, processes: int = 1) -> tuple[subprocess.Popen, str | None]:
+                 separate_worker: bool = False, processes: int = 1, cpu_limit: CpuLimit | None = None,
+                 ) -> tuple[subprocess.Popen, str | None]:
     """`hearth serve` on a free loopback port (an SQLite file in `tmp` unless `database_url`), or `hearth run`
     connected to the simulator's Socket Mode; its log goes to tmp/<name>.log. Returns the process and its events
     URL (None over Socket Mode) once it answers. `separate_worker`: the server runs with `--no-worker` beside
-    a `hearth worker` process (in SEPARATE_WORKERS). `processes`: `hearth serve --processes`."""
+    a `hearth worker` process (in SEPARATE_WORKERS). `processes`: `hearth serve --processes`. `cpu_limit`: the
+    instance (every process of it) runs within that limit."""
     port = free_port()
     env = {**os.environ, "SLACK_BOT_TOKEN": sim.bot_token, "SLACK_SIGNING_SECRET": secret,
            "SLACK_API_URL": sim.base_url, "DATABASE_URL": database_url or f"sqlite:///{tmp}/hearth.db",
            "ARCHIVE_URL": str(tmp / "archive"), "HEARTH_ENCRYPTION_KEY": KEY, "HEARTH_LOG_LEVEL": "WARNING",
            "SLACK_APP_TOKEN": sim.socket_mode.app_token, **(env or {})}
     hearth = Path(sys.executable).with_name("hearth")
+    wrap = cpu_limit.wrap if cpu_limit else list
     flags = ["--no-worker"] if separate_worker else []
     if socket_mode:
-        proc, url = connect_process([str(hearth), "run", *flags], sim, tmp, name, env), None
+        proc, url = connect_process(wrap([str(hearth), "run", *flags]), sim, tmp, name, env), None
     else:
-        proc, url = serve_process([str(hearth), "serve", "--host", "127.0.0.1", "--port", str(port),
-                                   "--processes", str(processes), *flags], port, tmp, name, env)
+        proc, url = serve_process(wrap([str(hearth), "serve", "--host", "127.0.0.1", "--port", str(port),
+                                        "--processes", str(processes), *flags]), port, tmp, name, env)
     if separate_worker:
-        SEPARATE_WORKERS[proc.pid] = subprocess.Popen([str(hearth), "worker"], env=env, cwd=tmp,
+        SEPARATE_WORKERS[proc.pid] = subprocess.Popen(wrap([str(hearth), "worker"]), env=env, cwd=tmp,
                                              stdout=(tmp / f"{name}-worker.log").open("w"), stderr=subprocess.STDOUT)
     return proc, url
 

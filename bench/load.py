@@ -2,7 +2,8 @@
 Bolt app that only acks, served the same way (bench/_bare.py: same WSGI front, waitress threads, executor).
 
     .venv/bin/python -m bench.load [--rate 200] [--seconds 20] [--saturate-seconds 15] [--concurrency 32]
-                                   [--members 1000] [--scale-out] [--processes 1] [--transport http] [--label NAME]
+                                   [--members 1000] [--scale-out] [--processes 1] [--transport http]
+                                   [--cpu-limit CORES] [--label NAME]
 
 Each server is its own process; this process plays Slack: it sends signed requests on loopback (keep-alive
 connections, one per client thread) and hosts the Web API simulator the app calls after its acks. The
@@ -18,13 +19,17 @@ Phases, each for the bare app and for Hearth in the same run:
    and `p99_from_due_ms` (the target's measure) counts from when each request was due;
 2. saturation: --concurrency clients back to back → requests/s, and Hearth's share of the bare app's.
 --scale-out adds a second `hearth serve` on the same database and saturates both, round-robin; then checks
-that one instance holds the scheduler's leadership and that Slack received no message twice.
+that one instance holds the scheduler's leadership and that Slack received no message twice, stops the second
+and saturates the first again: `two_instances_vs_one` sets the two against the mean of one before and after.
 The simulator does not enforce rate limits here (bench/ack_burst.py measures 429 handling): every view and
 Home publish is really made, so the app does all its work.
 --processes N serves both apps as N copies on one port (`hearth serve --processes N`), so both use N cores.
 --floor also saturates the floor: the bare app storing one row per request in its own transaction before the
 ack (bench/_bare.py --writes), the least any app that keeps a submission must do; `floor_vs_bare` bounds the
 share of the bare app's throughput such an app can reach.
+--cpu-limit CORES runs each server (a Hearth instance with all its processes, the bare app) within that many
+CPUs, as a container's CPU limit would (bench/_cpu_limit.py, needs root). With --scale-out it shows whether two
+instances hold twice what one holds while neither the database nor this machine is what runs out.
 --transport socket sends the same mix as Socket Mode envelopes through the simulator's gateway instead: Hearth
 is `hearth run` (seeded over Socket Mode too), the bare app is Bolt's SocketModeHandler, and since the gateway
 spreads an app's envelopes over all its connections, only one of them is connected at a time: Hearth's phases,
@@ -59,6 +64,7 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 
 from bench import _common as bench
+from bench._cpu_limit import CpuLimit
 from slack_app.checkins import rounds
 from slack_app.checkins.ids import CheckinAction, CheckinBlock, CheckinView
 from slack_app.ids import Command
@@ -363,12 +369,15 @@ def seed(sim: SlackSimulator, driver: SlackDriver, database_url: str, tmp: Path,
 
 
 def start_bare(sim: SlackSimulator, tmp: Path, *, socket_mode: bool = False, processes: int = 1,
-               writes: str | None = None) -> tuple[Any, str | None]:
+               writes: str | None = None, cpu_limit: CpuLimit | None = None) -> tuple[Any, str | None]:
     """The bare app over HTTP (and its URL), or connected to the simulator's Socket Mode (and None). `writes`: a
-    database URL, for the floor app (a row stored per request before its ack, see bench/_bare.py)."""
+    database URL, for the floor app (a row stored per request before its ack, see bench/_bare.py). `cpu_limit`:
+    it runs within that limit."""
     cmd = [sys.executable, "-m", "bench._bare", "--signing-secret", SECRET, "--api-url", sim.base_url,
            *(["--writes", writes] if writes else []),
            "--token", sim.bot_token, "--processes", str(processes)]
+    if cpu_limit:
+        cmd = cpu_limit.wrap(cmd)
     if socket_mode:
         cmd += ["--app-token", sim.socket_mode.app_token]
         return bench.connect_process(cmd, sim, tmp, "bare", cwd=bench.BENCH.parent), None
@@ -425,9 +434,10 @@ def over_http(args: argparse.Namespace, sim: SlackSimulator, database_url: str, 
               result: dict, procs: list[subprocess.Popen]) -> None:
     """Hearth (`hearth serve`) and the bare app both listening; paced one after the other, then saturated."""
     hearth, hearth_url = bench.start_hearth(sim, tmp, secret=SECRET, database_url=database_url, env=ENV,
-                                            separate_worker=args.separate_worker, processes=args.processes)
+                                            separate_worker=args.separate_worker, processes=args.processes,
+                                            cpu_limit=args.limit("hearth"))
     procs.append(hearth)
-    bare, bare_url = start_bare(sim, tmp, processes=args.processes)
+    bare, bare_url = start_bare(sim, tmp, processes=args.processes, cpu_limit=args.limit("bare"))
     procs.append(bare)
     assert hearth_url and bare_url
     mix = seed(sim, SlackDriver(hearth_url, SECRET, sim, timeout=30), database_url, tmp, members)
@@ -441,7 +451,8 @@ def over_http(args: argparse.Namespace, sim: SlackSimulator, database_url: str, 
         measure_saturated(args, result, name, clients[name], mix, proc)
     bench.stop_process(bare)
     if args.floor:
-        floor, floor_url = start_bare(sim, tmp, processes=args.processes, writes=database_url)
+        floor, floor_url = start_bare(sim, tmp, processes=args.processes, writes=database_url,
+                                       cpu_limit=args.limit("floor"))
         procs.append(floor)
         assert floor_url
         paced(Client([floor_url]), mix, rate=50, seconds=2)
@@ -450,13 +461,18 @@ def over_http(args: argparse.Namespace, sim: SlackSimulator, database_url: str, 
     if args.scale_out:
         second, second_url = bench.start_hearth(sim, tmp, secret=SECRET, database_url=database_url, env=ENV,
                                                 name="hearth2", separate_worker=args.separate_worker,
-                                                processes=args.processes)
+                                                processes=args.processes, cpu_limit=args.limit("hearth2"))
         procs.append(second)
         assert second_url
         print("saturating two instances", flush=True)
         result["saturated_two_instances"] = saturation(args, mix, Client([hearth_url, second_url]),
                                                        [hearth.pid, second.pid])
         result["scheduler_leaders"] = leaders(database_url)
+        # One instance again: the mix gets cheaper as the run goes (a second survey answer is refused, the
+        # seeding's invitations drain), so two instances are set against one before and one after them.
+        bench.stop_process(second)
+        print("saturating one instance again", flush=True)
+        result["saturated_hearth_after"] = saturation(args, mix, clients["hearth"], [hearth.pid])
     wait_for(lambda: False, timeout=3)  # after-ack work and the outbox catch up a little
 
 
@@ -466,7 +482,7 @@ def over_socket(args: argparse.Namespace, sim: SlackSimulator, database_url: str
     envelopes over all its connections, so only one of them may be connected at a time."""
     client = SocketClient(sim)
     hearth, _ = bench.start_hearth(sim, tmp, secret=SECRET, database_url=database_url, env=ENV, socket_mode=True,
-                                   separate_worker=args.separate_worker)
+                                   separate_worker=args.separate_worker, cpu_limit=args.limit("hearth"))
     procs.append(hearth)
     mix = seed(sim, SlackDriver(None, SECRET, sim, timeout=30, socket_mode=True), database_url, tmp, members)
     print("seeded; warming up", flush=True)
@@ -477,7 +493,7 @@ def over_socket(args: argparse.Namespace, sim: SlackSimulator, database_url: str
     bench.stop_process(hearth)
     if not wait_for(lambda: sim.socket_mode.connection_count == 0, timeout=20):
         raise RuntimeError("Hearth's Socket Mode connection is still open after it stopped")
-    bare, _ = start_bare(sim, tmp, socket_mode=True)
+    bare, _ = start_bare(sim, tmp, socket_mode=True, cpu_limit=args.limit("bare"))
     procs.append(bare)
     paced(client, mix, rate=50, seconds=2)
     measure_paced(args, result, "bare", client, mix)
@@ -526,6 +542,9 @@ def main() -> None:
                     help="Hearth serves with --no-worker beside a `hearth worker` process per instance")
     ap.add_argument("--floor", action="store_true",
                     help="also saturate the bare app storing one row per request before its ack (HTTP only)")
+    ap.add_argument("--cpu-limit", type=float, default=None, metavar="CORES",
+                    help="each server (a Hearth instance with all its processes, the bare app) within this many "
+                         "CPUs, as a container's CPU limit (needs root): shows scale-out on a small machine")
     ap.add_argument("--label", default="postgresql", help="names bench/results/load_<label>.json")
     args = ap.parse_args()
     if args.transport == "socket" and (args.scale_out or args.processes > 1 or args.floor):
@@ -537,7 +556,17 @@ def main() -> None:
     result: dict[str, Any] = {"mix_percent": MIX, "rate": args.rate, "seconds": args.seconds,
                               "concurrency": args.concurrency, "members": args.members, "database": "postgresql",
                               "transport": args.transport, "separate_worker": args.separate_worker,
-                              "processes": args.processes}
+                              "processes": args.processes, "cpu_limit_cores": args.cpu_limit}
+    limits: list[CpuLimit] = []
+
+    def limit(name: str) -> CpuLimit | None:
+        """Server `name`'s own CPU limit with --cpu-limit (removed at the end)."""
+        if args.cpu_limit is None:
+            return None
+        limits.append(CpuLimit(name, args.cpu_limit))
+        return limits[-1]
+
+    args.limit = limit
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp_name, bench.scratch_database("postgresql") as db, \
             SlackSimulator(ws, rate_limits=False) as sim:
@@ -557,12 +586,14 @@ def main() -> None:
             for proc in procs:
                 if proc.poll() is None:
                     bench.stop_process(proc)
+            for limit in limits:
+                limit.remove()
     bare_tput = result["saturated_bare"]["per_s"]
     result["throughput_vs_bare"] = round(result["saturated_hearth"]["per_s"] / bare_tput, 3) if bare_tput else None
     if "saturated_floor" in result and bare_tput:
         result["floor_vs_bare"] = round(result["saturated_floor"]["per_s"] / bare_tput, 3)
     if "saturated_two_instances" in result:
-        one = result["saturated_hearth"]["per_s"]
+        one = (result["saturated_hearth"]["per_s"] + result["saturated_hearth_after"]["per_s"]) / 2
         result["two_instances_vs_one"] = round(result["saturated_two_instances"]["per_s"] / one, 3) if one else None
     result["targets_met"] = {"p99_at_rate": result["paced_hearth"]["p99_from_due_ms"] <= 100,
                              "throughput_vs_bare": (result["throughput_vs_bare"] or 0) >= 0.7}
