@@ -10,12 +10,14 @@ never switched off.
 
 from __future__ import annotations
 
+import binascii
 import json
 import logging
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus as urllib_unquote_plus
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.oauth import OAuthFlow
@@ -31,6 +33,7 @@ MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; refuse anything bigg
 # Seconds since the epoch in ASCII digits. str.isdigit() also takes "²" or "٣", and a 400-digit number
 # overflows the verifier's float arithmetic: both were 500s.
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")  # a "%" that does not start an escape
 
 
 class BadRequest(Exception):
@@ -108,7 +111,10 @@ def _check_event_body(body: object) -> None:
 def _form_body(text: str) -> dict[str, Any]:
     """As Bolt reads a form (an interaction's JSON `payload`, else the fields), but by field names: Bolt
     looks for the word "payload" anywhere in the body, so a command whose text held it lost its fields."""
-    form = dict(parse_qsl(text, keep_blank_values=True))
+    if text.startswith("payload=") and "&" not in text:  # how Slack sends every interaction
+        form = {"payload": unquote_plus(text[len("payload="):])}
+    else:
+        form = dict(parse_qsl(text, keep_blank_values=True))
     if "payload" in form:
         try:
             payload = json.loads(form["payload"])
@@ -121,6 +127,17 @@ def _form_body(text: str) -> dict[str, Any]:
     elif "ssl_check" not in form:
         raise BadRequest(400, "neither a command nor a payload")
     return form
+
+
+def unquote_plus(value: str) -> str:
+    """`urllib.parse.unquote_plus`, several times faster on an interaction's payload (a survey's answers, about
+    14 KB and 3,000 escapes, took 0.5-1 ms of its ack): binascii decodes the escapes in C, as quoted-printable's
+    =XX are form encoding's %XX, once every literal "=" is itself escaped. A stray "%" or a character beyond
+    ASCII (never in what Slack signs) takes urllib's way, so the two always agree (tests/test_form_decoding.py)."""
+    if not value.isascii() or _STRAY_PERCENT.search(value):
+        return urllib_unquote_plus(value)
+    escaped = value.replace("+", " ").replace("=", "=3D").replace("%", "=")
+    return binascii.a2b_qp(escaped).decode("utf-8", "replace")
 
 
 def _check_command(user_id: object, team_id: object) -> None:
