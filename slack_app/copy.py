@@ -47,6 +47,9 @@ _HTML_ONLY = {"&#34;": '"', "&#39;": "'"}
 _SLACK_ESCAPES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}
 
 
+_WORDS_KEPT = 2048  # far more than Hearth's templates have parts: a bound, not a size
+
+
 class MissingTemplate(LookupError):
     """No template of that name, neither in HEARTH_TEMPLATES_DIR nor built in."""
 
@@ -69,6 +72,9 @@ class Copy:
         # A broken community template (a typo in a tag, a sandbox violation) must not cost a member their
         # message: the built-in wording stands in for it.
         self._builtin = self._environment(builtin, strict) if templates_dir else self.env
+        # A label, a placeholder, a button: the same words for every member, rendered once. A check-in modal
+        # is about 15 of them, and each render took ~25 µs of the click's ack (bench/request_costs.py).
+        self._words: dict[tuple[str, str], str] = {}
 
     @staticmethod
     def _environment(loader: BaseLoader, strict: bool) -> ImmutableSandboxedEnvironment:
@@ -88,6 +94,17 @@ class Copy:
 
     def render(self, name: str, **ctx: Any) -> str:
         """Slack mrkdwn, surrounding whitespace stripped."""
+        if len(ctx) == 1 and isinstance(ctx.get("part"), str):  # one fixed word of a labels template
+            key = (name, ctx["part"])
+            word = self._words.get(key)
+            if word is None:
+                word = self._render(name, ctx)
+                if len(self._words) < _WORDS_KEPT:
+                    self._words[key] = word
+            return word
+        return self._render(name, ctx)
+
+    def _render(self, name: str, ctx: dict[str, Any]) -> str:
         try:
             html = self.env.get_template(name).render(**ctx)
         except TemplateNotFound:

@@ -431,3 +431,16 @@ def test_survey_results_keep_their_words_and_escape_comments(strict):
 def test_survey_agreement_options_match_the_engines_labels(strict):
     from surveys.model import AGREEMENT_LABELS
     assert tuple(strict.text("survey_labels.j2", part="agreement", value=v) for v in range(1, 6)) == AGREEMENT_LABELS
+
+
+def test_a_fixed_word_is_rendered_once_and_words_with_context_every_time(tmp_path, monkeypatch):
+    copy = copy_with(tmp_path, labels="{% if part == 'title' %}Check-in{% else %}Closes {{ when }}{% endif %}")
+    rendered = []
+    get_template = copy.env.get_template
+    monkeypatch.setattr(copy.env, "get_template", lambda name: rendered.append(name) or get_template(name))
+    assert [copy.render("labels.j2", part="title") for _ in range(3)] == ["Check-in"] * 3
+    assert copy.text("labels.j2", part="title") == "Check-in"
+    assert len(rendered) == 1  # a label, a placeholder, a button: the same words for every member
+    assert copy.render("labels.j2", part="closes", when="Monday") == "Closes Monday"
+    assert copy.render("labels.j2", part="closes", when="Friday") == "Closes Friday"
+    assert len(rendered) == 3
