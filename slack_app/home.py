@@ -74,12 +74,16 @@ def show(services: Services, slack: SlackPort, team_id: str, user_id: str, shown
     fingerprint, from app_home_opened). Members open Home often, and each views.publish spends Slack's quota
     for it (about 100 a minute per workspace): on a busy Monday that quota, not Hearth, decides whose Home
     is current. It is compared in the drawing, never remembered here, so every instance agrees."""
-    member = members.remember(services.db, team_id, user_id)  # a write, committed before the reads begin
     # The sections read in one transaction, not one each: a Home is a quarter of a busy day's requests, and
     # each unit of work costs a pool checkout and a commit, here and in the database. It only reads, so what a
     # section writes in a unit of its own (an admin's profile refreshed) never waits for it.
     with services.db.reader() as s:
-        drawn = view(services, slack, team_id, user_id, member, s)
+        member = members.find(s, team_id, user_id)
+        drawn = view(services, slack, team_id, user_id, member, s) if member is not None else None
+    if drawn is None:  # their first Home: their row is written, and committed, before the reads begin
+        member = members.remember(services.db, team_id, user_id)
+        with services.db.reader() as s:
+            drawn = view(services, slack, team_id, user_id, member, s)
     if drawn["private_metadata"] == shown:
         log.info("home.unchanged")
         return

@@ -165,6 +165,11 @@ def get(db: Database, team_id: str, user_id: str) -> Member | None:
 _MEMBER = select(Member).where(Member.team_id == bindparam("team_id"), Member.user_id == bindparam("user_id"))
 
 
+def find(s: Session, team_id: str, user_id: str) -> Member | None:
+    """Their row, in the caller's transaction."""
+    return _member(s, team_id, user_id)
+
+
 def _member(s: Session, team_id: str, user_id: str) -> Member | None:
     return s.scalar(_MEMBER, {"team_id": team_id, "user_id": user_id})
 

@@ -515,6 +515,38 @@ def test_an_admin_with_very_many_circles_still_gets_a_home_slack_accepts(service
     assert len(shown) == 100 and "more than fits" in str(shown[-1])
 
 
+def test_a_known_members_home_is_drawn_in_one_transaction_and_a_new_members_row_is_written_first(services,
+                                                                                                 slack):
+    from sqlalchemy import event
+
+    from slack_app import home as app_home
+    from storage import members
+
+    enable(services)
+    open_round(services, slack)
+    begun = []
+
+    def began(_connection) -> None:
+        begun.append(1)
+
+    event.listen(services.db.engine, "begin", began)
+    try:
+        assert members.get(services.db, TEAM, "UNEW") is None  # not in any channel Hearth has listed
+        units = len(begun)
+        app_home.show(services, slack, TEAM, "UNEW")  # their first Home
+        first, units = len(begun) - units, len(begun)
+        app_home.show(services, slack, TEAM, "UNEW")
+        again = len(begun) - units
+    finally:
+        event.remove(services.db.engine, "begin", began)
+    assert first == 3  # looked for, written, then drawn
+    assert members.get(services.db, TEAM, "UNEW") is not None
+    assert again == 1  # a Home is a quarter of a busy day's requests: one unit of work each
+    first_home, second_home = (call["view"] for call in slack.calls("views.publish"))
+    assert second_home["blocks"] == first_home["blocks"]
+    assert "checkin.home" in [b.get("block_id") for b in second_home["blocks"]]
+
+
 # ---- words and limits -----------------------------------------------------------------------------------
 
 def test_every_view_and_message_fits_slacks_limits(services, slack):
