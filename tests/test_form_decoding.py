@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from slack_app.web import _form_body, unquote_plus
 
-PAYLOADS = Path(__file__).resolve().parents[2] / "shared" / "slack-specs" / "payloads"
+PAYLOADS = Path(__file__).resolve().parent / "slack_specs" / "payloads"  # vendored: see its SOURCES.md
 INTERACTIONS = [PAYLOADS / "bolt-python" / name for name in ("block_actions.json", "view_submission.json",
                                                               "view_closed.json", "message_shortcut.json")]
 
