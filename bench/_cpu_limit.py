@@ -25,9 +25,8 @@ class CpuLimit:
     """A cgroup whose processes share at most `cores` CPUs; `wrap(cmd)` runs a command inside it."""
 
     def __init__(self, name: str, cores: float) -> None:
-        v1 = ROOT / "cpu"
-        self.v2 = not (v1 / "cpu.cfs_quota_us").exists()
-        self.path = (ROOT if self.v2 else v1) / f"hearth-bench-{name}-{os.getpid()}"
+        self.path = controller() / f"hearth-bench-{name}-{os.getpid()}"
+        self.v2 = self.path.parent == ROOT
         quota = max(1000, round(cores * PERIOD_US))
         try:
             self.path.mkdir()
@@ -52,6 +51,12 @@ class CpuLimit:
                 return
             except OSError:
                 time.sleep(0.1)
+
+
+def controller() -> Path:
+    """Where CPU-limited cgroups are made: v1's `cpu` hierarchy, else the v2 root."""
+    v1 = ROOT / "cpu"
+    return v1 if (v1 / "cpu.cfs_quota_us").exists() else ROOT
 
 
 def main() -> None:

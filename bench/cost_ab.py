@@ -21,37 +21,13 @@ import subprocess
 import sys
 import tempfile
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench import _common as bench
 from bench import load
-from bench.request_costs import settle
-from slack_app.simulator import SlackDriver, SlackSimulator
-
-
-@dataclass
-class Server:
-    name: str
-    proc: subprocess.Popen
-    mix: load.Mix
-    client: load.Client
-
-
-def start(name: str, tree: Path | None, sim: SlackSimulator, database_url: str, tmp: Path,
-          members: list[str]) -> Server:
-    """`hearth serve --no-worker` from `tree` (None: this one), seeded and warmed."""
-    (tmp / name).mkdir()
-    env = {**load.ENV, **({"PYTHONPATH": str(tree)} if tree else {})}
-    proc, url = bench.start_hearth(sim, tmp / name, secret=load.SECRET, database_url=database_url, env=env,
-                                   name=name, separate_worker=True)
-    bench.stop_process(bench.SEPARATE_WORKERS.pop(proc.pid))  # --no-worker, and no worker
-    assert url
-    mix = load.seed(sim, SlackDriver(url, load.SECRET, sim, timeout=30), database_url, tmp / name, members)
-    client = load.Client([url])
-    load.paced(client, mix, rate=50, seconds=2)  # warm: imports, caches, pooled connections
-    return Server(name, proc, mix, client)
+from bench.request_costs import Server, settle, start
+from slack_app.simulator import SlackSimulator
 
 
 def measure(kind: str, n: int, servers: list[Server]) -> dict[str, Any]:
@@ -108,7 +84,7 @@ def main() -> None:
         try:
             for name, tree in (("this", None), ("other", other)):
                 db = stack.enter_context(bench.scratch_database("postgresql"))
-                servers.append(start(name, tree, sim, db.url, tmp, members))
+                servers.append(start(name, sim, db.url, tmp, members, tree))
             measured = {}
             for kind in kinds:
                 print(f"measuring {kind}", flush=True)

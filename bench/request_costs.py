@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,34 @@ def settle(pids: list[int], quiet_for: float = 1.0, timeout: float = 30.0) -> No
         time.sleep(quiet_for)
         if sum(load.server_cpu_seconds(p) for p in pids) - before < 0.02 * quiet_for:
             return
+
+
+@dataclass
+class Server:
+    name: str
+    proc: subprocess.Popen
+    mix: load.Mix
+    client: load.Client
+
+
+def start(name: str, sim: SlackSimulator, database_url: str, tmp: Path, members: list[str],
+          tree: Path | None = None) -> Server:
+    """`hearth serve --no-worker` (from checkout `tree`, else this one) on a database seeded as bench/load.py
+    seeds it, warmed. No delivery worker: the seeding's invitations would blur every figure."""
+    (tmp / name).mkdir()
+    env = {**load.ENV, **({"PYTHONPATH": str(tree)} if tree else {})}
+    proc, url = bench.start_hearth(sim, tmp / name, secret=load.SECRET, database_url=database_url, env=env,
+                                   name=name, separate_worker=True)
+    bench.stop_process(bench.SEPARATE_WORKERS.pop(proc.pid))  # --no-worker, and no worker
+    try:
+        assert url
+        mix = load.seed(sim, SlackDriver(url, load.SECRET, sim, timeout=30), database_url, tmp / name, members)
+        client = load.Client([url])
+        load.paced(client, mix, rate=50, seconds=2)  # warm: imports, caches, pooled connections
+    except BaseException:
+        bench.stop_process(proc)
+        raise
+    return Server(name, proc, mix, client)
 
 
 def measure(kind: str, n: int, mix: load.Mix, client: load.Client, hearth: int, profile: Path | None = None
@@ -100,21 +129,14 @@ def main() -> None:
     result: dict[str, Any] = {"requests_per_kind": args.requests, "members": args.members, "database": "postgresql"}
     with tempfile.TemporaryDirectory() as tmp_name, bench.scratch_database("postgresql") as db, \
             SlackSimulator(ws, rate_limits=False) as sim:
-        tmp = Path(tmp_name)
-        hearth, url = bench.start_hearth(sim, tmp, secret=load.SECRET, database_url=db.url, env=load.ENV,
-                                         separate_worker=True)
-        bench.stop_process(bench.SEPARATE_WORKERS.pop(hearth.pid))  # --no-worker, and no worker
+        hearth = start("hearth", sim, db.url, Path(tmp_name), members)
         try:
-            assert url
-            mix = load.seed(sim, SlackDriver(url, load.SECRET, sim, timeout=30), db.url, tmp, members)
-            client = load.Client([url])
-            load.paced(client, mix, rate=50, seconds=2)  # warm: imports, caches, pooled connections
             kinds = {}
             for kind in load.MIX:
                 print(f"measuring {kind}", flush=True)
-                kinds[kind] = measure(kind, args.requests, mix, client, hearth.pid, args.profile)
+                kinds[kind] = measure(kind, args.requests, hearth.mix, hearth.client, hearth.proc.pid, args.profile)
         finally:
-            bench.stop_process(hearth)
+            bench.stop_process(hearth.proc)
     weights = sum(load.MIX.values())
     mean = {k: round(sum(load.MIX[kind] * kinds[kind][k] for kind in kinds) / weights, 2)
             for k in ("hearth_cpu_ms", "postgresql_cpu_ms")}

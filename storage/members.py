@@ -68,10 +68,10 @@ def remember(db: Database, team_id: str, user_id: str) -> Member:
     """Note that a member exists (App Home opened, joined a channel) without touching their profile; their row
     as it is now."""
     with db.session() as s:
-        row = _member(s, team_id, user_id)
+        row = find(s, team_id, user_id)
         if row is None:  # a concurrent request may add them too: theirs or ours, the row is read back
             _add_members(s, team_id, [user_id])
-            row = _member(s, team_id, user_id)
+            row = find(s, team_id, user_id)
         assert row is not None
         return row
 
@@ -159,7 +159,7 @@ def by_id(s: Session, team_id: str, user_ids: list[str]) -> dict[str, Member]:
 
 def get(db: Database, team_id: str, user_id: str) -> Member | None:
     with db.session() as s:
-        return _member(s, team_id, user_id)
+        return find(s, team_id, user_id)
 
 
 _MEMBER = select(Member).where(Member.team_id == bindparam("team_id"), Member.user_id == bindparam("user_id"))
@@ -167,10 +167,6 @@ _MEMBER = select(Member).where(Member.team_id == bindparam("team_id"), Member.us
 
 def find(s: Session, team_id: str, user_id: str) -> Member | None:
     """Their row, in the caller's transaction."""
-    return _member(s, team_id, user_id)
-
-
-def _member(s: Session, team_id: str, user_id: str) -> Member | None:
     return s.scalar(_MEMBER, {"team_id": team_id, "user_id": user_id})
 
 
