@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from slack_bolt import App, BoltContext, BoltResponse
@@ -39,10 +40,18 @@ class Hearth:
     services: Services
     oauth_flow: OAuthFlow | None
     after_ack: AfterAck = field(default_factory=AfterAck)
+    listeners: Executor | None = None
 
     @property
     def db(self) -> Database:
         return self.services.db
+
+    def settle(self) -> None:
+        """Let the listeners and after-ack work in flight end, taking no more: nothing of this app then holds
+        a transaction open (tests empty the tables next)."""
+        if self.listeners is not None:
+            self.listeners.shutdown(wait=True)
+        self.after_ack.shutdown(wait=True)
 
     def close(self) -> None:
         self.after_ack.shutdown(wait=False)
@@ -69,6 +78,7 @@ def build_app(settings: Settings, *, services: Services | None = None,
     # niced process), so a burst of Home opens cannot hold up a command's ack (bench/ack_burst.py measures it).
     client = make_request_client(reveal(settings.SLACK_BOT_TOKEN), settings.SLACK_API_URL)
     after_ack = AfterAck(niced=NicedProcess(settings) if niced_process else None)
+    listeners = listener_executor()
     oauth_flow = _oauth_flow(settings, services) if settings.oauth_enabled else None
     bolt_log = logging.getLogger("hearth.bolt")
     if bolt_log.level < logging.INFO:  # NOTSET too: Bolt's DEBUG lines print request and response bodies
@@ -79,7 +89,7 @@ def build_app(settings: Settings, *, services: Services | None = None,
         name="hearth.bolt",
         signing_secret=reveal(settings.SLACK_SIGNING_SECRET),
         client=client,  # carries the bot token (none with OAuth), the API URL and the retry handlers
-        listener_executor=listener_executor(),
+        listener_executor=listeners,
         oauth_flow=oauth_flow,
         authorize=_installed_authorize(oauth_flow, client) if oauth_flow else None,
         installation_store=oauth_flow.settings.installation_store if oauth_flow else None,
@@ -94,7 +104,7 @@ def build_app(settings: Settings, *, services: Services | None = None,
         for register in workflow.listeners:
             register(bolt)
     fallbacks.register(bolt)  # last: Bolt takes the first listener that matches
-    return Hearth(bolt=bolt, services=services, oauth_flow=oauth_flow, after_ack=after_ack)
+    return Hearth(bolt=bolt, services=services, oauth_flow=oauth_flow, after_ack=after_ack, listeners=listeners)
 
 
 def _oauth_flow(settings: Settings, services: Services) -> OAuthFlow:

@@ -67,24 +67,31 @@ def db(migrated_db: Database, db_key: str) -> Iterator[Database]:
     _empty_all_tables(migrated_db)
 
 
+EMPTY_ATTEMPTS = 5
+EMPTY_LOCK_TIMEOUT = "5s"
+
+
 def _empty_all_tables(db: Database) -> None:
     # Every table the migrations made (not only those on Base), children first, except Alembic's record.
     reflected = MetaData()
     reflected.reflect(db.engine)
     tables = [t.name for t in reversed(reflected.sorted_tables) if t.name != "alembic_version"]
-    for attempt in range(3):
+    for attempt in range(EMPTY_ATTEMPTS):
         try:
             with db.engine.begin() as conn:
                 if db.is_sqlite:
                     for name in tables:
                         conn.execute(text(f'DELETE FROM "{name}"'))
                 else:
+                    # A thread a test left running may hold a read transaction while it waits, in Python, for
+                    # a write queued behind this TRUNCATE: PostgreSQL sees no cycle and all three would wait
+                    # for ever. Giving up the lock after a while lets them finish; the next attempt succeeds.
+                    conn.execute(text(f"SET LOCAL lock_timeout = '{EMPTY_LOCK_TIMEOUT}'"))
                     conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in tables) + " RESTART IDENTITY CASCADE"))
             return
         except OperationalError:
-            # A test's app may still be finishing after-ack work: PostgreSQL can pick TRUNCATE as a deadlock's
-            # victim. Once that work is done, emptying succeeds.
-            if attempt == 2:
+            # Also a deadlock's victim, when a test's after-ack work is still writing.
+            if attempt == EMPTY_ATTEMPTS - 1:
                 raise
             time.sleep(0.5)
 
@@ -126,7 +133,9 @@ def hearth(app_settings, db):
     from slack_app.services import build_services
     from slack_app.workflows import WORKFLOWS
 
-    return build_app(app_settings, services=build_services(app_settings, db=db, workflows=WORKFLOWS))
+    app = build_app(app_settings, services=build_services(app_settings, db=db, workflows=WORKFLOWS))
+    yield app
+    app.settle()  # before `db` empties the tables: no listener of this test's may still hold a transaction
 
 
 @pytest.fixture
