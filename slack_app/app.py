@@ -25,6 +25,7 @@ from slack_app.request_path import AfterAck, listener_executor
 from slack_app.services import Services, build_services
 from slack_app.settings import Settings, SettingsError, reveal
 from slack_app.slack_port import WebApiPort, make_request_client
+from slack_app.web_transport import pooled
 from slack_app.workflow import Workflow
 from slack_app.workflows import WORKFLOWS
 from storage import events
@@ -139,7 +140,7 @@ def _install_middleware(bolt: App, services: Services, after_ack: AfterAck) -> N
     def inject_services(context: BoltContext, client: WebClient, next: Callable[[], BoltResponse]) -> BoltResponse:
         """Listeners take `services`, `slack` and `after_ack` as arguments (Bolt injects context keys by name)."""
         context["services"] = services
-        context["slack"] = WebApiPort(client)
+        context["slack"] = WebApiPort(pooled(client))
         context["after_ack"] = after_ack
         return next()
 

@@ -1,7 +1,8 @@
 """The Slack port: the one module that calls Slack's Web API.
 
 Use cases depend on the `SlackPort` protocol; `WebApiPort` implements it over slack_sdk's
-`WebClient` (`make_client`: retry handlers for 429, connection errors and 5xx, for the CLI and jobs;
+`WebClient` on kept-alive connections (`slack_app.web_transport`; `make_client`: retry handlers for 429,
+connection errors and 5xx, for the CLI and jobs;
 `make_request_client`: never sleeps on a 429, for the request path) and `FakeSlackPort`
 (`slack_app.fake_port`) records a transcript for use-case tests.
 
@@ -24,6 +25,8 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 from slack_sdk.web import SlackResponse
+
+from slack_app.web_transport import PooledWebClient
 
 log = logging.getLogger("hearth.slack")
 
@@ -136,7 +139,7 @@ def retry_handlers(max_retries: int = 2) -> list:
 
 
 def make_client(token: str | None, base_url: str, *, max_retries: int = 2, timeout: int = 10) -> WebClient:
-    return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=retry_handlers(max_retries))
+    return PooledWebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=retry_handlers(max_retries))
 
 
 def make_request_client(token: str | None, base_url: str, *, timeout: int = 5) -> WebClient:
@@ -144,7 +147,7 @@ def make_request_client(token: str | None, base_url: str, *, timeout: int = 5) -
     seconds on a listener thread is how commands miss Slack's 3 s ack). The 429 surfaces as a SlackError
     with its `retry_after`; a caller defers the work to the outbox or, for an idempotent refresh like
     App Home, drops it with a log line. One quick retry for a dropped connection or a 5xx."""
-    return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[
+    return PooledWebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[
         ConnectionErrorRetryHandler(max_retry_count=1), ServerErrorRetryHandler(max_retry_count=1)])
 
 
@@ -152,7 +155,7 @@ def make_delivery_client(token: str | None, base_url: str, *, timeout: int = 10)
     """A client that never retries or sleeps by itself: the delivery worker sees every 429 (with its
     Retry-After), 5xx and connection error, paces and retries from its own loop, and reconciles before it
     resends a message that may have been delivered."""
-    return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
+    return PooledWebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
 
 
 def _retry_after(response: SlackResponse) -> float | None:

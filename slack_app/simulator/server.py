@@ -11,6 +11,8 @@ import email.parser
 import email.policy
 import json
 import logging
+import socket
+import ssl
 import threading
 import time
 from base64 import b64decode
@@ -73,8 +75,11 @@ class SlackSimulator:
                  clock: Callable[[], float] = time.monotonic, post_message_per_minute: float = 600,
                  post_burst: float | None = None, tier_burst: float = 1.0,
                  client_id: str | None = None, client_secret: str | None = None,
-                 app_token: str = "xapp-1-sim-token") -> None:
+                 app_token: str = "xapp-1-sim-token", tls: ssl.SSLContext | None = None) -> None:
+        """`tls`: serve the Web API over HTTPS with this server context, as Slack does (bench/web_api_calls.py
+        measures what a TLS handshake per call costs)."""
         self.workspace = workspace or demo_workspace()
+        self._tls = tls
         self.bot_token = bot_token
         self.socket_mode = SocketModeGateway(app_token, self.workspace.app_id, clock)
         self.clock = clock
@@ -95,6 +100,9 @@ class SlackSimulator:
     def start(self) -> SlackSimulator:
         if self._httpd is None:
             self._httpd = _Server(("127.0.0.1", 0), _Handler)
+            if self._tls is not None:  # the handshake runs on the connection's own thread, at its first read
+                self._httpd.socket = self._tls.wrap_socket(self._httpd.socket, server_side=True,
+                                                           do_handshake_on_connect=False)
             self._httpd.daemon_threads = True
             self._httpd.simulator = self  # type: ignore[attr-defined]
             self.state.files_url = self.url + UPLOAD_PATH
@@ -124,11 +132,17 @@ class SlackSimulator:
     def url(self) -> str:
         if self._httpd is None:
             raise RuntimeError("the simulator is not started")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}"
 
     @property
     def base_url(self) -> str:
         return self.url + API_PATH
+
+    @property
+    def connections_accepted(self) -> int:
+        """Connections clients opened to the Web API so far (each may carry many calls)."""
+        return self._httpd.connections_accepted if self._httpd is not None else 0
 
     # ---- set-up and fault injection -----------------------------------------------------------------
 
@@ -394,8 +408,43 @@ class _Server(ThreadingHTTPServer):
     # which the load benchmark then counted as the app's own slowness.
     request_queue_size = 1024
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        self.connections_accepted = 0  # clients keep connections alive: tests count how many they opened
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+            self.connections_accepted += 1
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        """A stopped Slack answers nothing: connections kept alive are closed too, as a server going away does."""
+        super().server_close()
+        with self._open_lock:
+            kept = list(self._open)
+        for conn in kept:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:  # the client closed it meanwhile
+                pass
+
 
 class _Handler(BaseHTTPRequestHandler):
+    # Keep-alive, as Slack's API does: a client may send its next call on the same connection (every answer
+    # carries its Content-Length).
+    protocol_version = "HTTP/1.1"
+    # An answer is two writes (headers, body): with Nagle's algorithm the body would wait for the client's
+    # delayed ACK of the headers, 40 ms on Linux, once the connection no longer closes after each answer.
+    disable_nagle_algorithm = True
+
     def do_POST(self) -> None:  # http.server's naming
         self.server.simulator._serve(self)  # type: ignore[attr-defined]
 
