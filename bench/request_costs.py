@@ -130,7 +130,10 @@ def main() -> None:
     ap.add_argument("--members", type=int, default=1000)
     ap.add_argument("--label", default="postgresql", help="names bench/results/request_costs_<label>.json")
     ap.add_argument("--profile", type=Path, default=None, help="a folder for one py-spy profile per kind")
+    ap.add_argument("--kinds", default=",".join(load.MIX), help="kinds to measure (default: the whole mix)")
     args = ap.parse_args()
+    if unknown := set(args.kinds.split(",")) - set(load.MIX):
+        ap.error(f"unknown kinds: {', '.join(sorted(unknown))} (known: {', '.join(load.MIX)})")
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     ws = bench.workspace(args.members)
@@ -143,12 +146,12 @@ def main() -> None:
         hearth = start("hearth", sim, db.url, Path(tmp_name), members)
         try:
             kinds = {}
-            for kind in load.MIX:
+            for kind in args.kinds.split(","):
                 print(f"measuring {kind}", flush=True)
                 kinds[kind] = measure(kind, args.requests, hearth, args.profile)
         finally:
             bench.stop_process(hearth.proc)
-    weights = sum(load.MIX.values())
+    weights = sum(load.MIX[kind] for kind in kinds)
     mean = {k: round(sum(load.MIX[kind] * kinds[kind][k] for kind in kinds) / weights, 2)
             for k in ("hearth_cpu_ms", "postgresql_cpu_ms")}
     result.update(mix_percent=load.MIX, kinds=kinds, mix_mean=mean,

@@ -14,7 +14,7 @@ import json
 from datetime import date, datetime
 from typing import Protocol
 
-from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint, delete, select, update
+from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint, bindparam, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from storage.checkins import UTCDateTime
@@ -127,7 +127,14 @@ def program(s: Session, team_id: str, channel_id: str) -> BuddyProgram | None:
                                                BuddyProgram.channel_id == channel_id))
 
 
+# Built once (storage/db.py says why): every App Home lists its workspace's programs.
+_ENABLED_PROGRAMS_OF = (select(BuddyProgram).where(BuddyProgram.team_id == bindparam("team_id"),
+                                                   BuddyProgram.enabled.is_(True)).order_by(BuddyProgram.id))
+
+
 def programs(s: Session, team_id: str | None = None, *, enabled_only: bool = True) -> list[BuddyProgram]:
+    if team_id is not None and enabled_only:
+        return list(s.scalars(_ENABLED_PROGRAMS_OF, {"team_id": team_id}))
     q = select(BuddyProgram).order_by(BuddyProgram.id)
     if team_id is not None:
         q = q.where(BuddyProgram.team_id == team_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import String, UniqueConstraint, delete, select
+from sqlalchemy import String, UniqueConstraint, bindparam, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from storage.models import Base, utcnow
@@ -56,19 +56,27 @@ def preference(s: Session, team_id: str, user_id: str, *, create: bool = False) 
 def preferences(s: Session, team_id: str, user_ids: list[str]) -> dict[str, MemberPreference]:
     rows: dict[str, MemberPreference] = {}
     for start in range(0, len(user_ids), 500):
-        rows.update({r.user_id: r for r in s.scalars(select(MemberPreference).where(
-            MemberPreference.team_id == team_id, MemberPreference.user_id.in_(user_ids[start:start + 500])))})
+        rows.update({r.user_id: r for r in s.scalars(_PREFERENCES, {"team_id": team_id,
+                                                                    "user_ids": user_ids[start:start + 500]})})
     return rows
 
 
 def opt_outs(s: Session, team_id: str, workflow: str, user_ids: list[str] | None = None) -> list[MemberOptOut]:
-    query = select(MemberOptOut).where(MemberOptOut.team_id == team_id, MemberOptOut.workflow == workflow)
     if user_ids is None:
-        return list(s.scalars(query))
+        return list(s.scalars(_OPT_OUTS, {"team_id": team_id, "workflow": workflow}))
     rows: list[MemberOptOut] = []
     for start in range(0, len(user_ids), 500):
-        rows += s.scalars(query.where(MemberOptOut.user_id.in_(user_ids[start:start + 500])))
+        rows += s.scalars(_OPT_OUTS_OF, {"team_id": team_id, "workflow": workflow,
+                                         "user_ids": user_ids[start:start + 500]})
     return rows
+
+
+# Built once (storage/db.py says why): every App Home reads a member's preferences and opt-outs.
+_PREFERENCES = select(MemberPreference).where(MemberPreference.team_id == bindparam("team_id"),
+                                              MemberPreference.user_id.in_(bindparam("user_ids", expanding=True)))
+_OPT_OUTS = select(MemberOptOut).where(MemberOptOut.team_id == bindparam("team_id"),
+                                       MemberOptOut.workflow == bindparam("workflow"))
+_OPT_OUTS_OF = _OPT_OUTS.where(MemberOptOut.user_id.in_(bindparam("user_ids", expanding=True)))
 
 
 def add_opt_out(s: Session, team_id: str, user_id: str, workflow: str, scope: str = WHOLE_WORKFLOW) -> None:
