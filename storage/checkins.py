@@ -239,14 +239,17 @@ def pending_rounds(s: Session) -> list[CheckinRound]:
 
 def open_rounds_for(s: Session, team_id: str, user_id: str) -> list[tuple[CheckinRound, CheckinCircle]]:
     """Open rounds the member belongs to (and has not left)."""
-    rows = s.execute(
-        select(CheckinRound, CheckinCircle)
-        .join(CheckinCircle, CheckinCircle.id == CheckinRound.circle_id)
-        .join(CheckinParticipant, CheckinParticipant.round_id == CheckinRound.id)
-        .where(CheckinCircle.team_id == team_id, CheckinRound.status == RoundStatus.OPEN,
-               CheckinParticipant.user_id == user_id, CheckinParticipant.left_at.is_(None))
-        .order_by(CheckinRound.id))
-    return [(r, c) for r, c in rows]
+    return [(r, c) for r, c in s.execute(_OPEN_ROUNDS_FOR, {"team_id": team_id, "user_id": user_id})]
+
+
+# Built once (storage/db.py says why): every /checkin looks the member's open rounds up.
+_OPEN_ROUNDS_FOR = (
+    select(CheckinRound, CheckinCircle)
+    .join(CheckinCircle, CheckinCircle.id == CheckinRound.circle_id)
+    .join(CheckinParticipant, CheckinParticipant.round_id == CheckinRound.id)
+    .where(CheckinCircle.team_id == bindparam("team_id"), CheckinRound.status == RoundStatus.OPEN,
+           CheckinParticipant.user_id == bindparam("user_id"), CheckinParticipant.left_at.is_(None))
+    .order_by(CheckinRound.id))
 
 
 # ---- participants ---------------------------------------------------------------------------------------

@@ -152,9 +152,13 @@ def by_id(s: Session, team_id: str, user_ids: list[str]) -> dict[str, Member]:
     rows: dict[str, Member] = {}
     for start in range(0, len(user_ids), 500):  # keep IN lists well under every database's parameter limit
         chunk = user_ids[start:start + 500]
-        rows.update({m.user_id: m for m in s.scalars(
-            select(Member).where(Member.team_id == team_id, Member.user_id.in_(chunk)))})
+        rows.update({m.user_id: m for m in s.scalars(_BY_ID, {"team_id": team_id, "user_ids": chunk})})
     return rows
+
+
+# Built once (storage/db.py says why): every report reads its moderator channel's profiles.
+_BY_ID = select(Member).where(Member.team_id == bindparam("team_id"),
+                              Member.user_id.in_(bindparam("user_ids", expanding=True)))
 
 
 def get(db: Database, team_id: str, user_id: str) -> Member | None:
