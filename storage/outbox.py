@@ -258,6 +258,13 @@ def _stored_ref(session: Session, team_id: str, ref: str) -> str:
     return parent or hashed  # a parent written before 0005 is named by its key in clear
 
 
+def exists(session: Session, team_id: str, dedupe_key: str) -> bool:
+    """Whether a message of this dedupe key was queued (and its row kept): `find` without reading, or
+    decrypting, the message."""
+    forms = [opaque(session, dedupe_key), dedupe_key]  # the key in clear: rows written before 0005
+    return session.scalar(_KEY_KNOWN, {"team_id": team_id, "keys": forms}) is not None
+
+
 def find(session: Session, team_id: str, dedupe_key: str) -> OutboxRow | None:
     """The row of a dedupe key (e.g. to read the channel and ts a message was sent as). A delivered
     sensitive message has no row any more."""

@@ -55,6 +55,7 @@ def test_rows_written_before_0005_survive_the_upgrade_and_the_downgrade(tmp_path
             assert (pending.payload, pending.sensitive) == ({"text": "queued before"}, False)
             assert sent.payload == {}
             assert outbox.find(s, "T1", "old:UBOB").id == pending.id  # keys stored in clear are still found
+            assert outbox.exists(s, "T1", "old:UBOB")
             assert outbox.enqueue_many(s, [dict(team_id="T1", kind="k", target="UBOB", payload={"text": "x"},
                                                 dedupe_key="old:UBOB")]) == 0  # and still deduplicate
             outbox.enqueue_sensitive(s, team_id="T1", kind="k", recipient="UDEV", payload={"text": "s"},

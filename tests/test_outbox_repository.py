@@ -44,6 +44,21 @@ def test_enqueue_commits_and_rolls_back_with_the_state_change(db):
     assert row.status == outbox.PENDING and row.attempts == 0 and row.created_at.tzinfo is not None
 
 
+def test_exists_tells_a_queued_key_without_opening_its_message(db, monkeypatch):
+    with db.session() as s:
+        outbox.enqueue(s, team_id="T1", kind="x", target="C1", payload={"text": "words"}, dedupe_key="k1")
+
+    def opened(*_args):
+        raise AssertionError("a message was decrypted")
+
+    monkeypatch.setattr(outbox, "_open_payload", opened)
+    with db.session() as s:
+        assert outbox.exists(s, "T1", "k1")
+        assert not outbox.exists(s, "T1", "k2") and not outbox.exists(s, "T2", "k1")
+        with pytest.raises(AssertionError):
+            outbox.find(s, "T1", "k1")  # find reads the message
+
+
 def sk(db, key):
     with db.session() as s:
         return outbox.stored_key(s, key)

@@ -239,7 +239,7 @@ def _share(services: Services, s: Session, circle: CheckinCircle, round_: Checki
     team_id, copy = circle.team_id, services.copy
     sharing = Sharing(row.sharing)
     thread_key = _share_key(round_.id, row.public_id, "thread")
-    in_thread = outbox.find(s, team_id, thread_key) is not None
+    in_thread = outbox.exists(s, team_id, thread_key)
     if rules.is_shared_in_thread(sharing):
         payload = views.share_message(copy, row, text, named=sharing is Sharing.NAMED)
         if in_thread:
@@ -259,7 +259,7 @@ def _share(services: Services, s: Session, circle: CheckinCircle, round_: Checki
         return  # the facilitator's own check-in needs no copy for themselves
     dm_key = _share_key(round_.id, row.public_id, "facilitator")
     payload = views.facilitator_share(copy, circle, row, text, _snooze_offer(s, team_id, facilitator))
-    if outbox.find(s, team_id, dm_key) is not None:
+    if outbox.exists(s, team_id, dm_key):
         payload, key = {**payload, "update_of": dm_key}, _share_key(round_.id, row.public_id, "facilitator",
                                                                      row.version)
     else:
