@@ -18,7 +18,9 @@ HTTP mode; `concurrency` is only the number of envelopes being handed to Bolt at
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
 import time
 from typing import Any
@@ -75,6 +77,18 @@ class _DrainingHandler(SocketModeHandler):
         with self._idle:
             self.draining = True
             return self._idle.wait_for(lambda: self.in_hand == 0, timeout=timeout)
+
+    def close(self) -> None:
+        """Close at once. slack_sdk's close waits for the receiving thread's lock, which that thread holds in a
+        blocking recv until a frame comes or its 3 s timeout ends: every stop took up to 3 s more. Shutting the
+        socket down ends that recv now (reconnects turned off first, so nothing replaces the connection)."""
+        client = self.client
+        client.closed, client.auto_reconnect_enabled = True, False
+        sock = getattr(client.current_session, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):  # Slack's side closed it already
+                sock.shutdown(socket.SHUT_RDWR)
+        super().close()
 
 
 class SocketModeConnection:

@@ -102,10 +102,11 @@ SIGNING_SECRET = "test-signing-secret"
 
 
 @pytest.fixture
-def simulator():
+def simulator(request):
+    """Slack on loopback; a test may pass SlackSimulator options with `indirect` parametrization."""
     from slack_app.simulator import SlackSimulator, demo_workspace
 
-    with SlackSimulator(demo_workspace(), rate_limits=False) as sim:
+    with SlackSimulator(demo_workspace(), **{"rate_limits": False, **getattr(request, "param", {})}) as sim:
         yield sim
 
 

@@ -272,6 +272,29 @@ def test_stopping_acks_the_envelopes_in_hand_refuses_new_ones_then_closes(hearth
     assert gateway.late_acks == 0
 
 
+
+@pytest.mark.parametrize("simulator", [{"socket_ping_interval": None}], indirect=True)  # Slack's side never pings
+def test_stopping_does_not_wait_for_a_frame_to_arrive(hearth, simulator):
+    """slack_sdk's close waits for the receiving thread, blocked in recv until a frame comes or its timeout ends
+    (3 s: every stop took up to that much longer). With no timeout and no frame coming, a stop must still end:
+    it wakes the recv itself."""
+    from slack_app.simulator import SlackDriver
+    from slack_app.socket_mode import SocketModeConnection
+
+    connection = SocketModeConnection(hearth, simulator.socket_mode.app_token, ping_interval=600).start()
+    session = connection.client.current_session
+    assert session is not None and session.sock is not None
+    session.sock.settimeout(None)  # the next recv waits for a frame, however long
+    # An envelope and its ack: the receiving thread has read a frame since, so it now waits without a timeout.
+    member = SlackDriver(None, SIGNING_SECRET, simulator, socket_mode=True)
+    assert member.command("UALICE", "/hearth", text="help").status == 200
+    stopping = threading.Thread(target=connection.stop, kwargs={"timeout": 5}, daemon=True)
+    stopping.start()
+    stopping.join(20)
+    assert not stopping.is_alive(), "the stop waited for a frame that never comes"
+    assert wait_for(lambda: simulator.socket_mode.connection_count == 0)
+    assert not connection.client.is_connected()
+
 def _event(simulator, event):
     import secrets
 

@@ -27,6 +27,7 @@ from slack_app.simulator.api import Caller, SlackState
 from slack_app.simulator.errors import ApiError
 from slack_app.simulator.ratelimit import RateLimiter
 from slack_app.simulator.socket_mode import CONNECTIONS_WRITE, SocketModeGateway
+from slack_app.simulator.socket_mode import PING_INTERVAL as SOCKET_PING_INTERVAL
 from slack_app.simulator.transcript import Seen, message_text, render
 from slack_app.simulator.workspace import Workspace, demo_workspace
 
@@ -75,13 +76,15 @@ class SlackSimulator:
                  clock: Callable[[], float] = time.monotonic, post_message_per_minute: float = 600,
                  post_burst: float | None = None, tier_burst: float = 1.0,
                  client_id: str | None = None, client_secret: str | None = None,
-                 app_token: str = "xapp-1-sim-token", tls: ssl.SSLContext | None = None) -> None:
+                 app_token: str = "xapp-1-sim-token", tls: ssl.SSLContext | None = None,
+                 socket_ping_interval: float | None = SOCKET_PING_INTERVAL) -> None:
         """`tls`: serve the Web API over HTTPS with this server context, as Slack does (bench/web_api_calls.py
-        measures what a TLS handshake per call costs)."""
+        measures what a TLS handshake per call costs). `socket_ping_interval`: seconds between the Socket Mode
+        gateway's pings (None: it never pings, so a client hears nothing it did not ask for)."""
         self.workspace = workspace or demo_workspace()
         self._tls = tls
         self.bot_token = bot_token
-        self.socket_mode = SocketModeGateway(app_token, self.workspace.app_id, clock)
+        self.socket_mode = SocketModeGateway(app_token, self.workspace.app_id, clock, ping_interval=socket_ping_interval)
         self.clock = clock
         self.limiter = RateLimiter(clock=clock, scale=rate_scale, post_message_per_minute=post_message_per_minute,
                                    post_burst=post_burst, tier_burst=tier_burst) if rate_limits else None

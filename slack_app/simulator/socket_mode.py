@@ -46,6 +46,7 @@ MAX_CONNECTIONS = 10  # per app, as Slack allows
 MAX_RETRIES = 3
 LINK_PATH = "/link/"
 CONNECTIONS_WRITE = "connections:write"  # the app-level token's scope apps.connections.open needs
+PING_INTERVAL = 5.0  # seconds between the gateway's pings; Slack pings, and so does the client
 
 
 @dataclass
@@ -69,8 +70,10 @@ class _Pending:
 
 class SocketModeGateway:
     def __init__(self, app_token: str, app_id: str, clock: Callable[[], float] = time.monotonic,
-                 app_token_scopes: Iterable[str] = (CONNECTIONS_WRITE,)) -> None:
+                 app_token_scopes: Iterable[str] = (CONNECTIONS_WRITE,), ping_interval: float | None = PING_INTERVAL,
+                 ) -> None:
         self.app_token = app_token
+        self.ping_interval = ping_interval
         # An app-level token is created with its own scopes; one without connections:write cannot open a socket.
         self.app_token_scopes = set(app_token_scopes)
         self.app_id = app_id
@@ -90,9 +93,9 @@ class SocketModeGateway:
 
     def start(self) -> SocketModeGateway:
         if self._server is None:
-            # The app's envelopes are small; Slack pings, and so does the client.
+            # The app's envelopes are small.
             self._server = serve(self._serve, "127.0.0.1", 0, process_request=self._check_ticket, compression=None,
-                                 ping_interval=5, ping_timeout=10, close_timeout=2)
+                                 ping_interval=self.ping_interval, ping_timeout=10, close_timeout=2)
             self._thread = threading.Thread(target=self._server.serve_forever, name="slack-socket-mode", daemon=True)
             self._thread.start()
         return self
