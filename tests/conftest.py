@@ -187,3 +187,16 @@ def slack(simulator):
 @pytest.fixture
 def services(hearth):
     return hearth.services
+
+
+@pytest.fixture
+def deliver(services, slack):
+    """Run the delivery worker until the outbox is empty, as `hearth serve` does in the background. Paced to
+    Slack's limits 20 times over: at their real pace a fan-out to 45 members waits 27 s for users.info alone
+    (Tier 4). Pacing has tests of its own (test_outbox_simulator, test_adaptive_delivery)."""
+    from slack_app.delivery.pacing import SlackLimits
+    from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
+
+    options = WorkerOptions(threads=1, limits=SlackLimits().scaled(20))
+    worker = DeliveryWorker(services.db, lambda team: slack, options=options)
+    return lambda: worker.drain(timeout=60)

@@ -23,13 +23,6 @@ CHANNEL = "CGENERAL"
 HUMANS = {"UALICE", "UBOB", "UCARMEN", "UDEV", "UEMI", "UFINN"}
 
 
-@pytest.fixture
-def deliver(hearth, slack):
-    from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
-
-    worker = DeliveryWorker(hearth.services.db, lambda team: slack, options=WorkerOptions(threads=1))
-    return lambda: worker.drain(timeout=30)
-
 
 def group_dms(simulator, since: int = 0) -> list[set[str]]:
     """The member sets of the group DMs Hearth opened (after the first `since` opens)."""
@@ -372,7 +365,7 @@ def test_an_opt_in_program_matches_only_those_who_join(driver, simulator, hearth
         sorted(m for g in result.plan.groups for m in g) == ["UBOB", "UDEV", "UEMI"]
 
 
-def test_a_newcomer_meets_a_volunteer_welcomer_once(driver, simulator, hearth, slack):
+def test_a_newcomer_meets_a_volunteer_welcomer_once(driver, simulator, hearth, deliver):
     from slack_app.buddies import views
     from slack_app.simulator import wait_for
 
@@ -390,13 +383,11 @@ def test_a_newcomer_meets_a_volunteer_welcomer_once(driver, simulator, hearth, s
     import time
     time.sleep(0.5)  # the welcome is decided after the ack
     assert _queued_welcomes(hearth) == 1
-    from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
-    worker = DeliveryWorker(hearth.services.db, lambda team: slack, options=WorkerOptions(threads=1))
     with hearth.services.db.session() as s:  # "soon after": it waits a few minutes; let it go now
         from storage.models import OutboxMessage
         for row in s.query(OutboxMessage).filter(OutboxMessage.kind == "buddies.welcome"):
             row.next_attempt_at = utcnow()
-    worker.drain(timeout=30)
+    deliver()
     assert group_dms(simulator) == [{"UFINN", "UDEV"}]
     welcome = [m for c in simulator.workspace.channels.values() if c.is_mpim for m in simulator.messages(c.id)]
     assert len(welcome) == 1 and "Welcome to" in welcome[0]["text"]

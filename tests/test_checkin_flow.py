@@ -22,14 +22,6 @@ CIRCLE = "CCIRCLE"
 MEMBERS = ("UALICE", "UBOB", "UDEV", "UEMI", "UCARMEN")
 
 
-@pytest.fixture
-def deliver(hearth, slack):
-    """Run the delivery worker until the outbox is empty, as `hearth serve` does in the background."""
-    from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
-
-    worker = DeliveryWorker(hearth.services.db, lambda team: slack, options=WorkerOptions(threads=1))
-    return lambda: worker.drain(timeout=30)
-
 
 def texts(messages):
     return [m.get("text") or "" for m in messages]

@@ -8,11 +8,10 @@ from slack_app import roster
 from slack_app.checkins.ids import CheckinAction, CheckinBlock
 from slack_app.simulator import wait_for
 from storage import checkins as repo
-from tests.test_checkin_flow import (  # noqa: F401 - deliver is a fixture
+from tests.test_checkin_flow import (
     CIRCLE,
     TEAM,
     current_round,
-    deliver,
     enable_in_slack,
     open_round,
     private_replies,

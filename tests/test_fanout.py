@@ -7,10 +7,8 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-import pytest
-
 from slack_app.buddies import rules, usecases
-from slack_app.delivery.worker import ALONE, REGROUP, RESOLVE_USER, DeliveryWorker, WorkerOptions
+from slack_app.delivery.worker import ALONE, REGROUP, RESOLVE_USER
 from slack_app.scheduling.cadence import next_after
 from slack_app.simulator.workspace import Channel, User
 from slack_app.surveys import usecases as surveys
@@ -21,12 +19,6 @@ from tests.privacy import assert_logs_carry_no_user_ids
 TEAM = "T0HEARTH"
 BIG = "CBIG"
 NOT_PEOPLE = {"UHEARTHBOT", "UOTHERBOT", "UGONE", "UBOT1", "UBOT2"}  # bots and a deactivated account
-
-
-@pytest.fixture
-def deliver(services, slack):
-    worker = DeliveryWorker(services.db, lambda team: slack, options=WorkerOptions(threads=1))
-    return lambda: worker.drain(timeout=60)
 
 
 def crowd(simulator, n: int) -> list[str]:

@@ -14,10 +14,9 @@ from slack_app.simulator import wait_for
 from storage import migrate
 from storage import preferences as repo
 from storage.db import Database
-from tests.test_checkin_flow import (  # noqa: F401 - deliver is a fixture
+from tests.test_checkin_flow import (
     CIRCLE,
     TEAM,
-    deliver,
     enable_in_slack,
     open_round,
     private_replies,

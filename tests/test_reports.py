@@ -29,13 +29,6 @@ MODS = "GMODS"
 MEMBERS = ("UBOB", "UALICE", "UFINN", "UDEV", "UEMI")
 
 
-@pytest.fixture
-def deliver(hearth, slack):
-    from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
-
-    worker = DeliveryWorker(hearth.services.db, lambda team: slack, options=WorkerOptions(threads=1))
-    return lambda: worker.drain(timeout=30)
-
 
 def report(driver, simulator, user="UBOB", *, how="command", values=None):
     """Open the form the way `how` says and submit it; returns (view_id, response)."""

@@ -16,7 +16,7 @@ from slack_app.listener_errors import StickyAck
 from slack_app.request_path import AfterAck, ListenerExecutor
 from slack_app.simulator import wait_for
 from slack_app.slack_port import SlackError
-from tests.test_checkin_flow import CIRCLE, deliver, enable_in_slack, open_round, private_replies  # noqa: F401
+from tests.test_checkin_flow import CIRCLE, enable_in_slack, open_round, private_replies
 
 
 def settle(seconds: float = 1.5) -> None:

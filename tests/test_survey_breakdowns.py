@@ -28,7 +28,6 @@ from surveys.loader import builtin_instrument
 from tests.privacy import database_dump
 from tests.s3server import s3_endpoint, unique_prefix  # noqa: F401  (fixture)
 from tests.test_survey_cli import cli  # noqa: F401  (fixture)
-from tests.test_survey_flow import deliver, slack  # noqa: F401  (fixtures)
 
 TEAM = "T0HEARTH"
 TEAM_A, TEAM_B, SOLO = "CTEAMA", "CTEAMB", "CSOLO"

@@ -17,7 +17,6 @@ from slack_app.surveys import usecases
 from storage import surveys as repo
 from storage.models import OutboxMessage
 from surveys.loader import builtin_instrument
-from tests.test_survey_flow import deliver, slack  # noqa: F401  (fixtures)
 
 TEAM = "T0HEARTH"
 CIRCLE = "CCIRCLE"

@@ -39,20 +39,6 @@ BELONGING = builtin_instrument("belonging")
 QUESTIONS = [q.id for q in BELONGING.counted]
 
 
-@pytest.fixture
-def slack(simulator):
-    from slack_app.slack_port import WebApiPort, make_client
-
-    return WebApiPort(make_client(simulator.bot_token, simulator.base_url))
-
-
-@pytest.fixture
-def deliver(hearth, slack):
-    from slack_app.delivery.worker import DeliveryWorker, WorkerOptions
-
-    worker = DeliveryWorker(hearth.services.db, lambda team: slack, options=WorkerOptions(threads=1))
-    return lambda: worker.drain(timeout=30)
-
 
 def launch(hearth, slack, channel, *, k=3, by="UALICE", days=5):
     instrument, source = usecases.load_survey("belonging")

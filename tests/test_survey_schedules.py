@@ -24,7 +24,6 @@ from storage import surveys as repo
 from storage.models import OutboxMessage
 from storage.survey_schedules import SurveySchedule
 from tests.test_survey_cli import cli  # noqa: F401  (fixture)
-from tests.test_survey_flow import deliver, slack  # noqa: F401  (fixtures)
 
 TEAM = "T0HEARTH"
 CIRCLE = "CCIRCLE"
