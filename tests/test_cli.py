@@ -16,7 +16,7 @@ import yaml
 from slack_app.simulator import wait_for
 from storage import outbox
 from storage.db import Database
-from tests.conftest import SIGNING_SECRET
+from tests.conftest import PG_URL, SIGNING_SECRET
 
 HEARTH = shutil.which("hearth") or str(Path(sys.executable).with_name("hearth"))
 
@@ -82,6 +82,8 @@ def test_keygen_prints_a_usable_key(tmp_path):
     assert crypto.decrypt(crypto.encrypt("hello")) == "hello"
 
 
+# `hearth simulate` always runs on its embedded SQLite file, whatever the pass: once is enough (about 40 s).
+@pytest.mark.skipif(bool(PG_URL), reason="runs in the SQLite pass: simulate always uses its embedded SQLite file")
 @pytest.mark.parametrize(("args", "refusal"), [((), "refused: HTTP 401"),
                                                (("--socket-mode",), "app-level token is refused: invalid_auth")])
 def test_simulate_tells_the_whole_story_on_the_embedded_defaults(tmp_path, args, refusal):
