@@ -34,6 +34,9 @@ from storage.installations import EncryptedInstallationStore, oauth_state_store
 
 log = logging.getLogger("hearth.app")
 
+# Events whose listener only redraws what a member sees (idempotent, best effort): a retry may run it again.
+REDRAWN_EVENTS = frozenset({"app_home_opened"})
+
 
 @dataclass
 class Hearth:
@@ -146,8 +149,11 @@ def _install_middleware(bolt: App, services: Services, after_ack: AfterAck) -> N
 
     @bolt.middleware
     def drop_event_retries(body: dict, next: Callable[[], BoltResponse]) -> BoltResponse:
-        """Slack redelivers an event it thinks was lost; each envelope's event_id runs once."""
-        if body.get("type") == "event_callback" and body.get("event_id"):
+        """Slack redelivers an event it thinks was lost; each envelope's event_id runs once. Except a Home open
+        (`REDRAWN_EVENTS`): drawing a Home again changes nothing, and recording each one wrote and committed a
+        row before every Home open's ack, a quarter of a busy day's requests."""
+        if (body.get("type") == "event_callback" and body.get("event_id")
+                and (body.get("event") or {}).get("type") not in REDRAWN_EVENTS):
             if not events.first_sighting(services.db, body["event_id"], body.get("team_id")):
                 log.info("event.duplicate event_id=%s", body["event_id"])
                 return BoltResponse(status=200, body="")
