@@ -162,8 +162,10 @@ def test_hearth_run_in_two_processes_holds_two_connections_and_handles_each_enve
         driver = SlackDriver(None, SIGNING_SECRET, simulator, socket_mode=True)
         users = [f"UHOME{i:02d}" for i in range(12)]
         homes = {user: driver.app_home_opened(user) for user in users}  # envelopes alternate between connections
-        assert driver.event({"type": "app_home_opened", "user": users[0], "channel": "DHOME00", "tab": "home"},
-                            event_id=homes[users[0]].event_id, retry_num=1).status == 200  # Slack's retry
+        joined = driver.member_joined_channel("UBOB", "CCIRCLE")
+        retried = driver.event({"type": "member_joined_channel", "user": "UBOB", "channel": "CCIRCLE", "channel_type": "C",
+                                "team": simulator.workspace.team_id}, event_id=joined.event_id, retry_num=1)
+        assert all(r.status == 200 for r in (*homes.values(), joined, retried))  # the retry: Slack's
         assert wait_for(lambda: len(simulator.calls_for("views.publish")) == 12, timeout=20)
         wait_for(lambda: len(simulator.calls_for("views.publish")) > 12, timeout=0.5)
         assert sorted(c.params["user_id"] for c in simulator.calls_for("views.publish")) == users  # each once
@@ -174,3 +176,4 @@ def test_hearth_run_in_two_processes_holds_two_connections_and_handles_each_enve
     assert len(_pids(output, r"socket\.closed drained=True")) == 2  # each copy closed its own connection
     assert len(_pids(output, r"method=views\.publish")) == 2  # both took envelopes
     assert output.count("leader.released") == 1 and "Traceback" not in output
+    assert output.count("event.duplicate") == 1  # the retry, whichever copy took it, stopped at the dedupe
