@@ -163,8 +163,7 @@ def test_hearth_run_in_two_processes_holds_two_connections_and_handles_each_enve
         users = [f"UHOME{i:02d}" for i in range(12)]
         homes = {user: driver.app_home_opened(user) for user in users}  # envelopes alternate between connections
         joined = driver.member_joined_channel("UBOB", "CCIRCLE")
-        retried = driver.event({"type": "member_joined_channel", "user": "UBOB", "channel": "CCIRCLE", "channel_type": "C",
-                                "team": simulator.workspace.team_id}, event_id=joined.event_id, retry_num=1)
+        retried = driver.member_joined_channel("UBOB", "CCIRCLE", event_id=joined.event_id, retry_num=1)
         assert all(r.status == 200 for r in (*homes.values(), joined, retried))  # the retry: Slack's
         assert wait_for(lambda: len(simulator.calls_for("views.publish")) == 12, timeout=20)
         wait_for(lambda: len(simulator.calls_for("views.publish")) > 12, timeout=0.5)

@@ -187,15 +187,12 @@ def test_a_dropped_connection_mid_flow_loses_nothing_and_doubles_nothing(socket_
             ran.append(body["event_id"])
         return next()
 
-    def joined(user):
-        return {"type": "member_joined_channel", "user": user, "channel": "CCIRCLE", "channel_type": "C",
-                "team": simulator.workspace.team_id}
-
     gateway = simulator.socket_mode
     # Bob joins a circle's channel; the connection is lost right after Slack sent the event, so its ack may
     # never arrive: Slack retries it (over the new connection) and Hearth must handle it exactly once.
     simulator.join("UBOB", "CCIRCLE")
-    first = _event(simulator, joined("UBOB"))
+    first = _event(simulator, {"type": "member_joined_channel", "user": "UBOB", "channel": "CCIRCLE",
+                               "channel_type": "C", "team": simulator.workspace.team_id})
     sent = gateway.deliver("events_api", first, drop_after_send=True)
     assert sent.acked, "acked, on the first attempt over the new connection or on a retry"
     # A silently dead socket is noticed by the client's session monitor (a few ping intervals; 1 s here).
@@ -212,7 +209,8 @@ def test_a_dropped_connection_mid_flow_loses_nothing_and_doubles_nothing(socket_
     assert members.get(db, "T0HEARTH", "UCARMEN") is not None
 
     # Slack's own retry of an event Hearth already handled changes nothing.
-    assert socket_driver.event(joined("UCARMEN"), event_id=carmen.event_id, retry_num=1).status == 200
+    assert socket_driver.member_joined_channel("UCARMEN", "CCIRCLE", event_id=carmen.event_id,
+                                               retry_num=1).status == 200
     wait_for(lambda: len(ran) > 3, timeout=0.5)
     assert sorted(ran) == sorted([first["event_id"], carmen.event_id, home.event_id])  # each once
     with db.session() as s:
@@ -517,8 +515,7 @@ def test_two_instances_share_the_envelopes_with_one_scheduler_leader(app_setting
             assert driver.command("UALICE", "/hearth", text="help").status == 200
         joined = driver.member_joined_channel("UBOB", "CCIRCLE")
         for retry in (1, 2):  # Slack's retries go to whichever connection; the shared database runs it once
-            driver.event({"type": "member_joined_channel", "user": "UBOB", "channel": "CCIRCLE", "channel_type": "C",
-                          "team": simulator.workspace.team_id}, event_id=joined.event_id, retry_num=retry)
+            driver.member_joined_channel("UBOB", "CCIRCLE", event_id=joined.event_id, retry_num=retry)
         # Each envelope reached exactly one instance, both took a share, and the retries stopped at the dedupe
         # (the counting middleware runs after it): three commands and one event.
         assert wait_for(lambda: seen[0] + seen[1] >= 4)
@@ -565,9 +562,8 @@ def test_two_hearth_run_processes_handle_each_envelope_once_with_one_scheduler_l
         homes = {user: driver.app_home_opened(user) for user in ("UALICE", "UBOB", "UCARMEN")}
         joined = driver.member_joined_channel("UDAN", "CCIRCLE")
         for retry in (1, 2):
-            assert driver.event({"type": "member_joined_channel", "user": "UDAN", "channel": "CCIRCLE",
-                                 "channel_type": "C", "team": simulator.workspace.team_id},
-                                event_id=joined.event_id, retry_num=retry).status == 200
+            assert driver.member_joined_channel("UDAN", "CCIRCLE", event_id=joined.event_id,
+                                                retry_num=retry).status == 200
         assert all(h.status == 200 for h in (*homes.values(), joined))
 
         # Each envelope was handled exactly once, whichever process took it.

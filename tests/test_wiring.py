@@ -233,14 +233,12 @@ def test_event_retries_run_once(driver, simulator, hearth):
             ran.append(body["event_id"])
         return next()
 
-    simulator.join("UCARMEN", "CCIRCLE")
-    joined = {"type": "member_joined_channel", "user": "UCARMEN", "channel": "CCIRCLE", "channel_type": "C",
-              "team": simulator.workspace.team_id}
-    first = driver.event(joined)
+    first = driver.member_joined_channel("UCARMEN", "CCIRCLE")
     assert first.status == 200
     for retry in (1, 2, 3):
-        assert driver.event(joined, event_id=first.event_id, retry_num=retry).status == 200
-    assert driver.event(joined).status == 200  # another delivery, another event_id: it runs
+        assert driver.member_joined_channel("UCARMEN", "CCIRCLE", event_id=first.event_id,
+                                            retry_num=retry).status == 200
+    assert driver.member_joined_channel("UCARMEN", "CCIRCLE").status == 200  # another event_id: it runs
     assert wait_for(lambda: len(ran) == 2)
     time.sleep(0.3)  # give a wrongly let-through retry the chance to arrive
     assert ran[0] == first.event_id and len(ran) == 2

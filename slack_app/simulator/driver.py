@@ -266,15 +266,17 @@ class SlackDriver:
             event["view"] = home  # Slack includes the published Home tab
         return self.event(event)
 
-    def member_joined_channel(self, user: str, channel: str, inviter: str | None = None) -> Response:
-        """`user` joins `channel` in the simulated workspace, and Slack tells the app."""
+    def member_joined_channel(self, user: str, channel: str, inviter: str | None = None, *,
+                              event_id: str | None = None, retry_num: int | None = None) -> Response:
+        """`user` joins `channel` in the simulated workspace, and Slack tells the app (with `event_id` and
+        `retry_num`: Slack's redelivery of that event)."""
         self.sim.join(user, channel)
         private = self._ws.channels[channel].is_private
         event = {"type": "member_joined_channel", "user": user, "channel": channel,
                  "channel_type": "G" if private else "C", "team": self._ws.team_id}
         if inviter:
             event["inviter"] = inviter
-        return self.event(event)
+        return self.event(event, event_id=event_id, retry_num=retry_num)
 
     def url_verification(self, challenge: str) -> Response:
         body = {"token": VERIFICATION_TOKEN, "challenge": challenge, "type": "url_verification"}
