@@ -14,13 +14,16 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Protocol
 
 from sqlalchemy import DateTime, Dialect, ForeignKey, Index, Select, String, UniqueConstraint, bindparam, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 
 from storage import preferences
+from storage.db import upsert_insert
 from storage.models import Base, utcnow
 from storage.sealed import Sealed
 
@@ -267,15 +270,18 @@ def participant(s: Session, round_id: int, user_id: str) -> CheckinParticipant |
     return s.scalar(_PARTICIPANT, {"round_id": round_id, "user_id": user_id})
 
 
-def add_participant(s: Session, round_id: int, user_id: str, *, invited: bool) -> CheckinParticipant:
-    row = participant(s, round_id, user_id)
-    if row is None:
-        row = CheckinParticipant(round_id=round_id, user_id=user_id, invited=invited)
-        s.add(row)
-        s.flush()
-    elif row.left_at is not None:
-        row.left_at = None  # came back while the round was open
-    return row
+def add_participant(s: Session, round_id: int, user_id: str, *, invited: bool) -> None:
+    """The member takes part in the round: a new row, or theirs again if they had left (came back while the round
+    was open); a row that is there already stays as it is. One statement (every check-in submission runs it)."""
+    s.execute(_join_round(s.get_bind().dialect.name), {"round_id": round_id, "user_id": user_id, "invited": invited})
+
+
+@cache
+def _join_round(dialect: str) -> Insert:
+    row = {"round_id": bindparam("round_id"), "user_id": bindparam("user_id"), "invited": bindparam("invited")}
+    return upsert_insert(dialect)(CheckinParticipant).values(row).on_conflict_do_update(
+        index_elements=["round_id", "user_id"], set_={"left_at": None},
+        where=CheckinParticipant.left_at.is_not(None))
 
 
 def _circles_of_member() -> Select:
@@ -292,17 +298,29 @@ def _circles_of_member() -> Select:
 
 
 _CIRCLES_OF_MEMBER = _circles_of_member()  # built once: every App Home asks
-_ROUND_AND_CIRCLE = (select(CheckinRound, CheckinCircle).join(CheckinCircle, CheckinCircle.id == CheckinRound.circle_id)
-                     .where(CheckinRound.id == bindparam("round_id")))
+_ROUND_AND_CIRCLE = (
+    select(CheckinRound, CheckinCircle, Checkin)
+    .join(CheckinCircle, CheckinCircle.id == CheckinRound.circle_id)
+    .outerjoin(Checkin, (Checkin.round_id == CheckinRound.id) & (Checkin.user_id == bindparam("user_id")))
+    .where(CheckinRound.id == bindparam("round_id")))
 
 
-def round_and_circle(s: Session, round_id: int | None) -> tuple[CheckinRound | None, CheckinCircle | None]:
-    """A round and its circle in one statement (every "Check in" click and every check-in starts here);
-    (None, None) when there is no such round."""
+@dataclass(frozen=True)
+class RoundOf:
+    """A round, its circle, and the member's check-in of it (None when they have none yet)."""
+
+    round: CheckinRound
+    circle: CheckinCircle
+    checkin: Checkin | None
+
+
+def round_and_circle(s: Session, round_id: int | None, user_id: str) -> RoundOf | None:
+    """A round, its circle and the member's check-in in one statement (every "Check in" click and every
+    check-in starts here); None when there is no such round."""
     if round_id is None:
-        return None, None
-    found = s.execute(_ROUND_AND_CIRCLE, {"round_id": round_id}).first()
-    return (found[0], found[1]) if found else (None, None)
+        return None
+    found = s.execute(_ROUND_AND_CIRCLE, {"round_id": round_id, "user_id": user_id}).first()
+    return RoundOf(found[0], found[1], found[2]) if found else None
 
 
 def circles_of_member(s: Session, team_id: str, user_id: str) -> list[CheckinCircle]:

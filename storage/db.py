@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from functools import cache
 from pathlib import Path
 from time import sleep  # by name: a test replaces the pause between checkpoint attempts
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Table, create_engine, event, exc, text
 from sqlalchemy.engine import Engine, make_url
@@ -198,9 +198,14 @@ def insert_ignore(session: Session, table: Table, *, unique: list[str], returnin
 
 @cache
 def _insert_ignore(dialect: str, table: Table, unique: tuple[str, ...], returning: ColumnElement | None) -> Insert:
+    statement = upsert_insert(dialect)(table).on_conflict_do_nothing(index_elements=list(unique))
+    return statement if returning is None else statement.returning(returning)
+
+
+def upsert_insert(dialect: str) -> Callable[[Table], Any]:
+    """The `insert` of `dialect` (a dialect's name: "postgresql" or "sqlite"), the one with ON CONFLICT clauses."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    statement = insert(table).on_conflict_do_nothing(index_elements=list(unique))
-    return statement if returning is None else statement.returning(returning)
+    return insert

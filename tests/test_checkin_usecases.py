@@ -169,6 +169,38 @@ def test_opening_posts_the_prompt_and_invites_each_reachable_human_by_dm(service
         assert {"checkin.snooze", "checkin.opt_out"} <= set(actions)
 
 
+def test_taking_part_adds_a_member_once_and_readmits_one_who_left(services, slack):
+    enable(services)
+    round_id = open_round(services, slack).round_id
+    left_at = NOW + timedelta(hours=1)
+    with services.db.session() as s:
+        repo.participant(s, round_id, "UCAS").left_at = left_at
+    with services.db.session() as s:
+        repo.add_participant(s, round_id, "UNEW", invited=False)  # joined mid-round
+        repo.add_participant(s, round_id, "UANA", invited=False)  # already there: left as it is
+        repo.add_participant(s, round_id, "UCAS", invited=False)  # came back
+    with services.db.session() as s:
+        rows = {p.user_id: (p.invited, p.left_at) for p in repo.participants(s, round_id)}
+    assert rows == {"UANA": (True, None), "UBEN": (True, None), "UCAS": (True, None), "UDIA": (True, None),
+                    "UNEW": (False, None)}
+
+
+def test_a_round_is_read_with_its_circle_and_the_members_own_check_in(services, slack):
+    enable(services)
+    round_id = open_round(services, slack).round_id
+    submit(services, "UBEN", round_id, gratitude="the river walk")
+    with services.db.session() as s:
+        mine = repo.round_and_circle(s, round_id, "UBEN")
+        theirs = repo.round_and_circle(s, round_id, "UANA")
+        assert repo.round_and_circle(s, round_id + 1, "UBEN") is None
+        assert repo.round_and_circle(s, None, "UBEN") is None
+    assert mine is not None and theirs is not None
+    assert mine.round.id == theirs.round.id == round_id and mine.circle.channel_id == CIRCLE
+    assert mine.checkin is not None and mine.checkin.user_id == "UBEN"
+    assert repo.read_checkin(services.crypto, mine.checkin).gratitude == "the river walk"
+    assert theirs.checkin is None
+
+
 def test_opening_twice_opens_one_round(services, slack):
     enable(services)
     first = open_round(services, slack)

@@ -135,22 +135,23 @@ def start_checkin(services: Services, team_id: str, user_id: str, *, round_id: i
     now = now or utcnow()
     with services.db.session() as s:
         if round_id is not None:
-            round_, circle = repo.round_and_circle(s, round_id)
-            if round_ is None or circle is None or circle.team_id != team_id:
+            found = repo.round_and_circle(s, round_id, user_id)
+            if found is None or found.circle.team_id != team_id:
                 return Refused("round_missing")
+            round_, circle = found.round, found.circle
             if round_.status != RoundStatus.OPEN or round_.closes_at <= now:
                 return Refused("round_closed")
             if not belongs(s, circle, round_.id, user_id):  # an old button of someone who left the channel
                 return Refused("not_in_circle")
             repo.add_participant(s, round_id, user_id, invited=False)  # someone who joined mid-round
-            return _draft(services, s, circle, round_, user_id)
+            return _draft(services, circle, round_, found.checkin)
         open_rounds = [(r, c) for r, c in repo.open_rounds_for(s, team_id, user_id)
                        if r.closes_at > now and belongs(s, c, r.id, user_id)]
         if not open_rounds:
             return NothingOpen(paused=preferences.of(s, team_id, user_id).paused)
         if len(open_rounds) == 1:
             round_, circle = open_rounds[0]
-            return _draft(services, s, circle, round_, user_id)
+            return _draft(services, circle, round_, repo.checkin(s, round_.id, user_id))
         return Choice([(r.id, c.channel_id) for r, c in open_rounds])
 
 
@@ -171,8 +172,7 @@ def _allowed_sharing(circle: CheckinCircle, round_: CheckinRound) -> list[Sharin
     return allowed
 
 
-def _draft(services: Services, s: Session, circle: CheckinCircle, round_: CheckinRound, user_id: str) -> Draft:
-    existing = repo.checkin(s, round_.id, user_id)
+def _draft(services: Services, circle: CheckinCircle, round_: CheckinRound, existing: repo.Checkin | None) -> Draft:
     return Draft(round_id=round_.id, channel_id=circle.channel_id, closes_at=round_.closes_at,
                  existing=repo.read_checkin(services.crypto, existing) if existing else None,
                  existing_sharing=existing.sharing if existing else None, allowed=_allowed_sharing(circle, round_))
@@ -192,9 +192,10 @@ def submit_checkin(services: Services, team_id: str, user_id: str, round_id: int
     for attempt in range(2):  # a double submission may race to insert the same check-in
         try:
             with services.db.session() as s:
-                round_, circle = repo.round_and_circle(s, round_id)
-                if round_ is None or circle is None or circle.team_id != team_id:
+                found = repo.round_and_circle(s, round_id, user_id)
+                if found is None or found.circle.team_id != team_id:
                     return SubmitResult(errors={"round": "round_missing"})
+                round_, circle = found.round, found.circle
                 if round_.status != RoundStatus.OPEN or round_.closes_at <= now:
                     return SubmitResult(errors={"round": "round_closed"})
                 if not belongs(s, circle, round_.id, user_id):  # left the channel while the modal was open
@@ -203,7 +204,7 @@ def submit_checkin(services: Services, team_id: str, user_id: str, round_id: int
                                                          _allowed_sharing(circle, round_))
                 if errors or answers is None:
                     return SubmitResult(errors=errors)
-                return _store_and_share(services, s, circle, round_, user_id, answers, now)
+                return _store_and_share(services, s, circle, round_, found.checkin, user_id, answers, now)
         except IntegrityError:
             if attempt:
                 raise
@@ -215,9 +216,9 @@ def _share_key(round_id: int, public_id: str, where: str, version: int | None = 
     return outbox.key(KIND, round_id, public_id, where, *([f"v{version}"] if version else []))
 
 
-def _store_and_share(services: Services, s: Session, circle: CheckinCircle, round_: CheckinRound, user_id: str,
-                     answers: rules.CheckinAnswers, now: datetime) -> SubmitResult:
-    before = repo.checkin(s, round_.id, user_id)
+def _store_and_share(services: Services, s: Session, circle: CheckinCircle, round_: CheckinRound,
+                     before: repo.Checkin | None, user_id: str, answers: rules.CheckinAnswers,
+                     now: datetime) -> SubmitResult:
     if before is not None:
         old = repo.read_checkin(services.crypto, before)
         if (old.gratitude, old.challenge, old.offer, before.sharing) == (
