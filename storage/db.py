@@ -99,6 +99,10 @@ class Database:
         else:  # survive a PostgreSQL restart; an SQLite file has no connection to lose
             _ping_when_idle(self.engine, PING_AFTER_IDLE_S)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Readers on PostgreSQL run each statement in its own implicit transaction: a transaction opened and
+        # committed around reads adds two round trips (psycopg's BEGIN, then COMMIT) to every App Home.
+        self._readers = self._sessions if self.is_sqlite else sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
         # SQLite lets one writer in at a time and makes the others poll with growing sleeps (up to 100 ms),
         # so busy threads spend most of their time asleep. Queueing this process's units of work on a lock
         # hands the database over the moment it is free. (Other processes still meet busy_timeout.)
@@ -111,15 +115,17 @@ class Database:
             yield session
 
     @contextmanager
-    def reader(self) -> Iterator[Session]:
+    def reader(self, *, streaming: bool = False) -> Iterator[Session]:
         """A unit of work that only reads. On SQLite it does not queue behind this process's writers: in WAL
         mode a reader sees the last commit and never waits for a writer (the archive reads and compresses a
-        batch while another batch's rows are deleted)."""
-        if not self.is_sqlite:
+        batch while another batch's rows are deleted). On PostgreSQL each statement runs on its own, as in a
+        transaction at the default isolation level each sees what was committed when it began; `streaming`:
+        in a transaction all the same, which a server-side cursor needs."""
+        if streaming and not self.is_sqlite:
             with self.session() as session:
                 yield session
             return
-        with self._sessions() as session:
+        with self._readers() as session:
             session.info[CRYPTO] = self.crypto
             try:
                 yield session

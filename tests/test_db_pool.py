@@ -45,3 +45,20 @@ def test_as_many_threads_as_a_busy_process_has_reuse_their_connections(database_
         assert len(first) == threads and set(backends) == first
     finally:
         db.dispose()
+
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL-only: a server transaction around reads (SQLite's are local)")
+def test_a_reader_runs_each_statement_on_its_own_and_a_session_in_one_transaction(database_url):
+    def in_one_transaction(unit) -> bool:
+        with unit as s:  # now() is when the transaction began; statement_timestamp() when this statement did
+            s.execute(text("SELECT pg_sleep(0.01)"))
+            return not s.scalar(text("SELECT now() = statement_timestamp()"))
+
+    db = Database(database_url)
+    try:
+        assert not in_one_transaction(db.reader())  # no BEGIN and COMMIT round trips, no lock held between
+        assert in_one_transaction(db.reader(streaming=True))  # a server-side cursor lives in a transaction
+        assert in_one_transaction(db.session())
+    finally:
+        db.dispose()

@@ -20,7 +20,7 @@ def test_emptying_outlasts_a_reader_that_waits_for_a_write_queued_behind_it(db):
     # queues behind TRUNCATE, which waits for the read. Seen once in CI as a hung PostgreSQL pass.
     members.remember(db, "T1", "U1")
     emptier = threading.Thread(target=_empty_all_tables, args=(db,), daemon=True)
-    with db.reader() as s:
+    with db.session() as s:  # a transaction (db.reader runs each statement on its own on PostgreSQL)
         s.execute(select(Member.user_id)).all()  # holds a share lock on `member` until this block ends
         emptier.start()
         _until_truncate_waits(db)

@@ -202,7 +202,7 @@ def _may_answer(s: Session, run: SurveyRun, user_id: str, now: datetime) -> str 
 def open_survey(services: Services, team_id: str, user_id: str, public_id: str | None,
                 now: datetime | None = None) -> Plan:
     now = now or utcnow()
-    with services.db.session() as s:
+    with services.db.reader() as s:
         run = repo.run_by_public_id(s, team_id, public_id or "")
         if run is None:
             return Plan(note=views.note(services.copy, views.MISSING))

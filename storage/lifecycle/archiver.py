@@ -542,7 +542,7 @@ class Archiver:
         (then the object is verified as it is)."""
         if b.sha256 is not None and self.archive.exists(b.object_key):
             return None
-        with self.db.reader() as s:
+        with self.db.reader(streaming=True) as s:
             path, n = write_gzip(lines(s, k, ids))
         try:
             obj = file_digest(path)
