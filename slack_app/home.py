@@ -34,7 +34,7 @@ class Viewer:
     team_id: str
     user_id: str
     member: Member | None = None  # their row, when the caller has just read it
-    session: Session | None = None  # the drawing's one transaction, when the caller opened it (`show`)
+    session: Session | None = None  # the drawing's one unit of work, when the caller opened it (`show`)
 
     @cached_property
     def is_admin(self) -> bool:
@@ -74,9 +74,10 @@ def show(services: Services, slack: SlackPort, team_id: str, user_id: str, shown
     fingerprint, from app_home_opened). Members open Home often, and each views.publish spends Slack's quota
     for it (about 100 a minute per workspace): on a busy Monday that quota, not Hearth, decides whose Home
     is current. It is compared in the drawing, never remembered here, so every instance agrees."""
-    # The sections read in one transaction, not one each: a Home is a quarter of a busy day's requests, and
-    # each unit of work costs a pool checkout and a commit, here and in the database. It only reads, so what a
-    # section writes in a unit of its own (an admin's profile refreshed) never waits for it.
+    # The sections read in one unit of work, not one each: a Home is a quarter of a busy day's requests, and
+    # each unit costs a pool checkout (and on SQLite a transaction). It only reads (on PostgreSQL without a
+    # transaction: storage.db), so what a section writes in a unit of its own (an admin's profile refreshed)
+    # never waits for it.
     with services.db.reader() as s:
         member = members.find(s, team_id, user_id)
         drawn = view(services, slack, team_id, user_id, member, s) if member is not None else None
