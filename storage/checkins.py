@@ -298,7 +298,7 @@ def _circles_of_member() -> Select:
 
 
 _CIRCLES_OF_MEMBER = _circles_of_member()  # built once: every App Home asks
-_ROUND_AND_CIRCLE = (
+_ROUND_OF = (
     select(CheckinRound, CheckinCircle, Checkin)
     .join(CheckinCircle, CheckinCircle.id == CheckinRound.circle_id)
     .outerjoin(Checkin, (Checkin.round_id == CheckinRound.id) & (Checkin.user_id == bindparam("user_id")))
@@ -314,12 +314,12 @@ class RoundOf:
     checkin: Checkin | None
 
 
-def round_and_circle(s: Session, round_id: int | None, user_id: str) -> RoundOf | None:
+def round_of(s: Session, round_id: int | None, user_id: str) -> RoundOf | None:
     """A round, its circle and the member's check-in in one statement (every "Check in" click and every
     check-in starts here); None when there is no such round."""
     if round_id is None:
         return None
-    found = s.execute(_ROUND_AND_CIRCLE, {"round_id": round_id, "user_id": user_id}).first()
+    found = s.execute(_ROUND_OF, {"round_id": round_id, "user_id": user_id}).first()
     return RoundOf(found[0], found[1], found[2]) if found else None
 
 

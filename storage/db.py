@@ -118,8 +118,8 @@ class Database:
     def reader(self, *, streaming: bool = False) -> Iterator[Session]:
         """A unit of work that only reads. On SQLite it does not queue behind this process's writers: in WAL
         mode a reader sees the last commit and never waits for a writer (the archive reads and compresses a
-        batch while another batch's rows are deleted). On PostgreSQL each statement runs on its own, as in a
-        transaction at the default isolation level each sees what was committed when it began; `streaming`:
+        batch while another batch's rows are deleted). On PostgreSQL it opens no transaction: each statement
+        sees what was committed when it began, as it would in one at the default isolation level. `streaming`:
         in a transaction all the same, which a server-side cursor needs."""
         if streaming and not self.is_sqlite:
             with self.session() as session:

@@ -190,10 +190,10 @@ def test_a_round_is_read_with_its_circle_and_the_members_own_check_in(services, 
     round_id = open_round(services, slack).round_id
     submit(services, "UBEN", round_id, gratitude="the river walk")
     with services.db.session() as s:
-        mine = repo.round_and_circle(s, round_id, "UBEN")
-        theirs = repo.round_and_circle(s, round_id, "UANA")
-        assert repo.round_and_circle(s, round_id + 1, "UBEN") is None
-        assert repo.round_and_circle(s, None, "UBEN") is None
+        mine = repo.round_of(s, round_id, "UBEN")
+        theirs = repo.round_of(s, round_id, "UANA")
+        assert repo.round_of(s, round_id + 1, "UBEN") is None
+        assert repo.round_of(s, None, "UBEN") is None
     assert mine is not None and theirs is not None
     assert mine.round.id == theirs.round.id == round_id and mine.circle.channel_id == CIRCLE
     assert mine.checkin is not None and mine.checkin.user_id == "UBEN"

@@ -135,7 +135,7 @@ def start_checkin(services: Services, team_id: str, user_id: str, *, round_id: i
     now = now or utcnow()
     with services.db.session() as s:
         if round_id is not None:
-            found = repo.round_and_circle(s, round_id, user_id)
+            found = repo.round_of(s, round_id, user_id)
             if found is None or found.circle.team_id != team_id:
                 return Refused("round_missing")
             round_, circle = found.round, found.circle
@@ -192,7 +192,7 @@ def submit_checkin(services: Services, team_id: str, user_id: str, round_id: int
     for attempt in range(2):  # a double submission may race to insert the same check-in
         try:
             with services.db.session() as s:
-                found = repo.round_and_circle(s, round_id, user_id)
+                found = repo.round_of(s, round_id, user_id)
                 if found is None or found.circle.team_id != team_id:
                     return SubmitResult(errors={"round": "round_missing"})
                 round_, circle = found.round, found.circle
