@@ -1,6 +1,6 @@
 """Benchmark: do slash commands still ack within Slack's 3 s while App Home opens pour in and Slack says 429?
 
-    .venv/bin/python bench/ack_burst.py [--publish-429 limits|always] [--home-per-s 50] [--seconds 10]
+    .venv/bin/python -m bench.ack_burst [--publish-429 limits|always] [--home-per-s 50] [--seconds 10]
                                           [--commands-per-s 4] [--socket-mode] [--label NAME]
 
 A real `hearth serve` process (SQLite) talks to the loopback Slack simulator, which enforces Slack's rate
@@ -24,8 +24,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import _common as bench
-
+from bench import _common as bench
 from slack_app.simulator import SlackDriver, SlackSimulator
 from slack_app.simulator.driver import ACK_DEADLINE, Response, wait_for
 from storage.crypto import generate_key
@@ -105,7 +104,7 @@ def main() -> None:
         result.update(mode="socket" if args.socket_mode else "http", publish_429=args.publish_429,
                       home_per_s=args.home_per_s, seconds=args.seconds,
                       commands_per_s=args.commands_per_s, wall_clock_s=round(wall, 1))
-    bench.write(f"ack_burst_{args.label}", result, "python bench/ack_burst.py " + " ".join(sys.argv[1:]))
+    bench.write(f"ack_burst_{args.label}", result, "python -m bench.ack_burst " + " ".join(sys.argv[1:]))
     sys.exit(0 if result["commands_acked_over_3s"] == 0 else 1)
 
 

@@ -1,6 +1,6 @@
 """Benchmark: a fan-out against a Slack whose chat.postMessage ceiling Hearth was not told.
 
-    .venv/bin/python bench/adaptive.py [--members 3000] [--ceiling 300] [--burst 5] [--scale 10]
+    .venv/bin/python -m bench.adaptive [--members 3000] [--ceiling 300] [--burst 5] [--scale 10]
                                        [--db sqlite|postgresql] [--instances 1] [--fixed]
 
 The simulator allows --ceiling messages a minute with a burst of --burst calls (× --scale, as every
@@ -17,8 +17,7 @@ import argparse
 import sys
 import time
 
-import _common as bench
-
+from bench import _common as bench
 from slack_app.simulator import SlackSimulator
 from storage import ratelimit
 
@@ -66,7 +65,7 @@ def main() -> None:
             database=args.db, instances=args.instances, scale=args.scale, threads=args.threads,
             sent_per_instance=[s.get("sent") for s in stats], wall_clock_s=round(time.monotonic() - started, 1))
     name = f"adaptive_{int(args.ceiling)}_{'fixed' if args.fixed else 'learning'}_{args.db}"
-    bench.write(name, result, "python bench/adaptive.py " + " ".join(sys.argv[1:]))
+    bench.write(name, result, "python -m bench.adaptive " + " ".join(sys.argv[1:]))
     ok = result["duplicates"] == 0 and result["missing"] == 0 and result["ratio"] >= 0.98 \
         and result["share_429"] <= 0.01
     sys.exit(0 if ok else 1)

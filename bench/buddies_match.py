@@ -1,6 +1,6 @@
 """Benchmark: buddy matching on a large channel with a long history.
 
-    .venv/bin/python bench/buddies_match.py [--members 100000] [--rounds 26] [--size 2] [--repeat 3]
+    .venv/bin/python -m bench.buddies_match [--members 100000] [--rounds 26] [--size 2] [--repeat 3]
 
 Builds `--rounds` past rounds (random groups of `--size`), never-pair lists for 1% of members (3 names each)
 and 200 "must not meet" pairs, then times `match` (median of `--repeat` runs) at 1,000 members and at
@@ -21,8 +21,7 @@ import sys
 import time
 from itertools import combinations
 
-import _common as bench
-
+from bench import _common as bench
 from slack_app.buddies.matching import Plan, group_sizes, match
 
 
@@ -101,7 +100,7 @@ def main() -> None:
               "ok": small["median_s"] <= 0.05 and scale[-1]["median_s"] <= 2.0
               and all(r["repeats"] == 0 and r["violations"] == 0 for r in [small, *scale])
               and all(r["repeats"] == 0 and r["left_out"] == 0 for r in mid)}
-    bench.write(f"buddies_match_k{args.size}", result, "python bench/buddies_match.py " + " ".join(sys.argv[1:]))
+    bench.write(f"buddies_match_k{args.size}", result, "python -m bench.buddies_match " + " ".join(sys.argv[1:]))
     sys.exit(0 if result["ok"] else 1)
 
 

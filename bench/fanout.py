@@ -1,6 +1,6 @@
 """Benchmark: one DM to each of 10,000 members through the simulator enforcing Slack's limits.
 
-    .venv/bin/python bench/fanout.py [--members 10000] [--scale 10] [--db sqlite|postgresql] [--threads 8]
+    .venv/bin/python -m bench.fanout [--members 10000] [--scale 10] [--db sqlite|postgresql] [--threads 8]
 
 Reports the achieved chat.postMessage rate as a fraction of the allowed rate (target >= 0.9), duplicates
 (target 0) and missing (target 0), counted from the calls the simulator received, by dedupe key.
@@ -12,8 +12,7 @@ import argparse
 import sys
 import time
 
-import _common as bench
-
+from bench import _common as bench
 from slack_app.simulator import SlackSimulator
 
 
@@ -40,7 +39,7 @@ def main() -> None:
         result.update(database=args.db, scale=args.scale, threads=args.threads, latency_s=args.latency,
                       wall_clock_s=round(time.monotonic() - started, 1), drained_in_s=round(elapsed, 1),
                       minutes_at_slack_speed=round(args.members / (600 / 60) / 60, 1))
-    bench.write(f"fanout_{args.db}", result, "python bench/fanout.py " + " ".join(sys.argv[1:]))
+    bench.write(f"fanout_{args.db}", result, "python -m bench.fanout " + " ".join(sys.argv[1:]))
     ok = result["duplicates"] == 0 and result["missing"] == 0 and result["ratio"] >= 0.9
     sys.exit(0 if ok else 1)
 

@@ -1,6 +1,6 @@
 """Benchmark: the 10,000-member fan-out while the worker is killed with SIGKILL three times and restarted.
 
-    .venv/bin/python bench/fanout_crash.py [--members 10000] [--scale 10] [--kills 3] [--lease 5] [--seed N]
+    .venv/bin/python -m bench.fanout_crash [--members 10000] [--scale 10] [--kills 3] [--lease 5] [--seed N]
 
 The worker is a separate process; at three random instants it is killed with SIGKILL (no clean-up: rows
 may be claimed, or `sending` with the message already in Slack) and a new worker is started at once.
@@ -15,9 +15,9 @@ import random
 import sys
 import time
 
-import _common as bench
 from sqlalchemy import select
 
+from bench import _common as bench
 from slack_app.simulator import SlackSimulator
 from storage import outbox
 from storage.models import OutboxMessage
@@ -75,7 +75,7 @@ def main() -> None:
         result.update(database=args.db, scale=args.scale, latency_s=args.latency, kills=kills, lease_s=args.lease,
                       seed=seed,
                       wall_clock_s=round(time.monotonic() - started, 1))
-    bench.write(f"fanout_crash_{args.db}", result, "python bench/fanout_crash.py " + " ".join(sys.argv[1:]))
+    bench.write(f"fanout_crash_{args.db}", result, "python -m bench.fanout_crash " + " ".join(sys.argv[1:]))
     sys.exit(0 if result["duplicates"] == 0 and result["missing"] == 0 else 1)
 
 

@@ -1,6 +1,6 @@
 """Benchmark: two worker instances on one PostgreSQL share a 10,000-member fan-out.
 
-    .venv/bin/python bench/two_instances.py [--members 10000] [--scale 10] [--threads 8]
+    .venv/bin/python -m bench.two_instances [--members 10000] [--scale 10] [--threads 8]
 
 Two worker processes (as two `hearth serve`/`hearth worker` instances would run) claim rows with
 FOR UPDATE SKIP LOCKED and pace through the shared rate buckets. Reports double sends (target 0),
@@ -13,8 +13,7 @@ import argparse
 import sys
 import time
 
-import _common as bench
-
+from bench import _common as bench
 from slack_app.simulator import SlackSimulator
 
 
@@ -44,7 +43,7 @@ def main() -> None:
                       sent_per_instance=[s.get("sent") for s in stats],
                       within_limits=result["http_429"] == 0 and result["ratio"] <= 1.02,
                       wall_clock_s=round(time.monotonic() - started, 1))
-    bench.write("two_instances_postgresql", result, "python bench/two_instances.py " + " ".join(sys.argv[1:]))
+    bench.write("two_instances_postgresql", result, "python -m bench.two_instances " + " ".join(sys.argv[1:]))
     ok = result["double_sends"] == 0 and result["missing"] == 0 and result["within_limits"]
     sys.exit(0 if ok else 1)
 
