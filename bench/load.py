@@ -41,6 +41,7 @@ Writes bench/results/load_<label>.json.
 from __future__ import annotations
 
 import argparse
+import gc
 import http.client
 import itertools
 import json
@@ -53,7 +54,8 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -212,6 +214,21 @@ class SocketClient:
         return self._driver.post_raw(body, content_type=content_type).status
 
 
+@contextmanager
+def collector_off() -> Iterator[None]:
+    """No garbage collection in this process while a phase is timed, as `timeit` does. This process holds
+    the clients and the simulator, whose record of every call grows the heap: its full collections took
+    100–195 ms, stopping every client thread, so requests went out late and their answers were read late
+    (a run's slowest seconds were this process's pauses, not the server's). Reference counting still frees
+    what is let go; cycles wait until the phase ends."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def paced(client: Client | SocketClient, mix: Mix, rate: float, seconds: float, threads: int = 64) -> list[Sample]:
     """Open loop: request i is due at i / rate, whatever became of the earlier ones."""
     due: queue.Queue[tuple[float, int] | None] = queue.Queue()
@@ -230,18 +247,19 @@ def paced(client: Client | SocketClient, mix: Mix, rate: float, seconds: float, 
                 samples.append(Sample(kind, status, t1 - t0, t0 - at, t0))
 
     pool = [threading.Thread(target=work, daemon=True) for _ in range(threads)]
-    for t in pool:
-        t.start()
-    start = time.perf_counter() + 0.1
-    for i in range(int(rate * seconds)):
-        delay = start + i / rate - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        due.put((start + i / rate, i))
-    for _ in pool:
-        due.put(None)
-    for t in pool:
-        t.join()
+    with collector_off():
+        for t in pool:
+            t.start()
+        start = time.perf_counter() + 0.1
+        for i in range(int(rate * seconds)):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            due.put((start + i / rate, i))
+        for _ in pool:
+            due.put(None)
+        for t in pool:
+            t.join()
     return samples
 
 
@@ -263,12 +281,13 @@ def saturate(client: Client | SocketClient, mix: Mix, concurrency: int, seconds:
                 with lock:
                     samples.append(Sample(kind, status, t1 - t0, 0.0))
 
-    started = time.perf_counter()
     pool = [threading.Thread(target=work, daemon=True) for _ in range(concurrency)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
+    with collector_off():
+        started = time.perf_counter()
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
     return samples, min(seconds, time.perf_counter() - started)
 
 
