@@ -64,12 +64,14 @@ def run(ctx: CliContext, no_worker: bool, http_port: int | None, http_host: str,
                      "or use `hearth serve` for HTTP mode")
     _allow_processes(settings, processes)
     from slack_app.app import build_app
+    from slack_app.heap import freeze_built_objects
     from slack_app.socket_mode import SocketModeConnection
 
     # Bound first: a taken port fails before anything starts.
     http_sock = None if http_port is None else _listen(http_host, http_port, "--http-port",
                                                          "choose a free port, or leave --http-port out")
     hearth = build_app(settings, niced_process=True)
+    freeze_built_objects()
 
     def run_one(index: int = 0) -> None:
         with _niced_process(hearth), _http_beside(hearth, http_sock), _background(hearth, enabled=not no_worker):
@@ -95,10 +97,12 @@ def serve(ctx: CliContext, host: str, port: int, processes: int, no_worker: bool
     settings = ctx.settings
     _allow_processes(settings, processes)
     from slack_app.app import build_app
+    from slack_app.heap import freeze_built_objects
     from slack_app.server import serve as serve_http
 
     sock = _listen(host, port, "hearth serve", "choose a free one with --port")
     hearth = build_app(settings, niced_process=True)  # once, here: a bad setting is one line, before anything is forked
+    freeze_built_objects()  # before the fork: the copies share what it froze
 
     def serve_one(index: int = 0) -> None:
         log.info("http.listening host=%s port=%s worker=%s process=%d/%d", host, port,

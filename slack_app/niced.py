@@ -117,12 +117,14 @@ def _start(settings: Settings, nice: int, level: int, parent: int) -> None:
     threading.Thread(target=_end_with, args=(parent,), name="hearth-home-watch", daemon=True).start()
     from slack_app.cli_support import configure_logging
     from slack_app.delivery.ports import for_settings
+    from slack_app.heap import freeze_built_objects
     from slack_app.services import build_services
     from slack_app.workflows import WORKFLOWS
 
     configure_logging(logging.getLevelName(level))
     services = build_services(settings, workflows=WORKFLOWS)
     _child.update(services=services, ports=for_settings(settings, services.db, services.crypto))
+    freeze_built_objects()
 
 
 def _end_with(parent: int) -> None:

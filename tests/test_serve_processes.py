@@ -50,6 +50,10 @@ def test_two_processes_share_the_port_and_stop_as_one(simulator, database_url, d
     try:
         url = f"http://127.0.0.1:{port}"
         assert _healthy(url, proc)
+        # Each process is a whole instance: a candidate for the scheduler's advisory lock, and one holds it.
+        # Waited for first: a process still starting (the leader runs its catch-up sweeps) may accept none of
+        # the connections below.
+        assert wait_for(lambda: _leader_candidates(db, text) == (2, 1), timeout=20)
         driver = SlackDriver(url + "/slack/events", SIGNING_SECRET, simulator)
         users = [f"UHOME{i:02d}" for i in range(40)]
         statuses: list[int] = []
@@ -64,8 +68,6 @@ def test_two_processes_share_the_port_and_stop_as_one(simulator, database_url, d
             s.join()
         assert statuses == [200] * 40
         assert wait_for(lambda: len(simulator.calls_for("views.publish")) == 40, timeout=20)
-        # Each process is a whole instance: a candidate for the scheduler's advisory lock, and one holds it.
-        assert wait_for(lambda: _leader_candidates(db, text) == (2, 1), timeout=20)
     finally:
         proc.terminate()  # SIGTERM to the parent stops every process
         output = proc.communicate(timeout=30)[0]
@@ -76,6 +78,8 @@ def test_two_processes_share_the_port_and_stop_as_one(simulator, database_url, d
     # published, so the kernel gave connections to both.
     publishers = _pids(output, r"method=views\.publish")
     assert len(publishers) == 2 and not publishers & (listening | {proc.pid})
+    # What was built is frozen once before the fork (the copies share it) and in each niced child (slack_app.heap).
+    assert _pids(output, r"heap\.frozen objects=\d+") == {proc.pid} | publishers
     assert len(_pids(output, r"delivery\.stopped")) == 2 and output.count("leader.released") == 1
     assert "Traceback" not in output
 
