@@ -3,7 +3,7 @@
 A serving process holds about 160,000 objects once it is built (modules, SQLAlchemy's mappers and
 statements, Bolt, Jinja2, slack_sdk), and none of them ever becomes garbage. Python's full collection
 (generation 2) walks every tracked object while holding the GIL, so every thread of the process stops
-meanwhile: about 100 ms for those objects on this 2-core VM, 60–240 ms under load, where it showed as
+meanwhile: about 100 ms for those objects on this 2-core VM, 60–320 ms under load, where it showed as
 whole seconds of slow acks in bench/load.py. `freeze_built_objects` collects once and moves what survives
 to the permanent generation, which no collection walks: a full collection then visits only what the
 process made since. Before `--processes` forks, it also keeps each copy's collections from writing to
