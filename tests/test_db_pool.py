@@ -47,7 +47,6 @@ def test_as_many_threads_as_a_busy_process_has_reuse_their_connections(database_
         db.dispose()
 
 
-
 @pytest.mark.skipif(not PG_URL, reason="PostgreSQL-only: a server transaction around reads (SQLite's are local)")
 def test_a_reader_runs_each_statement_on_its_own_and_a_session_in_one_transaction(database_url):
     def in_one_transaction(unit) -> bool:

@@ -20,4 +20,3 @@ def test_built_objects_are_frozen_and_collections_walk_only_newer_ones(caplog):
     finally:
         gc.unfreeze()
     assert [r.getMessage() for r in caplog.records] == [f"heap.frozen objects={frozen}"]  # a count, nothing else
-
