@@ -122,8 +122,10 @@ def test_the_daily_digest_lists_open_cases_by_age_with_numbers_only(hearth, slac
     usecases.resolve(hearth.services, TEAM, "UALICE", _report(hearth, slack, anonymous=False, view_id="V3"), "done")
     with hearth.services.db.session() as s:
         created = store.get(s, first).created_at
-    assert usecases.digest(hearth.services, now=created + timedelta(days=2)) == 1
-    assert usecases.digest(hearth.services, now=created + timedelta(days=2, hours=1)) == 1  # same day: one row
+    # Two runs within one UTC day, whatever the hour the test runs at (from 23:00, an hour later was tomorrow).
+    morning = (created + timedelta(days=2)).replace(hour=9, minute=0, second=0, microsecond=0)
+    assert usecases.digest(hearth.services, now=morning) == 1
+    assert usecases.digest(hearth.services, now=morning + timedelta(hours=1)) == 1  # same day: one row
     with hearth.services.db.session() as s:
         [row] = outbox.rows(s, kind="report.digest")
     assert row.target == "GMODS"
