@@ -9,10 +9,12 @@ concurrency.
     python -m bench._bare --port 3001 --signing-secret S --api-url URL --token xoxb-… [--processes N]
                           [--app-token xapp-…] [--writes DATABASE_URL]
 
---writes makes it the floor of an app that keeps anything: each listener stores one row (its kind and the time)
-in a transaction of its own on that database before it acks, through `storage.db.Database` as Hearth does.
-Every check-in, survey or report submission must at least do that before its ack, so the floor's throughput
-beside the bare app's bounds what any such app can reach.
+--writes makes it the floor: each kind of request does the least that any app answering bench/load.py's mix
+must do for it, and no more. A modal submission (a check-in, a survey answer, a report) stores one row (its kind
+and the time) in a transaction of its own on that database before its ack, through `storage.db.Database` as
+Hearth does; a command or button that opens a modal in Hearth opens a one-block modal (views.open, with the
+request's trigger); `/… help` answers in its ack; an App Home open publishes a one-block Home (views.publish).
+Its throughput beside the bare app's bounds what an app doing this mix's work can reach.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from datetime import UTC, datetime
 
 from slack_bolt import Ack, App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk import WebClient
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
 from waitress import create_server
 
@@ -44,23 +47,44 @@ FLOOR = Table("bench_floor", MetaData(), Column("id", Integer, primary_key=True)
               Column("at", DateTime(timezone=True)))
 
 
+def _least(text: str) -> list[dict]:
+    return [{"type": "section", "text": {"type": "plain_text", "text": text}}]
+
+
+MODAL = {"type": "modal", "callback_id": "floor", "title": {"type": "plain_text", "text": "Floor"},
+         "blocks": _least("A modal.")}
+HOME = {"type": "home", "blocks": _least("A Home.")}
+
+
 def bare_app(signing_secret: str, token: str, api_url: str, writes: Database | None = None) -> App:
+    """Acks only; with `writes`, the floor (see the module's docstring)."""
     bolt = App(name="bare.bolt", signing_secret=signing_secret, client=make_request_client(token, api_url),
                listener_executor=listener_executor(), logger=logging.getLogger("bare.bolt"))
     store = FLOOR.insert()
 
-    def record(body: dict) -> None:
+    def submitted(ack: Ack, body: dict) -> None:
         if writes is not None:
             with writes.session() as s:
-                s.execute(store, {"kind": body.get("type", "command"), "at": datetime.now(UTC)})
-
-    def just_ack(ack: Ack, body: dict) -> None:
-        record(body)
+                s.execute(store, {"kind": body["view"].get("callback_id", "")[:32], "at": datetime.now(UTC)})
         ack()
 
-    for listen in (bolt.command, bolt.action, bolt.view, bolt.shortcut):
-        listen(ANY)(just_ack)
-    bolt.event(ANY)(record)  # Bolt acks events itself, before its listener
+    def opens_modal(ack: Ack, body: dict, client: WebClient) -> None:
+        if writes is None:
+            ack()
+        elif body.get("command") and body.get("text", "").strip() == "help":
+            ack(text="Help.")
+        else:
+            ack()
+            client.views_open(trigger_id=body["trigger_id"], view=MODAL)
+
+    def event(event: dict, client: WebClient) -> None:  # Bolt acks events itself, before its listener
+        if writes is not None and event.get("type") == "app_home_opened":
+            client.views_publish(user_id=event["user"], view=HOME)
+
+    bolt.view(ANY)(submitted)
+    for listen in (bolt.command, bolt.action, bolt.shortcut):
+        listen(ANY)(opens_modal)
+    bolt.event(ANY)(event)
     return bolt
 
 
@@ -73,7 +97,7 @@ def main() -> None:
     ap.add_argument("--api-url", required=True)
     ap.add_argument("--token", required=True)
     ap.add_argument("--processes", type=int, default=1, help="as `hearth serve --processes` (HTTP only)")
-    ap.add_argument("--writes", metavar="DATABASE_URL", help="store one row per request before the ack")
+    ap.add_argument("--writes", metavar="DATABASE_URL", help="the floor: the least work of each kind (its rows on this database)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     writes = Database(args.writes) if args.writes else None

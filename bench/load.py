@@ -24,9 +24,10 @@ and saturates the first again: `two_instances_vs_one` sets the two against the m
 The simulator does not enforce rate limits here (bench/ack_burst.py measures 429 handling): every view and
 Home publish is really made, so the app does all its work.
 --processes N serves both apps as N copies on one port (`hearth serve --processes N`), so both use N cores.
---floor also saturates the floor: the bare app storing one row per request in its own transaction before the
-ack (bench/_bare.py --writes), the least any app that keeps a submission must do; `floor_vs_bare` bounds the
-share of the bare app's throughput such an app can reach.
+--floor also saturates the floor: the bare app doing the least that any app answering this mix must do for
+each kind (bench/_bare.py --writes: a submission stores a row before its ack, a click or command opens a
+one-block modal, an App Home open publishes a one-block Home); `floor_vs_bare` bounds the share of the bare
+app's throughput such an app can reach, and `hearth_vs_floor` is Hearth's share of it.
 --cpu-limit CORES runs each server (a Hearth instance with all its processes, the bare app) within that many
 CPUs, as a container's CPU limit would (bench/_cpu_limit.py, needs root). With --scale-out it shows whether two
 instances hold twice what one holds while neither the database nor this machine is what runs out.
@@ -390,7 +391,7 @@ def seed(sim: SlackSimulator, driver: SlackDriver, database_url: str, tmp: Path,
 def start_bare(sim: SlackSimulator, tmp: Path, *, socket_mode: bool = False, processes: int = 1,
                writes: str | None = None, cpu_limit: CpuLimit | None = None) -> tuple[Any, str | None]:
     """The bare app over HTTP (and its URL), or connected to the simulator's Socket Mode (and None). `writes`: a
-    database URL, for the floor app (a row stored per request before its ack, see bench/_bare.py). `cpu_limit`:
+    database URL, for the floor app (the least work of each kind, see bench/_bare.py). `cpu_limit`:
     it runs within that limit."""
     cmd = [sys.executable, "-m", "bench._bare", "--signing-secret", SECRET, "--api-url", sim.base_url,
            *(["--writes", writes] if writes else []),
@@ -475,8 +476,11 @@ def over_http(args: argparse.Namespace, sim: SlackSimulator, database_url: str, 
         procs.append(floor)
         assert floor_url
         paced(Client([floor_url]), mix, rate=50, seconds=2)
+        made = {m: len(sim.calls_for(m)) for m in ("views.open", "views.publish")}
         measure_saturated(args, result, "floor", Client([floor_url]), mix, floor)
         bench.stop_process(floor)
+        # evidence that the floor did its work: a modal per click or command, a Home per Home open
+        result["saturated_floor"]["slack_calls"] = {m: len(sim.calls_for(m)) - n for m, n in made.items()}
     if args.scale_out:
         second, second_url = bench.start_hearth(sim, tmp, secret=SECRET, database_url=database_url, env=ENV,
                                                 name="hearth2", separate_worker=args.separate_worker,
@@ -560,7 +564,7 @@ def main() -> None:
     ap.add_argument("--separate-worker", action="store_true",
                     help="Hearth serves with --no-worker beside a `hearth worker` process per instance")
     ap.add_argument("--floor", action="store_true",
-                    help="also saturate the bare app storing one row per request before its ack (HTTP only)")
+                    help="also saturate the floor: the least work of each kind (HTTP only)")
     ap.add_argument("--cpu-limit", type=float, default=None, metavar="CORES",
                     help="each server (a Hearth instance with all its processes, the bare app) within this many "
                          "CPUs, as a container's CPU limit (needs root): shows scale-out on a small machine")
@@ -611,6 +615,7 @@ def main() -> None:
     result["throughput_vs_bare"] = round(result["saturated_hearth"]["per_s"] / bare_tput, 3) if bare_tput else None
     if "saturated_floor" in result and bare_tput:
         result["floor_vs_bare"] = round(result["saturated_floor"]["per_s"] / bare_tput, 3)
+        result["hearth_vs_floor"] = round(result["saturated_hearth"]["per_s"] / result["saturated_floor"]["per_s"], 3)
     if "saturated_two_instances" in result:
         one = (result["saturated_hearth"]["per_s"] + result["saturated_hearth_after"]["per_s"]) / 2
         result["two_instances_vs_one"] = round(result["saturated_two_instances"]["per_s"] / one, 3) if one else None
