@@ -24,6 +24,7 @@ from sqlalchemy.types import TypeDecorator
 
 from storage import preferences
 from storage.db import upsert_insert
+from storage.members import ChannelMember, RosterChannel
 from storage.models import Base, utcnow
 from storage.sealed import Sealed
 
@@ -299,28 +300,42 @@ def _circles_of_member() -> Select:
 
 _CIRCLES_OF_MEMBER = _circles_of_member()  # built once: every App Home asks
 _ROUND_OF = (
-    select(CheckinRound, CheckinCircle, Checkin)
+    select(CheckinRound, CheckinCircle, Checkin, CheckinParticipant, RosterChannel.id, ChannelMember.id)
     .join(CheckinCircle, CheckinCircle.id == CheckinRound.circle_id)
     .outerjoin(Checkin, (Checkin.round_id == CheckinRound.id) & (Checkin.user_id == bindparam("user_id")))
+    .outerjoin(CheckinParticipant, (CheckinParticipant.round_id == CheckinRound.id)
+               & (CheckinParticipant.user_id == bindparam("user_id")))
+    .outerjoin(RosterChannel, (RosterChannel.team_id == CheckinCircle.team_id)
+               & (RosterChannel.channel_id == CheckinCircle.channel_id))
+    .outerjoin(ChannelMember, (ChannelMember.roster_id == RosterChannel.id)
+               & (ChannelMember.user_id == bindparam("user_id")))
     .where(CheckinRound.id == bindparam("round_id")))
 
 
 @dataclass(frozen=True)
 class RoundOf:
-    """A round, its circle, and the member's check-in of it (None when they have none yet)."""
+    """A round, its circle, and the member's check-in of it (None when they have none yet), their row as a
+    participant (None when they have none), and whether the channel's last listing has them in it (None when the
+    channel was never listed: `storage.members.in_channel`)."""
 
     round: CheckinRound
     circle: CheckinCircle
     checkin: Checkin | None
+    participant: CheckinParticipant | None = None
+    listed: bool | None = None
 
 
 def round_of(s: Session, round_id: int | None, user_id: str) -> RoundOf | None:
-    """A round, its circle and the member's check-in in one statement (every "Check in" click and every
-    check-in starts here); None when there is no such round."""
+    """A round, its circle and what the member has of it, in one statement (every "Check in" click and every
+    check-in starts here: whether they may, and whether they still need a participant's row, is all here);
+    None when there is no such round."""
     if round_id is None:
         return None
     found = s.execute(_ROUND_OF, {"round_id": round_id, "user_id": user_id}).first()
-    return RoundOf(found[0], found[1], found[2]) if found else None
+    if found is None:
+        return None
+    round_, circle, checkin_, participant_, roster_id, member_id = found
+    return RoundOf(round_, circle, checkin_, participant_, None if roster_id is None else member_id is not None)
 
 
 def circles_of_member(s: Session, team_id: str, user_id: str) -> list[CheckinCircle]:

@@ -185,6 +185,55 @@ def test_taking_part_adds_a_member_once_and_readmits_one_who_left(services, slac
                     "UNEW": (False, None)}
 
 
+def test_a_round_is_read_with_whether_the_member_takes_part_and_is_in_the_channel(services, slack):
+    from storage import members
+    from storage.members import ChannelMember, RosterChannel
+
+    enable(services)
+    round_id = open_round(services, slack).round_id
+    members.left(services.db, TEAM, CIRCLE, "UCAS")
+    with services.db.session() as s:
+        ben, cas, stranger = (repo.round_of(s, round_id, user) for user in ("UBEN", "UCAS", "UZED"))
+        assert (ben.listed, cas.listed, stranger.listed) == (True, False, False)
+        assert ben.participant.user_id == "UBEN" and ben.participant.left_at is None
+        assert stranger.participant is None
+        s.execute(delete(ChannelMember))
+        s.execute(delete(RosterChannel))
+        assert repo.round_of(s, round_id, "UBEN").listed is None  # never listed: the round's record decides
+
+
+def test_a_click_and_a_new_check_in_of_a_member_taking_part_read_once_and_write_only_what_is_new(services, slack):
+    from sqlalchemy import event
+
+    enable(services)
+    round_id = open_round(services, slack).round_id
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, sql, *_):
+        statements.append(sql.split()[0])
+
+    event.listen(services.db.engine, "before_cursor_execute", seen)
+    try:
+        assert isinstance(usecases.start_checkin(services, TEAM, "UBEN", round_id=round_id, now=NOW), Draft)
+        taking_part = list(statements)
+        with services.db.session() as s:
+            s.execute(delete(CheckinParticipant).where(CheckinParticipant.user_id == "UBEN"))
+        statements.clear()
+        assert isinstance(usecases.start_checkin(services, TEAM, "UBEN", round_id=round_id, now=NOW), Draft)
+        joined_mid_round = list(statements)
+        statements.clear()
+        assert submit(services, "UCAS", round_id).errors is None
+        new_check_in = list(statements)
+    finally:
+        event.remove(services.db.engine, "before_cursor_execute", seen)
+    assert taking_part == ["SELECT"]  # invited when the round opened: the round, their place in it, the channel
+    # the check-in and its message: a new check-in's messages are not looked for (they are keyed by its new id)
+    assert new_check_in == ["SELECT", "INSERT", "INSERT"], new_check_in
+    assert joined_mid_round == ["SELECT", "INSERT"]  # someone who joined mid-round becomes a participant
+    with services.db.session() as s:
+        assert repo.participant(s, round_id, "UBEN") is not None
+
+
 def test_a_round_is_read_with_its_circle_and_the_members_own_check_in(services, slack):
     enable(services)
     round_id = open_round(services, slack).round_id

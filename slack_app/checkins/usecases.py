@@ -141,9 +141,9 @@ def start_checkin(services: Services, team_id: str, user_id: str, *, round_id: i
             round_, circle = found.round, found.circle
             if round_.status != RoundStatus.OPEN or round_.closes_at <= now:
                 return Refused("round_closed")
-            if not belongs(s, circle, round_.id, user_id):  # an old button of someone who left the channel
+            if not in_circle(found.listed, found.participant):  # an old button of someone who left the channel
                 return Refused("not_in_circle")
-            repo.add_participant(s, round_id, user_id, invited=False)  # someone who joined mid-round
+            _take_part(s, found, user_id)
             return _draft(services, circle, round_, found.checkin)
         open_rounds = [(r, c) for r, c in repo.open_rounds_for(s, team_id, user_id)
                        if r.closes_at > now and belongs(s, c, r.id, user_id)]
@@ -156,13 +156,23 @@ def start_checkin(services: Services, team_id: str, user_id: str, *, round_id: i
 
 
 def belongs(s: Session, circle: CheckinCircle, round_id: int, user_id: str) -> bool:
-    """Is the member in the circle's channel now? The roster's listing (kept current by membership events)
-    decides; for a channel never listed, the round's own record of who left."""
+    """Is the member in the circle's channel now? (`in_circle`, read from the database.)"""
     listed = members.in_channel(s, circle.team_id, circle.channel_id, user_id)
+    return in_circle(listed, repo.participant(s, round_id, user_id) if listed is None else None)
+
+
+def in_circle(listed: bool | None, participant: repo.CheckinParticipant | None) -> bool:
+    """The roster's listing of the circle's channel (kept current by membership events) decides; for a channel
+    never listed, the round's own record of who left."""
     if listed is not None:
         return listed
-    row = repo.participant(s, round_id, user_id)
-    return row is None or row.left_at is None
+    return participant is None or participant.left_at is None
+
+
+def _take_part(s: Session, found: repo.RoundOf, user_id: str) -> None:
+    """Someone who joined mid-round (or came back) becomes a participant; one who is needs no statement."""
+    if found.participant is None or found.participant.left_at is not None:
+        repo.add_participant(s, found.round.id, user_id, invited=False)
 
 
 def _allowed_sharing(circle: CheckinCircle, round_: CheckinRound) -> list[Sharing]:
@@ -198,13 +208,13 @@ def submit_checkin(services: Services, team_id: str, user_id: str, round_id: int
                 round_, circle = found.round, found.circle
                 if round_.status != RoundStatus.OPEN or round_.closes_at <= now:
                     return SubmitResult(errors={"round": "round_closed"})
-                if not belongs(s, circle, round_.id, user_id):  # left the channel while the modal was open
+                if not in_circle(found.listed, found.participant):  # left the channel while the modal was open
                     return SubmitResult(errors={"round": "not_in_circle"})
                 answers, errors = rules.validate_checkin(form.gratitude, form.challenge, form.offer, form.sharing,
                                                          _allowed_sharing(circle, round_))
                 if errors or answers is None:
                     return SubmitResult(errors=errors)
-                return _store_and_share(services, s, circle, round_, found.checkin, user_id, answers, now)
+                return _store_and_share(services, s, found, user_id, answers, now)
         except IntegrityError:
             if attempt:
                 raise
@@ -216,9 +226,9 @@ def _share_key(round_id: int, public_id: str, where: str, version: int | None = 
     return outbox.key(KIND, round_id, public_id, where, *([f"v{version}"] if version else []))
 
 
-def _store_and_share(services: Services, s: Session, circle: CheckinCircle, round_: CheckinRound,
-                     before: repo.Checkin | None, user_id: str, answers: rules.CheckinAnswers,
-                     now: datetime) -> SubmitResult:
+def _store_and_share(services: Services, s: Session, found: repo.RoundOf, user_id: str,
+                     answers: rules.CheckinAnswers, now: datetime) -> SubmitResult:
+    round_, circle, before = found.round, found.circle, found.checkin
     if before is not None:
         old = repo.read_checkin(services.crypto, before)
         if (old.gratitude, old.challenge, old.offer, before.sharing) == (
@@ -227,7 +237,7 @@ def _store_and_share(services: Services, s: Session, circle: CheckinCircle, roun
     previous_sharing = Sharing(before.sharing) if before else None
     row, created = repo.save_checkin(s, services.crypto, before, round_.id, user_id, gratitude=answers.gratitude,
                                      challenge=answers.challenge, offer=answers.offer, sharing=answers.sharing.value)
-    repo.add_participant(s, round_.id, user_id, invited=False)
+    _take_part(s, found, user_id)
     text = repo.CheckinText(answers.gratitude, answers.challenge, answers.offer)
     _share(services, s, circle, round_, row, text, previous_sharing)
     log.info("checkins.submitted round=%s checkin=%s new=%s sharing=%s", round_.id, row.id, created, row.sharing)
@@ -240,7 +250,8 @@ def _share(services: Services, s: Session, circle: CheckinCircle, round_: Checki
     team_id, copy = circle.team_id, services.copy
     sharing = Sharing(row.sharing)
     thread_key = _share_key(round_.id, row.public_id, "thread")
-    in_thread = outbox.exists(s, team_id, thread_key)
+    # A check-in's messages are keyed by its public id: a new one (no `previous`) has none yet.
+    in_thread = previous is not None and outbox.exists(s, team_id, thread_key)
     if rules.is_shared_in_thread(sharing):
         payload = views.share_message(copy, row, text, named=sharing is Sharing.NAMED)
         if in_thread:
@@ -260,7 +271,7 @@ def _share(services: Services, s: Session, circle: CheckinCircle, round_: Checki
         return  # the facilitator's own check-in needs no copy for themselves
     dm_key = _share_key(round_.id, row.public_id, "facilitator")
     payload = views.facilitator_share(copy, circle, row, text, _snooze_offer(s, team_id, facilitator))
-    if outbox.exists(s, team_id, dm_key):
+    if previous is not None and outbox.exists(s, team_id, dm_key):
         payload, key = {**payload, "update_of": dm_key}, _share_key(round_.id, row.public_id, "facilitator",
                                                                      row.version)
     else:
