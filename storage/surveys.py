@@ -24,7 +24,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, bindparam, delete, func, select, text
+from sqlalchemy import (
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    exists,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import ColumnElement
 
@@ -32,6 +46,7 @@ from storage.anonymity import opaque_id, shuffled
 from storage.checkins import Cipher, UTCDateTime
 from storage.crypto import Crypto
 from storage.db import Database
+from storage.members import ChannelMember, RosterChannel
 from storage.models import Base, utcnow
 from storage.sealed import Sealed
 from surveys import groups
@@ -208,13 +223,45 @@ def new_run(s: Session, **values: object) -> SurveyRun:
 # Built once (storage/db.py says why): every answer and "Answer" click runs these.
 _RUN_BY_PUBLIC_ID = select(SurveyRun).where(SurveyRun.team_id == bindparam("team_id"),
                                             SurveyRun.public_id == bindparam("public_id"))
-_TOOK_PART = select(func.count()).select_from(SurveyParticipation).where(
-    SurveyParticipation.run_id == bindparam("run_id"), SurveyParticipation.user_id == bindparam("user_id"))
-_STILL_OPEN = select(SurveyRun.status).where(SurveyRun.id == bindparam("run_id")).with_for_update(read=True)
+# A run by its public id with what a member's answer depends on, built once: every "Answer" click and answer.
+_RUN_FOR = (
+    select(SurveyRun,
+           exists().where(SurveyParticipation.run_id == SurveyRun.id,
+                          SurveyParticipation.user_id == bindparam("user_id")),
+           RosterChannel.id, ChannelMember.id)
+    .outerjoin(RosterChannel, (RosterChannel.team_id == SurveyRun.team_id)
+               & (RosterChannel.channel_id == SurveyRun.channel_id))
+    .outerjoin(ChannelMember, (ChannelMember.roster_id == RosterChannel.id)
+               & (ChannelMember.user_id == bindparam("user_id")))
+    .where(SurveyRun.team_id == bindparam("team_id"), SurveyRun.public_id == bindparam("public_id")))
+# Holding the run as it is read until the transaction ends: a close (an UPDATE of the run, then sealing) waits
+# for an answer in flight, so the sealing neither misses nor orphans it (SQLite serialises writers instead).
+_RUN_FOR_ANSWER = _RUN_FOR.with_for_update(read=True, of=SurveyRun)
 
 
 def run_by_public_id(s: Session, team_id: str, public_id: str) -> SurveyRun | None:
     return s.scalars(_RUN_BY_PUBLIC_ID, {"team_id": team_id, "public_id": public_id}).first()
+
+
+@dataclass(frozen=True)
+class RunFor:
+    """A run as one member may answer it: whether they took part already, and whether the last listing of the
+    run's channel has them in it (None: the workspace's run, or a channel never listed)."""
+
+    run: SurveyRun
+    took_part: bool
+    listed: bool | None
+
+
+def run_for(s: Session, team_id: str, public_id: str, user_id: str, *, answering: bool = False) -> RunFor | None:
+    """The run and what `user_id`'s answer depends on, in one statement; `answering`: held open (see above)
+    until the caller's transaction ends."""
+    found = s.execute(_RUN_FOR_ANSWER if answering else _RUN_FOR,
+                      {"team_id": team_id, "public_id": public_id, "user_id": user_id}).first()
+    if found is None:
+        return None
+    run, took_part, roster_id, member_id = found
+    return RunFor(run, bool(took_part), None if roster_id is None else member_id is not None)
 
 
 def open_run_for(s: Session, team_id: str, channel_id: str | None) -> SurveyRun | None:
@@ -262,23 +309,12 @@ def runs_of(s: Session, team_id: str, *, limit: int = 20) -> list[SurveyRun]:
 
 # ---- taking part --------------------------------------------------------------------------------------------
 
-def took_part(s: Session, run_id: int, user_id: str) -> bool:
-    return s.scalar(_TOOK_PART, {"run_id": run_id, "user_id": user_id}) > 0
-
-
 def participants(s: Session, run_id: int) -> set[str]:
     return set(s.scalars(select(SurveyParticipation.user_id).where(SurveyParticipation.run_id == run_id)))
 
 
 def submissions(s: Session, run_id: int) -> int:
     return s.scalar(select(func.count()).select_from(SurveyBuffer).where(SurveyBuffer.run_id == run_id)) or 0
-
-
-def still_open(s: Session, run_id: int) -> bool:
-    """Whether the run is open, holding it so until the caller's transaction ends: a close waits for a
-    submission in flight (PostgreSQL: FOR SHARE against the close's UPDATE; SQLite serialises writers)."""
-    status = s.scalar(_STILL_OPEN, {"run_id": run_id})
-    return status == RunStatus.OPEN
 
 
 def record_submission(s: Session, cipher: Crypto, run_id: int, user_id: str, *, day: date,

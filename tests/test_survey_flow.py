@@ -197,6 +197,40 @@ def test_a_double_click_or_a_replayed_signed_submission_stores_one_answer(driver
         assert repo.submissions(s, run.id) == 1 and repo.participants(s, run.id) == {"UBOB"}
 
 
+def test_an_answer_in_flight_holds_the_run_open_so_a_close_waits_and_seals_it(hearth, slack, monkeypatch):
+    """An answer reads the run holding it open (PostgreSQL: FOR SHARE; SQLite serialises writers), and a close
+    waits for it: sealed, not left behind in the buffer of a closed run."""
+    import threading
+    import time
+
+    started = launch(hearth, slack, CIRCLE, k=3)
+    assert started.status == "launched"
+    services = hearth.services
+    checked, release = threading.Event(), threading.Event()
+    record = repo.record_submission
+
+    def paused(*args, **kwargs):  # the answer has read the run as open; the close starts now
+        checked.set()
+        assert release.wait(10)
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(repo, "record_submission", paused)
+    with ThreadPoolExecutor(2) as pool:
+        answering = pool.submit(usecases.submit, services, TEAM, "UBOB", started.run_id, {q: "5" for q in QUESTIONS})
+        assert checked.wait(10), answering.result(1)
+        closing = pool.submit(usecases.close, services, TEAM, started.run_id)
+        time.sleep(0.5)
+        assert not closing.done()  # it waits for the answer
+        release.set()
+        assert "Thank you" in str(answering.result(10).ack)
+        assert closing.result(10).status == "closed"
+    with services.db.session() as s:
+        run = repo.run_by_public_id(s, TEAM, started.run_id)
+        assert repo.submissions(s, run.id) == 0  # nothing left in the buffer
+        sealed = s.scalar(select(func.count()).select_from(repo.SurveyAnswer).where(repo.SurveyAnswer.run_id == run.id))
+    assert sealed == len(QUESTIONS)
+
+
 def test_after_close_nothing_links_a_member_to_an_answer(driver, simulator, hearth, slack, deliver, caplog, tmp_path):
     caplog.set_level(logging.DEBUG, logger="hearth")
     db = hearth.services.db

@@ -188,13 +188,14 @@ class Plan:
     note: str | None = None
 
 
-def _may_answer(s: Session, run: SurveyRun, user_id: str, now: datetime) -> str | None:
+def may_answer(found: repo.RunFor, now: datetime) -> str | None:
     """Why this member cannot answer this run now (a `views` note code), or None."""
+    run = found.run
     if run.status != RunStatus.OPEN or run.closes_at <= now:
         return views.CLOSED
-    if run.audience == Audience.CHANNEL and not members.in_channel(s, run.team_id, run.channel_id or "", user_id):
+    if run.audience == Audience.CHANNEL and not found.listed:
         return views.NOT_FOR_YOU
-    if repo.took_part(s, run.id, user_id):
+    if found.took_part:
         return views.ALREADY
     return None
 
@@ -203,13 +204,13 @@ def open_survey(services: Services, team_id: str, user_id: str, public_id: str |
                 now: datetime | None = None) -> Plan:
     now = now or utcnow()
     with services.db.reader() as s:
-        run = repo.run_by_public_id(s, team_id, public_id or "")
-        if run is None:
+        found = repo.run_for(s, team_id, public_id or "", user_id)
+        if found is None:
             return Plan(note=views.note(services.copy, views.MISSING))
-        problem = _may_answer(s, run, user_id, now)
+        problem = may_answer(found, now)
         if problem:
             return Plan(note=views.note(services.copy, problem))
-        return Plan(view=views.survey_modal(services.copy, instrument_of(run), run.public_id))
+        return Plan(view=views.survey_modal(services.copy, instrument_of(found.run), found.run.public_id))
 
 
 def _labels(s: Session, run: SurveyRun, user_id: str) -> list[tuple[str, str]]:
@@ -232,29 +233,25 @@ class SubmitResult:
 
 def submit(services: Services, team_id: str, user_id: str, public_id: str | None, raw: dict[str, str | None],
            now: datetime | None = None) -> SubmitResult:
-    """Store one member's answers sealed, apart from the note that they took part; answer in the ack only."""
+    """Store one member's answers sealed, apart from the note that they took part; answer in the ack only.
+    One transaction, holding the run open from the first read (a close waits for it)."""
     now = now or utcnow()
-    with services.db.session() as s:
-        run = repo.run_by_public_id(s, team_id, public_id or "")
-        if run is None:
-            return SubmitResult({"response_action": "update", "view": views.notice(services.copy, views.MISSING)})
-        instrument = instrument_of(run)
-        problem = _may_answer(s, run, user_id, now)
-        if problem == views.CLOSED:
-            return SubmitResult(views.closed_errors(services.copy, instrument))
-        if problem:
-            return SubmitResult({"response_action": "update", "view": views.notice(services.copy, problem)})
-        answers = read_answers(instrument, raw)
-        if isinstance(answers, Invalid):
-            return SubmitResult(views.answer_errors(services.copy, answers.errors))
-        run_id = run.id
-        tags = _labels(s, run, user_id)
     try:
         with services.db.session() as s:
-            if not repo.still_open(s, run_id):  # closed meanwhile: the sealing must not miss (or orphan) it
+            found = repo.run_for(s, team_id, public_id or "", user_id, answering=True)
+            if found is None:
+                return SubmitResult({"response_action": "update", "view": views.notice(services.copy, views.MISSING)})
+            instrument = instrument_of(found.run)
+            problem = may_answer(found, now)
+            if problem == views.CLOSED:
                 return SubmitResult(views.closed_errors(services.copy, instrument))
-            repo.record_submission(s, services.crypto, run_id, user_id, day=day_of(now),
-                                   values=answers.values, texts=answers.texts, labels=tags)
+            if problem:
+                return SubmitResult({"response_action": "update", "view": views.notice(services.copy, problem)})
+            answers = read_answers(instrument, raw)
+            if isinstance(answers, Invalid):
+                return SubmitResult(views.answer_errors(services.copy, answers.errors))
+            repo.record_submission(s, services.crypto, found.run.id, user_id, day=day_of(now),
+                                   values=answers.values, texts=answers.texts, labels=_labels(s, found.run, user_id))
     except IntegrityError:  # a double click or a replayed request: the first answer stands
         return SubmitResult({"response_action": "update", "view": views.notice(services.copy, views.ALREADY)})
     return SubmitResult({"response_action": "update", "view": views.thanks(services.copy)})
