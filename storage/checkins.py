@@ -241,21 +241,6 @@ def pending_rounds(s: Session) -> list[CheckinRound]:
                           .order_by(CheckinRound.id)))
 
 
-def open_rounds_for(s: Session, team_id: str, user_id: str) -> list[tuple[CheckinRound, CheckinCircle]]:
-    """Open rounds the member belongs to (and has not left)."""
-    return [(r, c) for r, c in s.execute(_OPEN_ROUNDS_FOR, {"team_id": team_id, "user_id": user_id})]
-
-
-# Built once (storage/db.py says why): every /checkin looks the member's open rounds up.
-_OPEN_ROUNDS_FOR = (
-    select(CheckinRound, CheckinCircle)
-    .join(CheckinCircle, CheckinCircle.id == CheckinRound.circle_id)
-    .join(CheckinParticipant, CheckinParticipant.round_id == CheckinRound.id)
-    .where(CheckinCircle.team_id == bindparam("team_id"), CheckinRound.status == RoundStatus.OPEN,
-           CheckinParticipant.user_id == bindparam("user_id"), CheckinParticipant.left_at.is_(None))
-    .order_by(CheckinRound.id))
-
-
 # ---- participants ---------------------------------------------------------------------------------------
 
 def participants(s: Session, round_id: int) -> list[CheckinParticipant]:
@@ -299,7 +284,8 @@ def _circles_of_member() -> Select:
 
 
 _CIRCLES_OF_MEMBER = _circles_of_member()  # built once: every App Home asks
-_ROUND_OF = (
+# Rounds with what one member has of each (`RoundOf`), built once: every "Check in" click, check-in and /checkin.
+_ROUNDS_WITH_MEMBER = (
     select(CheckinRound, CheckinCircle, Checkin, CheckinParticipant, RosterChannel.id, ChannelMember.id)
     .join(CheckinCircle, CheckinCircle.id == CheckinRound.circle_id)
     .outerjoin(Checkin, (Checkin.round_id == CheckinRound.id) & (Checkin.user_id == bindparam("user_id")))
@@ -308,8 +294,13 @@ _ROUND_OF = (
     .outerjoin(RosterChannel, (RosterChannel.team_id == CheckinCircle.team_id)
                & (RosterChannel.channel_id == CheckinCircle.channel_id))
     .outerjoin(ChannelMember, (ChannelMember.roster_id == RosterChannel.id)
-               & (ChannelMember.user_id == bindparam("user_id")))
-    .where(CheckinRound.id == bindparam("round_id")))
+               & (ChannelMember.user_id == bindparam("user_id"))))
+_ROUND_OF = _ROUNDS_WITH_MEMBER.where(CheckinRound.id == bindparam("round_id"))
+_OPEN_ROUNDS_FOR = (
+    _ROUNDS_WITH_MEMBER
+    .where(CheckinCircle.team_id == bindparam("team_id"), CheckinRound.status == RoundStatus.OPEN,
+           CheckinParticipant.id.is_not(None), CheckinParticipant.left_at.is_(None))
+    .order_by(CheckinRound.id))
 
 
 @dataclass(frozen=True)
@@ -332,9 +323,16 @@ def round_of(s: Session, round_id: int | None, user_id: str) -> RoundOf | None:
     if round_id is None:
         return None
     found = s.execute(_ROUND_OF, {"round_id": round_id, "user_id": user_id}).first()
-    if found is None:
-        return None
-    round_, circle, checkin_, participant_, roster_id, member_id = found
+    return None if found is None else _round_of(*found)
+
+
+def open_rounds_for(s: Session, team_id: str, user_id: str) -> list[RoundOf]:
+    """Open rounds the member takes part in (and has not left), with what they have of each, in one statement."""
+    return [_round_of(*row) for row in s.execute(_OPEN_ROUNDS_FOR, {"team_id": team_id, "user_id": user_id})]
+
+
+def _round_of(round_: CheckinRound, circle: CheckinCircle, checkin_: Checkin | None,
+              participant_: CheckinParticipant | None, roster_id: int | None, member_id: int | None) -> RoundOf:
     return RoundOf(round_, circle, checkin_, participant_, None if roster_id is None else member_id is not None)
 
 

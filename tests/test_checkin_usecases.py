@@ -202,7 +202,7 @@ def test_a_round_is_read_with_whether_the_member_takes_part_and_is_in_the_channe
         assert repo.round_of(s, round_id, "UBEN").listed is None  # never listed: the round's record decides
 
 
-def test_a_click_and_a_new_check_in_of_a_member_taking_part_read_once_and_write_only_what_is_new(services, slack):
+def test_a_click_a_slash_checkin_and_a_new_check_in_read_once_and_write_only_what_is_new(services, slack):
     from sqlalchemy import event
 
     enable(services)
@@ -216,6 +216,9 @@ def test_a_click_and_a_new_check_in_of_a_member_taking_part_read_once_and_write_
     try:
         assert isinstance(usecases.start_checkin(services, TEAM, "UBEN", round_id=round_id, now=NOW), Draft)
         taking_part = list(statements)
+        statements.clear()
+        assert isinstance(usecases.start_checkin(services, TEAM, "UANA", now=NOW), Draft)  # /checkin
+        slash_checkin = list(statements)
         with services.db.session() as s:
             s.execute(delete(CheckinParticipant).where(CheckinParticipant.user_id == "UBEN"))
         statements.clear()
@@ -227,6 +230,7 @@ def test_a_click_and_a_new_check_in_of_a_member_taking_part_read_once_and_write_
     finally:
         event.remove(services.db.engine, "before_cursor_execute", seen)
     assert taking_part == ["SELECT"]  # invited when the round opened: the round, their place in it, the channel
+    assert slash_checkin == ["SELECT"]  # their open rounds, with the same
     # the check-in and its message: a new check-in's messages are not looked for (they are keyed by its new id)
     assert new_check_in == ["SELECT", "INSERT", "INSERT"], new_check_in
     assert joined_mid_round == ["SELECT", "INSERT"]  # someone who joined mid-round becomes a participant

@@ -145,25 +145,19 @@ def start_checkin(services: Services, team_id: str, user_id: str, *, round_id: i
                 return Refused("not_in_circle")
             _take_part(s, found, user_id)
             return _draft(services, circle, round_, found.checkin)
-        open_rounds = [(r, c) for r, c in repo.open_rounds_for(s, team_id, user_id)
-                       if r.closes_at > now and belongs(s, c, r.id, user_id)]
+        open_rounds = [found for found in repo.open_rounds_for(s, team_id, user_id)
+                       if found.round.closes_at > now and in_circle(found.listed, found.participant)]
         if not open_rounds:
             return NothingOpen(paused=preferences.of(s, team_id, user_id).paused)
         if len(open_rounds) == 1:
-            round_, circle = open_rounds[0]
-            return _draft(services, circle, round_, repo.checkin(s, round_.id, user_id))
-        return Choice([(r.id, c.channel_id) for r, c in open_rounds])
-
-
-def belongs(s: Session, circle: CheckinCircle, round_id: int, user_id: str) -> bool:
-    """Is the member in the circle's channel now? (`in_circle`, read from the database.)"""
-    listed = members.in_channel(s, circle.team_id, circle.channel_id, user_id)
-    return in_circle(listed, repo.participant(s, round_id, user_id) if listed is None else None)
+            found = open_rounds[0]
+            return _draft(services, found.circle, found.round, found.checkin)
+        return Choice([(found.round.id, found.circle.channel_id) for found in open_rounds])
 
 
 def in_circle(listed: bool | None, participant: repo.CheckinParticipant | None) -> bool:
-    """The roster's listing of the circle's channel (kept current by membership events) decides; for a channel
-    never listed, the round's own record of who left."""
+    """Is the member in the circle's channel now? The roster's listing of the channel (kept current by
+    membership events) decides; for a channel never listed, the round's own record of who left."""
     if listed is not None:
         return listed
     return participant is None or participant.left_at is None
