@@ -312,8 +312,8 @@ class RoundOf:
     round: CheckinRound
     circle: CheckinCircle
     checkin: Checkin | None
-    participant: CheckinParticipant | None = None
-    listed: bool | None = None
+    participant: CheckinParticipant | None
+    listed: bool | None
 
 
 def round_of(s: Session, round_id: int | None, user_id: str) -> RoundOf | None:

@@ -220,7 +220,7 @@ def new_run(s: Session, **values: object) -> SurveyRun:
     return run
 
 
-# Built once (storage/db.py says why): every answer and "Answer" click runs these.
+# Built once (storage/db.py says why).
 _RUN_BY_PUBLIC_ID = select(SurveyRun).where(SurveyRun.team_id == bindparam("team_id"),
                                             SurveyRun.public_id == bindparam("public_id"))
 # A run by its public id with what a member's answer depends on, built once: every "Answer" click and answer.
