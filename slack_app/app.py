@@ -25,7 +25,7 @@ from slack_app.request_path import AfterAck, listener_executor
 from slack_app.services import Services, build_services
 from slack_app.settings import Settings, SettingsError, reveal
 from slack_app.slack_port import WebApiPort, make_request_client
-from slack_app.web_transport import pooled
+from slack_app.web_transport import PooledRespond, pooled
 from slack_app.workflow import Workflow
 from slack_app.workflows import WORKFLOWS
 from storage import events
@@ -145,6 +145,8 @@ def _install_middleware(bolt: App, services: Services, after_ack: AfterAck) -> N
         context["services"] = services
         context["slack"] = WebApiPort(pooled(client))
         context["after_ack"] = after_ack
+        if context.response_url:  # before Bolt makes its own respond(), which opens a connection per post
+            context["respond"] = PooledRespond(response_url=context.response_url, proxy=client.proxy, ssl=client.ssl)
         return next()
 
     @bolt.middleware

@@ -8,6 +8,8 @@ body, an `HTTPError` for a 4xx/5xx, a `URLError` carrying the socket's own error
 slack_sdk's retry handlers, and Hearth's reading of errors (a refused connection was never delivered, a reset
 one maybe), are unchanged.
 
+The same for Bolt's `respond()` (a post to the request's response_url): `PooledRespond`.
+
 A proxy or a custom SSL context takes slack_sdk's own way.
 """
 
@@ -22,7 +24,10 @@ from urllib.error import HTTPError, URLError
 from urllib.request import Request
 
 import urllib3
+from slack_bolt import Respond
+from slack_bolt.context.respond.internals import _build_message  # Bolt's own message for respond()
 from slack_sdk import WebClient
+from slack_sdk.webhook import WebhookClient, WebhookResponse
 
 # Enough for every thread of a process that calls Slack at once (listeners, after-ack work, delivery): a
 # connection beyond it is opened, used and closed, as before.
@@ -50,23 +55,57 @@ def _forget_pool() -> None:
 os.register_at_fork(after_in_child=_forget_pool)
 
 
+def _send(url: str, req: Request, timeout: float) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """`req` on a kept-alive connection: its status, headers and body, or what urllib would have raised."""
+    try:
+        resp = _manager().request(req.get_method(), url, body=req.data, headers={k: str(v) for k, v in req.header_items()},
+                                  timeout=timeout, redirect=False)
+    except urllib3.exceptions.HTTPError as err:
+        raise URLError(_socket_error(err)) from err
+    headers = http.client.HTTPMessage()
+    for name, value in resp.headers.items():
+        headers[name] = value
+    if resp.status >= 400:  # what urllib raises, and slack_sdk's retry handlers expect
+        raise HTTPError(url, resp.status, resp.reason or "", headers, io.BytesIO(resp.data))
+    return resp.status, headers, resp.data
+
+
+def _own_way(url: str, proxy: object, ssl: object) -> bool:
+    """A proxy or a custom SSL context takes slack_sdk's own way (as does anything but http(s))."""
+    return proxy is not None or ssl is not None or not url.lower().startswith("http")
+
+
 class PooledWebClient(WebClient):
     def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
-        if self.proxy is not None or self.ssl is not None or not url.lower().startswith("http"):
+        if _own_way(url, self.proxy, self.ssl):
             return super()._perform_urllib_http_request_internal(url, req)
-        try:
-            resp = _manager().request(req.get_method(), url, body=req.data, headers={k: str(v) for k, v in req.header_items()},
-                                      timeout=self.timeout, redirect=False)
-        except urllib3.exceptions.HTTPError as err:
-            raise URLError(_socket_error(err)) from err
-        headers = http.client.HTTPMessage()
-        for name, value in resp.headers.items():
-            headers[name] = value
-        if resp.status >= 400:  # what urllib raises, and slack_sdk's retry handlers expect
-            raise HTTPError(url, resp.status, resp.reason or "", headers, io.BytesIO(resp.data))
+        status, headers, body = _send(url, req, self.timeout)
         if headers.get_content_type() == "application/gzip":
-            return {"status": resp.status, "headers": headers, "body": resp.data}
-        return {"status": resp.status, "headers": headers, "body": resp.data.decode(headers.get_content_charset() or "utf-8")}
+            return {"status": status, "headers": headers, "body": body}
+        return {"status": status, "headers": headers, "body": body.decode(headers.get_content_charset() or "utf-8")}
+
+
+class PooledWebhookClient(WebhookClient):
+    """A response_url post (Bolt's `respond`) on the same kept-alive connections: slack_sdk's WebhookClient, like
+    its WebClient, opens one per post (a TCP and TLS handshake to hooks.slack.com for each ephemeral note)."""
+
+    def _perform_http_request_internal(self, url: str, req: Request) -> WebhookResponse:
+        if _own_way(url, self.proxy, self.ssl):
+            return super()._perform_http_request_internal(url, req)
+        status, headers, body = _send(url, req, self.timeout)
+        return WebhookResponse(url=url, status_code=status, body=body.decode(headers.get_content_charset() or "utf-8"),
+                               headers=dict(headers.items()))
+
+
+class PooledRespond(Respond):
+    """Bolt's `respond()`, posting through `PooledWebhookClient`. Bolt builds a new `Respond` (and a new
+    WebhookClient) per request and post; Hearth's middleware puts this one in the context instead."""
+
+    def __call__(self, text: str | dict = "", **message: Any) -> WebhookResponse:  # type: ignore[override]
+        if self.response_url is None:
+            raise ValueError("respond is unsupported here as there is no response_url")
+        body = _build_message(**text) if isinstance(text, dict) else _build_message(text=text, **message)
+        return PooledWebhookClient(url=self.response_url, proxy=self.proxy, ssl=self.ssl).send_dict(body)
 
 
 def _socket_error(err: BaseException) -> BaseException:

@@ -124,3 +124,32 @@ def test_a_certificate_the_client_does_not_trust_is_refused(tls, monkeypatch):
         with pytest.raises(SlackError) as info:
             port.post_message("CGENERAL", "hi")
         assert info.value.error == "SSLCertVerificationError" and sim.calls_for("chat.postMessage") == []
+
+
+def test_respond_posts_share_the_kept_connection_and_a_refusal_is_slacks_answer(sim):
+    """Bolt's respond() as Hearth's listeners get it: each post on the kept connection, the dict form too, and a
+    used-up response_url answered as slack_sdk's own WebhookClient reports it (a 404 response, not an exception)."""
+    respond = web_transport.PooledRespond(response_url=sim.new_response_url("UBOB", "CGENERAL"))
+    sent = [respond("one", response_type="ephemeral"), respond({"text": "two", "replace_original": False})]
+    sent += [respond(f"more {i}") for i in range(3)]
+    refused = respond("a sixth")
+    assert [r.status_code for r in sent] == [200] * 5
+    assert [p["body"] for p in sim.response_url_posts()[:2]] == [
+        {"text": "one", "response_type": "ephemeral"}, {"text": "two", "replace_original": False}]
+    assert (refused.status_code, refused.body) == (404, "expired_url")
+    assert [p["body"]["text"] for p in sim.refused_response_url_posts()] == ["a sixth"]
+    assert sim.connections_accepted == 1  # Bolt's own Respond opened one per post
+
+
+def test_hearths_listeners_respond_on_the_kept_connection(driver, simulator):
+    """Hearth's listeners get `PooledRespond` as `respond`: `/checkin pause` and `resume` answer through it, and
+    the second answer opens no connection of its own."""
+    from slack_app.simulator import wait_for
+
+    driver.command("UBOB", "/checkin", "pause")
+    assert wait_for(lambda: len(simulator.response_url_posts()) == 1)
+    opened = simulator.connections_accepted
+    driver.command("UBOB", "/checkin", "resume")
+    assert wait_for(lambda: len(simulator.response_url_posts()) == 2)
+    assert simulator.connections_accepted == opened
+    assert all(p["body"]["response_type"] == "ephemeral" for p in simulator.response_url_posts())
