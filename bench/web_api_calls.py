@@ -1,12 +1,14 @@
-"""Benchmark: what one Web API call costs the caller, on a connection of its own (slack_sdk's `WebClient`) and on
-a kept-alive one (`slack_app.web_transport.PooledWebClient`), over HTTPS as Slack serves it and over plain HTTP.
+"""Benchmark: what one Web API call or response_url post costs the caller, on a connection of its own (slack_sdk's
+`WebClient`, Bolt's `respond()`) and on a kept-alive one (`slack_app.web_transport`), over HTTPS as Slack serves it
+and over plain HTTP.
 
     .venv/bin/python -m bench.web_api_calls [--calls 200] [--rounds 8] [--label latest]
 
 The simulator serves over TLS with a certificate for 127.0.0.1 made for the run (its CA given to both clients
 through SSL_CERT_FILE, as a system's CA bundle would be). Each client sends `views.publish` with a 30-block Home
-(the request path's most common call) in rounds, the two alternated; per call: the calling thread's CPU and the
-wall time, the median over rounds. Loopback has no round trip, so the wall time saved against Slack is larger:
+(the request path's most common call) in rounds, the two alternated; then the same for an ephemeral note posted
+to a request's response_url (Bolt's `respond()` against Hearth's `PooledRespond`). Per call: the calling
+thread's CPU and the wall time, the median over rounds. Loopback has no round trip, so the wall time saved against Slack is larger:
 a new TLS connection costs two round trips before the request (TCP, then TLS 1.3's handshake) that a kept
 connection does not.
 """
@@ -15,24 +17,28 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import ipaddress
 import os
 import ssl
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from slack_bolt import Respond
 from slack_sdk import WebClient
 
 from bench import _common as bench
 from slack_app.simulator import SlackSimulator, demo_workspace
-from slack_app.web_transport import PooledWebClient
+from slack_app.web_transport import PooledRespond, PooledWebClient
 
+NOTE = "Your check-in is saved. " * 8  # an ephemeral note's length
 HOME = {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 200}}] * 30}
 
 
@@ -55,22 +61,35 @@ def certificate(folder: Path) -> tuple[Path, Path]:
     return cert_file, key_file
 
 
-def measure(sim: SlackSimulator, calls: int, rounds: int) -> dict[str, dict[str, float]]:
+def publishing(sim: SlackSimulator) -> dict[str, Callable[[], object]]:
+    """views.publish of a 30-block Home: slack_sdk's WebClient, and Hearth's on kept-alive connections."""
     clients = {"new_connection_per_call": WebClient(token=sim.bot_token, base_url=sim.base_url),
                "kept_alive": PooledWebClient(token=sim.bot_token, base_url=sim.base_url)}
-    cpu: dict[str, list[float]] = {name: [] for name in clients}
-    wall: dict[str, list[float]] = {name: [] for name in clients}
-    for client in clients.values():
-        client.auth_test()  # warm: imports, the pool's first connection
+    return {name: functools.partial(client.views_publish, user_id="UALICE", view=HOME)
+            for name, client in clients.items()}
+
+
+def responding(sim: SlackSimulator) -> dict[str, Callable[[], object]]:
+    """An ephemeral note to a request's own response_url: Bolt's respond(), and Hearth's `PooledRespond`."""
+    def post(respond: type[Respond]) -> Callable[[], object]:
+        return lambda: respond(response_url=sim.new_response_url("UALICE", "CGENERAL"))(NOTE, response_type="ephemeral")
+    return {"new_connection_per_call": post(Respond), "kept_alive": post(PooledRespond)}
+
+
+def measure(callers: dict[str, Callable[[], object]], calls: int, rounds: int) -> dict[str, dict[str, float]]:
+    cpu: dict[str, list[float]] = {name: [] for name in callers}
+    wall: dict[str, list[float]] = {name: [] for name in callers}
+    for call in callers.values():
+        call()  # warm: imports, the pool's first connection
     for _ in range(rounds):
-        for name, client in clients.items():
+        for name, call in callers.items():
             started_cpu, started = time.thread_time(), time.perf_counter()
             for _ in range(calls):
-                client.views_publish(user_id="UALICE", view=HOME)
+                call()
             cpu[name].append((time.thread_time() - started_cpu) / calls * 1000)
             wall[name].append((time.perf_counter() - started) / calls * 1000)
     result = {name: {"cpu_ms": round(statistics.median(cpu[name]), 3), "wall_ms": round(statistics.median(wall[name]), 3)}
-              for name in clients}
+              for name in callers}
     new, kept = result["new_connection_per_call"], result["kept_alive"]
     result["ratio"] = {"cpu": round(kept["cpu_ms"] / new["cpu_ms"], 3), "wall": round(kept["wall_ms"] / new["wall_ms"], 3)}
     return result
@@ -87,12 +106,12 @@ def main() -> None:
         os.environ["SSL_CERT_FILE"] = str(cert_file)  # this process's clients trust the run's certificate
         server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         server_side.load_cert_chain(cert_file, key_file)
-        with SlackSimulator(demo_workspace(), rate_limits=False, tls=server_side) as sim:
-            https = measure(sim, args.calls, args.rounds)
-        with SlackSimulator(demo_workspace(), rate_limits=False) as sim:
-            http = measure(sim, args.calls, args.rounds)
-    bench.write(f"web_api_calls_{args.label}", {"calls_per_round": args.calls, "rounds": args.rounds,
-                                                "https": https, "http": http},
+        result: dict[str, object] = {"calls_per_round": args.calls, "rounds": args.rounds}
+        for scheme, tls in (("https", server_side), ("http", None)):
+            with SlackSimulator(demo_workspace(), rate_limits=False, tls=tls) as sim:
+                result[scheme] = measure(publishing(sim), args.calls, args.rounds)
+                result[f"{scheme}_respond"] = measure(responding(sim), args.calls, args.rounds)
+    bench.write(f"web_api_calls_{args.label}", result,
                 f"python -m bench.web_api_calls --calls {args.calls} --rounds {args.rounds} --label {args.label}")
 
 
