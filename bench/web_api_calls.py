@@ -8,9 +8,9 @@ The simulator serves over TLS with a certificate for 127.0.0.1 made for the run 
 through SSL_CERT_FILE, as a system's CA bundle would be). Each client sends `views.publish` with a 30-block Home
 (the request path's most common call) in rounds, the two alternated; then the same for an ephemeral note posted
 to a request's response_url (Bolt's `respond()` against Hearth's `PooledRespond`). Per call: the calling
-thread's CPU and the wall time, the median over rounds. Loopback has no round trip, so the wall time saved against Slack is larger:
-a new TLS connection costs two round trips before the request (TCP, then TLS 1.3's handshake) that a kept
-connection does not.
+thread's CPU and the wall time, the median over rounds. Loopback has no round trip, so the wall time saved
+against Slack is larger: a new TLS connection costs two round trips before the request (TCP, then TLS 1.3's
+handshake) that a kept connection does not.
 """
 
 from __future__ import annotations

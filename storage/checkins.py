@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 
-from storage import preferences
+from storage import members, preferences
 from storage.db import upsert_insert
 from storage.members import ChannelMember, RosterChannel
 from storage.models import Base, utcnow
@@ -285,16 +285,13 @@ def _circles_of_member() -> Select:
 
 _CIRCLES_OF_MEMBER = _circles_of_member()  # built once: every App Home asks
 # Rounds with what one member has of each (`RoundOf`), built once: every "Check in" click, check-in and /checkin.
-_ROUNDS_WITH_MEMBER = (
+_ROUNDS_WITH_MEMBER = members.join_listing(
     select(CheckinRound, CheckinCircle, Checkin, CheckinParticipant, RosterChannel.id, ChannelMember.id)
     .join(CheckinCircle, CheckinCircle.id == CheckinRound.circle_id)
     .outerjoin(Checkin, (Checkin.round_id == CheckinRound.id) & (Checkin.user_id == bindparam("user_id")))
     .outerjoin(CheckinParticipant, (CheckinParticipant.round_id == CheckinRound.id)
-               & (CheckinParticipant.user_id == bindparam("user_id")))
-    .outerjoin(RosterChannel, (RosterChannel.team_id == CheckinCircle.team_id)
-               & (RosterChannel.channel_id == CheckinCircle.channel_id))
-    .outerjoin(ChannelMember, (ChannelMember.roster_id == RosterChannel.id)
-               & (ChannelMember.user_id == bindparam("user_id"))))
+               & (CheckinParticipant.user_id == bindparam("user_id"))),
+    CheckinCircle.team_id, CheckinCircle.channel_id)
 _ROUND_OF = _ROUNDS_WITH_MEMBER.where(CheckinRound.id == bindparam("round_id"))
 _OPEN_ROUNDS_FOR = (
     _ROUNDS_WITH_MEMBER
@@ -333,7 +330,7 @@ def open_rounds_for(s: Session, team_id: str, user_id: str) -> list[RoundOf]:
 
 def _round_of(round_: CheckinRound, circle: CheckinCircle, checkin_: Checkin | None,
               participant_: CheckinParticipant | None, roster_id: int | None, member_id: int | None) -> RoundOf:
-    return RoundOf(round_, circle, checkin_, participant_, None if roster_id is None else member_id is not None)
+    return RoundOf(round_, circle, checkin_, participant_, members.listed(roster_id, member_id))
 
 
 def circles_of_member(s: Session, team_id: str, user_id: str) -> list[CheckinCircle]:

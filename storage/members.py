@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql import ColumnElement, Select
 
 from storage.db import Database, insert_ignore
 from storage.models import Base, Member, utcnow
@@ -225,6 +226,19 @@ _MEMBERSHIP = (select(RosterChannel.channel_id, ChannelMember.id)
                .where(RosterChannel.team_id == bindparam("team_id")))
 _IN_CHANNEL = _MEMBERSHIP.where(RosterChannel.channel_id == bindparam("channel_id"))
 _CHANNELS_OF = _MEMBERSHIP.where(RosterChannel.channel_id.in_(bindparam("channel_ids", expanding=True)))
+
+
+def join_listing(query: Select, team_id: ColumnElement, channel_id: ColumnElement) -> Select:
+    """`query` with the last listing of the channel `team_id`/`channel_id` name and the member's row in it (bind
+    `user_id`) outer-joined: select `RosterChannel.id` and `ChannelMember.id` beside the rest, read by `listed`."""
+    return (query.outerjoin(RosterChannel, (RosterChannel.team_id == team_id) & (RosterChannel.channel_id == channel_id))
+            .outerjoin(ChannelMember, (ChannelMember.roster_id == RosterChannel.id)
+                       & (ChannelMember.user_id == bindparam("user_id"))))
+
+
+def listed(roster_id: int | None, member_id: int | None) -> bool | None:
+    """What `join_listing` found: True or False from the channel's last listing; None when it was never listed."""
+    return None if roster_id is None else member_id is not None
 
 
 def in_channel(s: Session, team_id: str, channel_id: str, user_id: str) -> bool | None:

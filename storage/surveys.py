@@ -42,6 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import ColumnElement
 
+from storage import members
 from storage.anonymity import opaque_id, shuffled
 from storage.checkins import Cipher, UTCDateTime
 from storage.crypto import Crypto
@@ -224,16 +225,13 @@ def new_run(s: Session, **values: object) -> SurveyRun:
 _RUN_BY_PUBLIC_ID = select(SurveyRun).where(SurveyRun.team_id == bindparam("team_id"),
                                             SurveyRun.public_id == bindparam("public_id"))
 # A run by its public id with what a member's answer depends on, built once: every "Answer" click and answer.
-_RUN_FOR = (
+_RUN_FOR = members.join_listing(
     select(SurveyRun,
            exists().where(SurveyParticipation.run_id == SurveyRun.id,
                           SurveyParticipation.user_id == bindparam("user_id")),
-           RosterChannel.id, ChannelMember.id)
-    .outerjoin(RosterChannel, (RosterChannel.team_id == SurveyRun.team_id)
-               & (RosterChannel.channel_id == SurveyRun.channel_id))
-    .outerjoin(ChannelMember, (ChannelMember.roster_id == RosterChannel.id)
-               & (ChannelMember.user_id == bindparam("user_id")))
-    .where(SurveyRun.team_id == bindparam("team_id"), SurveyRun.public_id == bindparam("public_id")))
+           RosterChannel.id, ChannelMember.id),
+    SurveyRun.team_id, SurveyRun.channel_id,
+).where(SurveyRun.team_id == bindparam("team_id"), SurveyRun.public_id == bindparam("public_id"))
 # Holding the run as it is read until the transaction ends: a close (an UPDATE of the run, then sealing) waits
 # for an answer in flight, so the sealing neither misses nor orphans it (SQLite serialises writers instead).
 _RUN_FOR_ANSWER = _RUN_FOR.with_for_update(read=True, of=SurveyRun)
@@ -261,7 +259,7 @@ def run_for(s: Session, team_id: str, public_id: str, user_id: str, *, answering
     if found is None:
         return None
     run, took_part, roster_id, member_id = found
-    return RunFor(run, bool(took_part), None if roster_id is None else member_id is not None)
+    return RunFor(run, bool(took_part), members.listed(roster_id, member_id))
 
 
 def open_run_for(s: Session, team_id: str, channel_id: str | None) -> SurveyRun | None:
