@@ -271,15 +271,17 @@ def _join_round(dialect: str) -> Insert:
 
 
 def _circles_of_member() -> Select:
+    """Circles the member took part in or opted out of, each with the channel's listing and their opt-out."""
     joined = select(CheckinRound.circle_id).join(
         CheckinParticipant, CheckinParticipant.round_id == CheckinRound.id).where(
         CheckinParticipant.user_id == bindparam("user_id"))
-    opted = select(preferences.MemberOptOut.scope).where(
+    opt_outs = select(preferences.MemberOptOut.scope).where(
         preferences.MemberOptOut.team_id == bindparam("team_id"),
         preferences.MemberOptOut.user_id == bindparam("user_id"), preferences.MemberOptOut.workflow == WORKFLOW)
-    return select(CheckinCircle).where(
-        CheckinCircle.team_id == bindparam("team_id"),
-        CheckinCircle.id.in_(joined.scalar_subquery()) | CheckinCircle.channel_id.in_(opted.scalar_subquery())
+    opted = CheckinCircle.channel_id.in_(opt_outs.scalar_subquery())
+    return members.join_listing(select(CheckinCircle, RosterChannel.id, ChannelMember.id, opted),
+                                CheckinCircle.team_id, CheckinCircle.channel_id).where(
+        CheckinCircle.team_id == bindparam("team_id"), CheckinCircle.id.in_(joined.scalar_subquery()) | opted
     ).order_by(CheckinCircle.id)
 
 
@@ -333,9 +335,21 @@ def _round_of(round_: CheckinRound, circle: CheckinCircle, checkin_: Checkin | N
     return RoundOf(round_, circle, checkin_, participant_, members.listed(roster_id, member_id))
 
 
-def circles_of_member(s: Session, team_id: str, user_id: str) -> list[CheckinCircle]:
-    """Circles the member took part in at least once, or opted out of."""
-    return list(s.scalars(_CIRCLES_OF_MEMBER, {"team_id": team_id, "user_id": user_id}))
+@dataclass(frozen=True)
+class CircleOf:
+    """A circle of the member's, whether the channel's last listing has them (None: never listed) and whether
+    they opted out of it."""
+
+    circle: CheckinCircle
+    listed: bool | None
+    opted_out: bool
+
+
+def circles_of_member(s: Session, team_id: str, user_id: str) -> list[CircleOf]:
+    """Circles the member took part in at least once, or opted out of, in one statement (every App Home asks)."""
+    rows = s.execute(_CIRCLES_OF_MEMBER, {"team_id": team_id, "user_id": user_id})
+    return [CircleOf(circle, members.listed(roster_id, member_id), bool(opted))
+            for circle, roster_id, member_id, opted in rows]
 
 
 # ---- check-ins ------------------------------------------------------------------------------------------

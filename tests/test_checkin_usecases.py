@@ -632,6 +632,33 @@ def test_a_known_members_home_is_drawn_in_one_transaction_and_a_new_members_row_
     assert "checkin.home" in [b.get("block_id") for b in second_home["blocks"]]
 
 
+
+def test_a_members_home_reads_their_circles_with_the_listing_and_their_opt_outs_in_one_statement(services, slack):
+    from sqlalchemy import event
+
+    from slack_app import home as app_home
+
+    enable(services)
+    round_id = open_round(services, slack).round_id
+    submit(services, "UBEN", round_id)
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, sql, *_):
+        statements.append(sql)
+
+    event.listen(services.db.engine, "before_cursor_execute", seen)
+    try:
+        app_home.show(services, slack, TEAM, "UBEN")
+    finally:
+        event.remove(services.db.engine, "before_cursor_execute", seen)
+    tables = [sql.split()[1].split(".")[0] for sql in statements]  # what each statement reads first
+    # their row; their circles with the channel's listing and their opt-outs; their pause; their rounds of the
+    # circle; their past check-ins; the circle's offers; the buddy programs
+    assert tables == ["member", "checkin_circle", "member_preference", "checkin_round", "checkin", "checkin",
+                      "buddy_program"], tables
+    [card] = home.home_data(services, TEAM, "UBEN", admin=False, now=NOW).circles
+    assert card.checked_in and not card.opted_out
+
 # ---- words and limits -----------------------------------------------------------------------------------
 
 def test_every_view_and_message_fits_slacks_limits(services, slack):

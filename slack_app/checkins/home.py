@@ -14,7 +14,6 @@ from slack_app import preferences
 from slack_app.checkins import rules, views
 from slack_app.slack_port import SlackPort
 from storage import checkins as repo
-from storage import members
 from storage.checkins import CheckinCircle, RoundStatus
 from storage.models import utcnow
 
@@ -93,18 +92,17 @@ def read_home_data(s: Session, services: Services, team_id: str, user_id: str, *
                    now: datetime | None = None) -> HomeData:
     """`home_data`, in the caller's transaction."""
     now = now or utcnow()
-    every = repo.circles_of_member(s, team_id, user_id)
-    channel_of = {c.id: c.channel_id for c in every}
-    # Circles whose channel they are still in: someone who left sees neither the circle nor its offers
-    # (their own past check-ins stay theirs to read).
-    still_in = members.channels_of(s, team_id, user_id, channel_of.values())
-    circles = [c for c in every if c.channel_id in still_in]
-    pref = preferences.of(s, team_id, user_id, repo.WORKFLOW)  # with their own opt-outs, not the team's
-    cards = [_card(s, c, user_id, (repo.WORKFLOW, c.channel_id) in pref.opted_out, now) for c in circles]
+    every = repo.circles_of_member(s, team_id, user_id)  # with their own opt-outs, not the team's
+    channel_of = {c.circle.id: c.circle.channel_id for c in every}
+    # Circles whose channel they are still in (a channel never listed counts as in): someone who left sees
+    # neither the circle nor its offers (their own past check-ins stay theirs to read).
+    circles = [c for c in every if c.listed is not False]
+    pref = preferences.of(s, team_id, user_id)
+    cards = [_card(s, c.circle, user_id, c.opted_out, now) for c in circles]
     past = [PastCheckin(channel_of[r.circle_id], r.opens_at, repo.read_checkin(services.crypto, c))
             for c, r in repo.checkins_of_member(s, user_id, list(channel_of))]
     offers = [OfferCard(c.user_id, channel_of[r.circle_id], repo.read_checkin(services.crypto, c).offer or "")
-              for c, r in repo.offers_in_circles(s, [c.id for c in circles], since=now - OFFERS_FROM_LAST)
+              for c, r in repo.offers_in_circles(s, [c.circle.id for c in circles], since=now - OFFERS_FROM_LAST)
               if c.user_id != user_id and rules.offer_is_browsable(rules.Sharing(c.sharing))]
     stats = [_stats(s, c) for c in repo.circles(s, team_id)] if admin else None
     return HomeData(user_id, cards, past, offers, pref.paused, pref.snoozed_at(now), stats)
