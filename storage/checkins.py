@@ -23,7 +23,7 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 
 from storage import members, preferences
-from storage.db import upsert_insert
+from storage.db import upsert_insert, values
 from storage.members import ChannelMember, RosterChannel
 from storage.models import Base, utcnow
 from storage.sealed import Sealed
@@ -279,7 +279,8 @@ def _circles_of_member() -> Select:
         preferences.MemberOptOut.team_id == bindparam("team_id"),
         preferences.MemberOptOut.user_id == bindparam("user_id"), preferences.MemberOptOut.workflow == WORKFLOW)
     opted = CheckinCircle.channel_id.in_(opt_outs.scalar_subquery())
-    return members.join_listing(select(CheckinCircle, RosterChannel.id, ChannelMember.id, opted),
+    return members.join_listing(select(CheckinCircle.id, CheckinCircle.channel_id, RosterChannel.id.label("roster_id"),
+                                       ChannelMember.id.label("member_id"), opted.label("opted_out")),
                                 CheckinCircle.team_id, CheckinCircle.channel_id).where(
         CheckinCircle.team_id == bindparam("team_id"), CheckinCircle.id.in_(joined.scalar_subquery()) | opted
     ).order_by(CheckinCircle.id)
@@ -340,16 +341,16 @@ class CircleOf:
     """A circle of the member's, whether the channel's last listing has them (None: never listed) and whether
     they opted out of it."""
 
-    circle: CheckinCircle
+    circle_id: int
+    channel_id: str
     listed: bool | None
     opted_out: bool
 
 
 def circles_of_member(s: Session, team_id: str, user_id: str) -> list[CircleOf]:
     """Circles the member took part in at least once, or opted out of, in one statement (every App Home asks)."""
-    rows = s.execute(_CIRCLES_OF_MEMBER, {"team_id": team_id, "user_id": user_id})
-    return [CircleOf(circle, members.listed(roster_id, member_id), bool(opted))
-            for circle, roster_id, member_id, opted in rows]
+    rows = values(s, _CIRCLES_OF_MEMBER, {"team_id": team_id, "user_id": user_id})
+    return [CircleOf(r.id, r.channel_id, members.listed(r.roster_id, r.member_id), bool(r.opted_out)) for r in rows]
 
 
 # ---- check-ins ------------------------------------------------------------------------------------------
@@ -397,7 +398,15 @@ def save_checkin(s: Session, cipher: Cipher, row: Checkin | None, round_id: int,
     return row, created
 
 
-def read_checkin(cipher: Cipher, row: Checkin) -> CheckinText:
+class SealedText(Protocol):
+    """A check-in's words as stored: a `Checkin`, or a row of `values` that selected them."""
+
+    gratitude: str
+    challenge: str | None
+    offer: str | None
+
+
+def read_checkin(cipher: Cipher, row: SealedText) -> CheckinText:
     return CheckinText(
         gratitude=cipher.decrypt(row.gratitude),
         challenge=cipher.decrypt(row.challenge) if row.challenge else None,
@@ -405,40 +414,56 @@ def read_checkin(cipher: Cipher, row: Checkin) -> CheckinText:
     )
 
 
-# Built once: every App Home draws both.
+class SharedCheckin(SealedText, Protocol):
+    """What App Home shows of a check-in: its words (sealed), author, sharing, and its round's circle and opening."""
+
+    user_id: str
+    sharing: str
+    circle_id: int
+    opens_at: datetime
+
+
+class RoundTakenPart(Protocol):
+    """What App Home reads of a round the member took part in (`took_part`)."""
+
+    id: int
+    status: str
+    closes_at: datetime
+    facilitator_id: str | None
+
+
+# Built once: every App Home draws both. Values, not objects (`storage.db.values`): App Home only reads them.
 _IN_CIRCLES = CheckinRound.circle_id.in_(bindparam("circle_ids", expanding=True))
-_CHECKINS_OF_MEMBER = (select(Checkin, CheckinRound).join(CheckinRound, CheckinRound.id == Checkin.round_id)
-                       .where(Checkin.user_id == bindparam("user_id"), _IN_CIRCLES)
+_SHARED = select(Checkin.user_id, Checkin.gratitude, Checkin.challenge, Checkin.offer, Checkin.sharing,
+                 CheckinRound.circle_id, CheckinRound.opens_at).join(CheckinRound, CheckinRound.id == Checkin.round_id)
+_CHECKINS_OF_MEMBER = (_SHARED.where(Checkin.user_id == bindparam("user_id"), _IN_CIRCLES)
                        .order_by(CheckinRound.opens_at.desc()).limit(bindparam("limit")))
-_OFFERS_IN_CIRCLES = (select(Checkin, CheckinRound).join(CheckinRound, CheckinRound.id == Checkin.round_id)
-                      .where(_IN_CIRCLES, Checkin.has_offer.is_(True), CheckinRound.opens_at >= bindparam("since"))
+_OFFERS_IN_CIRCLES = (_SHARED.where(_IN_CIRCLES, Checkin.has_offer.is_(True), CheckinRound.opens_at >= bindparam("since"))
                       .order_by(CheckinRound.opens_at.desc(), Checkin.id.desc()).limit(bindparam("limit")))
 
 
-def checkins_of_member(s: Session, user_id: str, circle_ids: list[int], *, limit: int = 5
-                       ) -> list[tuple[Checkin, CheckinRound]]:
-    rows = s.execute(_CHECKINS_OF_MEMBER, {"user_id": user_id, "circle_ids": circle_ids, "limit": limit})
-    return [(c, r) for c, r in rows]
+def checkins_of_member(s: Session, user_id: str, circle_ids: list[int], *, limit: int = 5) -> list[SharedCheckin]:
+    """The member's latest check-ins in these circles, newest first."""
+    return list(values(s, _CHECKINS_OF_MEMBER, {"user_id": user_id, "circle_ids": circle_ids, "limit": limit}))
 
 
-def offers_in_circles(s: Session, circle_ids: list[int], *, since: datetime, limit: int = 20
-                      ) -> list[tuple[Checkin, CheckinRound]]:
+def offers_in_circles(s: Session, circle_ids: list[int], *, since: datetime, limit: int = 20) -> list[SharedCheckin]:
     """Recent check-ins that offer something, newest first (the caller keeps only browsable ones)."""
-    rows = s.execute(_OFFERS_IN_CIRCLES, {"circle_ids": circle_ids, "since": since, "limit": limit})
-    return [(c, r) for c, r in rows]
+    return list(values(s, _OFFERS_IN_CIRCLES, {"circle_ids": circle_ids, "since": since, "limit": limit}))
 
 
-_TOOK_PART = (select(CheckinRound, Checkin.id)
+_TOOK_PART = (select(CheckinRound.id, CheckinRound.status, CheckinRound.closes_at, CheckinRound.facilitator_id,
+                     Checkin.id.label("checkin_id"))
               .join(CheckinParticipant, CheckinParticipant.round_id == CheckinRound.id)
               .outerjoin(Checkin, (Checkin.round_id == CheckinRound.id) & (Checkin.user_id == bindparam("user_id")))
               .where(CheckinRound.circle_id == bindparam("circle_id"), CheckinParticipant.user_id == bindparam("user_id"))
               .order_by(CheckinRound.number.desc()).limit(bindparam("limit")))
 
 
-def took_part(s: Session, circle_id: int, user_id: str, *, limit: int = 52) -> list[tuple[CheckinRound, bool]]:
+def took_part(s: Session, circle_id: int, user_id: str, *, limit: int = 52) -> list[tuple[RoundTakenPart, bool]]:
     """The member's rounds in a circle (oldest first) and whether they checked in to each."""
-    rows = s.execute(_TOOK_PART, {"circle_id": circle_id, "user_id": user_id, "limit": limit})
-    return [(r, checkin_id is not None) for r, checkin_id in reversed(list(rows))]
+    rows = values(s, _TOOK_PART, {"circle_id": circle_id, "user_id": user_id, "limit": limit})
+    return [(r, r.checkin_id is not None) for r in reversed(list(rows))]
 
 
 # ---- help offers ----------------------------------------------------------------------------------------

@@ -19,8 +19,9 @@ from time import sleep  # by name: a test replaces the pause between checkpoint 
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Table, create_engine, event, exc, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine, Result, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import Insert
 
 if TYPE_CHECKING:
@@ -162,6 +163,13 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def values(session: Session, statement: Executable, params: dict[str, Any]) -> Result[Any]:
+    """Run a read whose rows are only read, never changed, on the session's connection, past the ORM: rows
+    of plain values (by column name), no objects, no identity map, no autoflush. The ORM's layer is about a
+    third of a small statement's CPU here (measured: 0.19 against 0.12 ms), and App Home runs several."""
+    return session.connection().execute(statement, params)
 
 
 def _ping_when_idle(engine: Engine, idle_s: float) -> None:

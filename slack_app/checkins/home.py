@@ -93,32 +93,32 @@ def read_home_data(s: Session, services: Services, team_id: str, user_id: str, *
     """`home_data`, in the caller's transaction."""
     now = now or utcnow()
     every = repo.circles_of_member(s, team_id, user_id)  # with their own opt-outs, not the team's
-    channel_of = {c.circle.id: c.circle.channel_id for c in every}
+    channel_of = {c.circle_id: c.channel_id for c in every}
     # Circles whose channel they are still in (a channel never listed counts as in): someone who left sees
     # neither the circle nor its offers (their own past check-ins stay theirs to read).
     circles = [c for c in every if c.listed is not False]
     pref = preferences.of(s, team_id, user_id)
-    cards = [_card(s, c.circle, user_id, c.opted_out, now) for c in circles]
-    past = [PastCheckin(channel_of[r.circle_id], r.opens_at, repo.read_checkin(services.crypto, c))
-            for c, r in repo.checkins_of_member(s, user_id, list(channel_of))]
-    offers = [OfferCard(c.user_id, channel_of[r.circle_id], repo.read_checkin(services.crypto, c).offer or "")
-              for c, r in repo.offers_in_circles(s, [c.circle.id for c in circles], since=now - OFFERS_FROM_LAST)
+    cards = [_card(s, c, user_id, now) for c in circles]
+    past = [PastCheckin(channel_of[c.circle_id], c.opens_at, repo.read_checkin(services.crypto, c))
+            for c in repo.checkins_of_member(s, user_id, list(channel_of))]
+    offers = [OfferCard(c.user_id, channel_of[c.circle_id], repo.read_checkin(services.crypto, c).offer or "")
+              for c in repo.offers_in_circles(s, [c.circle_id for c in circles], since=now - OFFERS_FROM_LAST)
               if c.user_id != user_id and rules.offer_is_browsable(rules.Sharing(c.sharing))]
     stats = [_stats(s, c) for c in repo.circles(s, team_id)] if admin else None
     return HomeData(user_id, cards, past, offers, pref.paused, pref.snoozed_at(now), stats)
 
 
-def _card(s: Session, circle: CheckinCircle, user_id: str, opted_out: bool, now: datetime) -> CircleCard:
-    history = repo.took_part(s, circle.id, user_id)
+def _card(s: Session, circle: repo.CircleOf, user_id: str, now: datetime) -> CircleCard:
+    history = repo.took_part(s, circle.circle_id, user_id)
     # A circle has at most one round open or pending: when their newest round is open, that is the one.
     newest = history[-1][0] if history else None
-    current = newest if newest is not None and newest.status == RoundStatus.OPEN else repo.current_round(s, circle.id)
+    current = newest if newest is not None and newest.status == RoundStatus.OPEN else repo.current_round(s, circle.circle_id)
     is_open = current is not None and current.status == RoundStatus.OPEN and current.closes_at > now
     closed = [flag for r, flag in history if r.status == RoundStatus.CLOSED]
     # A check-in makes its author a participant, so the open round's is in their history when they have one.
     checked_in = is_open and any(r.id == current.id and flag for r, flag in history)
     return CircleCard(
-        circle_id=circle.id, channel_id=circle.channel_id, opted_out=opted_out,
+        circle_id=circle.circle_id, channel_id=circle.channel_id, opted_out=circle.opted_out,
         round_id=current.id if is_open else None, closes_at=current.closes_at if is_open else None,
         checked_in=checked_in, facilitating=is_open and current.facilitator_id == user_id,
         streak=rules.streak(closed, open_round_checked_in=checked_in),
