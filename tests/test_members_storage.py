@@ -31,6 +31,36 @@ def test_a_listing_replaces_the_last_one_and_events_keep_it_current(db):
         assert members.in_channel(s, "T2", "C1", "UA") is None  # another workspace's channel of the same id
 
 
+
+def test_a_listing_that_changes_nothing_moments_after_the_last_writes_nothing(db):
+    from datetime import timedelta
+
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, sql, *_):
+        statements.append(sql.split()[0])
+
+    members.replace_channel(db, T, "C1", ["UA", "UB"], now=NOW)
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        members.replace_channel(db, T, "C1", ["UB", "UA"], now=NOW + timedelta(seconds=30))  # as it was
+        as_it_was = list(statements)
+        statements.clear()
+        members.replace_channel(db, T, "C1", ["UB", "UA", "UB"], now=NOW + members.RELIST_MARK)  # a minute on
+        a_minute_on = list(statements)
+        statements.clear()
+        members.replace_channel(db, T, "C1", ["UB", "UC"], now=NOW + members.RELIST_MARK + timedelta(seconds=1))
+        changed = list(statements)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert as_it_was == ["SELECT"]  # read, found as it was: nothing written
+    assert "UPDATE" in a_minute_on  # marked listed again, so a day-old listing is never taken for a fresh one
+    assert {"DELETE", "INSERT"} <= set(changed)  # who left and who joined, however recent the last listing
+    with db.session() as s:
+        assert members.listing(s, T, "C1") == (NOW + members.RELIST_MARK + timedelta(seconds=1), ["UB", "UC"])
+
 def test_profiles_are_upserted_in_one_go_and_a_read_clears_an_earlier_error(db):
     members.remember(db, T, "UA")
     members.mark_unreadable(db, T, {"UA": "fatal_error", "UB": "user_not_found"})
