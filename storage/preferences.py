@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import String, UniqueConstraint, bindparam, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from storage.db import values
 from storage.models import Base, utcnow
 
 WHOLE_WORKFLOW = ""
@@ -53,11 +55,20 @@ def preference(s: Session, team_id: str, user_id: str, *, create: bool = False) 
     return row
 
 
-def preferences(s: Session, team_id: str, user_ids: list[str]) -> dict[str, MemberPreference]:
-    rows: dict[str, MemberPreference] = {}
+class Preference(Protocol):
+    """What `preferences` reads of a member's row."""
+
+    paused: bool
+    paused_until: datetime | None
+    no_dms: bool
+
+
+def preferences(s: Session, team_id: str, user_ids: list[str]) -> dict[str, Preference]:
+    """The rows of those who have one, as plain values (`storage.db.values`): every App Home reads one."""
+    rows: dict[str, Preference] = {}
     for start in range(0, len(user_ids), 500):
-        rows.update({r.user_id: r for r in s.scalars(_PREFERENCES, {"team_id": team_id,
-                                                                    "user_ids": user_ids[start:start + 500]})})
+        rows.update({r.user_id: r for r in values(s, _PREFERENCES, {"team_id": team_id,
+                                                                   "user_ids": user_ids[start:start + 500]})})
     return rows
 
 
@@ -72,8 +83,9 @@ def opt_outs(s: Session, team_id: str, workflow: str, user_ids: list[str] | None
 
 
 # Built once (storage/db.py says why): every App Home reads a member's preferences and opt-outs.
-_PREFERENCES = select(MemberPreference).where(MemberPreference.team_id == bindparam("team_id"),
-                                              MemberPreference.user_id.in_(bindparam("user_ids", expanding=True)))
+_PREFERENCES = select(MemberPreference.user_id, MemberPreference.paused, MemberPreference.paused_until,
+                      MemberPreference.no_dms).where(
+    MemberPreference.team_id == bindparam("team_id"), MemberPreference.user_id.in_(bindparam("user_ids", expanding=True)))
 _OPT_OUTS = select(MemberOptOut).where(MemberOptOut.team_id == bindparam("team_id"),
                                        MemberOptOut.workflow == bindparam("workflow"))
 _OPT_OUTS_OF = _OPT_OUTS.where(MemberOptOut.user_id.in_(bindparam("user_ids", expanding=True)))
