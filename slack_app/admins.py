@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from slack_app.roster import profile_of
 from slack_app.slack_port import SlackError, SlackPort
 from storage import members
-from storage.models import Member, utcnow
+from storage.models import utcnow
 
 if TYPE_CHECKING:
     from slack_app.services import Services
@@ -28,7 +28,7 @@ def counts_as_admin(user_id: str, *, is_workspace_admin: bool, is_owner: bool, c
 
 
 def is_admin(services: Services, slack: SlackPort, team_id: str, user_id: str, *, strict: bool = False,
-             known: Member | None = None) -> bool:
+             known: members.Known | None = None) -> bool:
     """`strict`: when Slack cannot say (a 429 under load), raise its SlackError instead of answering False,
     so an admin is told "Slack is busy" rather than "you are not an admin". `known`: their member row, when
     the caller has just read it."""

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
     from slack_app.blocks import Block
     from slack_app.services import Services
-    from storage.models import Member
 
 log = logging.getLogger("hearth.home")
 
@@ -33,7 +32,7 @@ class Viewer:
     slack: SlackPort
     team_id: str
     user_id: str
-    member: Member | None = None  # their row, when the caller has just read it
+    member: members.Known | None = None  # their row, when the caller has just read it
     session: Session | None = None  # the drawing's one unit of work, when the caller opened it (`show`)
 
     @cached_property
@@ -50,7 +49,7 @@ class Viewer:
             yield s
 
 
-def view(services: Services, slack: SlackPort, team_id: str, user_id: str, member: Member | None = None,
+def view(services: Services, slack: SlackPort, team_id: str, user_id: str, member: members.Known | None = None,
          session: Session | None = None) -> dict:
     viewer = Viewer(services, slack, team_id, user_id, member, session)
     parts = [blocks.section(services.copy.render("home_welcome.j2", user_id=user_id))]

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -167,12 +168,20 @@ def get(db: Database, team_id: str, user_id: str) -> Member | None:
         return find(s, team_id, user_id)
 
 
-_MEMBER = select(Member).where(Member.team_id == bindparam("team_id"), Member.user_id == bindparam("user_id"))
+class Known(Protocol):
+    """What Hearth knows of a member's profile: whether they are an admin, and as of when (None: never read)."""
+
+    is_admin: bool
+    profile_at: datetime | None
 
 
-def find(s: Session, team_id: str, user_id: str) -> Member | None:
-    """Their row, in the caller's transaction."""
-    return s.scalar(_MEMBER, {"team_id": team_id, "user_id": user_id})
+_KNOWN = select(Member.is_admin, Member.profile_at).where(Member.team_id == bindparam("team_id"),
+                                                          Member.user_id == bindparam("user_id"))
+
+
+def find(s: Session, team_id: str, user_id: str) -> Known | None:
+    """What their row says of them, in the caller's unit of work, as plain values (every App Home starts here)."""
+    return values(s, _KNOWN, {"team_id": team_id, "user_id": user_id}).first()
 
 
 # ---- channel membership ---------------------------------------------------------------------------------
