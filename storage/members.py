@@ -70,10 +70,10 @@ def remember(db: Database, team_id: str, user_id: str) -> Member:
     """Note that a member exists (App Home opened, joined a channel) without touching their profile; their row
     as it is now."""
     with db.session() as s:
-        row = find(s, team_id, user_id)
+        row = s.scalar(_MEMBER, {"team_id": team_id, "user_id": user_id})
         if row is None:  # a concurrent request may add them too: theirs or ours, the row is read back
             _add_members(s, team_id, [user_id])
-            row = find(s, team_id, user_id)
+            row = s.scalar(_MEMBER, {"team_id": team_id, "user_id": user_id})
         assert row is not None
         return row
 
@@ -164,8 +164,12 @@ _BY_ID = select(Member).where(Member.team_id == bindparam("team_id"),
 
 
 def get(db: Database, team_id: str, user_id: str) -> Member | None:
+    """Their row."""
     with db.session() as s:
-        return find(s, team_id, user_id)
+        return s.scalar(_MEMBER, {"team_id": team_id, "user_id": user_id})
+
+
+_MEMBER = select(Member).where(Member.team_id == bindparam("team_id"), Member.user_id == bindparam("user_id"))
 
 
 class Known(Protocol):
