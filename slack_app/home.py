@@ -32,7 +32,7 @@ class Viewer:
     slack: SlackPort
     team_id: str
     user_id: str
-    member: members.Known | None = None  # their row, when the caller has just read it
+    member: members.Known | None = None  # what their row says, when the caller has just read it
     session: Session | None = None  # the drawing's one unit of work, when the caller opened it (`show`)
 
     @cached_property
