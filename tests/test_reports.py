@@ -322,6 +322,40 @@ def test_a_report_whose_routing_was_dropped_after_the_ack_reaches_the_moderators
     assert usecases.route_missed(hearth.services, ports, now=later) == 0  # once
 
 
+def test_routing_a_case_already_routed_asks_slack_nothing_and_changes_nothing(driver, simulator, hearth, slack):
+    report(driver, simulator)
+    wait_routed(hearth)
+    [case] = cases(hearth)
+    before = (len(simulator.calls), trail(hearth, case[0]))
+    assert usecases.route(hearth.services, slack, TEAM, case[0]) is None  # the sweep, say, after the ack's run
+    assert (len(simulator.calls), trail(hearth, case[0])) == before
+
+
+def test_a_case_routed_while_its_routing_asked_slack_is_brought_to_the_moderators_once(
+        driver, simulator, hearth, deliver, slack, monkeypatch):
+    submit = hearth.after_ack.submit  # routing is left to this test, which runs it twice, one inside the other
+    monkeypatch.setattr(hearth.after_ack, "submit",
+                        lambda name, *job: False if name == "reports.route" else submit(name, *job))
+    report(driver, simulator)
+    [case] = cases(hearth)
+    listed = usecases.roster.channel_roster
+    overtaken: list[str | None] = []
+
+    def roster_while_another_routes(*args, **kwargs):
+        roster = listed(*args, **kwargs)
+        if not overtaken:  # the first listing only: the other routing's own one passes through
+            overtaken.append("routing")
+            overtaken[0] = usecases.route(hearth.services, slack, TEAM, case[0])
+        return roster
+
+    monkeypatch.setattr(usecases.roster, "channel_roster", roster_while_another_routes)
+    assert usecases.route(hearth.services, slack, TEAM, case[0]) is None
+    deliver()
+    assert overtaken == [None] and cases(hearth)[0][5] == MODS
+    assert [a for _, a in trail(hearth, case[0])] == ["submitted", "posted to moderators"]
+    assert len([m for m in simulator.messages(MODS) if "case #1" in (m.get("text") or "")]) == 1
+
+
 def test_the_moderator_channel_setting_refuses_public_channels_and_channels_without_hearth(hearth, slack):
     services = hearth.services
     assert usecases.set_channel(services, slack, TEAM, "CGENERAL") == "public"

@@ -105,7 +105,12 @@ def submit(services: Services, team_id: str, user_id: str, view_id: str, raw: di
 
 def configured_channel(services: Services, team_id: str) -> str | None:
     with services.db.session() as session:
-        return store.moderator_channel(session, team_id) or services.settings.HEARTH_MODERATOR_CHANNEL
+        return _configured_channel(session, services, team_id)
+
+
+def _configured_channel(session: Session, services: Services, team_id: str) -> str | None:
+    """The workspace's moderator channel (`/hearth reports`), else the operator's HEARTH_MODERATOR_CHANNEL."""
+    return store.moderator_channel(session, team_id) or services.settings.HEARTH_MODERATOR_CHANNEL
 
 
 def channel_problem(slack: SlackPort, channel_id: str | None) -> str | None:
@@ -163,7 +168,12 @@ def route(services: Services, slack: SlackPort, team_id: str, case_id: int) -> s
     The card goes to the moderator channel; but if one of its members is among the people involved, the
     case goes by DM to the other moderators and the escalation contacts instead, never to a channel that
     person reads."""
-    channel = configured_channel(services, team_id)
+    with services.db.reader() as session:  # a case already routed asks nothing of Slack
+        case = store.get(session, case_id)
+        if case is None or case.channel_id is not None:
+            return None
+        involved = set(store.open_details(services.crypto, case)["people"])
+        channel = _configured_channel(session, services, team_id)
     problem = channel_problem(slack, channel)
     fallback_admins: list[str] = []
     moderators: list[str] = []
@@ -173,42 +183,40 @@ def route(services: Services, slack: SlackPort, team_id: str, case_id: int) -> s
         except SlackError as exc:
             log.info("reports.members_failed error=%s", exc.error)
             problem = "unreachable"
-    with services.db.session() as session:
-        case = store.get(session, case_id)
-        if case is None or case.channel_id is not None:
-            return None
-        involved = set(store.open_details(services.crypto, case)["people"])
-    if problem is not None or involved & set(moderators):
+    moderator_involved = bool(involved & set(moderators))
+    if problem is not None or moderator_involved:
         fallback_admins = _slack_admins(slack)
     with services.db.session() as session:
         case = store.get(session, case_id)
-        assert case is not None
-        contacts = [a for a in _admins(session, services, team_id) + fallback_admins if a not in involved]
-        escalation = [a for a in _escalation_contacts(services) or contacts if a not in involved]
-        recipients = sorted({m for m in moderators if m not in involved} | set(escalation))
-        if problem is None and involved & set(moderators) and not recipients:
-            problem = "all_involved"  # nobody may read it: stored, and visible to operators (`hearth reports`)
-        if problem is None and involved & set(moderators):
-            case.channel_id = channel
-            case.dm_recipients = services.crypto.encrypt(",".join(recipients))
-            store.add_entry(session, services.crypto, case, SYSTEM, "sent by DM: a moderator is involved",
-                            f"to {len(recipients)} moderators and escalation contacts")
-            for target, key in _card_targets(services, case):
-                outbox.enqueue(session, team_id=team_id, kind="report.card", target=target,
-                               payload=views.card(services.copy, _facts(case)), dedupe_key=key)
-        elif problem is None:
+        if case is None or case.channel_id is not None:  # routed meanwhile (the sweep met the after-ack run)
+            return None
+        if problem is None and not moderator_involved:
             case.channel_id = channel
             store.add_entry(session, services.crypto, case, SYSTEM, "posted to moderators")
             outbox.enqueue(session, team_id=team_id, kind="report.card", target=str(channel),
                            payload=views.card(services.copy, _facts(case)), dedupe_key=_card_key(case))
-        else:
-            store.add_entry(session, services.crypto, case, SYSTEM, f"not posted: {problem}")
-            for admin in sorted(set(contacts)):
-                # sensitive: an admin may be the (anonymous) reporter, and no row may name them in clear
-                outbox.enqueue_sensitive(session, team_id=team_id, kind="report.admin_warning", recipient=admin,
-                                         payload={"text": services.copy.render(
-                                             "report_admin_warning.j2", number=case.number, problem=problem)},
-                                         dedupe_key=outbox.key("report", case.id, admin, "unrouted"))
+        else:  # the channel may not read it: read who else may, only now (one more statement)
+            contacts = [a for a in _admins(session, services, team_id) + fallback_admins if a not in involved]
+            escalation = [a for a in _escalation_contacts(services) or contacts if a not in involved]
+            recipients = sorted({m for m in moderators if m not in involved} | set(escalation))
+            if problem is None and not recipients:
+                problem = "all_involved"  # nobody may read it: stored, and visible to operators (`hearth reports`)
+            if problem is None:
+                case.channel_id = channel
+                case.dm_recipients = services.crypto.encrypt(",".join(recipients))
+                store.add_entry(session, services.crypto, case, SYSTEM, "sent by DM: a moderator is involved",
+                                f"to {len(recipients)} moderators and escalation contacts")
+                for target, key in _card_targets(services, case):
+                    outbox.enqueue(session, team_id=team_id, kind="report.card", target=target,
+                                   payload=views.card(services.copy, _facts(case)), dedupe_key=key)
+            else:
+                store.add_entry(session, services.crypto, case, SYSTEM, f"not posted: {problem}")
+                for admin in sorted(set(contacts)):
+                    # sensitive: an admin may be the (anonymous) reporter, and no row may name them in clear
+                    outbox.enqueue_sensitive(session, team_id=team_id, kind="report.admin_warning",
+                                             recipient=admin, payload={"text": services.copy.render(
+                                                 "report_admin_warning.j2", number=case.number, problem=problem)},
+                                             dedupe_key=outbox.key("report", case.id, admin, "unrouted"))
     log.info("reports.routed case=%d problem=%s", case_id, problem or "none")
     return problem
 
@@ -600,7 +608,7 @@ def digest(services: Services, now: datetime | None = None) -> int:
             if case.channel_id and not case.dm_recipients:
                 teams.setdefault(case.team_id, []).append(case)
         for team_id, open_ in teams.items():
-            channel = store.moderator_channel(session, team_id) or services.settings.HEARTH_MODERATOR_CHANNEL
+            channel = _configured_channel(session, services, team_id)
             if not channel:
                 continue
             groups = rules.by_age([(c.number, c.created_at) for c in open_], now)
