@@ -113,6 +113,18 @@ def stop_worker(proc: subprocess.Popen, *, kill: bool = False) -> dict:
     return json.loads(lines[-1]) if lines else {}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """`cpu_seconds` of a server and of the copies it forked (`--processes`)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return cpu_seconds(pid) + sum(server_cpu_seconds(int(c)) for c in children)
+
+
 def unfinished(db: Database) -> int:
     with db.session() as s:
         return outbox.unfinished(s)

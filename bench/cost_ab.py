@@ -36,7 +36,7 @@ from slack_app.simulator import SlackSimulator
 def measure(kind: str, n: int, servers: list[Server]) -> dict[str, Any]:
     pids = [s.proc.pid for s in servers]
     settle(pids)
-    before = [load.server_cpu_seconds(pid) for pid in pids]
+    before = [bench.server_cpu_seconds(pid) for pid in pids]
     calls_before = [len(s.sim.calls) for s in servers]
     for i in range(n):
         if i and i % BATCH == 0:
@@ -46,7 +46,7 @@ def measure(kind: str, n: int, servers: list[Server]) -> dict[str, Any]:
             if (status := s.client.send(content_type, body)) != 200:
                 raise RuntimeError(f"{s.name} {kind}: HTTP {status}")
     settle(pids)
-    this, other = ((load.server_cpu_seconds(pid) - b) * 1000 / n for pid, b in zip(pids, before, strict=True))
+    this, other = ((bench.server_cpu_seconds(pid) - b) * 1000 / n for pid, b in zip(pids, before, strict=True))
     # Work after the ack that a server shed (its queue full) costs no CPU: compare only servers that called
     # Slack alike.
     calls = [len(s.sim.calls) - b for s, b in zip(servers, calls_before, strict=True)]

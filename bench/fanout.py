@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.fanout [--members 10000] [--scale 10] [--db sqlite|postgresql] [--threads 8]
 
 Reports the achieved chat.postMessage rate as a fraction of the allowed rate (target >= 0.9), duplicates
-(target 0) and missing (target 0), counted from the calls the simulator received, by dedupe key.
+(target 0) and missing (target 0), counted from the calls the simulator received, by dedupe key; and the
+worker's CPU per message (all its threads), which the request path shares the machine with during a fan-out.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import time
 
 from bench import _common as bench
-from slack_app.simulator import SlackSimulator
+from slack_app.simulator import SlackSimulator, wait_for
 
 
 def main() -> None:
@@ -32,10 +33,15 @@ def main() -> None:
         started = time.monotonic()
         proc = bench.start_worker(db, sim, scale=args.scale, name="bench-1", threads=args.threads)
         try:
+            # the worker's CPU per message, from its first message on (its start-up is not a message's)
+            first = wait_for(lambda: bench.unfinished(db) < args.members, timeout=120, interval=0.05)
+            cpu_at, left_at = bench.cpu_seconds(proc.pid), bench.unfinished(db)
             elapsed = bench.wait_drained(db, [proc], timeout=3600, progress=_progress(args.members))
+            cpu_ms = (bench.cpu_seconds(proc.pid) - cpu_at) * 1000 / left_at if first and left_at else None
         finally:
             bench.stop_worker(proc)
         result = bench.count(sim, args.members, scale=args.scale, db=db)
+        result["worker_cpu_ms_per_message"] = round(cpu_ms, 2) if cpu_ms is not None else None
         result.update(database=args.db, scale=args.scale, threads=args.threads, latency_s=args.latency,
                       wall_clock_s=round(time.monotonic() - started, 1), drained_in_s=round(elapsed, 1),
                       minutes_at_slack_speed=round(args.members / (600 / 60) / 60, 1))

@@ -46,7 +46,6 @@ import gc
 import http.client
 import itertools
 import json
-import os
 import queue
 import secrets
 import subprocess
@@ -295,13 +294,13 @@ def saturate(client: Client | SocketClient, mix: Mix, concurrency: int, seconds:
 def saturation(args: argparse.Namespace, mix: Mix, client: Client | SocketClient, pids: list[int]) -> dict:
     """Saturate the servers `client` reaches; with the CPU the servers and this process (client and simulator) used,
     which says whether the servers or the machine ran out first."""
-    before = [server_cpu_seconds(pid) for pid in pids]
+    before = [bench.server_cpu_seconds(pid) for pid in pids]
     workers = [bench.SEPARATE_WORKERS[pid].pid for pid in pids if pid in bench.SEPARATE_WORKERS]
-    before_workers = [cpu_seconds(pid) for pid in workers]
+    before_workers = [bench.cpu_seconds(pid) for pid in workers]
     own = time.process_time()
     samples, span = saturate(client, mix, args.concurrency, args.saturate_seconds)
-    used = sum(server_cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True))
-    worker_used = sum(cpu_seconds(pid) - b for pid, b in zip(workers, before_workers, strict=True))
+    used = sum(bench.server_cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True))
+    worker_used = sum(bench.cpu_seconds(pid) - b for pid, b in zip(workers, before_workers, strict=True))
     return {**latency_summary(samples, span),
             # the servers' CPU per request: what the machine's other load distorts least
             "server_cpu_ms_per_request": round(1000 * used / max(1, len(samples)), 2),
@@ -411,18 +410,6 @@ def profile(pid: int, out: Path, seconds: float) -> subprocess.Popen:
     return subprocess.Popen([str(spy), "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200", "--gil",
                              "--subprocesses", "-f", "raw",
                              "-o", str(out.resolve())], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def server_cpu_seconds(pid: int) -> float:
-    """`cpu_seconds` of a server and of the copies it forked (`--processes`)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return cpu_seconds(pid) + sum(server_cpu_seconds(int(c)) for c in children)
 
 
 def leaders(database_url: str) -> int:

@@ -38,7 +38,7 @@ def postgres_cpu() -> float:
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             if Path(f"/proc/{pid}/comm").read_text().startswith("postgres"):
-                total += load.cpu_seconds(int(pid))
+                total += bench.cpu_seconds(int(pid))
         except OSError:  # gone meanwhile
             continue
     return total
@@ -54,9 +54,9 @@ def settle(pids: list[int], quiet_for: float = 1.0, timeout: float = 30.0) -> No
     """Wait until `pids` used (almost) no CPU for `quiet_for` seconds: their work after the acks is done."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        before = sum(load.server_cpu_seconds(p) for p in pids)
+        before = sum(bench.server_cpu_seconds(p) for p in pids)
         time.sleep(quiet_for)
-        if sum(load.server_cpu_seconds(p) for p in pids) - before < 0.02 * quiet_for:
+        if sum(bench.server_cpu_seconds(p) for p in pids) - before < 0.02 * quiet_for:
             return
 
 
@@ -93,7 +93,7 @@ def measure(kind: str, n: int, server: Server, profile: Path | None = None) -> d
     hearth, mix, client, sim = server.proc.pid, server.mix, server.client, server.sim
     settle([hearth])
     spy = sample(hearth, profile / f"{kind}.txt") if profile else None
-    before = load.server_cpu_seconds(hearth), postgres_cpu()
+    before = bench.server_cpu_seconds(hearth), postgres_cpu()
     acks = []
     calls_before = len(sim.calls)
     for i in range(n):
@@ -106,7 +106,7 @@ def measure(kind: str, n: int, server: Server, profile: Path | None = None) -> d
         if status != 200:
             raise RuntimeError(f"{kind}: HTTP {status}")
     settle([hearth])
-    after = load.server_cpu_seconds(hearth), postgres_cpu()
+    after = bench.server_cpu_seconds(hearth), postgres_cpu()
     if spy:
         spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled when interrupted
         spy.wait(timeout=60)
