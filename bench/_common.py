@@ -125,6 +125,18 @@ def server_cpu_seconds(pid: int) -> float:
     return cpu_seconds(pid) + sum(server_cpu_seconds(int(c)) for c in children)
 
 
+def postgres_cpu() -> float:
+    """CPU seconds used so far by every PostgreSQL server process on this machine."""
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().startswith("postgres"):
+                total += cpu_seconds(int(pid))
+        except OSError:  # gone meanwhile
+            continue
+    return total
+
+
 def unfinished(db: Database) -> int:
     with db.session() as s:
         return outbox.unfinished(s)

@@ -35,13 +35,16 @@ def main() -> None:
         try:
             # the worker's CPU per message, from its first message on (its start-up is not a message's)
             first = wait_for(lambda: bench.unfinished(db) < args.members, timeout=120, interval=0.05)
-            cpu_at, left_at = bench.cpu_seconds(proc.pid), bench.unfinished(db)
+            cpu_at, pg_at, left_at = bench.cpu_seconds(proc.pid), bench.postgres_cpu(), bench.unfinished(db)
             elapsed = bench.wait_drained(db, [proc], timeout=3600, progress=_progress(args.members))
-            cpu_ms = (bench.cpu_seconds(proc.pid) - cpu_at) * 1000 / left_at if first and left_at else None
+            used = (bench.cpu_seconds(proc.pid) - cpu_at, bench.postgres_cpu() - pg_at)
         finally:
             bench.stop_worker(proc)
         result = bench.count(sim, args.members, scale=args.scale, db=db)
-        result["worker_cpu_ms_per_message"] = round(cpu_ms, 2) if cpu_ms is not None else None
+        if first and left_at:
+            result["worker_cpu_ms_per_message"] = round(used[0] * 1000 / left_at, 2)
+            if args.db == "postgresql":  # every PostgreSQL process on the machine: run it on a quiet one
+                result["postgresql_cpu_ms_per_message"] = round(used[1] * 1000 / left_at, 2)
         result.update(database=args.db, scale=args.scale, threads=args.threads, latency_s=args.latency,
                       wall_clock_s=round(time.monotonic() - started, 1), drained_in_s=round(elapsed, 1),
                       minutes_at_slack_speed=round(args.members / (600 / 60) / 60, 1))

@@ -17,7 +17,6 @@ Writes bench/results/request_costs_<label>.json.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
 import sys
@@ -30,19 +29,6 @@ from typing import Any
 from bench import _common as bench
 from bench import load
 from slack_app.simulator import SlackDriver, SlackSimulator
-
-
-def postgres_cpu() -> float:
-    """CPU seconds used so far by every PostgreSQL server process on this machine."""
-    total = 0.0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if Path(f"/proc/{pid}/comm").read_text().startswith("postgres"):
-                total += bench.cpu_seconds(int(pid))
-        except OSError:  # gone meanwhile
-            continue
-    return total
-
 
 # Requests sent between two waits for the server to be idle: half the queue its work after the ack may fill
 # (slack_app.niced.QUEUE, request_path.AFTER_ACK_QUEUE), so none of that work is shed and all of it is counted.
@@ -93,7 +79,7 @@ def measure(kind: str, n: int, server: Server, profile: Path | None = None) -> d
     hearth, mix, client, sim = server.proc.pid, server.mix, server.client, server.sim
     settle([hearth])
     spy = sample(hearth, profile / f"{kind}.txt") if profile else None
-    before = bench.server_cpu_seconds(hearth), postgres_cpu()
+    before = bench.server_cpu_seconds(hearth), bench.postgres_cpu()
     acks = []
     calls_before = len(sim.calls)
     for i in range(n):
@@ -106,7 +92,7 @@ def measure(kind: str, n: int, server: Server, profile: Path | None = None) -> d
         if status != 200:
             raise RuntimeError(f"{kind}: HTTP {status}")
     settle([hearth])
-    after = bench.server_cpu_seconds(hearth), postgres_cpu()
+    after = bench.server_cpu_seconds(hearth), bench.postgres_cpu()
     if spy:
         spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled when interrupted
         spy.wait(timeout=60)
