@@ -1,6 +1,6 @@
 """Benchmark: one DM to each of 10,000 members through the simulator enforcing Slack's limits.
 
-    .venv/bin/python -m bench.fanout [--members 10000] [--scale 10] [--db sqlite|postgresql] [--threads 8]
+    .venv/bin/python -m bench.fanout [--members 10000] [--scale 10] [--db sqlite|postgresql] [--threads 8] [--label L]
 
 Reports the achieved chat.postMessage rate as a fraction of the allowed rate (target >= 0.9), duplicates
 (target 0) and missing (target 0), counted from the calls the simulator received, by dedupe key; and the
@@ -23,6 +23,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=bench.SCALE, help="the simulator's (and Hearth's) rate-limit scale")
     ap.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--label", default=None, help="names bench/results/fanout_<db>_<label>.json (else fanout_<db>.json)")
     ap.add_argument("--latency", type=float, default=0.1,
                     help="Slack's answer time at real speed, in seconds (divided by --scale in the run)")
     args = ap.parse_args()
@@ -48,7 +49,8 @@ def main() -> None:
         result.update(database=args.db, scale=args.scale, threads=args.threads, latency_s=args.latency,
                       wall_clock_s=round(time.monotonic() - started, 1), drained_in_s=round(elapsed, 1),
                       minutes_at_slack_speed=round(args.members / (600 / 60) / 60, 1))
-    bench.write(f"fanout_{args.db}", result, "python -m bench.fanout " + " ".join(sys.argv[1:]))
+    name = f"fanout_{args.db}" + (f"_{args.label}" if args.label else "")
+    bench.write(name, result, "python -m bench.fanout " + " ".join(sys.argv[1:]))
     ok = result["duplicates"] == 0 and result["missing"] == 0 and result["ratio"] >= 0.9
     sys.exit(0 if ok else 1)
 
