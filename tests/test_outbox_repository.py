@@ -5,7 +5,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import event, inspect, select
 
 from storage import gcra as pacing
 from storage import outbox, ratelimit
@@ -229,6 +229,24 @@ def test_database_buckets_run_the_pure_arithmetic(db):
             else:
                 assert slot == pytest.approx(expected.at)
                 tat = expected.tat
+
+
+def test_a_reservation_is_one_statement_for_a_new_key_too_and_a_refusal_two(db):
+    """A fan-out reserves a new key for every DM's conversation: created with its first grant in the same
+    statement (it took four: an UPDATE finding nothing, a look, an INSERT, the UPDATE again)."""
+    rate = Rate(1, 1.0)
+    seen: list[str] = []
+    listen = lambda *args: seen.append(args[2].split()[0])  # noqa: E731  (the statement's verb)
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        with db.session() as s:
+            asked = []
+            for now in (1000.0, 1001.0, 1001.5):  # new; its next slot; a slot 0.5 s off, with no wait allowed
+                seen.clear()
+                asked.append((ratelimit.reserve(s, "T1:chat.postMessage:D1", rate, now=now)[0], list(seen)))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert asked == [(1000.0, ["INSERT"]), (1001.0, ["INSERT"]), (None, ["INSERT", "SELECT"])]
 
 
 def test_a_hold_and_pruning(db):
