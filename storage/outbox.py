@@ -45,12 +45,14 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import bindparam, case, delete, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ClauseElement
 
 from storage.crypto import Crypto, looks_encrypted
 from storage.db import insert_ignore
@@ -318,9 +320,25 @@ def claim(session: Session, *, worker_id: str, limit: int, lease: float, now: da
 
 def _fenced(session: Session, row_id: int, worker_id: str, statuses: Sequence[str], **values: Any) -> bool:
     """Change a row only while `worker_id` still holds its lease (and it is in one of `statuses`)."""
-    result = session.execute(
-        update(TT).where(C.id == row_id, C.lease_owner == worker_id, C.status.in_(statuses)).values(**values))
+    fence = {"f_id": row_id, "f_owner": worker_id}
+    if any(isinstance(value, ClauseElement) for value in values.values()):  # `attempts + 1`: built as it comes
+        result = session.execute(_fence(tuple(statuses)).values(**values), fence)
+    else:
+        result = session.execute(_fenced_update(tuple(statuses), tuple(sorted(values))),
+                                 {**fence, **{f"v_{name}": value for name, value in values.items()}})
     return result.rowcount == 1
+
+
+@cache
+def _fence(statuses: tuple[str, ...]) -> Any:
+    return update(TT).where(C.id == bindparam("f_id"), C.lease_owner == bindparam("f_owner"), C.status.in_(statuses))
+
+
+@cache
+def _fenced_update(statuses: tuple[str, ...], names: tuple[str, ...]) -> Any:
+    """Each message's steps (`sending`, `sent`, …) as statements built once: building one and computing its
+    cache key was about a fifth of the delivery worker's CPU per message."""
+    return _fence(statuses).values({name: bindparam(f"v_{name}") for name in names})
 
 
 def begin_send(session: Session, row_id: int, worker_id: str, *, lease: float, channel: str | None = None,
