@@ -36,6 +36,7 @@ _GRANT = {"tat": case((B.c.tat > bindparam("b_now"), B.c.tat), else_=bindparam("
           "grants": B.c.grants + 1}
 _WITHIN = B.c.tat - bindparam("b_burst1") * _INTERVAL <= bindparam("b_limit")
 _CURRENT = select(B.c.tat, B.c.rate).where(B.c.key == bindparam("b_key"))
+_LEARNED = (B.c.rate, B.c.changed_at, B.c.mark_at, B.c.mark_grants)
 
 
 @cache
@@ -48,7 +49,6 @@ def _reserve(dialect: str) -> Any:
                                              grants=1)
     return (first.on_conflict_do_update(index_elements=[B.c.key], set_=_GRANT, where=_WITHIN)
             .returning(B.c.tat, B.c.rate))
-_LEARNED = (B.c.rate, B.c.changed_at, B.c.mark_at, B.c.mark_grants)
 
 
 def _insert_ignore(session: Session, key: str, tat: float) -> None:
