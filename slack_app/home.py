@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from slack_app import admins, blocks
+from slack_app import admins, blocks, preferences
 from slack_app.slack_port import SlackPort
 from storage import members
 
@@ -34,10 +34,15 @@ class Viewer:
     user_id: str
     member: members.Known | None = None  # what their row says, when the caller has just read it
     session: Session | None = None  # the drawing's one unit of work, when the caller opened it (`show`)
+    shared: preferences.Preferences | None = None  # their pause and snooze, when read with their row (`show`)
 
     @cached_property
     def is_admin(self) -> bool:
         return admins.is_admin(self.services, self.slack, self.team_id, self.user_id, known=self.member)
+
+    def preferences(self, s: Session) -> preferences.Preferences:
+        """Their shared preferences (no opt-outs): as read with their row, else read in `s`."""
+        return self.shared if self.shared is not None else preferences.of(s, self.team_id, self.user_id)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -50,8 +55,8 @@ class Viewer:
 
 
 def view(services: Services, slack: SlackPort, team_id: str, user_id: str, member: members.Known | None = None,
-         session: Session | None = None) -> dict:
-    viewer = Viewer(services, slack, team_id, user_id, member, session)
+         session: Session | None = None, shared: preferences.Preferences | None = None) -> dict:
+    viewer = Viewer(services, slack, team_id, user_id, member, session, shared)
     parts = [blocks.section(services.copy.render("home_welcome.j2", user_id=user_id))]
     for workflow in services.workflows:
         if workflow.home is not None:
@@ -78,8 +83,8 @@ def show(services: Services, slack: SlackPort, team_id: str, user_id: str, shown
     # transaction: storage.db), so what a section writes in a unit of its own (an admin's profile refreshed)
     # never waits for it.
     with services.db.reader() as s:
-        member = members.find(s, team_id, user_id)
-        drawn = view(services, slack, team_id, user_id, member, s) if member is not None else None
+        found = members.find(s, team_id, user_id)  # with their preferences: each section would read them
+        drawn = view(services, slack, team_id, user_id, found, s, preferences.shared(found)) if found else None
     if drawn is None:  # their first Home: their row is written, and committed, before the reads begin
         member = members.remember(services.db, team_id, user_id)
         with services.db.reader() as s:

@@ -44,13 +44,15 @@ def of_many(s: Session, team_id: str, user_ids: list[str], workflow: str | None 
     if workflow is not None:
         for o in repo.opt_outs(s, team_id, workflow, user_ids):
             outs.setdefault(o.user_id, set()).add((o.workflow, o.scope))
-    out = {}
-    for user_id in user_ids:
-        row = rows.get(user_id)
-        out[user_id] = Preferences(
-            paused=bool(row and row.paused), paused_until=members.aware(row.paused_until) if row else None,
-            no_dms=bool(row and row.no_dms), opted_out=frozenset(outs.get(user_id, ())))
-    return out
+    return {user_id: shared(rows.get(user_id), frozenset(outs.get(user_id, ()))) for user_id in user_ids}
+
+
+def shared(row: repo.Preference | None, opted_out: frozenset[tuple[str, str]] = frozenset()) -> Preferences:
+    """The preferences a member's row holds (the defaults when they have none), with these opt-outs."""
+    if row is None:
+        return Preferences(opted_out=opted_out)
+    return Preferences(paused=bool(row.paused), paused_until=members.aware(row.paused_until),
+                       no_dms=bool(row.no_dms), opted_out=opted_out)
 
 
 def pause(s: Session, team_id: str, user_id: str) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, bindparam, delete, func, select
+from sqlalchemy import ForeignKey, String, UniqueConstraint, bindparam, delete, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import ColumnElement, Select
@@ -22,6 +22,7 @@ from sqlalchemy.sql import ColumnElement, Select
 from storage.db import Database, insert_ignore, values
 from storage.models import Base, Member, utcnow
 from storage.opaque import hasher
+from storage.preferences import MemberPreference, Preference
 
 
 class RosterChannel(Base):
@@ -179,13 +180,22 @@ class Known(Protocol):
     profile_at: datetime | None
 
 
-_KNOWN = select(Member.is_admin, Member.profile_at).where(Member.team_id == bindparam("team_id"),
-                                                          Member.user_id == bindparam("user_id"))
+class AtHome(Known, Preference, Protocol):
+    """What every App Home starts from: their profile as Hearth knows it and their shared preferences (pause,
+    snooze), the defaults where they never set one."""
 
 
-def find(s: Session, team_id: str, user_id: str) -> Known | None:
-    """What their row says of them, in the caller's unit of work, as plain values (every App Home starts here)."""
-    return values(s, _KNOWN, {"team_id": team_id, "user_id": user_id}).first()
+_AT_HOME = (select(Member.is_admin, Member.profile_at, func.coalesce(MemberPreference.paused, false()).label("paused"),
+                   MemberPreference.paused_until, func.coalesce(MemberPreference.no_dms, false()).label("no_dms"))
+            .outerjoin(MemberPreference, (MemberPreference.team_id == Member.team_id)
+                       & (MemberPreference.user_id == Member.user_id))
+            .where(Member.team_id == bindparam("team_id"), Member.user_id == bindparam("user_id")))
+
+
+def find(s: Session, team_id: str, user_id: str) -> AtHome | None:
+    """What their row says of them and their preferences', in one statement of the caller's unit of work, as
+    plain values: every App Home starts here, and both rows are a member's own, read by key."""
+    return values(s, _AT_HOME, {"team_id": team_id, "user_id": user_id}).first()
 
 
 # ---- channel membership ---------------------------------------------------------------------------------

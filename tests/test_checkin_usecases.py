@@ -18,6 +18,7 @@ from slack_app.checkins.outcomes import Choice, Draft, NothingOpen
 from slack_app.fake_port import FakeSlackPort
 from storage import checkins as repo
 from storage.checkins import CheckinParticipant
+from storage.models import utcnow
 
 TEAM = "T0FAKE"
 CIRCLE = "CCIRCLE"
@@ -587,6 +588,27 @@ def test_home_blocks_are_valid_and_offer_resume_when_paused(services, slack):
     assert "checkin.resume" in str(blocks)
 
 
+def test_the_published_home_shows_a_pause_and_a_snooze_read_with_the_members_row(services, slack):
+    from slack_app import home as app_home
+
+    enable(services)
+    open_round(services, slack)
+
+    def shown() -> str:
+        app_home.show(services, slack, TEAM, "UANA")
+        return str(slack.calls("views.publish")[-1]["view"]["blocks"])
+
+    assert "checkin.resume" not in shown()  # no preferences set: the defaults
+    usecases.pause(services, TEAM, "UANA")
+    assert "checkin.resume" in shown()
+    usecases.resume(services, TEAM, "UANA")
+    assert "checkin.resume" not in shown()
+    until = (utcnow() + timedelta(days=7)).replace(microsecond=0)
+    usecases.snooze(services, TEAM, "UANA", until.isoformat())
+    home_now = shown()
+    assert "checkin.resume" in home_now and f"<!date^{int(until.timestamp())}^" in home_now
+
+
 def test_an_admin_with_very_many_circles_still_gets_a_home_slack_accepts(services, slack):
     from slack_app import home as app_home
 
@@ -652,10 +674,9 @@ def test_a_members_home_reads_their_circles_with_the_listing_and_their_opt_outs_
     finally:
         event.remove(services.db.engine, "before_cursor_execute", seen)
     tables = [sql.split()[1].split(".")[0] for sql in statements]  # what each statement reads first
-    # their row; their circles with the channel's listing and their opt-outs; their pause; their rounds of the
-    # circle; their past check-ins; the circle's offers; the buddy programs
-    assert tables == ["member", "checkin_circle", "member_preference", "checkin_round", "checkin", "checkin",
-                      "buddy_program"], tables
+    # their row with their pause and snooze; their circles with the channel's listing and their opt-outs; their
+    # rounds of the circle; their past check-ins; the circle's offers; the buddy programs
+    assert tables == ["member", "checkin_circle", "checkin_round", "checkin", "checkin", "buddy_program"], tables
     [card] = home.home_data(services, TEAM, "UBEN", admin=False, now=NOW).circles
     assert card.checked_in and not card.opted_out
 

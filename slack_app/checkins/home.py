@@ -89,15 +89,15 @@ def home_data(services: Services, team_id: str, user_id: str, *, admin: bool,
 
 
 def read_home_data(s: Session, services: Services, team_id: str, user_id: str, *, admin: bool,
-                   now: datetime | None = None) -> HomeData:
-    """`home_data`, in the caller's transaction."""
+                   now: datetime | None = None, pref: preferences.Preferences | None = None) -> HomeData:
+    """`home_data`, in the caller's transaction (`pref`: their preferences, when the caller has read them)."""
     now = now or utcnow()
     every = repo.circles_of_member(s, team_id, user_id)  # with their own opt-outs, not the team's
     channel_of = {c.circle_id: c.channel_id for c in every}
     # Circles whose channel they are still in (a channel never listed counts as in): someone who left sees
     # neither the circle nor its offers (their own past check-ins stay theirs to read).
     circles = [c for c in every if c.listed is not False]
-    pref = preferences.of(s, team_id, user_id)
+    pref = pref if pref is not None else preferences.of(s, team_id, user_id)
     cards = [_card(s, c, user_id, now) for c in circles]
     past = [PastCheckin(channel_of[c.circle_id], c.opens_at, repo.read_checkin(services.crypto, c))
             for c in repo.checkins_of_member(s, user_id, list(channel_of))]
@@ -138,7 +138,8 @@ def _stats(s: Session, circle: CheckinCircle) -> CircleStats:
 def section(viewer: app_home.Viewer) -> list[dict]:
     """The check-in blocks of this member's App Home (admins also see participation per circle)."""
     with viewer.reading() as s:
-        data = read_home_data(s, viewer.services, viewer.team_id, viewer.user_id, admin=viewer.is_admin)
+        data = read_home_data(s, viewer.services, viewer.team_id, viewer.user_id, admin=viewer.is_admin,
+                              pref=viewer.preferences(s))
     return views.home_blocks(viewer.services.copy, data)
 
 
