@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import time
 import types
 import urllib.request
@@ -588,3 +590,19 @@ def test_a_ceiling_and_bursts_hearth_is_not_told(clock):
     clock.advance(0.2)  # 5 a second
     assert limiter.check("T1", "chat.postMessage", "C9") is None
     assert [limiter.check("T1", "users.list") for _ in range(3)] == [None, None, 3]  # Tier 2's burst 5 → 2
+
+
+def test_a_caller_gone_before_its_answer_is_no_traceback(sim, capsys):
+    sim.delay_next("auth.test", 0.3)
+    host, port = sim.base_url.split("//")[1].split("/")[0].split(":")
+    conn = socket.create_connection((host, int(port)))
+    conn.sendall(b"POST /api/auth.test HTTP/1.1\r\nHost: slack\r\nContent-Length: 0\r\n\r\n")
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()  # gone, with a reset: the simulator's answer, written after its delay, finds no one
+    deadline = time.monotonic() + 5
+    while not any(c.method == "auth.test" for c in sim.calls) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # the answer's write, after the call was recorded
+    assert [c.method for c in sim.calls] == ["auth.test"]
+    assert "Traceback" not in capsys.readouterr().err
+    assert client_for(sim).auth_test()["ok"]  # and it goes on answering

@@ -13,6 +13,7 @@ import json
 import logging
 import socket
 import ssl
+import sys
 import threading
 import time
 from base64 import b64decode
@@ -427,6 +428,13 @@ class _Server(ThreadingHTTPServer):
         with self._open_lock:
             self._open.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A caller that went away before its answer was written (stopped, or done waiting) is no simulator
+        fault: Slack does not notice either. socketserver would print a traceback for it."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
 
     def server_close(self) -> None:
         """A stopped Slack answers nothing: connections kept alive are closed too, as a server going away does."""
