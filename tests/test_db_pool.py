@@ -24,8 +24,8 @@ def test_as_many_threads_as_a_busy_process_has_reuse_their_connections(database_
 
         def work() -> None:
             with db.session() as s:
+                pid = s.scalar(text("SELECT pg_backend_pid()"))  # a session takes its connection at its first statement
                 together.wait(timeout=30)  # every thread holds a connection at the same moment
-                pid = s.scalar(text("SELECT pg_backend_pid()"))
             with lock:
                 backends.append(pid)
 
