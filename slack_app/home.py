@@ -40,10 +40,6 @@ class Viewer:
     def is_admin(self) -> bool:
         return admins.is_admin(self.services, self.slack, self.team_id, self.user_id, known=self.member)
 
-    def preferences(self, s: Session) -> preferences.Preferences:
-        """Their shared preferences (no opt-outs): as read with their row, else read in `s`."""
-        return self.shared if self.shared is not None else preferences.of(s, self.team_id, self.user_id)
-
     @contextmanager
     def reading(self) -> Iterator[Session]:
         """Where a section reads: the drawing's transaction, or one of its own when there is none."""

@@ -139,7 +139,7 @@ def section(viewer: app_home.Viewer) -> list[dict]:
     """The check-in blocks of this member's App Home (admins also see participation per circle)."""
     with viewer.reading() as s:
         data = read_home_data(s, viewer.services, viewer.team_id, viewer.user_id, admin=viewer.is_admin,
-                              pref=viewer.preferences(s))
+                              pref=viewer.shared)
     return views.home_blocks(viewer.services.copy, data)
 
 
